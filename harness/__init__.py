@@ -1,0 +1,23 @@
+"""rnnbench core: the public face that plugins import.
+
+Plugins use only the names exported here, never the modules behind them, so the core can
+change without breaking them.
+"""
+
+from harness.data import Dataset, DataError, Panel
+from harness.hookspecs import hookimpl
+from harness.models import Forecast, Forecaster, LocalForecaster, ModelError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Dataset",
+    "DataError",
+    "Forecast",
+    "Forecaster",
+    "LocalForecaster",
+    "ModelError",
+    "Panel",
+    "hookimpl",
+    "__version__",
+]

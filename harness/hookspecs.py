@@ -1,0 +1,40 @@
+"""Pluggy markers and the hook specifications every rnnbench plugin implements.
+
+Hooks take a ``register`` callback (the simonw/llm pattern) so that one plugin can register many
+models or datasets from a single function, and so that the core decides what registering means.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pluggy
+
+PROJECT_NAME = "rnnbench"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_models(register: Callable[..., Any]) -> None:
+    """Register forecasting models.
+
+    :param register: call ``register(cls, name=None, **default_params)`` once per model name.
+        ``cls`` subclasses :class:`harness.Forecaster` (global models, fit once on all series)
+        or :class:`harness.LocalForecaster` (one series at a time). ``name`` defaults to
+        ``cls.name``; ``default_params`` override ``cls.defaults`` for this registration, so one
+        class can be registered under several names (``register(TorchRNN, "lstm-torch", cell="lstm")``).
+    """
+
+
+@hookspec
+def register_datasets(register: Callable[..., Any]) -> None:
+    """Register datasets.
+
+    :param register: call ``register(name, load, *, description="", parts=())``.
+        ``load`` is a zero-argument callable returning a :class:`harness.Dataset`; it is called
+        lazily, only when the dataset is used or listed. A collection of other datasets (such as
+        ``m3``, made of ``m3-yearly`` ... ``m3-other``) passes ``load=None`` and the member
+        names as ``parts``; running it runs each part as its own dataset.
+    """

@@ -1,0 +1,246 @@
+"""Plugin loading and the registries of models and datasets they fill.
+
+Built-in plugins (``DEFAULT_PLUGINS``) are ordinary pluggy plugins registered by the same path as
+third-party ones, which come from the entry-point group ``rnnbench`` or from ``.py`` files in a
+``--plugins-dir``. A plugin that fails to import or to register is named in a warning and
+skipped, so one broken plugin never takes the others down; ``RNNBENCH_STRICT_PLUGINS=1`` turns
+that into an error. ``RNNBENCH_LOAD_PLUGINS=a,b`` loads only the named plugins.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pluggy
+
+from harness import hookspecs
+from harness.data import Dataset, DataError
+from harness.models import Forecaster, ModelError
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "plugins.baselines",
+    "plugins.arima",
+    "plugins.competitions",
+    "plugins.classic",
+    "plugins.synthetic",
+)
+ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
+
+
+class PluginError(RuntimeError):
+    """A plugin failed to load or register while strict mode is on."""
+
+
+class PluginWarning(UserWarning):
+    """A plugin failed to load or register and was skipped."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model: its class, registry name, default parameters and plugin."""
+
+    name: str
+    cls: type[Forecaster]
+    params: dict[str, Any]
+    plugin: str
+
+    @property
+    def scope(self) -> str:
+        return self.cls.scope
+
+    def resolve_params(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Registered defaults updated with ``overrides``; an unknown name is an error."""
+        overrides = overrides or {}
+        unknown = sorted(set(overrides) - set(self.params))
+        if unknown:
+            known = ", ".join(sorted(self.params)) or "none"
+            raise ModelError(f"model {self.name}: unknown parameter {unknown[0]!r} (known: {known})")
+        return {**self.params, **overrides}
+
+    def build(self, *, horizon: int, season_length: int, seed: int, params: dict[str, Any]) -> Forecaster:
+        model = self.cls(horizon=horizon, season_length=season_length, seed=seed, **params)
+        model.name = self.name
+        return model
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A registered dataset (``load`` returns a :class:`Dataset`) or a collection of ``parts``."""
+
+    name: str
+    load: Callable[[], Dataset] | None
+    description: str
+    parts: tuple[str, ...]
+    plugin: str
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    version: str
+    hooks: tuple[str, ...]
+    source: str  # "builtin", "entry-point", "plugins-dir"
+
+
+@dataclass
+class Registry:
+    """Everything the loaded plugins registered, plus the plugins that failed."""
+
+    models: dict[str, ModelSpec] = field(default_factory=dict)
+    datasets: dict[str, DatasetSpec] = field(default_factory=dict)
+    plugins: list[PluginInfo] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def model(self, name: str) -> ModelSpec:
+        try:
+            return self.models[name]
+        except KeyError:
+            raise ModelError(f"unknown model {name!r} (known: {', '.join(sorted(self.models))})") from None
+
+    def dataset(self, name: str) -> DatasetSpec:
+        try:
+            return self.datasets[name]
+        except KeyError:
+            raise DataError(
+                f"unknown dataset {name!r} (known: {', '.join(sorted(self.datasets))}; or a path to a .csv/.parquet file)"
+            ) from None
+
+
+def _strict() -> bool:
+    return os.environ.get("RNNBENCH_STRICT_PLUGINS", "") not in ("", "0")
+
+
+def _fail(registry: Registry, plugin: str, what: str, exc: BaseException) -> None:
+    message = f"plugin {plugin!r} failed to {what} and was skipped: {type(exc).__name__}: {exc}"
+    if _strict():
+        raise PluginError(message) from exc
+    registry.failures[plugin] = message
+    warnings.warn(message, PluginWarning, stacklevel=3)
+
+
+def _wanted(name: str) -> bool:
+    only = os.environ.get("RNNBENCH_LOAD_PLUGINS")
+    if only is None:
+        return True
+    return name in {n.strip() for n in only.split(",") if n.strip()}
+
+
+def _import_path(path: Path) -> Any:
+    """Import a plugin file under a stable module name so worker processes can find its classes."""
+    module_name = f"rnnbench_plugin_{path.stem}"  # top-level, so pickle can find it
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+def build_plugin_manager(plugins_dir: str | Path | None = None, registry: Registry | None = None) -> pluggy.PluginManager:
+    """A PluginManager with the built-in, entry-point and plugins-dir plugins that loaded."""
+    registry = registry if registry is not None else Registry()
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    sources: dict[str, tuple[str, str]] = {}
+    from harness import __version__
+
+    for module_name in DEFAULT_PLUGINS:
+        if not _wanted(module_name):
+            continue
+        try:
+            pm.register(importlib.import_module(module_name), module_name)
+            sources[module_name] = ("builtin", __version__)
+        except Exception as exc:  # noqa: BLE001 - any import failure is reported, not fatal
+            _fail(registry, module_name, "import", exc)
+
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if not _wanted(ep.name) or pm.has_plugin(ep.name):
+            continue
+        try:
+            pm.register(ep.load(), ep.name)
+            version = ep.dist.version if ep.dist is not None else "unknown"
+            sources[ep.name] = ("entry-point", version)
+        except Exception as exc:  # noqa: BLE001
+            _fail(registry, ep.name, "import", exc)
+
+    if plugins_dir is not None:
+        folder = Path(plugins_dir)
+        if not folder.is_dir():
+            raise PluginError(f"--plugins-dir {folder} is not a directory")
+        for path in sorted(folder.glob("*.py")):
+            if path.name.startswith("_") or not _wanted(path.stem):
+                continue
+            try:
+                pm.register(_import_path(path), path.stem)
+                sources[path.stem] = ("plugins-dir", "-")
+            except Exception as exc:  # noqa: BLE001
+                _fail(registry, path.stem, "import", exc)
+
+    for name, plugin in pm.list_name_plugin():
+        hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
+        source, version = sources.get(name, ("unknown", "-"))
+        registry.plugins.append(PluginInfo(name=name, version=version, hooks=hooks, source=source))
+    pm.rnnbench_registry = registry  # type: ignore[attr-defined]
+    return pm
+
+
+def load_registry(plugins_dir: str | Path | None = None) -> Registry:
+    """Load all plugins and collect what they register, one plugin at a time so that a failing
+    registration is attributed to its plugin and skipped."""
+    registry = Registry()
+    pm = build_plugin_manager(plugins_dir, registry)
+    for impl in pm.hook.register_models.get_hookimpls():
+        _collect(registry, impl.plugin_name, "register models", lambda reg, f=impl.function: f(register=reg),
+                 _model_registrar(registry, impl.plugin_name))
+    for impl in pm.hook.register_datasets.get_hookimpls():
+        _collect(registry, impl.plugin_name, "register datasets", lambda reg, f=impl.function: f(register=reg),
+                 _dataset_registrar(registry, impl.plugin_name))
+    return registry
+
+
+def _collect(registry: Registry, plugin: str, what: str, call: Callable, register: Callable) -> None:
+    try:
+        call(register)
+    except Exception as exc:  # noqa: BLE001
+        _fail(registry, plugin, what, exc)
+
+
+def _model_registrar(registry: Registry, plugin: str) -> Callable[..., None]:
+    def register(cls: type[Forecaster], name: str | None = None, **default_params: Any) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, Forecaster)):
+            raise TypeError(f"register_models: {cls!r} is not a subclass of harness.Forecaster")
+        model_name = name or cls.name
+        if not model_name:
+            raise ValueError(f"register_models: {cls.__name__} has no name; pass name=...")
+        unknown = sorted(set(default_params) - set(cls.defaults))
+        if unknown:
+            raise ModelError(f"register_models: {model_name}: unknown parameter {unknown[0]!r}")
+        if model_name in registry.models:
+            raise ValueError(f"model name {model_name!r} is already registered by {registry.models[model_name].plugin}")
+        registry.models[model_name] = ModelSpec(model_name, cls, {**cls.defaults, **default_params}, plugin)
+
+    return register
+
+
+def _dataset_registrar(registry: Registry, plugin: str) -> Callable[..., None]:
+    def register(name: str, load: Callable[[], Dataset] | None, *, description: str = "", parts: tuple[str, ...] | list[str] = ()) -> None:
+        if (load is None) == (not parts):
+            raise ValueError(f"register_datasets: {name}: give either a loader or parts, not both or neither")
+        if name in registry.datasets:
+            raise ValueError(f"dataset name {name!r} is already registered by {registry.datasets[name].plugin}")
+        registry.datasets[name] = DatasetSpec(name, load, description, tuple(parts), plugin)
+
+    return register
