@@ -1,0 +1,124 @@
+"""Built-in baseline models: naive, seasonal naive, Naive2 (the M4 OWA reference) and Theta.
+
+These are the yardsticks every other model is measured against, so they follow the M4
+benchmark code ("Benchmarks and Evaluation.R") exactly; the conformance test checks Naive2
+against its published M3 monthly sMAPE (16.91). Deseasonalisation comes from
+:mod:`harness.seasonality` so that Naive2, Theta and the neural models share one definition.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+import harness
+from harness.seasonality import deseasonalize_if_seasonal
+
+
+def _check(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y, dtype=float).reshape(-1)
+    if y.size == 0:
+        raise ValueError("empty series: nothing to forecast from")
+    return y
+
+
+class Naive(harness.LocalForecaster):
+    """Random walk: every future value equals the last observation."""
+
+    name: ClassVar[str] = "naive"
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def fit_predict_one(self, y: np.ndarray) -> np.ndarray:
+        y = _check(y)
+        return np.full(self.horizon, y[-1])
+
+
+class SeasonalNaive(harness.LocalForecaster):
+    """The last full season repeated; the last value (naive) when ``season_length`` is 1 or the
+    series is shorter than one season."""
+
+    name: ClassVar[str] = "snaive"
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def fit_predict_one(self, y: np.ndarray) -> np.ndarray:
+        y = _check(y)
+        m = self.season_length
+        if m <= 1 or y.size < m:
+            return np.full(self.horizon, y[-1])
+        return np.resize(y[-m:], self.horizon)
+
+
+class Naive2(harness.LocalForecaster):
+    """M4 Naive2: naive on the seasonally adjusted series, seasonality multiplied back.
+
+    A series is adjusted only when it passes the M4 90% autocorrelation test
+    (``n >= 3m`` and a significant lag-``m`` autocorrelation) and is strictly positive:
+    multiplicative indices of a series that reaches zero or below are undefined, so such a
+    series gets the plain naive forecast (the M-competition data are all positive, so this never
+    changes a published number).
+    """
+
+    name: ClassVar[str] = "naive2"
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def fit_predict_one(self, y: np.ndarray) -> np.ndarray:
+        y = _check(y)
+        adjusted, future, _ = deseasonalize_if_seasonal(y, self.season_length, self.horizon)
+        return adjusted[-1] * future
+
+
+class Theta(harness.LocalForecaster):
+    """The standard Theta method (Assimakopoulos & Nikolopoulos 2000; Hyndman & Billah 2003).
+
+    Half the drift of a linear trend plus simple exponential smoothing, fit by statsmodels'
+    ``ThetaModel`` on the series deseasonalised by the M4 rule (:mod:`harness.seasonality`:
+    the 90% autocorrelation test and multiplicative classical decomposition), then
+    reseasonalised. We pass ``deseasonalize=False`` to statsmodels because its own test
+    (a Ljung-Box-like statistic) differs from the M4 one, and the benchmark must be the M4 Theta.
+
+    ``level`` (percent) asks for a central prediction interval from statsmodels' IMA(1,1)
+    variance, scaled by the same seasonal indices; ``level=None`` skips it, which is several
+    times faster (the variance needs an extra ARIMA fit).
+    """
+
+    name: ClassVar[str] = "theta"
+    defaults: ClassVar[dict[str, Any]] = {"theta": 2.0, "level": 95.0}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if float(self.theta) < 1:
+            raise harness.ModelError(f"model {self.name}: theta must be >= 1, got {self.theta}")
+        if self.level is not None and not 0 < float(self.level) < 100:
+            raise harness.ModelError(f"model {self.name}: level must be in (0, 100) or None, got {self.level}")
+
+    def fit_predict_one(self, y: np.ndarray) -> harness.Forecast:
+        from statsmodels.tsa.forecasting.theta import ThetaModel
+
+        y = _check(y)
+        if y.size < 3:
+            raise ValueError(f"theta needs at least 3 observations, got {y.size}")
+        adjusted, future, _ = deseasonalize_if_seasonal(y, self.season_length, self.horizon)
+        with warnings.catch_warnings():
+            # statsmodels warns about convergence on short or flat series; the forecast stands.
+            warnings.simplefilter("ignore")
+            res = ThetaModel(adjusted, period=1, deseasonalize=False).fit()
+            mean = np.asarray(res.forecast(self.horizon, theta=float(self.theta)), dtype=float) * future
+            if self.level is None:
+                return harness.Forecast(mean=mean)
+            alpha = 1.0 - float(self.level) / 100.0
+            pi = res.prediction_intervals(self.horizon, theta=float(self.theta), alpha=alpha)
+        lower = np.asarray(pi["lower"], dtype=float) * future
+        upper = np.asarray(pi["upper"], dtype=float) * future
+        return harness.Forecast(mean=mean, lower=lower, upper=upper, level=float(self.level))
+
+
+MODELS: tuple[type[harness.LocalForecaster], ...] = (Naive, SeasonalNaive, Naive2, Theta)
+
+
+@harness.hookimpl
+def register_models(register: Callable[..., Any]) -> None:
+    """Register the built-in baselines: naive, snaive, naive2, theta."""
+    for cls in MODELS:
+        register(cls)
