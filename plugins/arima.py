@@ -1,0 +1,634 @@
+"""The ``arima`` baseline: automatic (S)ARIMA in the style of R's ``forecast::auto.arima``.
+
+Every neural model of the benchmark is compared with, and timed against, this model, so it has to
+be accurate (close to statsforecast's AutoARIMA on M3), robust (never raise on a short, constant or
+awkward series, never return a non-finite value) and fast. See :class:`AutoArima` for the procedure.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+from scipy.optimize import least_squares
+from scipy.signal import lfilter
+from scipy.special import ndtri
+
+import harness
+
+__all__ = ["AutoArima", "register_models"]
+
+# KPSS (level stationarity) upper-tail critical values, Kwiatkowski et al. (1992), Table 1.
+_KPSS_CRIT = ((0.10, 0.347), (0.05, 0.463), (0.025, 0.574), (0.01, 0.739))
+_MIN_ROOT = 1.01  # auto.arima rejects AR/MA polynomials with a root inside |z| < 1.01
+_IC_NAMES = ("aic", "aicc", "bic")
+_METHODS = ("css-ml", "css")
+
+
+class AutoArima(harness.LocalForecaster):
+    """Automatic seasonal ARIMA: Hyndman & Khandakar (2008) stepwise search on statsmodels.
+
+    Model: ``phi(B) Phi(B^m) (1-B)^d (1-B^m)^D (y_t - c_t) = theta(B) Theta(B^m) e_t`` with
+    Gaussian errors, ``m = season_length``; ``c_t`` is a mean when ``d+D = 0``, a drift (linear
+    trend) when ``d+D = 1`` and absent otherwise (a constant with ``d+D >= 2`` would be a
+    quadratic or worse trend, which auto.arima does not allow either).
+
+    Procedure for one series ``y`` (``fit_predict_one``):
+
+    1. **Clean**: non-finite values are dropped. Empty input raises :class:`harness.ModelError`;
+       one value or a constant series gives a flat forecast (mean), zero-width interval.
+    2. **Seasonal differencing D** (only when ``m > 1``, ``seasonal`` is true and ``n > 2m``, as
+       STL needs two full seasons): seasonal strength
+       ``F_s = max(0, 1 - Var(R) / Var(S + R))`` from an STL decomposition (statsmodels
+       ``STL``, seasonal window 11, as R's ``mstl``); ``D = 1`` when ``F_s > 0.64`` (Wang, Smith
+       & Hyndman 2006; the default of statsforecast and of R's ``nsdiffs``). This is cheaper
+       and more reliable on short monthly series than OCSB/Canova-Hansen.
+    3. **Differencing d**: KPSS level-stationarity test on the seasonally differenced series
+       at ``alpha`` (5%), short lag window ``floor(3 sqrt(n)/13)``; while it rejects and
+       ``d < max_d``, difference once more (as ``ndiffs`` in auto.arima). A unit-root test is
+       used because a likelihood cannot compare models with different differencing.
+    4. **Order search** on the differenced series ``w`` (computed once, shared by all
+       candidates): stepwise search of Hyndman-Khandakar. Start from (2,d,2)(1,D,1) (orders
+       capped by ``max_*``, by ``n/3`` and, for seasonal models, ``p, q <= m-1``), and also fit
+       (0,d,0)(0,D,0), (1,d,0)(1,D,0), (0,d,1)(0,D,1) and, when a constant is allowed, the
+       model without it. Then repeatedly move to the first neighbour that lowers the
+       information criterion ``ic`` (AICc by default): P or Q by +-1, both, p or q by +-1,
+       both, constant toggled; stop when no neighbour improves or ``nmodels`` candidates have
+       been fitted. Each candidate is fitted once (results are cached by order).
+       ``stepwise=False`` searches all orders with ``p+q+P+Q <= max_order`` instead.
+    5. **Fast candidate fits** (``approximation=True``, the default; auto.arima's
+       ``approximation``): candidates are estimated by conditional sum of squares (CSS) on the
+       already differenced, standardised series - the ARMA recursions run in C via
+       ``scipy.signal.lfilter`` and ``scipy.optimize.least_squares`` minimises them from zero
+       start values - and compared with auto.arima's approximate criterion ``-2 loglik_CSS + 2 npar``, with
+       ``-2 loglik_CSS = nstar (log(2 pi sigma2) + 1)`` over the ``nstar`` differenced values
+       (+ the AICc/BIC corrections; ``npar`` counts sigma2). The exact state-space likelihood
+       per candidate (``approximation=False``: every candidate refined by statsmodels MLE) was
+       ~7x slower on M3 monthly and no more accurate on a 40-series sample. The CSS Jacobian is
+       analytic (one 2-D ``lfilter`` call), which made the search ~5x faster than numerical
+       differences. Candidates with an AR or MA root inside ``|z| < 1.01`` are rejected, as in
+       auto.arima.
+    6. **Final fit** (``method="css-ml"``): the chosen order is refined by exact Gaussian
+       maximum likelihood with statsmodels ``SARIMAX`` on the differenced series (the
+       ``simple_differencing`` idea: no diffuse states), with the mean as a regression
+       coefficient, the scale concentrated out, CSS estimates as start values and at most
+       ``maxiter`` L-BFGS iterations (no parameter covariance is computed). It costs about
+       half of the time per series and gained ~0.2 sMAPE points on an M3 monthly sample;
+       ``method="css"`` keeps the CSS estimates (~2.5x faster in all).
+    7. **Forecast and interval**: statsmodels ``SARIMAX`` of the full integrated model on the
+       series with the deterministic mean/drift removed, run through the Kalman filter at
+       the fitted parameters; ``get_forecast`` gives the point forecasts and their variances,
+       which include the differencing, so the ``level``% normal interval widens with the
+       horizon; the mean/drift is added back.
+    8. **Fallbacks**, never raising for a usable series: an order that cannot be fitted
+       (too few observations for its lags, optimiser failure, non-finite output, unstable
+       roots) is skipped in the search; if the final fit or forecast of the chosen model
+       fails, the next best candidates (up to 3 more, by ic) are tried, then the
+       random walk (naive forecast, interval ``sigma sqrt(h)`` from the one-step
+       differences). Statsmodels convergence and estimation warnings are silenced inside the
+       fit. A fixed ``order`` (and ``seasonal_order``) skips steps 2-5: no search, the given
+       differencing; its constant defaults to a mean/drift when ``d+D <= 1``.
+
+    Parameters (``defaults``): ``order``/``seasonal_order`` fixed (p,d,q)/(P,D,Q) or None for
+    the search; ``include_constant`` None (choose by ic; for a fixed order: when d+D<=1),
+    True or False; ``d``/``D`` None (test) or fixed; ``ic``; ``stepwise``; ``max_p`` ...
+    ``max_D``, ``max_order``, ``start_p`` ... ``start_Q``, ``nmodels`` as in auto.arima;
+    ``seasonal`` (False: non-seasonal even if m > 1); ``alpha`` of the KPSS test;
+    ``seasonal_threshold`` on the seasonal strength; ``approximation``; ``method``;
+    ``maxiter`` of the final MLE; ``level`` of the interval (percent).
+    """
+
+    name = "arima"
+    defaults: dict[str, Any] = {
+        "order": None,
+        "seasonal_order": None,
+        "include_constant": None,
+        "d": None,
+        "D": None,
+        "ic": "aicc",
+        "stepwise": True,
+        "max_p": 5,
+        "max_q": 5,
+        "max_P": 2,
+        "max_Q": 2,
+        "max_order": 5,
+        "max_d": 2,
+        "max_D": 1,
+        "start_p": 2,
+        "start_q": 2,
+        "start_P": 1,
+        "start_Q": 1,
+        "nmodels": 94,
+        "seasonal": True,
+        "alpha": 0.05,
+        "seasonal_threshold": 0.64,
+        "approximation": True,
+        "method": "css-ml",
+        "maxiter": 50,
+        "level": 95,
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if self.horizon <= 0:
+            raise harness.ModelError(f"arima: horizon must be positive, got {self.horizon}")
+        if self.ic not in _IC_NAMES:
+            raise harness.ModelError(f"arima: ic must be one of {', '.join(_IC_NAMES)}, got {self.ic!r}")
+        if self.method not in _METHODS:
+            raise harness.ModelError(f"arima: method must be one of {', '.join(_METHODS)}, got {self.method!r}")
+        if not 0 < float(self.level) < 100:
+            raise harness.ModelError(f"arima: level must be a percentage in (0, 100), got {self.level!r}")
+        for key in ("max_p", "max_q", "max_P", "max_Q", "max_order", "max_d", "max_D", "nmodels", "maxiter",
+                    "start_p", "start_q", "start_P", "start_Q"):
+            value = getattr(self, key)
+            if not isinstance(value, (int, np.integer)) or value < 0:
+                raise harness.ModelError(f"arima: {key} must be a non-negative integer, got {value!r}")
+        self._order = _check_order(self.order, "order")
+        self._sorder = _check_order(self.seasonal_order, "seasonal_order")
+        if self._sorder is not None and self._order is None:
+            raise harness.ModelError("arima: seasonal_order needs order as well")
+        for key in ("d", "D"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, (int, np.integer)) or value < 0):
+                raise harness.ModelError(f"arima: {key} must be None or a non-negative integer, got {value!r}")
+        self.last_model: dict[str, Any] | None = None  # what the last call fitted, for inspection
+
+    # ------------------------------------------------------------------ public entry point
+    def fit_predict_one(self, y: np.ndarray) -> harness.Forecast:
+        y = np.asarray(y, dtype=float).reshape(-1)
+        y = y[np.isfinite(y)]
+        h = self.horizon
+        if y.size == 0:
+            raise harness.ModelError("arima: the series has no finite values")
+        if y.size == 1 or np.ptp(y) <= 1e-12 * max(1.0, abs(float(y[0]))):
+            self.last_model = {"kind": "constant"}
+            level = np.full(h, float(np.mean(y)))
+            return harness.Forecast(level, level.copy(), level.copy(), float(self.level))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with np.errstate(all="ignore"):
+                try:
+                    return self._forecast(y)
+                except harness.ModelError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - any failure falls back to naive
+                    return self._naive(y, f"{type(exc).__name__}: {exc}")
+
+    # ------------------------------------------------------------------ procedure
+    def _forecast(self, y: np.ndarray) -> harness.Forecast:
+        m = self.season_length if (self.season_length > 1 and self.seasonal) else 1
+        n = y.size
+        if self._order is not None:
+            p, d, q = self._order
+            P, D, Q = self._sorder if (self._sorder is not None and m > 1) else (0, 0, 0)
+            if m == 1:
+                P = D = Q = 0
+            w = _difference(y, d, D, m)
+            if w.size < 2:
+                return self._naive(y, "series too short for the fixed differencing")
+            const = (d + D <= 1) if self.include_constant is None else bool(self.include_constant) and d + D <= 1
+            searcher = _Search(w, m, self.ic, self.approximation, self.maxiter)
+            cand = searcher.fit(p, q, P, Q, const)
+            ranked = [cand] if cand is not None else []
+        else:
+            D = self._choose_D(y, m)
+            d = self._choose_d(_difference(y, 0, D, m))
+            w = _difference(y, d, D, m)
+            if w.size < 3:
+                return self._naive(y, "series too short after differencing")
+            searcher = _Search(w, m if D > 0 or self.max_P + self.max_Q > 0 else 1, self.ic,
+                               self.approximation, self.maxiter)
+            if np.ptp(w) <= 1e-12 * max(1.0, float(np.max(np.abs(w)))):
+                # the differenced series is constant (an exact trend or seasonal pattern): the
+                # exact (0,d,0)(0,D,0) model, with its drift/mean when d+D <= 1, tiny noise
+                const = d + D <= 1
+                ranked = [{"p": 0, "q": 0, "P": 0, "Q": 0, "const": const, "ar": _EMPTY, "ma": _EMPTY,
+                           "sar": _EMPTY, "sma": _EMPTY, "mean": float(w[0]) if const else 0.0,
+                           "sigma2": 1e-12 * max(float(np.var(y)), 1e-300), "ic": -math.inf,
+                           "exact": True}]
+            else:
+                ranked = self._search(searcher, n, m, d, D)
+        for cand in ranked[:4]:
+            try:
+                params = cand
+                if self.method == "css-ml" and self.approximation and not cand.get("exact"):
+                    params = searcher.refine(cand) or cand
+                fc = _sarimax_forecast(y, params, d, D, m, self.horizon, float(self.level))
+                if fc is not None:
+                    self.last_model = {"kind": "arima", "order": (cand["p"], d, cand["q"]),
+                                       "seasonal_order": (cand["P"], D, cand["Q"], m),
+                                       "constant": cand["const"], "ic": cand["ic"],
+                                       "n_candidates": len(searcher.cache), "params": params}
+                    return fc
+            except Exception:  # noqa: BLE001 - try the next candidate
+                continue
+        return self._naive(y, "no ARIMA candidate could be fitted")
+
+    def _choose_D(self, y: np.ndarray, m: int) -> int:
+        if m == 1:
+            return 0
+        if self.D is not None:
+            return int(self.D)
+        if self.max_D < 1 or y.size <= 2 * m:
+            return 0
+        D = 0
+        x = y
+        while D < self.max_D and x.size > 2 * m:
+            if _seasonal_strength(x, m) <= self.seasonal_threshold:
+                break
+            D += 1
+            x = x[m:] - x[:-m]
+        return D
+
+    def _choose_d(self, x: np.ndarray) -> int:
+        if self.d is not None:
+            return int(self.d)
+        d = 0
+        while d < self.max_d and x.size > 3 and np.ptp(x) > 0:
+            if not _kpss_rejects(x, self.alpha):
+                break
+            d += 1
+            x = np.diff(x)
+        return d
+
+    def _search(self, s: "_Search", n: int, m: int, d: int, D: int) -> list[dict]:
+        max_p = min(self.max_p, n // 3)
+        max_q = min(self.max_q, n // 3)
+        max_P = min(self.max_P, n // 3 // m) if m > 1 else 0
+        max_Q = min(self.max_Q, n // 3 // m) if m > 1 else 0
+        if m > 1:
+            max_p = min(max_p, m - 1)
+            max_q = min(max_q, m - 1)
+        if self.include_constant is None:
+            consts = (True, False) if d + D <= 1 else (False,)
+        else:
+            consts = (bool(self.include_constant) and d + D <= 1,)
+        if not self.stepwise:
+            for p in range(max_p + 1):
+                for q in range(max_q + 1):
+                    for P in range(max_P + 1):
+                        for Q in range(max_Q + 1):
+                            if p + q + P + Q <= self.max_order:
+                                for c in consts:
+                                    s.fit(p, q, P, Q, c)
+            return s.ranked()
+        start_p, start_q = self.start_p, self.start_q
+        if n < 10:
+            start_p, start_q = min(start_p, 1), min(start_q, 1)
+        p, q = min(start_p, max_p), min(start_q, max_q)
+        P, Q = min(self.start_P, max_P), min(self.start_Q, max_Q)
+        c = consts[0]
+        best = s.fit(p, q, P, Q, c)
+        cur = (p, q, P, Q, c)
+        inits = [(0, 0, 0, 0, c)]
+        if max_p > 0 or max_P > 0:
+            inits.append((int(max_p > 0), 0, int(max_P > 0), 0, c))
+        if max_q > 0 or max_Q > 0:
+            inits.append((0, int(max_q > 0), 0, int(max_Q > 0), c))
+        if len(consts) == 2:
+            inits.append((0, 0, 0, 0, False))
+        for spec in inits:
+            fit = s.fit(*spec)
+            if fit is not None and (best is None or fit["ic"] < best["ic"]):
+                best, cur = fit, spec
+        while len(s.cache) < self.nmodels:
+            p, q, P, Q, c = cur
+            moves = [(p, q, P - 1, Q, c), (p, q, P, Q - 1, c), (p, q, P + 1, Q, c), (p, q, P, Q + 1, c),
+                     (p, q, P - 1, Q - 1, c), (p, q, P - 1, Q + 1, c), (p, q, P + 1, Q - 1, c),
+                     (p, q, P + 1, Q + 1, c),
+                     (p - 1, q, P, Q, c), (p, q - 1, P, Q, c), (p + 1, q, P, Q, c), (p, q + 1, P, Q, c),
+                     (p - 1, q - 1, P, Q, c), (p - 1, q + 1, P, Q, c), (p + 1, q - 1, P, Q, c),
+                     (p + 1, q + 1, P, Q, c)]
+            if len(consts) == 2:
+                moves.append((p, q, P, Q, not c))
+            improved = False
+            for spec in moves:
+                sp, sq, sP, sQ, _ = spec
+                if not (0 <= sp <= max_p and 0 <= sq <= max_q and 0 <= sP <= max_P and 0 <= sQ <= max_Q):
+                    continue
+                if s.key(*spec) in s.cache:
+                    continue
+                if len(s.cache) >= self.nmodels:
+                    break
+                fit = s.fit(*spec)
+                if fit is not None and (best is None or fit["ic"] < best["ic"]):
+                    best, cur, improved = fit, spec, True
+                    break
+            if not improved:
+                break
+        return s.ranked()
+
+    def _naive(self, y: np.ndarray, why: str) -> harness.Forecast:
+        """Random walk: last value, interval sigma*sqrt(h) with sigma from the one-step changes."""
+        self.last_model = {"kind": "naive", "reason": why}
+        h = self.horizon
+        mean = np.full(h, float(y[-1]))
+        sigma = float(np.sqrt(np.mean(np.diff(y) ** 2))) if y.size > 1 else 0.0
+        if not np.isfinite(sigma):
+            sigma = 0.0
+        z = float(ndtri(0.5 + float(self.level) / 200.0))
+        half = z * sigma * np.sqrt(np.arange(1, h + 1))
+        return harness.Forecast(mean, mean - half, mean + half, float(self.level))
+
+
+# ---------------------------------------------------------------------- helpers
+def _check_order(order: Any, what: str) -> tuple[int, int, int] | None:
+    if order is None:
+        return None
+    try:
+        vals = tuple(int(v) for v in order)
+    except (TypeError, ValueError):
+        raise harness.ModelError(f"arima: {what} must be a tuple of non-negative integers, got {order!r}") from None
+    if len(vals) == 4:  # (P, D, Q, m) as statsmodels writes it: m comes from season_length
+        vals = vals[:3]
+    if len(vals) != 3 or min(vals) < 0:
+        raise harness.ModelError(f"arima: {what} must be (p, d, q) with non-negative integers, got {order!r}")
+    return vals  # type: ignore[return-value]
+
+
+def _difference(y: np.ndarray, d: int, D: int, m: int) -> np.ndarray:
+    x = y
+    for _ in range(D):
+        x = x[m:] - x[:-m]
+    for _ in range(d):
+        x = np.diff(x)
+    return x
+
+
+def _kpss_rejects(x: np.ndarray, alpha: float) -> bool:
+    """KPSS test of level stationarity (Kwiatkowski et al. 1992) with Bartlett weights and the
+    short lag window of auto.arima/statsforecast; True when stationarity is rejected at alpha."""
+    n = x.size
+    e = x - x.mean()
+    s = np.cumsum(e)
+    eta = float(s @ s) / (n * n)
+    nlags = min(int(math.floor(3.0 * math.sqrt(n) / 13.0)), n - 1)
+    lrv = float(e @ e)
+    for lag in range(1, nlags + 1):
+        lrv += 2.0 * (1.0 - lag / (nlags + 1.0)) * float(e[lag:] @ e[:-lag])
+    lrv /= n
+    if lrv <= 0:
+        return False
+    crit = min(_KPSS_CRIT, key=lambda t: abs(t[0] - alpha))[1]
+    return eta / lrv > crit
+
+
+def _seasonal_strength(x: np.ndarray, m: int) -> float:
+    """Seasonal strength max(0, 1 - Var(R)/Var(S+R)) from statsmodels' STL."""
+    from statsmodels.tsa.seasonal import STL
+
+    fit = STL(x, period=m, seasonal=11, seasonal_deg=0).fit()
+    rem = np.asarray(fit.resid)
+    sr = rem + np.asarray(fit.seasonal)
+    vsr = float(np.var(sr, ddof=1))
+    if vsr <= 0:
+        return 0.0
+    return max(0.0, min(1.0, 1.0 - float(np.var(rem, ddof=1)) / vsr))
+
+
+_EMPTY = np.zeros(0)
+_ONE = np.ones(1)
+
+
+def _seasonal_filter(x: np.ndarray, poly: np.ndarray, m: int) -> np.ndarray:
+    """poly(B^m) x, with poly in powers of B^m (lowest first), truncated to len(x)."""
+    if poly.size == 1:
+        return x
+    full = np.zeros((poly.size - 1) * m + 1)
+    full[::m] = poly
+    return np.convolve(x, full)[: x.size]
+
+
+def _expand(coefs: np.ndarray, scoefs: np.ndarray, m: int, sign: float) -> np.ndarray:
+    """Polynomial 1 + sign*(c1 B + ...) times 1 + sign*(C1 B^m + ...), lowest power first."""
+    a = np.empty(coefs.size + 1)
+    a[0] = 1.0
+    a[1:] = sign * coefs
+    if scoefs.size:
+        s = np.zeros(scoefs.size * m + 1)
+        s[0] = 1.0
+        s[m::m] = sign * scoefs
+        a = np.convolve(a, s)
+    return a
+
+
+def _min_root(poly: np.ndarray) -> float:
+    nz = np.nonzero(np.abs(poly[1:]) > 1e-8)[0]
+    if nz.size == 0:
+        return math.inf
+    roots = np.roots(poly[: nz[-1] + 2][::-1])
+    return float(np.min(np.abs(roots))) if roots.size else math.inf
+
+
+class _Search:
+    """Fits ARMA candidates to the differenced series ``w`` once each (cached by order)."""
+
+    def __init__(self, w: np.ndarray, m: int, ic: str, approximation: bool, maxiter: int) -> None:
+        self.m = m
+        self.ic = ic
+        self.approximation = approximation
+        self.maxiter = maxiter
+        self.scale = float(np.std(w)) or 1.0
+        self.z = w / self.scale  # scaled: parameters and tolerances are scale free
+        self.zmean = float(np.mean(self.z))
+        self.nstar = w.size
+        self.cache: dict[tuple, dict | None] = {}
+
+    @staticmethod
+    def key(p: int, q: int, P: int, Q: int, const: bool) -> tuple:
+        return (p, q, P, Q, bool(const))
+
+    def ranked(self) -> list[dict]:
+        fits = [f for f in self.cache.values() if f is not None and np.isfinite(f["ic"])]
+        return sorted(fits, key=lambda f: f["ic"])
+
+    def fit(self, p: int, q: int, P: int, Q: int, const: bool) -> dict | None:
+        key = self.key(p, q, P, Q, const)
+        if key not in self.cache:
+            try:
+                fit = self._css(p, q, P, Q, bool(const))
+                if fit is not None and not self.approximation:
+                    fit = self.refine(fit)
+            except Exception:  # noqa: BLE001 - an unfittable order is skipped
+                fit = None
+            self.cache[key] = fit
+        return self.cache[key]
+
+    # -- conditional sum of squares on the standardised differenced series
+    def _css(self, p: int, q: int, P: int, Q: int, const: bool) -> dict | None:
+        m, z = self.m, self.z
+        ncond = p + m * P
+        k = p + q + P + Q + int(const)
+        nz = z.size
+        n_used = nz - ncond
+        if n_used < k + 3:
+            return None
+
+        def unpack(x: np.ndarray) -> tuple:
+            return x[:p], x[p:p + q], x[p + q:p + q + P], x[p + q + P:p + q + P + Q], (x[-1] if const else 0.0)
+
+        ones = np.ones(nz)
+        state: dict[str, Any] = {}
+
+        def compute(x: np.ndarray) -> dict:
+            """Residuals e = (phi Phi / theta Theta)(z - mu), conditional on e_t = 0, t < ncond."""
+            if state.get("x") is not None and np.array_equal(state["x"], x):
+                return state
+            ar, ma, sar, sma, mu = unpack(x)
+            a_reg, a_sea = _expand(ar, _EMPTY, 1, -1.0), _expand(sar, _EMPTY, 1, -1.0)
+            b_reg, b_sea = _expand(ma, _EMPTY, 1, 1.0), _expand(sma, _EMPTY, 1, 1.0)
+            a = _expand(ar, sar, m, -1.0)
+            b = _expand(ma, sma, m, 1.0)
+            xz = z - mu
+            u = np.convolve(xz, a)[:nz] if p + P else xz.copy()
+            u[:ncond] = 0.0
+            e = lfilter(_ONE, b, u) if q + Q else u
+            state.update(x=x.copy(), e=e, xz=xz, a=a, b=b, a_reg=a_reg, a_sea=a_sea, b_reg=b_reg, b_sea=b_sea)
+            return state
+
+        def resid(x: np.ndarray) -> np.ndarray:
+            e = compute(x)["e"][ncond:]
+            if not np.all(np.isfinite(e)):
+                e = np.nan_to_num(e, nan=1e6, posinf=1e6, neginf=-1e6)
+            return e
+
+        def jac(x: np.ndarray) -> np.ndarray:
+            """Exact Jacobian of the conditional residuals: derivatives of the filter input,
+            stacked, pushed through 1/(theta Theta) in one 2-D lfilter call."""
+            st = compute(x)
+            e, xz, b = st["e"], st["xz"], st["b"]
+            g = np.zeros((k, nz))
+            row = 0
+            if p:  # d u / d phi_j = -B^j Phi(B^m) x
+                r = _seasonal_filter(xz, st["a_sea"], m)
+                for j in range(1, p + 1):
+                    g[row, j:] = -r[:nz - j]
+                    row += 1
+            if q:  # b e = u  =>  b de = -B^j Theta(B^m) e
+                r = _seasonal_filter(e, st["b_sea"], m)
+                for j in range(1, q + 1):
+                    g[row, j:] = -r[:nz - j]
+                    row += 1
+            if P:
+                r = np.convolve(xz, st["a_reg"])[:nz]
+                for j in range(1, P + 1):
+                    g[row, m * j:] = -r[:nz - m * j]
+                    row += 1
+            if Q:
+                r = np.convolve(e, st["b_reg"])[:nz]
+                for j in range(1, Q + 1):
+                    g[row, m * j:] = -r[:nz - m * j]
+                    row += 1
+            if const:
+                g[row] = -(np.convolve(ones, st["a"])[:nz] if p + P else ones)
+            g[: p, :ncond] = 0.0  # the AR and mean rows act on u, which is zero before ncond
+            g[p + q: p + q + P, :ncond] = 0.0
+            if const:
+                g[-1, :ncond] = 0.0
+            if q + Q:
+                g = lfilter(_ONE, b, g, axis=1)
+            out = g[:, ncond:].T
+            if not np.all(np.isfinite(out)):
+                out = np.nan_to_num(out, nan=0.0, posinf=1e6, neginf=-1e6)
+            return out
+
+        x = np.zeros(k)
+        if const:
+            x[-1] = self.zmean
+        if k:
+            sol = least_squares(resid, x, jac=jac, method="lm", xtol=1e-6, ftol=1e-6, max_nfev=50)
+            x = sol.x
+        e = resid(x)
+        ss = float(e @ e)
+        if not np.isfinite(ss) or ss <= 0:
+            return None
+        ar, ma, sar, sma, mu = unpack(x)
+        phi, theta = _expand(ar, sar, m, -1.0), _expand(ma, sma, m, 1.0)
+        if min(_min_root(phi), _min_root(theta)) < _MIN_ROOT:
+            return None
+        sigma2 = ss / n_used
+        npar = k + 1
+        ic = self._criterion(self.nstar * (math.log(2 * math.pi * sigma2) + 1.0), npar)
+        return {"p": p, "q": q, "P": P, "Q": Q, "const": const, "ar": ar.copy(), "ma": ma.copy(),
+                "sar": sar.copy(), "sma": sma.copy(), "mean": self.scale * float(mu),
+                "sigma2": self.scale ** 2 * ss / max(self.nstar - npar + 1, 1), "ic": ic}
+
+    def _criterion(self, m2ll: float, npar: int) -> float:
+        aic = m2ll + 2 * npar
+        if self.ic == "aic":
+            return aic
+        if self.ic == "bic":
+            return aic + npar * (math.log(self.nstar) - 2)
+        den = self.nstar - npar - 1
+        return aic + 2 * npar * (npar + 1) / den if den > 0 else math.inf
+
+    # -- exact Gaussian MLE (statsmodels SARIMAX) on the differenced series, from CSS values
+    def refine(self, fit: dict) -> dict | None:
+        from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+        p, q, P, Q, const = fit["p"], fit["q"], fit["P"], fit["Q"], fit["const"]
+        k = p + q + P + Q
+        if k == 0 and not const:
+            return fit
+        m = self.m
+        z = self.z
+        mod = SARIMAX(z, exog=np.ones(z.size) if const else None, order=(p, 0, q),
+                      seasonal_order=(P, 0, Q, m) if P + Q else (0, 0, 0, 0), trend="n",
+                      enforce_stationarity=True, enforce_invertibility=True, concentrate_scale=True)
+        start = np.r_[([fit["mean"] / self.scale] if const else []),
+                      fit["ar"], fit["ma"], fit["sar"], fit["sma"]]
+        mod.ssm.tolerance = 1e-7  # steady-state Kalman gain once converged: far fewer updates
+        res = mod.fit(start_params=start, method="lbfgs", maxiter=self.maxiter, disp=False, cov_type="none",
+                      factr=1e9, pgtol=1e-4)
+        x = np.asarray(res.params, dtype=float)
+        llf = float(res.llf)
+        if not (np.all(np.isfinite(x)) and np.isfinite(llf)):
+            return None
+        off = int(const)
+        ar, ma = x[off:off + p], x[off + p:off + p + q]
+        sar, sma = x[off + p + q:off + p + q + P], x[off + p + q + P:off + k]
+        phi, theta = _expand(ar, sar, m, -1.0), _expand(ma, sma, m, 1.0)
+        if min(_min_root(phi), _min_root(theta)) < _MIN_ROOT:
+            return None
+        npar = k + int(const) + 1
+        out = dict(fit)
+        out.update(ar=ar, ma=ma, sar=sar, sma=sma,
+                   mean=self.scale * float(x[0]) if const else 0.0,
+                   sigma2=self.scale ** 2 * float(res.scale),
+                   ic=fit["ic"] if self.approximation else self._criterion(-2.0 * llf, npar))
+        return out
+
+
+def _sarimax_forecast(y: np.ndarray, fit: dict, d: int, D: int, m: int, h: int, level: float) -> harness.Forecast | None:
+    """Forecast the integrated model with statsmodels' Kalman filter at fixed parameters."""
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    n = y.size
+    t = np.arange(n + h, dtype=float)
+    mu = fit["mean"] if fit["const"] else 0.0
+    if d + D == 0:
+        det = np.full(n + h, mu)
+    elif d + D == 1:
+        det = mu * t / (m if D == 1 else 1)
+    else:
+        det = np.zeros(n + h)
+    p, q, P, Q = fit["p"], fit["q"], fit["P"], fit["Q"]
+    seasonal = (P, D, Q, m) if m > 1 and (P + D + Q) > 0 else (0, 0, 0, 0)
+    mod = SARIMAX(y - det[:n], order=(p, d, q), seasonal_order=seasonal, trend="n",
+                  enforce_stationarity=False, enforce_invertibility=False)
+    params = np.r_[fit["ar"], fit["ma"], fit["sar"], fit["sma"], fit["sigma2"]]
+    res = mod.filter(params, cov_type="none")
+    pred = res.get_forecast(h)
+    mean = np.asarray(pred.predicted_mean, dtype=float) + det[n:]
+    var = np.asarray(pred.var_pred_mean, dtype=float)
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var))):
+        return None
+    half = float(ndtri(0.5 + level / 200.0)) * np.sqrt(np.maximum(var, 0.0))
+    return harness.Forecast(mean, mean - half, mean + half, level)
+
+
+@harness.hookimpl
+def register_models(register: Any) -> None:
+    register(AutoArima)

@@ -1,0 +1,204 @@
+"""Tests of the ``arima`` plugin (plugins/arima.py): fixed orders against theory, the automatic
+choice of differencing, intervals, robustness on short/constant series, parameter checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import harness
+from plugins.arima import AutoArima, register_models
+
+
+def simulate_arma(n: int, phi: float, theta: float, seed: int, mean: float = 0.0, burn: int = 200):
+    rng = np.random.default_rng(seed)
+    e = rng.standard_normal(n + burn)
+    y = np.zeros(n + burn)
+    for t in range(1, n + burn):
+        y[t] = phi * y[t - 1] + e[t] + theta * e[t - 1]
+    return y[burn:] + mean
+
+
+def optimal_arma11_forecast(y: np.ndarray, phi: float, theta: float, h: int, mean: float = 0.0) -> np.ndarray:
+    """Minimum-MSE forecast with the true parameters (innovations by the invertible recursion)."""
+    x = y - mean
+    e = 0.0
+    for t in range(1, x.size):
+        e = x[t] - phi * x[t - 1] - theta * e
+    f1 = phi * x[-1] + theta * e
+    return mean + f1 * phi ** np.arange(h)
+
+
+def test_fixed_ar1_matches_theoretical_forecast():
+    y = simulate_arma(400, 0.7, 0.0, seed=1, mean=5.0)
+    model = AutoArima(horizon=6, season_length=1, order=(1, 0, 0))
+    fc = model.fit_predict_one(y)
+    assert model.last_model["kind"] == "arima"
+    assert model.last_model["order"] == (1, 0, 0)
+    assert abs(model.last_model["params"]["ar"][0] - 0.7) < 0.08
+    best = optimal_arma11_forecast(y, 0.7, 0.0, 6, mean=5.0)
+    assert np.max(np.abs(fc.mean - best)) < 0.25  # innovations have sd 1
+
+
+def test_fixed_arma11_matches_theoretical_forecast():
+    y = simulate_arma(500, 0.5, 0.4, seed=2)
+    model = AutoArima(horizon=8, season_length=1, order=(1, 0, 1))
+    fc = model.fit_predict_one(y)
+    params = model.last_model["params"]
+    assert abs(params["ar"][0] - 0.5) < 0.12 and abs(params["ma"][0] - 0.4) < 0.12
+    best = optimal_arma11_forecast(y, 0.5, 0.4, 8)
+    assert np.max(np.abs(fc.mean - best)) < 0.3
+    # the one-step interval is about +-1.96 innovation sd
+    assert 1.6 < (fc.upper[0] - fc.lower[0]) / 2 < 2.4
+
+
+def test_auto_picks_d1_on_random_walk_and_d0_on_ar1():
+    rw = np.cumsum(np.random.default_rng(3).standard_normal(200)) + 50
+    model = AutoArima(horizon=10, season_length=1)
+    model.fit_predict_one(rw)
+    assert model.last_model["kind"] == "arima"
+    assert model.last_model["order"][1] == 1
+    ar = simulate_arma(200, 0.5, 0.0, seed=5, mean=10.0)
+    model.fit_predict_one(ar)
+    assert model.last_model["order"][1] == 0
+    assert model.last_model["order"][0] >= 1 or model.last_model["order"][2] >= 1
+
+
+def test_kpss_decision_agrees_with_statsmodels():
+    import warnings
+
+    from statsmodels.tsa.stattools import kpss
+
+    import plugins.arima as arima
+
+    for seed in range(6):
+        for y in (simulate_arma(150, 0.5, 0.0, seed=seed), np.cumsum(simulate_arma(150, 0.3, 0.0, seed=seed))):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                stat = kpss(y, "c", nlags=int(np.floor(3 * np.sqrt(y.size) / 13)))[0]
+            assert arima._kpss_rejects(y, 0.05) == (stat > 0.463)
+
+
+def test_auto_picks_seasonal_differencing_on_seasonal_series():
+    rng = np.random.default_rng(5)
+    t = np.arange(144)
+    y = 100 + 0.2 * t + 15 * np.sin(2 * np.pi * t / 12) + 5 * (t % 12 == 3) + rng.standard_normal(144)
+    model = AutoArima(horizon=18, season_length=12, seed=0)
+    fc = model.fit_predict_one(y)
+    assert model.last_model["seasonal_order"][1] == 1
+    assert model.last_model["seasonal_order"][3] == 12
+    # the forecast follows the seasonal pattern
+    truth = 100 + 0.2 * np.arange(144, 162) + 15 * np.sin(2 * np.pi * np.arange(144, 162) / 12) \
+        + 5 * (np.arange(144, 162) % 12 == 3)
+    assert np.corrcoef(fc.mean, truth)[0, 1] > 0.95
+
+
+def test_intervals_contain_forecast_and_widen():
+    y = np.cumsum(np.random.default_rng(6).standard_normal(120)) + 20
+    fc = AutoArima(horizon=12, season_length=1, level=80).fit_predict_one(y)
+    assert fc.level == 80
+    assert np.all(fc.lower <= fc.mean) and np.all(fc.mean <= fc.upper)
+    width = fc.upper - fc.lower
+    assert np.all(np.diff(width) >= -1e-9) and width[-1] > width[0]
+
+
+def test_fixed_seasonal_airline_model():
+    rng = np.random.default_rng(7)
+    t = np.arange(96)
+    y = 50 + 0.5 * t + 10 * np.cos(2 * np.pi * t / 12) + rng.standard_normal(96)
+    model = AutoArima(horizon=18, season_length=12, order=(0, 1, 1), seasonal_order=(0, 1, 1))
+    fc = model.fit_predict_one(y)
+    assert model.last_model["seasonal_order"] == (0, 1, 1, 12)
+    assert fc.mean.shape == (18,) and np.all(np.isfinite(fc.mean))
+    assert np.all(fc.lower < fc.upper)
+
+
+@pytest.mark.parametrize(
+    "y, m",
+    [
+        (np.array([3.0]), 1),
+        (np.array([3.0, 4.0]), 1),
+        (np.array([1.0, 5.0, 2.0]), 12),
+        (np.full(30, 7.0), 12),
+        (np.cumsum(np.random.default_rng(8).standard_normal(14)) + 100, 1),  # short yearly
+        (np.abs(np.random.default_rng(9).standard_normal(20)) * 10, 12),  # n < 2m
+        (np.r_[np.zeros(20), 1.0, np.zeros(20)], 1),  # almost constant
+        (np.r_[1.0, 2.0, np.nan, 4.0, 5.0, np.inf, 7.0, 8.0], 1),  # non-finite values dropped
+        (np.arange(40, dtype=float), 4),  # exact linear trend: constant after differencing
+        (np.tile([1.0, 5.0, 3.0, 9.0], 8), 4),  # exact seasonal pattern
+        (1e9 + np.cumsum(np.random.default_rng(10).standard_normal(60)), 1),  # large level
+    ],
+)
+def test_short_constant_and_awkward_series_give_finite_forecasts(y, m):
+    fc = AutoArima(horizon=7, season_length=m).fit_predict_one(y)
+    for arr in (fc.mean, fc.lower, fc.upper):
+        assert arr.shape == (7,)
+        assert np.all(np.isfinite(arr))
+    assert np.all(fc.lower <= fc.mean + 1e-9) and np.all(fc.mean <= fc.upper + 1e-9)
+
+
+def test_constant_series_forecasts_the_constant():
+    fc = AutoArima(horizon=5, season_length=12).fit_predict_one(np.full(40, 3.5))
+    np.testing.assert_allclose(fc.mean, 3.5)
+
+
+def test_optimizer_failure_falls_back_to_naive(monkeypatch):
+    import plugins.arima as arima
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("optimiser failed")
+
+    monkeypatch.setattr(arima, "least_squares", boom)
+    monkeypatch.setattr(arima, "_sarimax_forecast", boom)
+    y = np.cumsum(np.random.default_rng(11).standard_normal(50))
+    model = AutoArima(horizon=4, season_length=1)
+    fc = model.fit_predict_one(y)
+    assert model.last_model["kind"] == "naive"
+    np.testing.assert_allclose(fc.mean, y[-1])
+    assert np.all(np.isfinite(fc.lower)) and np.all(np.diff(fc.upper - fc.lower) > 0)
+
+
+def test_unknown_or_bad_parameters_raise_model_error():
+    with pytest.raises(harness.ModelError):
+        AutoArima(horizon=6, season_length=1, not_a_parameter=1)
+    with pytest.raises(harness.ModelError):
+        AutoArima(horizon=6, season_length=1, ic="hqic")
+    with pytest.raises(harness.ModelError):
+        AutoArima(horizon=6, season_length=1, order=(1, 0))
+    with pytest.raises(harness.ModelError):
+        AutoArima(horizon=6, season_length=1, method="exact")
+    with pytest.raises(harness.ModelError):
+        AutoArima(horizon=6, season_length=1).fit_predict_one(np.array([np.nan, np.nan]))
+
+
+def test_parameters_are_attributes_and_defaults_complete():
+    model = AutoArima(horizon=6, season_length=1, order=(1, 0, 0), ic="bic")
+    assert model.order == (1, 0, 0) and model.ic == "bic" and model.max_p == 5
+    assert AutoArima.name == "arima" and AutoArima.scope == "local"
+    assert {"order", "seasonal_order", "ic", "stepwise", "level", "max_p", "max_Q"} <= set(AutoArima.defaults)
+
+
+def test_register_models_hook_and_panel_interface():
+    registered = []
+    register_models(lambda cls, name=None, **params: registered.append((cls, name, params)))
+    assert registered == [(AutoArima, None, {})]
+    rng = np.random.default_rng(12)
+    panel = harness.Panel(ids=("a", "b"), values=(rng.standard_normal(60).cumsum(), rng.standard_normal(30)),
+                          freq="M", season_length=12, horizon=5)
+    out = AutoArima(horizon=5, season_length=12).predict(panel)
+    assert len(out) == 2 and all(f.mean.shape == (5,) for f in out)
+
+
+def test_non_stepwise_search_runs():
+    y = simulate_arma(120, 0.6, 0.0, seed=13)
+    model = AutoArima(horizon=3, season_length=1, stepwise=False, max_order=3)
+    fc = model.fit_predict_one(y)
+    assert np.all(np.isfinite(fc.mean)) and model.last_model["kind"] == "arima"
+
+
+def test_exact_trend_and_seasonal_pattern_are_continued():
+    fc = AutoArima(horizon=4, season_length=1).fit_predict_one(np.arange(40, dtype=float))
+    np.testing.assert_allclose(fc.mean, [40, 41, 42, 43], atol=1e-6)
+    y = np.tile([1.0, 5.0, 3.0, 9.0], 8) + np.arange(32.0)
+    fc = AutoArima(horizon=4, season_length=4).fit_predict_one(y)
+    np.testing.assert_allclose(fc.mean, [33, 38, 37, 44], atol=1e-6)
