@@ -113,7 +113,7 @@ def load_long_file(path: str | Path, *, horizon: int | None = None, season_lengt
     for uid in order:
         g = groups[uid]
         if len(g) <= h + 1:
-            raise DataError(f"{where}: series {uid} has {len(g)} points, needs at least {h + 2} "
+            raise DataError(f"{where}: series {uid} is too short: {len(g)} points, needs at least {h + 2} "
                             f"for horizon {h} (more than horizon + 1)")
         values.append(g["y"].to_numpy(dtype=np.float64))
         categories.append(str(g["category"].iloc[0]) if category is not None else "")

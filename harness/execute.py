@@ -1,0 +1,92 @@
+"""A whole run: from options to a finished run directory (plan, checkpoint, resume, report).
+
+Everything that can be wrong with the input (suite, models, parameters, datasets, a resume with
+another config) is checked before the run directory is created, so bad input writes nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+from tqdm import tqdm
+
+from harness.plugins import Registry
+from harness.report import build_report, terminal_summary
+from harness.runner import LocalPool, plan, resolve_datasets, run_experiment
+from harness.store import RunStore, default_run_dir
+from harness.suite import DEFAULT_SUITE, RunConfig, apply_overrides, load_suite
+from harness.tasks import ProtocolSpec
+
+
+def build_config(options: dict[str, Any], base: RunConfig | None = None) -> RunConfig:
+    """The suite (or ``base``, the config of a run being resumed) with command-line overrides."""
+    config = copy.deepcopy(base) if base is not None else load_suite(options.get("suite") or DEFAULT_SUITE)
+    protocol = None
+    if options.get("protocol") or options.get("windows") or options.get("step"):
+        current = config.protocol
+        kind = options.get("protocol") or ("rolling" if options.get("windows") else current.kind)
+        protocol = ProtocolSpec(kind=kind, windows=options.get("windows") or current.windows,
+                                step=options.get("step") or current.step, refit_global=current.refit_global)
+    return apply_overrides(
+        config, models=options.get("models"), datasets=options.get("datasets"), seeds=options.get("seeds"),
+        limit=options.get("limit"), horizon=options.get("horizon"), params=options.get("params") or [], protocol=protocol,
+    )
+
+
+def execute(registry: Registry, options: dict[str, Any], *, workers: int, out: str | None, resume: str | None,
+            results_dir: Path, argv: list[str]) -> int:
+    """Run (or resume) a suite; return the exit code (0 all ok, 1 something failed)."""
+    if resume:
+        store = RunStore.open(Path(resume))
+        stored = store.config()
+        if options.get("suite"):
+            config = build_config(options)
+        else:
+            config = build_config(options, base=stored)
+        store.check_same_config(config)
+    else:
+        config = build_config(options)
+    datasets = resolve_datasets(config, registry)
+    experiments = plan(config, registry, datasets)
+    if not resume:
+        root = Path(out) if out else default_run_dir(results_dir, config.suite)
+        plugins = [vars(p) | {"hooks": list(p.hooks)} for p in registry.plugins]
+        store = RunStore.create(root, config, {d.name: d.fingerprint() for d in datasets}, plugins, argv)
+
+    todo = [e for e in experiments if not store.is_done(e)]
+    skipped = len(experiments) - len(todo)
+    click.echo(f"rnnbench: {len(experiments)} experiments ({skipped} already done) on {len(datasets)} datasets "
+               f"-> {store.root}", err=True)
+    started = time.perf_counter()
+    pool = LocalPool(workers)
+    units = sum(len(e.task.dataset.panel) * e.task.protocol.windows for e in todo)
+    try:
+        with tqdm(total=units, unit="series", disable=None, file=sys.stderr, dynamic_ncols=True) as bar:
+            for exp in todo:
+                bar.set_description(f"{exp.task.name} {exp.model.name} s{exp.seed}")
+                result = run_experiment(exp, pool, progress=bar.update)
+                store.save(exp, result)
+    finally:
+        pool.close()
+
+    experiments_df, series, forecasts = store.collect(experiments)
+    store.write_results(experiments_df, series, forecasts)
+    build_report(store)
+    manifest = store.manifest()
+    n_failed = int((series["status"] != "ok").sum())
+    manifest["finished"] = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
+    manifest["wall_s"] = round(manifest.get("wall_s", 0.0) + time.perf_counter() - started, 3)
+    manifest["failed_series"] = n_failed
+    store.write_manifest(manifest)
+
+    click.echo(terminal_summary(store))
+    if n_failed:
+        click.echo(f"rnnbench: {n_failed} series forecasts failed; see the Failures section of the report", err=True)
+    click.echo(f"report: {store.root / 'report.md'}")
+    return 1 if n_failed else 0

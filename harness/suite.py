@@ -1,0 +1,225 @@
+"""Suites: which datasets, models (with parameters), seeds and protocol a run uses.
+
+A suite is a TOML file in ``datasets/suites/`` (or any path). The command line overrides it; the
+result is a ``RunConfig``, the one description of a run that is stored in its manifest, compared
+on ``--resume`` and hashed into every experiment's config id.
+
+Example::
+
+    description = "a few minutes on 2 cores"
+    datasets = ["m3-monthly", {name = "airline", horizon = 12}]
+    limit = 40                  # series per dataset (deterministic sample), omit for all
+    seeds = [0]
+    [protocol]
+    kind = "holdout"            # or "rolling", with windows = 3, step = 6
+    [models.naive2]
+    [models.arima]
+    ic = "aicc"
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.data import DataError
+from harness.tasks import ProtocolSpec
+
+SUITES_DIR = Path(__file__).resolve().parent.parent / "datasets" / "suites"
+DEFAULT_SUITE = "quick"
+
+
+class SuiteError(ValueError):
+    """A suite file or option is unusable; the message is one line naming the problem."""
+
+
+@dataclass(frozen=True)
+class DatasetChoice:
+    """A dataset by registry name or file path, with optional per-dataset overrides."""
+
+    name: str
+    limit: int | None = None
+    horizon: int | None = None
+    season_length: int | None = None
+
+
+@dataclass
+class RunConfig:
+    suite: str
+    datasets: list[DatasetChoice]
+    models: dict[str, dict[str, Any]]
+    seeds: list[int] = field(default_factory=lambda: [0])
+    protocol: ProtocolSpec = field(default_factory=ProtocolSpec)
+    limit: int | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "suite": self.suite,
+            "datasets": [asdict(d) for d in self.datasets],
+            "models": self.models,
+            "seeds": self.seeds,
+            "protocol": self.protocol.as_dict(),
+            "limit": self.limit,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunConfig":
+        return cls(
+            suite=data["suite"],
+            datasets=[DatasetChoice(**d) for d in data["datasets"]],
+            models={k: dict(v) for k, v in data["models"].items()},
+            seeds=list(data["seeds"]),
+            protocol=ProtocolSpec(**data["protocol"]),
+            limit=data["limit"],
+        )
+
+    def canonical(self) -> str:
+        return json.dumps(self.as_dict(), sort_keys=True, default=str)
+
+
+def suite_path(name_or_path: str) -> Path:
+    """A suite name (``quick``) resolves to ``datasets/suites/quick.toml``; a path is taken as is."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        return path
+    return SUITES_DIR / f"{name_or_path}.toml"
+
+
+def available_suites() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+
+
+def load_suite(name_or_path: str) -> RunConfig:
+    """Read and validate a suite file into a RunConfig."""
+    path = suite_path(name_or_path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        known = ", ".join(available_suites())
+        raise SuiteError(f"suite {name_or_path!r} not found (no file {path}; built-in suites: {known})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteError(f"cannot read suite file {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError(f"suite file {path} is not valid TOML: {exc}") from None
+    return parse_suite(raw, name=path.stem, where=str(path))
+
+
+_SUITE_KEYS = {"description", "datasets", "models", "seeds", "protocol", "limit"}
+
+
+def parse_suite(raw: dict, *, name: str, where: str) -> RunConfig:
+    unknown = sorted(set(raw) - _SUITE_KEYS)
+    if unknown:
+        raise SuiteError(f"suite {where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(_SUITE_KEYS))})")
+    datasets = [_dataset_choice(d, where) for d in _list(raw.get("datasets", []), "datasets", where)]
+    models_raw = raw.get("models", {})
+    if not isinstance(models_raw, dict) or not all(isinstance(v, dict) for v in models_raw.values()):
+        raise SuiteError(f"suite {where}: [models] must be tables, one per model: [models.arima]")
+    seeds = [_int(s, "seeds", where) for s in _list(raw.get("seeds", [0]), "seeds", where)]
+    protocol_raw = raw.get("protocol", {})
+    if not isinstance(protocol_raw, dict):
+        raise SuiteError(f"suite {where}: [protocol] must be a table with kind, windows, step")
+    try:
+        protocol = ProtocolSpec(**protocol_raw)
+    except TypeError as exc:
+        raise SuiteError(f"suite {where}: bad [protocol]: {exc}") from None
+    except DataError as exc:
+        raise SuiteError(f"suite {where}: {exc}") from None
+    limit = raw.get("limit")
+    if limit is not None:
+        limit = _positive(limit, "limit", where)
+    if not datasets:
+        raise SuiteError(f"suite {where}: no datasets")
+    if not models_raw:
+        raise SuiteError(f"suite {where}: no models")
+    return RunConfig(name, datasets, {k: dict(v) for k, v in models_raw.items()}, seeds, protocol, limit)
+
+
+def _list(value: Any, key: str, where: str) -> list:
+    if not isinstance(value, list):
+        raise SuiteError(f"suite {where}: {key} must be a list")
+    return value
+
+
+def _int(value: Any, key: str, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SuiteError(f"suite {where}: {key} must be integers, got {value!r}")
+    return value
+
+
+def _positive(value: Any, key: str, where: str) -> int:
+    value = _int(value, key, where)
+    if value <= 0:
+        raise SuiteError(f"suite {where}: {key} must be a positive integer, got {value}")
+    return value
+
+
+def _dataset_choice(item: Any, where: str) -> DatasetChoice:
+    if isinstance(item, str):
+        return DatasetChoice(item)
+    if isinstance(item, dict) and isinstance(item.get("name"), str):
+        extra = sorted(set(item) - {"name", "limit", "horizon", "season_length"})
+        if extra:
+            raise SuiteError(f"suite {where}: dataset {item['name']}: unknown key {extra[0]!r}")
+        return DatasetChoice(
+            item["name"],
+            **{k: _positive(item[k], k, where) for k in ("limit", "horizon", "season_length") if k in item},
+        )
+    raise SuiteError(f"suite {where}: each dataset is a name or a table with a name, got {item!r}")
+
+
+def parse_param(text: str) -> tuple[str, str, Any]:
+    """``model.key=value`` from the command line; the value is read as JSON when it parses
+    (``3``, ``true``, ``[1, 0, 1]``, ``null``), else taken as a string."""
+    key, sep, value = text.partition("=")
+    model, dot, param = key.partition(".")
+    if not (sep and dot and model and param):
+        raise SuiteError(f"--param {text!r}: expected MODEL.NAME=VALUE, e.g. arima.ic=bic")
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    if isinstance(parsed, list):
+        parsed = [tuple(v) if isinstance(v, list) else v for v in parsed]
+    return model, param, parsed
+
+
+def apply_overrides(
+    config: RunConfig,
+    *,
+    models: list[str] | None = None,
+    datasets: list[str] | None = None,
+    seeds: list[int] | None = None,
+    limit: int | None = None,
+    horizon: int | None = None,
+    params: list[str] = (),
+    protocol: ProtocolSpec | None = None,
+) -> RunConfig:
+    """The suite with command-line choices applied. ``--models`` keeps the suite's parameters for
+    models it names; ``--param`` sets one parameter of one model."""
+    if models is not None:
+        config.models = {m: config.models.get(m, {}) for m in models}
+    if datasets is not None:
+        config.datasets = [DatasetChoice(d) for d in datasets]
+    if seeds is not None:
+        config.seeds = seeds
+    if limit is not None:
+        if limit <= 0:
+            raise SuiteError(f"--limit must be a positive integer, got {limit}")
+        config.limit = limit
+        config.datasets = [DatasetChoice(d.name, None, d.horizon, d.season_length) for d in config.datasets]
+    if horizon is not None:
+        if horizon <= 0:
+            raise SuiteError(f"--horizon must be a positive integer, got {horizon}")
+        config.datasets = [DatasetChoice(d.name, d.limit, horizon, d.season_length) for d in config.datasets]
+    if protocol is not None:
+        config.protocol = protocol
+    for text in params:
+        model, key, value = parse_param(text)
+        if model not in config.models:
+            raise SuiteError(f"--param {text!r}: model {model!r} is not in this run (models: {', '.join(config.models)})")
+        config.models[model][key] = value
+    return config

@@ -1,0 +1,93 @@
+"""Shared fixtures: a throwaway third-party plugin, installed both as an entry point and as a
+plugins-dir file, and a helper that runs the real CLI in-process."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import cli
+
+THROWAWAY_PLUGIN = textwrap.dedent(
+    '''
+    """A third-party plugin written only against harness's public face."""
+    import numpy as np
+    import harness
+
+    class Drift(harness.LocalForecaster):
+        name = "drift"
+        defaults = {"damping": 1.0}
+
+        def fit_predict_one(self, y):
+            step = (y[-1] - y[0]) / (len(y) - 1)
+            return y[-1] + self.damping * step * np.arange(1, self.horizon + 1)
+
+    class PanelMean(harness.Forecaster):
+        """A global model: one level learned from all series, scaled to each series' last value."""
+        name = "panel-mean"
+        defaults = {"window": 3}
+
+        def fit(self, panel):
+            ratios = [np.mean(v[-self.window:]) / v[-1] for v in panel.values if v[-1] != 0]
+            self.ratio_ = float(np.mean(ratios))
+
+        def predict(self, panel):
+            return np.array([[v[-1] * self.ratio_] * self.horizon for v in panel.values])
+
+    @harness.hookimpl
+    def register_models(register):
+        register(Drift)
+        register(Drift, name="drift-damped", damping=0.5)
+        register(PanelMean)
+    '''
+)
+
+
+def invoke(args: list[str], env: dict[str, str] | None = None):
+    """Run the rnnbench CLI in this process; returns click's Result (exit_code, output, stderr)."""
+    return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def plugins_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "myplugins"
+    folder.mkdir()
+    (folder / "throwaway.py").write_text(THROWAWAY_PLUGIN)
+    return folder
+
+
+@pytest.fixture
+def entry_point_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Install the throwaway plugin as a distribution with an ``rnnbench`` entry point, the way
+    ``pip install`` would lay it out (a module plus a .dist-info folder on sys.path)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "rnnbench_throwaway.py").write_text(THROWAWAY_PLUGIN)
+    info = site / "rnnbench_throwaway-1.2.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rnnbench-throwaway\nVersion: 1.2.3\n")
+    (info / "entry_points.txt").write_text("[rnnbench]\nthrowaway = rnnbench_throwaway\n")
+    monkeypatch.syspath_prepend(str(site))
+    yield "throwaway"
+    sys.modules.pop("rnnbench_throwaway", None)
+
+
+@pytest.fixture
+def long_csv(tmp_path: Path) -> Path:
+    """Four monthly series of 60 points in long format (unique_id, ds, y)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for k in range(4):
+        t = np.arange(60)
+        y = 100 + 2 * k + 0.5 * t + 10 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, 60)
+        ds = pd.date_range("2015-01-01", periods=60, freq="MS")
+        rows.append(pd.DataFrame({"unique_id": f"s{k}", "ds": ds, "y": y}))
+    path = tmp_path / "panel.csv"
+    pd.concat(rows).to_csv(path, index=False)
+    return path
