@@ -83,7 +83,7 @@ class RunConfig:
 def suite_path(name_or_path: str) -> Path:
     """A suite name (``quick``) resolves to ``datasets/suites/quick.toml``; a path is taken as is."""
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
+    if path.suffix == ".toml" or len(path.parts) > 1:
         return path
     return SUITES_DIR / f"{name_or_path}.toml"
 

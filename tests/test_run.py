@@ -221,6 +221,7 @@ def test_bad_options_exit_2_with_one_line_and_write_nothing(tmp_path, args, expe
         ('unique_id,ds,y\na,2020-01-01,1\na,"2020-02-01,2\n', "malformed"),
         ("id,ds,value\na,2020-01-01,1\n", "missing required column"),
         ("unique_id,ds,y\n" + "".join(f"a,2020-{m:02d}-01,{'nan' if m == 5 else m}\n" for m in range(1, 13)), "NaN"),
+        ("unique_id,ds,y\n" + "".join(f"a,2020-{m:02d}-01,{'inf' if m == 7 else m}\n" for m in range(1, 13)), "inf"),
         ("unique_id,ds,y\n" + "".join(f"a,2020-{m:02d}-01,{m}\n" for m in range(1, 5)), "too short"),
     ],
 )
@@ -247,3 +248,38 @@ def test_out_dir_holding_a_run_is_not_overwritten(long_csv, tmp_path):
     assert result.exit_code == 0
     again = invoke(["run", "--models", "naive", "--datasets", str(long_csv), "--out", str(out)])
     assert again.exit_code == 2 and "already holds a run" in again.stderr
+
+
+def test_builtin_suites_are_valid_and_plan():
+    """Every built-in suite parses, names registered datasets and models, and plans."""
+    from harness.execute import build_config
+    from harness.plugins import load_registry
+    from harness.runner import plan, resolve_datasets
+    from harness.suite import available_suites
+
+    registry = load_registry()
+    assert "quick" in available_suites()
+    for name in available_suites():
+        config = build_config({"suite": name, "limit": 2})
+        experiments = plan(config, registry, resolve_datasets(config, registry))
+        assert {"naive", "naive2"} <= {e.model.name for e in experiments}
+
+
+def test_suite_name_is_not_confused_with_a_folder(tmp_path, monkeypatch):
+    (tmp_path / "quick").mkdir()
+    monkeypatch.chdir(tmp_path)
+    from harness.suite import load_suite
+
+    assert load_suite("quick").suite == "quick"
+
+
+@pytest.mark.slow
+def test_default_run_with_no_arguments(tmp_path, monkeypatch):
+    """`rnnbench run` with no arguments runs the quick suite into a new folder under results/."""
+    monkeypatch.chdir(tmp_path)
+    result = invoke(["run"])
+    assert result.exit_code == 0, result.output
+    runs = list((tmp_path / "results").iterdir())
+    assert len(runs) == 1 and (runs[0] / "report.md").is_file()
+    accuracy = pd.read_csv(runs[0] / "accuracy.csv")
+    assert {"arima", "theta", "naive2"} <= set(accuracy["model"])
