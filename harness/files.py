@@ -13,6 +13,7 @@ by ``Dataset.sample``); other extra columns are ignored.
 from __future__ import annotations
 
 import math
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -255,7 +256,11 @@ def infer_frequency(stamps: list[pd.Series]) -> str:
         name = None
         if len(ds) >= 3:
             try:
-                alias = pd.infer_freq(pd.DatetimeIndex(ds))
+                with warnings.catch_warnings():
+                    # pandas 3 warns that infer_freq will return an offset instead of a string;
+                    # _offset_name accepts either.
+                    warnings.simplefilter("ignore")
+                    alias = pd.infer_freq(pd.DatetimeIndex(ds))
             except (ValueError, TypeError):
                 alias = None
             name = _offset_name(alias) if alias else None
@@ -265,7 +270,7 @@ def infer_frequency(stamps: list[pd.Series]) -> str:
     return max(votes.items(), key=lambda kv: (kv[1], kv[0] != "other"))[0]
 
 
-def _offset_name(alias: str) -> str | None:
+def _offset_name(alias: object) -> str | None:
     try:
         offset = pd.tseries.frequencies.to_offset(alias)
     except (ValueError, TypeError):
