@@ -4,6 +4,7 @@ Plugins use only the names exported here, never the modules behind them, so the 
 change without breaking them.
 """
 
+from harness import windows
 from harness.data import Dataset, DataError, Panel
 from harness.hookspecs import hookimpl
 from harness.models import Forecast, Forecaster, LocalForecaster, ModelError
@@ -19,5 +20,6 @@ __all__ = [
     "ModelError",
     "Panel",
     "hookimpl",
+    "windows",
     "__version__",
 ]
