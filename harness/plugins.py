@@ -28,6 +28,7 @@ from harness.models import Forecaster, ModelError
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.baselines",
     "plugins.arima",
+    "plugins.numpy_rnn",
     "plugins.competitions",
     "plugins.classic",
     "plugins.synthetic",

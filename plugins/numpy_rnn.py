@@ -1,0 +1,631 @@
+"""An Elman recurrent network in NumPy alone, trained by backpropagation through time.
+
+This is the reference implementation: every line of the forward and backward pass maps onto one
+line of the math below, and it is also the fast CPU implementation (see
+``benchmarks/rnn_numpy_vs_torch.py``).
+
+The model
+---------
+For an input sequence ``X_1 .. X_T`` (each a row vector of ``n_in`` features) and a batch of ``B``
+sequences, with the same weights at every step::
+
+    A_t = X_t · W_x + H_{t-1} · W_h + b          pre-activation      (B, n_hidden)
+    H_t = f(A_t)                                  hidden state        (B, n_hidden)
+    Y_t = H_t · W_y + b_y                         output              (B, n_out)
+
+with ``H_0 = 0`` (or a given ``h0``) and ``f`` one of tanh, relu, sigmoid.
+
+The training loss is the mean squared error of the LAST step's output (a many-to-one network, as
+used for windowed forecasting: a window of ``T`` past values in, the next value(s) out)::
+
+    L = 1/(B·n_out) · Σ_{i,j} (Y_T[i,j] - Y[i,j])²
+
+i.e. the mean over the batch AND over the outputs of the squared error.
+
+Backpropagation through time
+----------------------------
+Write ``δ_t = ∂L/∂A_t`` (the "error" at step t). From the last step backwards::
+
+    ∂L/∂Y_T   = 2/(B·n_out) · (Y_T - Y)
+    ∂L/∂W_y   = H_T^T · ∂L/∂Y_T         ∂L/∂b_y = Σ_batch ∂L/∂Y_T
+    ∂L/∂H_T   = ∂L/∂Y_T · W_y^T
+    δ_t       = ∂L/∂H_t ⊙ f'(A_t)                        (elementwise)
+    ∂L/∂H_t-1 = δ_t · W_h^T                               (only the recurrence; no output at t-1)
+
+and, because the weights are shared over time, their gradients are sums over the steps::
+
+    ∂L/∂W_h = Σ_t H_{t-1}^T · δ_t      ∂L/∂W_x = Σ_t X_t^T · δ_t      ∂L/∂b = Σ_t Σ_batch δ_t
+
+Truncated BPTT with ``k`` steps runs the backward recursion only over the last ``k`` steps (the
+sums above then run over ``t = T-k+1 .. T``), which bounds its cost and the gradients' reach into
+the past.
+
+Why it is fast
+--------------
+* Time-major buffers ``(T, B, ·)``: the slice for one step is a contiguous ``(B, ·)`` matrix, so
+  every per-step product is one BLAS GEMM over the whole batch (never a loop over samples).
+* The input projection ``X_t · W_x + b`` for ALL steps is one GEMM before the time loop; the loop
+  only adds the recurrence ``H_{t-1} · W_h`` and applies ``f`` in place (3 NumPy calls per step).
+* No pre-activations are kept: ``f'`` is computed from the cached OUTPUTS ``H_t`` (tanh: 1-H²,
+  sigmoid: H(1-H), relu: H>0), for all steps at once in one vectorised call after the forward pass.
+  The backward loop is then 2 NumPy calls per step (an elementwise product and a GEMM).
+* The weight gradients are not accumulated step by step: ``δ_t`` is stored for every step in a
+  ``(T, B, H)`` buffer, and ``∂L/∂W_h = [H_0;..;H_{T-1}]^T · [δ_1;..;δ_T]`` is ONE big GEMM of inner
+  dimension ``T·B`` after the loop (likewise ``W_x`` and ``b``).
+* Buffers are allocated once per (T, B) shape and reused across mini-batches; the parameters,
+  gradients and optimiser moments each live in ONE flat vector (the arrays in ``params`` are views
+  into it), so clipping by global norm and the Adam update are a handful of vectorised calls per
+  step instead of a handful per parameter.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+import harness
+
+__all__ = ["ElmanRNN", "RNNNumpy", "ACTIVATIONS", "PARAM_NAMES"]
+
+#: The parameter names, in the order they are laid out in the flat parameter vector.
+PARAM_NAMES: tuple[str, ...] = ("W_x", "W_h", "b", "W_y", "b_y")
+ACTIVATIONS: tuple[str, ...] = ("tanh", "relu", "sigmoid")
+
+
+# --------------------------------------------------------------------------------------------
+# Activations, in place, and their derivatives from the activation's OUTPUT h = f(a).
+# --------------------------------------------------------------------------------------------
+
+
+def _tanh_(a: np.ndarray) -> None:
+    np.tanh(a, out=a)
+
+
+def _relu_(a: np.ndarray) -> None:
+    np.maximum(a, 0, out=a)
+
+
+def _sigmoid_(a: np.ndarray) -> None:
+    # s(a) = (1 + tanh(a/2)) / 2: the same function as 1/(1+exp(-a)) but never overflows.
+    a *= 0.5
+    np.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+
+
+def _dtanh(h: np.ndarray, out: np.ndarray) -> None:
+    np.multiply(h, h, out=out)  # f'(a) = 1 - tanh(a)² = 1 - h²
+    np.subtract(1, out, out=out)
+
+
+def _drelu(h: np.ndarray, out: np.ndarray) -> None:
+    np.greater(h, 0, out=out)  # f'(a) = 1 where a > 0, i.e. where h > 0 (0 at the kink)
+
+
+def _dsigmoid(h: np.ndarray, out: np.ndarray) -> None:
+    np.subtract(1, h, out=out)  # f'(a) = s(a)(1 - s(a)) = h(1 - h)
+    out *= h
+
+
+_ACT = {"tanh": (_tanh_, _dtanh), "relu": (_relu_, _drelu), "sigmoid": (_sigmoid_, _dsigmoid)}
+
+
+class _Workspace:
+    """Buffers for one (T, B) shape, reused by every mini-batch of that shape.
+
+    ``Hs[0]`` is ``H_0``; ``Hs[t]`` is ``H_t`` for t = 1..T (so ``Hs[t-1]`` is the state entering
+    step t). ``D`` first holds ``f'(A_t)`` and is overwritten in place by ``δ_t`` in the backward
+    loop (``D[t-1]`` belongs to step t).
+    """
+
+    def __init__(self, T: int, B: int, n_hidden: int, n_out: int, dtype: np.dtype) -> None:
+        self.Hs = np.empty((T + 1, B, n_hidden), dtype)
+        self.D = np.empty((T, B, n_hidden), dtype)
+        self.tmp = np.empty((B, n_hidden), dtype)
+        self.dH = np.empty((B, n_hidden), dtype)
+        self.Yhat = np.empty((B, n_out), dtype)
+
+
+class ElmanRNN:
+    """A single-layer Elman RNN with a linear read-out, many-to-one, trained by (truncated) BPTT.
+
+    Parameters
+    ----------
+    n_in, n_hidden, n_out:
+        Sizes of the input features, the hidden state and the outputs.
+    activation:
+        ``"tanh"`` (default), ``"relu"`` or ``"sigmoid"``.
+    seed:
+        Seeds the initial weights and, in :meth:`fit`, the mini-batch shuffling; the same seed
+        gives the same network and the same fit.
+    dtype:
+        ``"float64"`` (default, used for gradient checks) or ``"float32"`` (every array and every
+        computation in single precision).
+
+    Initialisation: ``W_x`` and ``W_y`` Glorot/Xavier uniform (keeps the variance of activations
+    and gradients about constant through the layer); ``W_h`` a random orthogonal matrix (all its
+    singular values are 1, so the recurrence neither explodes nor vanishes at the start); biases 0.
+    """
+
+    def __init__(
+        self,
+        n_in: int,
+        n_hidden: int,
+        n_out: int,
+        activation: str = "tanh",
+        seed: int = 0,
+        dtype: str | np.dtype = "float64",
+    ) -> None:
+        if activation not in _ACT:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.dtype("float32"), np.dtype("float64")):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.n_in, self.n_hidden, self.n_out = int(n_in), int(n_hidden), int(n_out)
+        self.activation = activation
+        self.seed = int(seed)
+        self._act, self._dact = _ACT[activation]
+        self.shapes: dict[str, tuple[int, ...]] = {
+            "W_x": (self.n_in, self.n_hidden),
+            "W_h": (self.n_hidden, self.n_hidden),
+            "b": (self.n_hidden,),
+            "W_y": (self.n_hidden, self.n_out),
+            "b_y": (self.n_out,),
+        }
+        self.n_params = sum(math.prod(s) for s in self.shapes.values())
+
+        rng = np.random.default_rng(self.seed)
+        H = self.n_hidden
+        lim_x = math.sqrt(6.0 / (self.n_in + H))
+        lim_y = math.sqrt(6.0 / (H + self.n_out))
+        q, r = np.linalg.qr(rng.standard_normal((H, H)))
+        q *= np.sign(np.diag(r))  # makes the orthogonal matrix uniformly (Haar) distributed
+        init = {
+            "W_x": rng.uniform(-lim_x, lim_x, self.shapes["W_x"]),
+            "W_h": q,
+            "b": np.zeros(H),
+            "W_y": rng.uniform(-lim_y, lim_y, self.shapes["W_y"]),
+            "b_y": np.zeros(self.n_out),
+        }
+        self._flat, self.params = self._flat_views()
+        for k in PARAM_NAMES:
+            self.params[k][...] = init[k]
+        self._gflat, self._grads = self._flat_views()
+        self._workspaces: dict[tuple[int, int], _Workspace] = {}
+
+    # ----------------------------------------------------------------------------------------
+    # Bookkeeping: flat parameter / gradient vectors with per-parameter views.
+    # ----------------------------------------------------------------------------------------
+
+    def _flat_views(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        flat = np.zeros(self.n_params, self.dtype)
+        views, i = {}, 0
+        for k in PARAM_NAMES:
+            n = math.prod(self.shapes[k])
+            views[k] = flat[i : i + n].reshape(self.shapes[k])
+            i += n
+        return flat, views
+
+    def _sync_params(self) -> None:
+        """Re-pack ``params`` into the flat vector if a caller replaced an array in the dict
+        (``net.params["W_h"] = M``) instead of writing into it (``net.params["W_h"][...] = M``)."""
+        if set(self.params) != set(PARAM_NAMES):
+            raise ValueError(f"params must have exactly the keys {PARAM_NAMES}")
+        stale = any(self.params[k].base is not self._flat or self.params[k].dtype != self.dtype for k in PARAM_NAMES)
+        if not stale:
+            return
+        old = {}
+        for k in PARAM_NAMES:
+            old[k] = np.asarray(self.params[k], dtype=self.dtype)
+            if old[k].shape != self.shapes[k]:
+                raise ValueError(f"params[{k!r}] has shape {old[k].shape}, expected {self.shapes[k]}")
+        self._flat, self.params = self._flat_views()
+        for k in PARAM_NAMES:
+            self.params[k][...] = old[k]
+
+    def get_flat(self) -> np.ndarray:
+        """A copy of all parameters as one vector (order ``PARAM_NAMES``)."""
+        self._sync_params()
+        return self._flat.copy()
+
+    def set_flat(self, flat: np.ndarray) -> None:
+        """Set all parameters from one vector made by :meth:`get_flat`."""
+        self._sync_params()
+        self._flat[...] = flat
+
+    def _workspace(self, T: int, B: int) -> _Workspace:
+        ws = self._workspaces.get((T, B))
+        if ws is None:
+            if len(self._workspaces) >= 4:  # training uses 2 shapes (full + last partial batch)
+                self._workspaces.clear()
+            ws = self._workspaces[(T, B)] = _Workspace(T, B, self.n_hidden, self.n_out, self.dtype)
+        return ws
+
+    def _as_input(self, X: Any) -> np.ndarray:
+        X = np.asarray(X, dtype=self.dtype)
+        if X.ndim != 3 or X.shape[2] != self.n_in:
+            raise ValueError(f"X must have shape (batch, time, {self.n_in}), got {X.shape}")
+        return X
+
+    @staticmethod
+    def _time_major(X: np.ndarray) -> np.ndarray:
+        """(B, T, n_in) -> contiguous (T, B, n_in): one step's inputs are a contiguous matrix."""
+        return np.ascontiguousarray(X.transpose(1, 0, 2))
+
+    # ----------------------------------------------------------------------------------------
+    # Forward pass
+    # ----------------------------------------------------------------------------------------
+
+    def _forward_states(self, Xtm: np.ndarray, ws: _Workspace, h0: np.ndarray | None = None) -> None:
+        """Run the recurrence on time-major ``Xtm`` (T, B, n_in); fills ``ws.Hs`` with H_0..H_T.
+
+        Only the hidden states are cached, not the pre-activations A_t: the backward pass needs
+        f'(A_t), and for tanh, sigmoid and relu that is a function of H_t = f(A_t) alone.
+        """
+        T, B, _ = Xtm.shape
+        W_x, W_h, b = self.params["W_x"], self.params["W_h"], self.params["b"]
+        Hs, tmp, act = ws.Hs, ws.tmp, self._act
+        # H_0: zeros or the given initial state.
+        if h0 is None:
+            Hs[0] = 0
+        else:
+            Hs[0] = h0
+        # Input projection for every step in one GEMM:  Hs[t] <- X_t · W_x + b   (t = 1..T)
+        A = Hs[1:].reshape(T * B, self.n_hidden)
+        np.matmul(Xtm.reshape(T * B, self.n_in), W_x, out=A)
+        A += b
+        # The recurrence, one GEMM over the whole batch per step:
+        #   A_t = (X_t · W_x + b) + H_{t-1} · W_h ;   H_t = f(A_t)   (in place, in Hs[t])
+        start = 0
+        if h0 is None:  # H_0 = 0, so A_1 = X_1 · W_x + b: skip the product with zeros
+            act(Hs[1])
+            start = 1
+        for t in range(start + 1, T + 1):
+            np.matmul(Hs[t - 1], W_h, out=tmp)
+            a = Hs[t]
+            a += tmp
+            act(a)
+
+    def forward(self, X: np.ndarray, h0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Outputs and hidden states at every step.
+
+        ``X`` has shape ``(batch, time, n_in)``; ``h0`` (optional) ``(batch, n_hidden)``.
+        Returns ``(Y, H)``: ``Y`` of shape ``(batch, time, n_out)`` with ``Y[:, t] = H[:, t] · W_y
+        + b_y`` and ``H`` of shape ``(batch, time, n_hidden)`` (H_1..H_T; H_0 is not included).
+        """
+        self._sync_params()
+        X = self._as_input(X)
+        B, T, _ = X.shape
+        ws = _Workspace(T, B, self.n_hidden, 0, self.dtype)
+        self._forward_states(self._time_major(X), ws, None if h0 is None else np.asarray(h0, self.dtype))
+        H = np.ascontiguousarray(ws.Hs[1:].transpose(1, 0, 2))  # back to (B, T, n_hidden)
+        Y = H @ self.params["W_y"]
+        Y += self.params["b_y"]
+        return Y, H
+
+    def predict(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        """Last-step outputs ``Y_T`` of shape ``(batch, n_out)`` for ``X`` of shape
+        ``(batch, time, n_in)`` (in chunks of ``batch_size`` sequences to bound memory)."""
+        self._sync_params()
+        X = self._as_input(X)
+        N, T, _ = X.shape
+        out = np.empty((N, self.n_out), self.dtype)
+        for s in range(0, N, batch_size):
+            Xb = X[s : s + batch_size]
+            ws = _Workspace(T, Xb.shape[0], self.n_hidden, 0, self.dtype)
+            self._forward_states(self._time_major(Xb), ws)
+            np.matmul(ws.Hs[T], self.params["W_y"], out=out[s : s + batch_size])
+        out += self.params["b_y"]
+        return out
+
+    def loss(self, X: np.ndarray, Y: np.ndarray) -> float:
+        """Mean squared error of the last step (mean over batch and outputs), no gradients."""
+        Y = np.asarray(Y, dtype=self.dtype).reshape(-1, self.n_out)
+        err = self.predict(X) - Y
+        return float(np.mean(err * err))
+
+    # ----------------------------------------------------------------------------------------
+    # Backward pass (BPTT)
+    # ----------------------------------------------------------------------------------------
+
+    def _loss_and_grads_tm(self, Xtm: np.ndarray, Y: np.ndarray, bptt_steps: int | None) -> float:
+        """Forward + backward on time-major ``Xtm`` (T, B, n_in); gradients into ``self._grads``
+        (views of the reused flat vector ``self._gflat``). Returns the loss."""
+        T, B, _ = Xtm.shape
+        H = self.n_hidden
+        p, g = self.params, self._grads
+        ws = self._workspace(T, B)
+        self._forward_states(Xtm, ws)
+        Hs, D, dH = ws.Hs, ws.D, ws.dH
+
+        # Loss of the last step:  Ŷ = H_T · W_y + b_y,  L = mean((Ŷ - Y)²)
+        Yhat = ws.Yhat
+        np.matmul(Hs[T], p["W_y"], out=Yhat)
+        Yhat += p["b_y"]
+        err = np.subtract(Yhat, Y, out=Yhat)  # Ŷ - Y  (reuses Ŷ's buffer)
+        e = err.reshape(-1)
+        loss = float(e @ e) / e.size
+        dY = err
+        dY *= 2.0 / e.size  # ∂L/∂Ŷ = 2(Ŷ - Y) / (B·n_out)
+
+        # Output layer:  ∂L/∂W_y = H_T^T · ∂L/∂Ŷ,  ∂L/∂b_y = Σ_batch ∂L/∂Ŷ,  ∂L/∂H_T = ∂L/∂Ŷ · W_y^T
+        np.matmul(Hs[T].T, dY, out=g["W_y"])
+        np.sum(dY, axis=0, out=g["b_y"])
+        np.matmul(dY, p["W_y"].T, out=dH)
+
+        # Steps that get a backward pass: t = t0+1 .. T  (all of them for full BPTT).
+        k = T if bptt_steps is None else max(1, min(int(bptt_steps), T))
+        t0 = T - k
+        # f'(A_t) for those steps from the cached outputs, one vectorised call: D[t-1] = f'(A_t).
+        self._dact(Hs[t0 + 1 :], D[t0:])
+
+        # The backward recursion; D[t-1] is overwritten by δ_t.
+        #   δ_t = ∂L/∂H_t ⊙ f'(A_t)          ∂L/∂H_{t-1} = δ_t · W_h^T
+        W_hT = p["W_h"].T
+        for t in range(T, t0, -1):
+            delta = D[t - 1]
+            np.multiply(dH, delta, out=delta)
+            if t > t0 + 1:  # ∂L/∂H_{t0} is not needed: the recursion stops there
+                np.matmul(delta, W_hT, out=dH)
+
+        # Shared weights: sum over steps, as ONE GEMM each over the stacked (k·B) rows.
+        #   ∂L/∂W_h = Σ_t H_{t-1}^T · δ_t = [H_t0; ..; H_{T-1}]^T · [δ_t0+1; ..; δ_T]
+        #   ∂L/∂W_x = Σ_t X_t^T · δ_t        ∂L/∂b = Σ_t Σ_batch δ_t
+        deltas = D[t0:].reshape(k * B, H)
+        np.matmul(Hs[t0:T].reshape(k * B, H).T, deltas, out=g["W_h"])
+        np.matmul(Xtm[t0:].reshape(k * B, self.n_in).T, deltas, out=g["W_x"])
+        np.sum(deltas, axis=0, out=g["b"])
+        return loss
+
+    def loss_and_grads(
+        self, X: np.ndarray, Y: np.ndarray, bptt_steps: int | None = None
+    ) -> tuple[float, dict[str, np.ndarray]]:
+        """Loss and its gradients for one batch.
+
+        ``X``: ``(batch, time, n_in)``; ``Y``: ``(batch, n_out)``, the targets of the LAST step.
+        The loss is ``L = mean over batch and outputs of (Y_T - Y)²``. Returns ``(L, grads)``
+        with ``grads`` a dict of fresh arrays with the same keys and shapes as ``params``. Full
+        BPTT by default; ``bptt_steps=k`` backpropagates only through the last ``k`` steps.
+        """
+        self._sync_params()
+        X = self._as_input(X)
+        Y = np.asarray(Y, dtype=self.dtype).reshape(X.shape[0], self.n_out)
+        loss = self._loss_and_grads_tm(self._time_major(X), Y, bptt_steps)
+        return loss, {k: v.copy() for k, v in self._grads.items()}
+
+    # ----------------------------------------------------------------------------------------
+    # Training
+    # ----------------------------------------------------------------------------------------
+
+    def fit(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        *,
+        epochs: int = 100,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        optimizer: str = "adam",
+        momentum: float = 0.0,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        clip_norm: float | None = 1.0,
+        bptt_steps: int | None = None,
+        X_val: np.ndarray | None = None,
+        Y_val: np.ndarray | None = None,
+        patience: int | None = 10,
+        shuffle: bool = True,
+    ) -> dict[str, Any]:
+        """Train by mini-batch gradient descent on the last-step MSE.
+
+        ``optimizer="adam"`` (Kingma & Ba, with bias correction, as ``torch.optim.Adam``) or
+        ``"sgd"`` (with optional heavy-ball ``momentum``: ``v = μ v + g; θ -= lr v``).
+        ``clip_norm``: if the global L2 norm of all gradients exceeds it, they are scaled down to
+        it before the update (``None`` disables). ``bptt_steps``: truncated BPTT.
+
+        With a validation set (``X_val``, ``Y_val``) the validation loss is computed after every
+        epoch; training stops after ``patience`` epochs without improvement (``None``: never) and
+        the parameters of the best epoch are restored. Without one, the final parameters are kept.
+
+        Mini-batches are shuffled each epoch by an rng seeded from ``seed``, so a fit is
+        deterministic for a given seed and data. Returns a history dict: ``train_loss`` (mean
+        loss over the epoch's mini-batches, per epoch), ``val_loss`` (per epoch, empty without
+        validation), ``best_epoch`` (0-based, ``None`` without validation), ``epochs_run``,
+        ``grad_norm`` (mean pre-clipping global gradient norm per epoch).
+        """
+        if optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+        self._sync_params()
+        X = self._as_input(X)
+        N, T, _ = X.shape
+        Y = np.asarray(Y, dtype=self.dtype).reshape(N, self.n_out)
+        has_val = X_val is not None and Y_val is not None
+        if has_val:
+            X_val = self._as_input(X_val)
+            Y_val = np.asarray(Y_val, dtype=self.dtype).reshape(X_val.shape[0], self.n_out)
+
+        Xtm = self._time_major(X)  # (T, N, n_in); a mini-batch is a gather along axis 1
+        rng = np.random.default_rng([self.seed, 1])  # a stream independent of the init's
+        theta, grad = self._flat, self._gflat
+        # Optimiser state, flat like the parameters.
+        m = np.zeros_like(theta)  # Adam first moment / SGD velocity
+        v = np.zeros_like(theta)  # Adam second moment
+        tmp = np.empty_like(theta)
+        b1, b2 = betas
+        step = 0
+
+        history: dict[str, Any] = {"train_loss": [], "val_loss": [], "grad_norm": [], "best_epoch": None}
+        best_val, best_theta, bad_epochs = math.inf, None, 0
+        for epoch in range(epochs):
+            order = rng.permutation(N) if shuffle else np.arange(N)
+            loss_sum, norm_sum, n_batches = 0.0, 0.0, 0
+            for s in range(0, N, batch_size):
+                idx = order[s : s + batch_size]
+                loss = self._loss_and_grads_tm(Xtm[:, idx], Y[idx], bptt_steps)
+                loss_sum += loss * len(idx)
+                # Clip by global norm: g <- g · min(1, c / ||g||)
+                gnorm = math.sqrt(float(grad @ grad))
+                norm_sum += gnorm
+                n_batches += 1
+                if clip_norm is not None and gnorm > clip_norm:
+                    grad *= clip_norm / gnorm
+                step += 1
+                if optimizer == "adam":
+                    # m <- β1 m + (1-β1) g ;  v <- β2 v + (1-β2) g²
+                    # θ <- θ - lr/(1-β1^t) · m / (sqrt(v/(1-β2^t)) + ε)
+                    m *= b1
+                    np.multiply(grad, 1.0 - b1, out=tmp)
+                    m += tmp
+                    v *= b2
+                    np.multiply(grad, grad, out=tmp)
+                    tmp *= 1.0 - b2
+                    v += tmp
+                    np.sqrt(v, out=tmp)
+                    tmp *= 1.0 / math.sqrt(1.0 - b2**step)
+                    tmp += eps
+                    np.divide(m, tmp, out=tmp)
+                    tmp *= lr / (1.0 - b1**step)
+                    theta -= tmp
+                else:
+                    if momentum:
+                        m *= momentum  # v <- μ v + g ; θ <- θ - lr v
+                        m += grad
+                        np.multiply(m, lr, out=tmp)
+                    else:
+                        np.multiply(grad, lr, out=tmp)
+                    theta -= tmp
+            history["train_loss"].append(loss_sum / N)
+            history["grad_norm"].append(norm_sum / max(n_batches, 1))
+            if not math.isfinite(loss_sum):
+                break
+            if has_val:
+                val = self.loss(X_val, Y_val)
+                history["val_loss"].append(val)
+                if val < best_val:
+                    best_val, best_theta, bad_epochs = val, theta.copy(), 0
+                    history["best_epoch"] = epoch
+                else:
+                    bad_epochs += 1
+                    if patience is not None and bad_epochs >= patience:
+                        break
+        history["epochs_run"] = len(history["train_loss"])
+        if best_theta is not None:
+            theta[...] = best_theta
+        return history
+
+
+# --- the forecasting plugin -------------------------------------------------------------------
+
+STRATEGIES = ("recursive", "mimo")
+TRAINING = ("global", "local")
+
+
+class RNNNumpy(harness.Forecaster):
+    """``rnn-numpy``: the Elman network above as a forecaster, one global model over all series.
+
+    The harness's shared preprocessing (:mod:`harness.windows`: log, deseasonalisation by STL or
+    classical decomposition when the M4 test finds seasonality, per-window normalisation) turns
+    each series into windows of ``input_size`` values; the network reads a window one value per
+    time step and its last output is the forecast:
+
+    - ``strategy="mimo"`` (default): many-to-many direct, the output layer emits all ``horizon``
+      steps at once (no error feedback, and one forward pass per forecast);
+    - ``strategy="recursive"``: many-to-one, one step ahead, fed back ``horizon`` times.
+
+    ``training="global"`` (default) trains one network on the windows of all series of the task
+    (Python loops only over epochs and time steps, batches of windows go through BLAS);
+    ``"local"`` trains one network per series. The newest window of every series is held out as a
+    validation tail for early stopping. ``input_size=None`` uses 1.25 x max(horizon, season
+    length) (Hewamalage et al. 2021).
+    """
+
+    name: ClassVar[str] = "rnn-numpy"
+    defaults: ClassVar[dict[str, Any]] = {
+        "strategy": "mimo",
+        "training": "global",
+        "input_size": None,
+        "hidden": 32,
+        "activation": "tanh",
+        "epochs": 60,
+        "batch_size": 64,
+        "lr": 3e-3,
+        "optimizer": "adam",
+        "clip_norm": 1.0,
+        "bptt_steps": None,
+        "patience": 8,
+        "max_windows_per_series": 30,
+        "log": True,
+        "deseasonalize": "stl",
+        "normalize": True,
+        "dtype": "float64",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if self.strategy not in STRATEGIES:
+            raise harness.ModelError(f"model {self.name}: strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
+        if self.training not in TRAINING:
+            raise harness.ModelError(f"model {self.name}: training must be one of {', '.join(TRAINING)}, got {self.training!r}")
+        if self.activation not in ACTIVATIONS:
+            raise harness.ModelError(f"model {self.name}: activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
+        try:
+            self.prep = harness.windows.Preprocessing(self.log, self.deseasonalize, self.normalize)
+        except ValueError as exc:
+            raise harness.ModelError(f"model {self.name}: {exc}") from None
+        self.window = int(self.input_size or harness.windows.default_input_size(self.horizon, self.season_length))
+        self.n_out = self.horizon if self.strategy == "mimo" else 1
+        self.nets_: list[ElmanRNN] = []
+
+    def _transformed(self, panel: harness.Panel) -> list:
+        return harness.windows.fit_transforms(panel.values, self.season_length, self.horizon, self.prep)
+
+    def _train(self, zs: list[np.ndarray], seed: int) -> ElmanRNN:
+        windows = harness.windows.training_windows(
+            zs, self.window, self.n_out, normalize=self.normalize, max_per_series=self.max_windows_per_series
+        )
+        train, val = windows.split_last()
+        if len(train.X) == 0:  # one window per series: train on it, no early stopping
+            train, val = windows, None
+        net = ElmanRNN(1, int(self.hidden), self.n_out, activation=self.activation, seed=seed, dtype=self.dtype)
+        net.fit(
+            train.X[:, :, None], train.Y,
+            X_val=None if val is None else val.X[:, :, None], Y_val=None if val is None else val.Y,
+            epochs=int(self.epochs), batch_size=int(self.batch_size), lr=float(self.lr), optimizer=self.optimizer,
+            clip_norm=self.clip_norm, bptt_steps=self.bptt_steps, patience=int(self.patience),
+        )
+        return net
+
+    def fit(self, panel: harness.Panel) -> None:
+        zs = [t.z for t in self._transformed(panel)]
+        if self.training == "global":
+            self.nets_ = [self._train(zs, self.seed)]
+        else:
+            self.nets_ = [self._train([z], self.seed * 100_003 + i) for i, z in enumerate(zs)]
+
+    def _predict_fn(self, net: ElmanRNN):
+        return lambda x: net.predict(x[:, :, None].astype(net.dtype, copy=False)).astype(float)
+
+    def predict(self, panel: harness.Panel) -> np.ndarray:
+        if not self.nets_:
+            raise RuntimeError("predict called before fit")
+        transforms = self._transformed(panel)
+        inputs = harness.windows.last_inputs([t.z for t in transforms], self.window)
+        if self.training == "global":
+            z_hat = self._forecast(self.nets_[0], inputs)
+        else:
+            if len(self.nets_) != len(panel):
+                raise ValueError(f"local rnn-numpy was fit on {len(self.nets_)} series, asked for {len(panel)}")
+            z_hat = np.vstack([self._forecast(net, inputs[i : i + 1]) for i, net in enumerate(self.nets_)])
+        return np.vstack([t.inverse(z) for t, z in zip(transforms, z_hat)])
+
+    def _forecast(self, net: ElmanRNN, inputs: np.ndarray) -> np.ndarray:
+        if self.strategy == "mimo":
+            return harness.windows.forecast_direct(self._predict_fn(net), inputs, normalize=self.normalize)
+        return harness.windows.forecast_recursive(self._predict_fn(net), inputs, self.horizon, normalize=self.normalize)
+
+
+@harness.hookimpl
+def register_models(register: Any) -> None:
+    register(RNNNumpy)

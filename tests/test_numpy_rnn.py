@@ -1,0 +1,82 @@
+"""The rnn-numpy forecaster: registration, strategies, global/local training, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import harness
+from harness.plugins import load_registry
+from plugins.numpy_rnn import RNNNumpy
+from tests.conftest import invoke
+
+FAST = {"epochs": 40, "hidden": 16, "patience": 40}
+
+
+def sine_panel(n_series: int = 6, length: int = 96, h: int = 12) -> harness.Panel:
+    t = np.arange(length)
+    values = tuple(50 + 10 * (1 + 0.1 * k) * np.sin(2 * np.pi * (t + k) / 12) for k in range(n_series))
+    return harness.Panel(tuple(f"s{k}" for k in range(n_series)), values, "monthly", 12, h)
+
+
+def split(panel: harness.Panel) -> tuple[harness.Panel, np.ndarray]:
+    h = panel.horizon
+    return panel.with_values([v[:-h] for v in panel.values]), np.array([v[-h:] for v in panel.values])
+
+
+def test_registered_as_a_global_model():
+    spec = load_registry().model("rnn-numpy")
+    assert spec.scope == "global" and spec.params["strategy"] == "mimo"
+
+
+@pytest.mark.parametrize("strategy", ["mimo", "recursive"])
+def test_forecasts_a_noiseless_seasonal_panel(strategy):
+    train, truth = split(sine_panel())
+    model = RNNNumpy(horizon=12, season_length=12, seed=0, strategy=strategy, deseasonalize="none", **FAST)
+    model.fit(train)
+    forecast = model.predict(train)
+    assert forecast.shape == (6, 12) and np.all(np.isfinite(forecast))
+    smape = np.mean(200 * np.abs(truth - forecast) / (np.abs(truth) + np.abs(forecast)))
+    assert smape < 3.0  # naive scores about 20 on this panel
+
+
+def test_local_training_fits_one_network_per_series():
+    train, truth = split(sine_panel(n_series=3))
+    model = RNNNumpy(horizon=12, season_length=12, seed=0, training="local", **FAST)
+    model.fit(train)
+    assert len(model.nets_) == 3
+    assert model.predict(train).shape == (3, 12)
+
+
+def test_same_seed_same_forecasts_other_seed_differs():
+    train, _ = split(sine_panel())
+    runs = []
+    for seed in (0, 0, 1):
+        model = RNNNumpy(horizon=12, season_length=12, seed=seed, epochs=3)
+        model.fit(train)
+        runs.append(model.predict(train))
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.allclose(runs[0], runs[2])
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"strategy": "seq2seq"}, "strategy must be one of"),
+    ({"training": "both"}, "training must be one of"),
+    ({"activation": "gelu"}, "activation must be one of"),
+    ({"deseasonalize": "x13"}, "deseasonalize must be one of"),
+])
+def test_bad_parameters_are_model_errors(params, message):
+    with pytest.raises(harness.ModelError, match=message):
+        RNNNumpy(horizon=6, season_length=1, **params)
+
+
+def test_runs_from_the_cli_with_seeds(tmp_path):
+    out = tmp_path / "run"
+    result = invoke(["run", "--models", "rnn-numpy", "--datasets", "synthetic-seasonal", "--limit", "8",
+                     "--seeds", "0,1", "-p", "rnn-numpy.epochs=3", "--workers", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    metrics = pd.read_parquet(out / "metrics.parquet").query("model == 'rnn-numpy'")
+    assert sorted(metrics["seed"].unique()) == [0, 1] and (metrics["status"] == "ok").all()
+    accuracy = pd.read_csv(out / "accuracy.csv").set_index("model")
+    assert accuracy.loc["rnn-numpy", "n_seeds"] == 2 and np.isfinite(accuracy.loc["rnn-numpy", "smape_sd"])
