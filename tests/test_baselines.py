@@ -106,10 +106,17 @@ def test_theta_matches_statsmodels_without_seasonality():
     fc = Theta(horizon=5, season_length=1, level=80.0).fit_predict_one(y)
     res = ThetaModel(y, period=1, deseasonalize=False).fit()
     np.testing.assert_allclose(fc.mean, res.forecast(5))
-    pi = res.prediction_intervals(5, alpha=0.2)
-    np.testing.assert_allclose(fc.lower, pi["lower"])
-    np.testing.assert_allclose(fc.upper, pi["upper"])
-    assert fc.level == 80.0 and np.all(fc.lower < fc.mean) and np.all(fc.mean < fc.upper)
+    # SES interval as R's thetaf: sigma2 from one-step errors (n - 2 dof), widening with alpha
+    alpha = float(res.params["alpha"])
+    level, errors = y[0], []
+    for value in y[1:]:
+        errors.append(value - level)
+        level = alpha * value + (1 - alpha) * level
+    sigma2 = np.sum(np.square(errors)) / (len(y) - 2)
+    half = 1.2815515655446004 * np.sqrt(sigma2 * (1 + alpha**2 * np.arange(5)))
+    np.testing.assert_allclose(fc.lower, fc.mean - half)
+    np.testing.assert_allclose(fc.upper, fc.mean + half)
+    assert fc.level == 80.0
 
 
 def test_theta_reseasonalises_with_m4_indices():
