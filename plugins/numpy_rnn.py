@@ -577,9 +577,16 @@ class RNNNumpy(harness.Forecaster):
         self.window = int(self.input_size or harness.windows.default_input_size(self.horizon, self.season_length))
         self.n_out = self.horizon if self.strategy == "mimo" else 1
         self.nets_: list[ElmanRNN] = []
+        self._transforms: list = []
+        self._transformed_for: harness.Panel | None = None
 
     def _transformed(self, panel: harness.Panel) -> list:
-        return harness.windows.fit_transforms(panel.values, self.season_length, self.horizon, self.prep)
+        # fit() and the first predict() usually get the same panel: reuse its transforms (STL on
+        # every series is a large share of the cost)
+        if self._transformed_for is not panel:
+            self._transforms = harness.windows.fit_transforms(panel.values, self.season_length, self.horizon, self.prep)
+            self._transformed_for = panel
+        return self._transforms
 
     def _train(self, zs: list[np.ndarray], seed: int) -> ElmanRNN:
         windows = harness.windows.training_windows(
