@@ -555,9 +555,9 @@ class RNNNumpy(harness.Forecaster):
         "clip_norm": 1.0,
         "bptt_steps": None,
         "patience": 8,
-        "max_windows_per_series": 30,
+        "max_windows_per_series": 60,
         "log": True,
-        "deseasonalize": "stl",
+        "deseasonalize": "classical",
         "normalize": True,
         "dtype": "float64",
     }
