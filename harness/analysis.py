@@ -19,7 +19,7 @@ ACCURACY_COLUMNS = [
 ]
 SPEED_COLUMNS = [
     "dataset", "model", "device", "n_series", "fit_s", "predict_s", "cpu_s", "wall_s",
-    "ms_per_series", "rel_cost", "peak_rss_mb", "workers", "threads",
+    "ms_per_series", "rel_cost", "peak_rss_mb", "peak_device_mb", "device_name", "workers", "threads",
 ]
 REFERENCE_ACCURACY = "naive2"
 REFERENCE_COST = "naive"
@@ -85,6 +85,7 @@ def speed_table(experiments: pd.DataFrame) -> pd.DataFrame:
         df.groupby(["dataset", "model"], sort=False)
         .agg(
             device=("device", "first"),
+            device_name=("device_name", "first"),
             n_series=("n_series", "first"),
             fit_s=("fit_s", "mean"),
             predict_s=("predict_s", "mean"),
@@ -92,6 +93,7 @@ def speed_table(experiments: pd.DataFrame) -> pd.DataFrame:
             wall_s=("wall_s", "mean"),
             ms_per_series=("ms_per_series", "mean"),
             peak_rss_mb=("peak_rss_mb", "max"),
+            peak_device_mb=("peak_device_mb", "max"),
             workers=("workers", "first"),
             threads=("threads", "first"),
         )

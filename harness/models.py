@@ -62,9 +62,23 @@ class Forecaster:
         """Where the model computes (``cpu``, ``cuda:0`` ...); recorded in every result row."""
         return "cpu"
 
+    @property
+    def device_name(self) -> str:
+        """The accelerator's name (e.g. ``NVIDIA H100 80GB HBM3``), empty on CPU; recorded."""
+        return ""
+
     def synchronize(self) -> None:
         """Wait for asynchronous work (GPU kernels) to finish; the timer calls it before reading
         the clock. CPU models have nothing to wait for."""
+
+    def warm_up(self, panel: Panel) -> None:
+        """Untimed work before the timed ``fit`` (CUDA context, cuDNN autotuning, JIT), so one-off
+        start-up costs are not reported as training time. Default: nothing."""
+
+    def peak_device_memory_mb(self) -> float | None:
+        """Peak accelerator memory of this model's work in MiB (e.g. from
+        ``torch.cuda.max_memory_allocated``), or None on CPU."""
+        return None
 
     def fit(self, panel: Panel) -> None:
         raise NotImplementedError

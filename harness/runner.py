@@ -252,6 +252,8 @@ def run_experiment(exp: Experiment, pool: LocalPool, progress: Callable[[int], N
         "config_id": exp.config_id,
         "scope": exp.model.scope,
         "device": timing["device"],
+        "device_name": timing.get("device_name", ""),
+        "peak_device_mb": timing.get("peak_device_mb"),
         "fit_s": timing["fit_s"],
         "predict_s": timing["predict_s"],
         "cpu_s": timing["cpu_s"],
@@ -306,6 +308,10 @@ def _run_global(exp: Experiment, windows: list[Window], progress: Callable[[int]
     failures: dict[tuple[int, int], str] = {}
     message = ""
     fitted = False
+    try:
+        model.warm_up(windows[0].context)
+    except Exception:  # noqa: BLE001 - a real problem shows up again, and is recorded, in fit
+        pass
     for w in windows:
         keys = [(w.index, i) for i in range(len(w.context))]
         try:
@@ -333,6 +339,8 @@ def _run_global(exp: Experiment, windows: list[Window], progress: Callable[[int]
         progress(len(keys))
     timing = {
         "device": model.device,
+        "device_name": model.device_name,
+        "peak_device_mb": model.peak_device_memory_mb(),
         "fit_s": fit_timer.wall_s,
         "predict_s": predict_timer.wall_s,
         "cpu_s": fit_timer.cpu_s + predict_timer.cpu_s,
