@@ -8,6 +8,7 @@ from harness import windows
 from harness.data import Dataset, DataError, Panel
 from harness.hookspecs import hookimpl
 from harness.models import Forecast, Forecaster, LocalForecaster, ModelError
+from harness.neural import WindowForecaster
 
 __version__ = "0.1.0"
 
@@ -21,5 +22,6 @@ __all__ = [
     "Panel",
     "hookimpl",
     "windows",
+    "WindowForecaster",
     "__version__",
 ]

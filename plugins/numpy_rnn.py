@@ -516,36 +516,21 @@ class ElmanRNN:
         return history
 
 
+
 # --- the forecasting plugin -------------------------------------------------------------------
 
-STRATEGIES = ("recursive", "mimo")
-TRAINING = ("global", "local")
 
-
-class RNNNumpy(harness.Forecaster):
+class RNNNumpy(harness.WindowForecaster):
     """``rnn-numpy``: the Elman network above as a forecaster, one global model over all series.
 
-    The harness's shared preprocessing (:mod:`harness.windows`: log, deseasonalisation by STL or
-    classical decomposition when the M4 test finds seasonality, per-window normalisation) turns
-    each series into windows of ``input_size`` values; the network reads a window one value per
-    time step and its last output is the forecast:
-
-    - ``strategy="mimo"`` (default): many-to-many direct, the output layer emits all ``horizon``
-      steps at once (no error feedback, and one forward pass per forecast);
-    - ``strategy="recursive"``: many-to-one, one step ahead, fed back ``horizon`` times.
-
-    ``training="global"`` (default) trains one network on the windows of all series of the task
-    (Python loops only over epochs and time steps, batches of windows go through BLAS);
-    ``"local"`` trains one network per series. The newest window of every series is held out as a
-    validation tail for early stopping. ``input_size=None`` uses 1.25 x max(horizon, season
-    length) (Hewamalage et al. 2021).
+    Everything but the network (preprocessing, windows, the ``mimo``/``recursive`` strategies,
+    global or local training, the validation tail) is :class:`harness.WindowForecaster`'s. The
+    network reads a window one value per time step; its last output is the forecast.
     """
 
     name: ClassVar[str] = "rnn-numpy"
     defaults: ClassVar[dict[str, Any]] = {
-        "strategy": "mimo",
-        "training": "global",
-        "input_size": None,
+        **harness.WindowForecaster.defaults,
         "hidden": 32,
         "activation": "tanh",
         "epochs": 60,
@@ -555,46 +540,15 @@ class RNNNumpy(harness.Forecaster):
         "clip_norm": 1.0,
         "bptt_steps": None,
         "patience": 8,
-        "max_windows_per_series": 60,
-        "log": True,
-        "deseasonalize": "classical",
-        "normalize": True,
         "dtype": "float64",
     }
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if self.strategy not in STRATEGIES:
-            raise harness.ModelError(f"model {self.name}: strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
-        if self.training not in TRAINING:
-            raise harness.ModelError(f"model {self.name}: training must be one of {', '.join(TRAINING)}, got {self.training!r}")
         if self.activation not in ACTIVATIONS:
             raise harness.ModelError(f"model {self.name}: activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
-        try:
-            self.prep = harness.windows.Preprocessing(self.log, self.deseasonalize, self.normalize)
-        except ValueError as exc:
-            raise harness.ModelError(f"model {self.name}: {exc}") from None
-        self.window = int(self.input_size or harness.windows.default_input_size(self.horizon, self.season_length))
-        self.n_out = self.horizon if self.strategy == "mimo" else 1
-        self.nets_: list[ElmanRNN] = []
-        self._transforms: list = []
-        self._transformed_for: harness.Panel | None = None
 
-    def _transformed(self, panel: harness.Panel) -> list:
-        # fit() and the first predict() usually get the same panel: reuse its transforms (STL on
-        # every series is a large share of the cost)
-        if self._transformed_for is not panel:
-            self._transforms = harness.windows.fit_transforms(panel.values, self.season_length, self.horizon, self.prep)
-            self._transformed_for = panel
-        return self._transforms
-
-    def _train(self, zs: list[np.ndarray], seed: int) -> ElmanRNN:
-        windows = harness.windows.training_windows(
-            zs, self.window, self.n_out, normalize=self.normalize, max_per_series=self.max_windows_per_series
-        )
-        train, val = windows.split_last()
-        if len(train.X) == 0:  # one window per series: train on it, no early stopping
-            train, val = windows, None
+    def train_network(self, train: Any, val: Any, seed: int) -> Any:
         net = ElmanRNN(1, int(self.hidden), self.n_out, activation=self.activation, seed=seed, dtype=self.dtype)
         net.fit(
             train.X[:, :, None], train.Y,
@@ -602,35 +556,12 @@ class RNNNumpy(harness.Forecaster):
             epochs=int(self.epochs), batch_size=int(self.batch_size), lr=float(self.lr), optimizer=self.optimizer,
             clip_norm=self.clip_norm, bptt_steps=self.bptt_steps, patience=int(self.patience),
         )
-        return net
-
-    def fit(self, panel: harness.Panel) -> None:
-        zs = [t.z for t in self._transformed(panel)]
-        if self.training == "global":
-            self.nets_ = [self._train(zs, self.seed)]
-        else:
-            self.nets_ = [self._train([z], self.seed * 100_003 + i) for i, z in enumerate(zs)]
-
-    def _predict_fn(self, net: ElmanRNN):
+        self.nets_.append(net)
         return lambda x: net.predict(x[:, :, None].astype(net.dtype, copy=False)).astype(float)
 
-    def predict(self, panel: harness.Panel) -> np.ndarray:
-        if not self.nets_:
-            raise RuntimeError("predict called before fit")
-        transforms = self._transformed(panel)
-        inputs = harness.windows.last_inputs([t.z for t in transforms], self.window)
-        if self.training == "global":
-            z_hat = self._forecast(self.nets_[0], inputs)
-        else:
-            if len(self.nets_) != len(panel):
-                raise ValueError(f"local rnn-numpy was fit on {len(self.nets_)} series, asked for {len(panel)}")
-            z_hat = np.vstack([self._forecast(net, inputs[i : i + 1]) for i, net in enumerate(self.nets_)])
-        return np.vstack([t.inverse(z) for t, z in zip(transforms, z_hat)])
-
-    def _forecast(self, net: ElmanRNN, inputs: np.ndarray) -> np.ndarray:
-        if self.strategy == "mimo":
-            return harness.windows.forecast_direct(self._predict_fn(net), inputs, normalize=self.normalize)
-        return harness.windows.forecast_recursive(self._predict_fn(net), inputs, self.horizon, normalize=self.normalize)
+    def fit(self, panel: harness.Panel) -> None:
+        self.nets_: list[ElmanRNN] = []  # the trained networks, for inspection and the tests
+        super().fit(panel)
 
 
 @harness.hookimpl
