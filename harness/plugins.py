@@ -29,6 +29,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.baselines",
     "plugins.arima",
     "plugins.numpy_rnn",
+    "plugins.torch_rnn",
     "plugins.competitions",
     "plugins.classic",
     "plugins.synthetic",

@@ -1,0 +1,383 @@
+"""``rnn-torch``, ``lstm-torch``, ``gru-torch``: recurrent forecasters in PyTorch, on CPU or CUDA.
+
+One forecaster class, :class:`TorchRNN`, with a ``cell`` parameter (``"rnn"``, ``"lstm"``,
+``"gru"``); the three model names are registrations of it. It mirrors ``rnn-numpy``
+(:class:`plugins.numpy_rnn.RNNNumpy`) on purpose: the same preprocessing and windowing from
+:mod:`harness.windows` (log, classical deseasonalisation when the M4 test finds seasonality,
+per-window normalisation, at most 60 newest windows per series, input size 1.25 x max(horizon,
+season length)), the same validation tail (the newest window of every series) with early stopping
+and restoring the best epoch, and the same strategies, so that a comparison of the two measures
+the network and its implementation, not the data handling. With ``cell="rnn"``, one layer and
+``dtype="float64"`` the network is exactly rnn-numpy's Elman network (see :meth:`TorchRNN.load_elman`).
+
+Strategies
+----------
+- ``mimo`` (default): the encoder reads the window; a Linear head on its last hidden state emits
+  all ``horizon`` steps at once.
+- ``recursive``: many-to-one, one step ahead, fed back ``horizon`` times
+  (:func:`harness.windows.forecast_recursive`).
+- ``seq2seq``: encoder-decoder. The encoder's final state initialises a decoder of the same cell
+  type that unrolls ``horizon`` steps; each step's Linear output is the next step's input (no
+  teacher forcing, so training and forecasting run the same deterministic computation). The
+  first decoder input is the window's last value.
+
+Devices and reproducibility
+---------------------------
+``device="auto"`` uses CUDA when available, else the CPU. On the GPU the training windows are
+moved to the device once, mini-batches are gathered there by index, and the only host
+synchronisation in an epoch is the one read of the training and validation loss at its end;
+``bf16=True`` runs forward passes under bfloat16 autocast (GPU only). On the CPU a seed fixes the
+result exactly (weights are initialised and batches shuffled from generators seeded by ``seed``,
+inside :func:`torch.random.fork_rng` so the global RNG of the process is untouched). On the GPU
+results are NOT bit-reproducible: cuDNN's RNN kernels (and ``cudnn.benchmark``'s choice of
+algorithm) use non-deterministic reductions in the backward pass, so two runs with the same seed
+can differ in the last bits, which training then amplifies. Compare GPU runs across seeds.
+
+torch is an optional extra (``pip install rnnbench[torch]``): this module imports without it and
+then registers nothing, with a warning that says why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from typing import Any, Callable, ClassVar, Iterator
+
+import numpy as np
+
+import harness
+
+__all__ = ["TorchRNN", "build_network", "CELLS", "STRATEGIES", "DEVICES"]
+
+CELLS: tuple[str, ...] = ("rnn", "lstm", "gru")
+STRATEGIES: tuple[str, ...] = ("mimo", "recursive", "seq2seq")
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+ACTIVATIONS: tuple[str, ...] = ("tanh", "relu")
+DTYPES: tuple[str, ...] = ("float32", "float64")
+
+
+def _torch() -> Any:
+    """torch, imported on first use so that this module imports without it."""
+    import torch
+
+    return torch
+
+
+_NETWORK_CLASS: Any = None
+
+
+def _network_class() -> Any:
+    """The ``nn.Module`` of the forecaster, defined on first use (it needs torch to exist)."""
+    global _NETWORK_CLASS
+    if _NETWORK_CLASS is not None:
+        return _NETWORK_CLASS
+    torch = _torch()
+    nn = torch.nn
+
+    class RecurrentNet(nn.Module):
+        """Encoder (RNN/LSTM/GRU, stacked) + Linear head; optionally a decoder (seq2seq).
+
+        Input ``x`` of shape ``(batch, time)`` (one value per step); output ``(batch, n_out)``.
+        """
+
+        def __init__(self, cell: str, hidden: int, n_out: int, layers: int, dropout: float,
+                     activation: str, strategy: str) -> None:
+            super().__init__()
+            self.cell, self.strategy, self.n_out = cell, strategy, n_out
+            kwargs: dict[str, Any] = {"num_layers": layers, "batch_first": True,
+                                      "dropout": dropout if layers > 1 else 0.0}
+            if cell == "rnn":
+                kwargs["nonlinearity"] = activation
+            rnn_cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
+            self.encoder = rnn_cls(1, hidden, **kwargs)
+            if strategy == "seq2seq":
+                self.decoder = rnn_cls(1, hidden, **kwargs)
+                self.head = nn.Linear(hidden, 1)
+            else:
+                self.head = nn.Linear(hidden, n_out)
+
+        def forward(self, x: Any) -> Any:
+            out, state = self.encoder(x.unsqueeze(-1))
+            if self.strategy != "seq2seq":
+                return self.head(out[:, -1])
+            step = x[:, -1:].unsqueeze(-1)  # (batch, 1, 1): the window's last value starts the decoder
+            outputs = []
+            for _ in range(self.n_out):
+                dec, state = self.decoder(step, state)
+                step = self.head(dec)  # (batch, 1, 1), fed back as the next input
+                outputs.append(step)
+            return torch.cat(outputs, dim=1).squeeze(-1)
+
+    _NETWORK_CLASS = RecurrentNet
+    return RecurrentNet
+
+
+def build_network(cell: str, hidden: int, n_out: int, *, layers: int = 1, dropout: float = 0.0,
+                  activation: str = "tanh", strategy: str = "mimo") -> Any:
+    """The forecaster's network (a ``torch.nn.Module``) with torch's default initialisation:
+    ``(batch, time)`` windows in, ``(batch, n_out)`` forecasts out."""
+    return _network_class()(cell, int(hidden), int(n_out), int(layers), float(dropout), activation, strategy)
+
+
+class TorchRNN(harness.WindowForecaster):
+    """``rnn-torch`` / ``lstm-torch`` / ``gru-torch``: a PyTorch RNN forecaster (see the module
+    docstring for strategies, devices and reproducibility).
+
+    Parameters beyond rnn-numpy's: ``cell``, ``layers`` (stacked recurrent layers), ``dropout``
+    (between layers, so only with ``layers > 1``), ``device`` (``auto``/``cpu``/``cuda``),
+    ``bf16`` (bfloat16 autocast, CUDA only), ``threads`` (torch CPU threads during fit and predict,
+    restored afterwards; ``None`` leaves torch's setting). ``threads=1`` is the default because
+    the recurrent kernels work on small matrices that gain little from intra-op threads, and on a
+    busy machine OpenMP's spin-waiting made 2 threads 5-20x slower than 1 (measured on the 2-core
+    development machine under load). ``activation`` applies to ``cell="rnn"`` only.
+    ``dtype`` defaults to float32 (rnn-numpy: float64) because that is what torch kernels are
+    fast at; ``float64`` is there for exact comparisons. Training is Adam with gradient clipping
+    by global norm ``clip_norm`` on the MSE of the normalised windows; ``training="global"``
+    (default) fits one network on the windows of all series in mini-batches of ``batch_size``,
+    ``"local"`` one network per series.
+    """
+
+    name: ClassVar[str] = "rnn-torch"
+    strategies: ClassVar[tuple[str, ...]] = STRATEGIES
+    defaults: ClassVar[dict[str, Any]] = {
+        **harness.WindowForecaster.defaults,
+        "cell": "rnn",
+        "hidden": 32,
+        "layers": 1,
+        "dropout": 0.0,
+        "activation": "tanh",
+        "epochs": 60,
+        "batch_size": 256,
+        "lr": 1e-3,
+        "clip_norm": 1.0,
+        "patience": 8,
+        "dtype": "float32",
+        "device": "auto",
+        "bf16": False,
+        "threads": 1,
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        torch = _torch()
+        for param, allowed in (("cell", CELLS), ("activation", ACTIVATIONS), ("dtype", DTYPES), ("device", DEVICES)):
+            if self.params[param] not in allowed:
+                raise harness.ModelError(
+                    f"model {self.name}: {param} must be one of {', '.join(allowed)}, got {self.params[param]!r}")
+        if int(self.layers) < 1 or not 0.0 <= float(self.dropout) < 1.0:
+            raise harness.ModelError(f"model {self.name}: need layers >= 1 and 0 <= dropout < 1")
+        cuda = torch.cuda.is_available()
+        asked = self.params["device"]
+        if asked == "cuda" and not cuda:
+            raise harness.ModelError(f"model {self.name}: device='cuda' but torch.cuda.is_available() is False "
+                                     f"(torch {torch.__version__}); use device='cpu' or 'auto'")
+        use_cuda = asked == "cuda" or (asked == "auto" and cuda)
+        self._device = torch.device("cuda", torch.cuda.current_device()) if use_cuda else torch.device("cpu")
+        if self.bf16 and not use_cuda:
+            raise harness.ModelError(f"model {self.name}: bf16=True needs a CUDA device (this one is cpu)")
+        self._dtype = torch.float64 if self.dtype == "float64" else torch.float32
+        self.nets_: list[Any] = []
+        self.history_: list[dict[str, Any]] = []
+
+    # --- device hooks -----------------------------------------------------------------------
+
+    @property
+    def device(self) -> str:
+        """The resolved device (``cpu``, ``cuda:0``); the ``device`` parameter as asked for
+        (``auto``/``cpu``/``cuda``) stays in ``params["device"]``."""
+        resolved = self.__dict__.get("_device")
+        return str(resolved) if resolved is not None else self.params["device"]
+
+    @device.setter
+    def device(self, value: str) -> None:
+        # Forecaster.__init__ sets every parameter as an attribute; the request lives in params
+        # and is resolved (auto -> cuda or cpu) right after.
+        self.__dict__.pop("_device", None)
+
+    @property
+    def device_name(self) -> str:
+        return _torch().cuda.get_device_name(self._device) if self._device.type == "cuda" else ""
+
+    def synchronize(self) -> None:
+        if self._device.type == "cuda":
+            _torch().cuda.synchronize(self._device)
+
+    def warm_up(self, panel: harness.Panel) -> None:
+        """On the GPU, one forward/backward of a throwaway network at the training batch shape:
+        creates the CUDA context and lets cuDNN pick its kernels before the timed fit."""
+        if self._device.type != "cuda":
+            return
+        torch = _torch()
+        torch.backends.cudnn.benchmark = True
+        net = self._new_network().to(self._device, self._dtype)
+        x = torch.zeros(int(self.batch_size), self.window, device=self._device, dtype=self._dtype)
+        with self._autocast():
+            loss = net(x).float().square().mean()
+        loss.backward()
+        self.synchronize()
+
+    def peak_device_memory_mb(self) -> float | None:
+        if self._device.type != "cuda":
+            return None
+        return _torch().cuda.max_memory_allocated(self._device) / 2**20
+
+    # --- fitting ------------------------------------------------------------------------------
+
+    def _new_network(self) -> Any:
+        return build_network(self.cell, self.hidden, self.n_out, layers=self.layers, dropout=self.dropout,
+                             activation=self.activation, strategy=self.strategy)
+
+    def _autocast(self) -> Any:
+        torch = _torch()
+        return torch.autocast(device_type=self._device.type, dtype=torch.bfloat16, enabled=bool(self.bf16))
+
+    @contextlib.contextmanager
+    def _threads(self) -> Iterator[None]:
+        """torch's intra-op threads set to ``threads`` for the duration, then restored."""
+        torch = _torch()
+        before = torch.get_num_threads()
+        if self.threads is not None and int(self.threads) != before:
+            torch.set_num_threads(int(self.threads))
+        try:
+            yield
+        finally:
+            if torch.get_num_threads() != before:
+                torch.set_num_threads(before)
+
+    def fit(self, panel: harness.Panel) -> None:
+        torch = _torch()
+        if self._device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            torch.cuda.reset_peak_memory_stats(self._device)
+        self.nets_, self.history_ = [], []
+        with self._threads():
+            super().fit(panel)
+
+    def predict(self, panel: harness.Panel) -> np.ndarray:
+        with self._threads():
+            return super().predict(panel)
+
+    def train_network(self, train: Any, val: Any, seed: int) -> Callable[[np.ndarray], np.ndarray]:
+        """Train one network on ``train`` windows; early stopping on ``val`` (the newest window of
+        each series) restores the best epoch's weights."""
+        torch = _torch()
+        dev, dt = self._device, self._dtype
+
+        def on_device(a: np.ndarray) -> Any:  # once per fit, not per batch
+            return torch.as_tensor(np.ascontiguousarray(a), dtype=dt).to(dev)
+
+        X, Y = on_device(train.X), on_device(train.Y)
+        Xv, Yv = (None, None) if val is None else (on_device(val.X), on_device(val.Y))
+        n, bs = X.shape[0], max(1, int(self.batch_size))
+        history: dict[str, Any] = {"train_loss": [], "val_loss": [], "best_epoch": None}
+        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+            torch.manual_seed(seed)  # weights and dropout masks
+            net = self._new_network().to(dev, dt)
+            shuffle = torch.Generator(device=dev)
+            shuffle.manual_seed(seed + 1)
+            opt_kwargs = {"fused": True} if dev.type == "cuda" else {}
+            opt = torch.optim.Adam(net.parameters(), lr=float(self.lr), **opt_kwargs)
+            params = list(net.parameters())
+            best_val, best_state, bad = math.inf, None, 0
+            for epoch in range(int(self.epochs)):
+                net.train()
+                total = torch.zeros((), device=dev, dtype=torch.float32)
+                perm = torch.randperm(n, generator=shuffle, device=dev)
+                for s in range(0, n, bs):
+                    idx = perm[s : s + bs]
+                    with self._autocast():
+                        pred = net(X[idx])
+                    loss = torch.nn.functional.mse_loss(pred.to(dt), Y[idx])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if self.clip_norm is not None:
+                        torch.nn.utils.clip_grad_norm_(params, float(self.clip_norm))
+                    opt.step()
+                    total += loss.detach().float() * idx.numel()
+                if Xv is None:
+                    history["train_loss"].append(float(total) / n)
+                    continue
+                net.eval()
+                with torch.no_grad(), self._autocast():
+                    vloss = torch.nn.functional.mse_loss(net(Xv).to(dt), Yv).float()
+                train_loss, val_loss = torch.stack([total / n, vloss]).tolist()  # the epoch's one sync
+                history["train_loss"].append(train_loss)
+                history["val_loss"].append(val_loss)
+                if not math.isfinite(train_loss):
+                    break
+                if val_loss < best_val:
+                    best_val, bad, history["best_epoch"] = val_loss, 0, epoch
+                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                else:
+                    bad += 1
+                    if bad >= int(self.patience):
+                        break
+            if best_state is not None:
+                net.load_state_dict(best_state)
+        history["epochs_run"] = len(history["train_loss"])
+        net.eval()
+        self.nets_.append(net)
+        self.history_.append(history)
+        return self._predictor(net)
+
+    def load_elman(self, params: dict[str, np.ndarray]) -> None:
+        """Use the weights of an rnn-numpy :class:`~plugins.numpy_rnn.ElmanRNN` instead of
+        training (``params`` is its ``.params`` dict: ``W_x, W_h, b, W_y, b_y``), for checking that
+        the two implementations compute the same function. Needs ``cell="rnn"``, one layer and a
+        strategy other than seq2seq; the result replaces a global fit (``predict`` works next).
+
+        torch computes ``h_t = f(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``, so
+        ``W_ih = W_x^T``, ``W_hh = W_h^T``, ``b_ih = b``, ``b_hh = 0`` and the head is ``W_y^T, b_y``.
+        """
+        if self.cell != "rnn" or int(self.layers) != 1 or self.strategy == "seq2seq" or self.training != "global":
+            raise harness.ModelError(f"model {self.name}: load_elman needs cell='rnn', layers=1, training='global', "
+                                     "strategy mimo or recursive")
+        expected = (int(self.hidden), int(self.hidden))
+        if np.shape(params["W_h"]) != expected or np.shape(params["W_y"]) != (expected[0], self.n_out):
+            raise harness.ModelError(f"model {self.name}: load_elman needs W_h {expected} and W_y {(expected[0], self.n_out)}, "
+                                     f"got {np.shape(params['W_h'])} and {np.shape(params['W_y'])}")
+        torch = _torch()
+        net = self._new_network().to(self._device, self._dtype)
+
+        def t(a: np.ndarray) -> Any:
+            return torch.as_tensor(np.array(a, dtype=float), dtype=self._dtype, device=self._device)
+
+        with torch.no_grad():
+            net.encoder.weight_ih_l0.copy_(t(params["W_x"]).T)
+            net.encoder.weight_hh_l0.copy_(t(params["W_h"]).T)
+            net.encoder.bias_ih_l0.copy_(t(params["b"]))
+            net.encoder.bias_hh_l0.zero_()
+            net.head.weight.copy_(t(params["W_y"]).T)
+            net.head.bias.copy_(t(params["b_y"]))
+        net.eval()
+        self.nets_, self.history_ = [net], [{}]
+        self.predictors_ = [self._predictor(net)]
+
+    # --- forecasting --------------------------------------------------------------------------
+
+    def _predictor(self, net: Any) -> Callable[[np.ndarray], np.ndarray]:
+        torch = _torch()
+
+        def predict(x: np.ndarray) -> np.ndarray:
+            out = []
+            with torch.no_grad(), self._autocast():
+                for s in range(0, x.shape[0], 8192):
+                    xb = torch.as_tensor(np.ascontiguousarray(x[s : s + 8192]), dtype=self._dtype).to(self._device)
+                    out.append(net(xb).to(torch.float64).cpu().numpy())
+            return np.concatenate(out) if out else np.empty((0, self.n_out))
+
+        return predict
+
+
+@harness.hookimpl
+def register_models(register: Any) -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        warnings.warn("plugins.torch_rnn: torch is not installed; rnn-torch, lstm-torch, gru-torch are unavailable "
+                      "(pip install torch==2.13.0)")
+        return
+    register(TorchRNN, name="rnn-torch", cell="rnn")
+    register(TorchRNN, name="lstm-torch", cell="lstm")
+    register(TorchRNN, name="gru-torch", cell="gru")
