@@ -195,7 +195,6 @@ def build_plugin_manager(plugins_dir: str | Path | None = None, registry: Regist
         hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
         source, version = sources.get(name, ("unknown", "-"))
         registry.plugins.append(PluginInfo(name=name, version=version, hooks=hooks, source=source))
-    pm.rnnbench_registry = registry  # type: ignore[attr-defined]
     return pm
 
 

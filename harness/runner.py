@@ -12,12 +12,10 @@ import hashlib
 import json
 import multiprocessing
 import time
-import traceback
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -26,7 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from harness import metrics
 from harness.data import Dataset, DataError
-from harness.models import Forecast, Forecaster, ModelError, as_forecast
+from harness.models import Forecast, Forecaster, as_forecast
 from harness.plugins import ModelSpec, Registry
 from harness.suite import DatasetChoice, RunConfig
 from harness.tasks import Task, Window
@@ -218,7 +216,6 @@ class LocalPool:
             return
         pool = self._get()
         futures = {pool.submit(fn, *args, chunk): i for i, chunk in enumerate(chunks)}
-        from concurrent.futures import as_completed
 
         for future in as_completed(futures):
             chunk = chunks[futures[future]]
