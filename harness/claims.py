@@ -1,0 +1,565 @@
+"""Statistical evidence and verdicts for the three claims, computed from stored results only.
+
+The claims under test:
+
+(a) "RNNs forecast more accurately than ARIMA";
+(b) "RNNs are computationally slow";
+(c) "RNNs have difficulty using information from a very old time frame".
+
+A model is *neural* when its name contains "rnn", "lstm" or "gru"; the reference is ``arima``.
+Every table here is computed per dataset and for an ``"overall"`` pseudo-dataset that pools
+the series of all datasets (a series is then identified by ``dataset:unique_id``; only models
+run on every dataset take part, so pooled comparisons stay paired and fair).
+
+Fairness: scores come from :func:`harness.analysis.common_rows` - only the (series, window)
+pairs that every model and seed forecast - and then one score per series x model is formed by
+averaging over windows and (for neural models) over seeds. Paired tests therefore compare the
+*same* series, and seed noise is averaged out before testing; the seed spread is reported
+separately (``smape_seed_sd``).
+
+Decision rules (also written in the ``rule`` column of :func:`verdicts`):
+
+(a) Take the best neural model by mean sMAPE on the dataset. *Supported* if its mean sMAPE is
+    lower than arima's AND the Wilcoxon signed-rank p < 0.05 AND the lower bound of the 95%
+    bootstrap CI of its win rate against arima is > 0.5. *Refuted* if arima's mean sMAPE is
+    lower AND p < 0.05 AND the win-rate CI upper bound is < 0.5. Otherwise *inconclusive*.
+    Requiring the mean, the paired test and the win rate to agree guards against a mean driven
+    by a few series with huge sMAPE.
+(b) Compare ``ms_per_series`` (fit + predict compute per series, speed.csv) of every neural
+    model with arima's on the same dataset. *Supported* if every neural model costs more than
+    arima; *refuted* if every neural model costs less; otherwise *inconclusive*. The overall row
+    uses pooled compute: sum(ms_per_series x n_series) / sum(n_series) over datasets.
+(c) Forecasting results alone cannot isolate long memory (a model can be worse at step h for
+    many reasons), so per dataset the verdict is *inconclusive*; the evidence is the growth of
+    sMAPE from step 1 to step h (ratio) of the best neural model next to arima's. The overall
+    row is decided by the long-memory study when the run dir holds ``memory.csv`` (columns
+    model, lag, error, floor, where floor is the error of the trivial predictor that ignores
+    the remembered information): *supported* if some neural model reaches the floor
+    (error >= 0.9 x floor) at a lag where arima or an LSTM/GRU model stays well below it
+    (error < 0.5 x floor) - i.e. the failure is a failure to remember, not an impossible task;
+    *refuted* if every neural model stays below 0.5 x floor at every lag tested; otherwise (or
+    without memory.csv) *inconclusive*.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from harness import analysis, metrics
+
+NEURAL = ("rnn", "lstm", "gru")
+REFERENCE = "arima"
+OVERALL = "overall"
+ALPHA = 0.05
+N_BOOT = 2000
+SERIES_KEYS = ["dataset", "unique_id"]
+
+SUMMARY_COLUMNS = [
+    "dataset", "model", "neural", "n_series", "n_seeds", "smape_mean", "smape_median",
+    "mase_mean", "mase_median", "owa", "avg_rank", "smape_seed_mean", "smape_seed_sd",
+]
+VERSUS_COLUMNS = [
+    "dataset", "model", "reference", "n_series", "smape", "ref_smape", "mean_diff", "win_rate",
+    "win_lo", "win_hi", "wilcoxon_p", "dm_stat", "dm_p", "dm_n",
+]
+FRIEDMAN_COLUMNS = ["dataset", "model", "avg_rank", "n_series", "k", "friedman_stat", "friedman_p", "cd"]
+STEP_COLUMNS = ["dataset", "model", "step", "smape", "n_series"]
+VERDICT_COLUMNS = ["claim", "dataset", "verdict", "rule", "evidence"]
+
+RULES = {
+    "a": ("best neural model (lowest mean sMAPE) vs arima: supported if its mean sMAPE < arima's AND "
+          "Wilcoxon p < 0.05 AND win-rate 95% CI lower bound > 0.5; refuted if arima's mean sMAPE is lower "
+          "AND p < 0.05 AND win-rate CI upper bound < 0.5; else inconclusive"),
+    "b": ("ms_per_series of every neural model vs arima's: supported if all neural models cost more, "
+          "refuted if all cost less, else inconclusive"),
+    "c": ("stored forecasts cannot isolate long memory: inconclusive; evidence = sMAPE growth step 1 -> h "
+          "of best neural model vs arima"),
+    "c_memory": ("memory study: supported if some neural model reaches the floor (error >= 0.9 floor) at a lag "
+                 "where arima or an LSTM/GRU stays < 0.5 floor; refuted if every neural model stays < 0.5 floor "
+                 "at every lag; else inconclusive"),
+}
+
+
+def is_neural(model: str) -> bool:
+    """True for recurrent models (name contains rnn, lstm or gru), the subject of the claims."""
+    name = str(model).lower()
+    return any(tag in name for tag in NEURAL)
+
+
+# --------------------------------------------------------------------------- per-series scores
+
+
+def _per_seed_series(series: pd.DataFrame) -> pd.DataFrame:
+    """Common rows averaged over windows: one row per dataset x series x model x seed."""
+    common = analysis.common_rows(series)
+    return (
+        common.groupby([*SERIES_KEYS, "model", "seed"], sort=False)[["smape", "mase"]]
+        .mean()
+        .reset_index()
+    )
+
+
+def per_series_scores(series: pd.DataFrame) -> pd.DataFrame:
+    """One score per dataset x series x model: mean over windows, then over seeds.
+
+    Columns: dataset, unique_id, model, smape, mase, n_seeds. Averaging seeds per series first
+    makes a neural model one competitor (its expected performance), not several noisy ones.
+    """
+    per_seed = _per_seed_series(series)
+    out = (
+        per_seed.groupby([*SERIES_KEYS, "model"], sort=False)
+        .agg(smape=("smape", "mean"), mase=("mase", "mean"), n_seeds=("seed", "nunique"))
+        .reset_index()
+    )
+    return out
+
+
+def _with_overall(frame: pd.DataFrame) -> pd.DataFrame:
+    """Append the pooled "overall" pseudo-dataset: all series of all datasets, with ids made
+    unique as ``dataset:unique_id``, restricted to models present on every dataset."""
+    if frame.empty:
+        return frame
+    n_datasets = frame["dataset"].nunique()
+    everywhere = frame.groupby("model")["dataset"].nunique()
+    models = everywhere[everywhere == n_datasets].index
+    pooled = frame[frame["model"].isin(models)].copy()
+    if "unique_id" in pooled:
+        pooled["unique_id"] = pooled["dataset"].astype(str) + ":" + pooled["unique_id"].astype(str)
+    pooled["dataset"] = OVERALL
+    return pd.concat([frame, pooled], ignore_index=True)
+
+
+def _wide(scores: pd.DataFrame, value: str = "smape") -> pd.DataFrame:
+    """series x model matrix of one dataset, only series every model scored (complete cases)."""
+    return scores.pivot_table(index="unique_id", columns="model", values=value, aggfunc="mean").dropna()
+
+
+def _avg_ranks(wide: pd.DataFrame) -> pd.Series:
+    """Average rank per model (1 = lowest sMAPE on a series; ties share the average rank)."""
+    return wide.rank(axis=1, method="average").mean()
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def summary_table(series: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset (+ overall) x model: location of sMAPE/MASE, OWA, average rank, seed spread.
+
+    ``smape_mean/median`` and ``mase_mean/median`` are over per-series scores (seeds averaged);
+    ``owa`` uses the means over the same series of naive2 (NaN without naive2); ``avg_rank`` ranks
+    the models on each series by sMAPE (complete cases); ``smape_seed_mean`` and
+    ``smape_seed_sd`` are the mean and sd over seeds of each seed's mean sMAPE (sd NaN for a
+    single seed) - the across-seed uncertainty of the neural models.
+    """
+    if series.empty:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    scores = _with_overall(per_series_scores(series))
+    per_seed = _with_overall(_per_seed_series(series))
+    rows = []
+    for dataset, frame in scores.groupby("dataset", sort=False):
+        ranks = _avg_ranks(_wide(frame))
+        ref = frame[frame["model"] == analysis.REFERENCE_ACCURACY]
+        ref_smape = ref["smape"].mean() if len(ref) else np.nan
+        ref_mase = ref["mase"].mean() if len(ref) else np.nan
+        seeds = per_seed[per_seed["dataset"] == dataset]
+        for model, mframe in frame.groupby("model", sort=False):
+            seed_means = seeds[seeds["model"] == model].groupby("seed")["smape"].mean()
+            rows.append({
+                "dataset": dataset,
+                "model": model,
+                "neural": is_neural(model),
+                "n_series": len(mframe),
+                "n_seeds": len(seed_means),
+                "smape_mean": mframe["smape"].mean(),
+                "smape_median": mframe["smape"].median(),
+                "mase_mean": mframe["mase"].mean(),
+                "mase_median": mframe["mase"].median(),
+                "owa": metrics.owa(mframe["smape"].mean(), mframe["mase"].mean(), ref_smape, ref_mase),
+                "avg_rank": ranks.get(model, np.nan),
+                "smape_seed_mean": seed_means.mean(),
+                "smape_seed_sd": seed_means.std(ddof=1) if len(seed_means) > 1 else np.nan,
+            })
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+# --------------------------------------------------------------------------- pairwise vs reference
+
+
+def win_rate_ci(diff: np.ndarray, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float, float]:
+    """Win rate of ``diff = model - reference`` (< 0 is a win, 0 counts half) and its 95%
+    percentile bootstrap CI over series resampled with replacement (``default_rng(seed)``)."""
+    diff = np.asarray(diff, dtype=float)
+    n = len(diff)
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    wins = (diff < 0).astype(float) + 0.5 * (diff == 0)
+    rng = np.random.default_rng(seed)
+    rates = np.empty(n_boot)
+    chunk = max(1, 20_000_000 // max(n, 1))  # bound memory of the index matrix for large N
+    for start in range(0, n_boot, chunk):
+        stop = min(n_boot, start + chunk)
+        idx = rng.integers(0, n, size=(stop - start, n))
+        rates[start:stop] = wins[idx].mean(axis=1)
+    lo, hi = np.percentile(rates, [2.5, 97.5])
+    return float(wins.mean()), float(lo), float(hi)
+
+
+def wilcoxon_p(diff: np.ndarray) -> float:
+    """Two-sided Wilcoxon signed-rank p of per-series differences (zeros split, so identical
+    forecasts count as evidence of no difference rather than being dropped). NaN if < 2 series."""
+    diff = np.asarray(diff, dtype=float)
+    if len(diff) < 2:
+        return math.nan
+    if np.all(diff == 0):
+        return 1.0
+    try:
+        return float(stats.wilcoxon(diff, zero_method="zsplit").pvalue)
+    except ValueError:
+        return math.nan
+
+
+def loss_differentials(forecasts: pd.DataFrame, model: str, reference: str = REFERENCE) -> pd.Series:
+    """Per series mean scaled loss differential d̄_i of ``model`` against ``reference``.
+
+    For each (series, window, step): d_t = (|y - ŷ_model| - |y - ŷ_ref|) / s, where |error| is
+    first averaged over seeds and s is the mean |y| of that series and window over the horizon
+    (so series of any level weigh alike). d̄_i averages d_t over steps and windows. Index:
+    unique_id (forecasts of one dataset, or the pooled ids for overall).
+    """
+    f = forecasts[forecasts["model"].isin([model, reference])]
+    keys = ["unique_id", "window", "step"]
+    err = (
+        f.assign(ae=(f["y"] - f["yhat"]).abs())
+        .groupby([*keys, "model"], sort=False)
+        .agg(ae=("ae", "mean"), y=("y", "first"))
+        .reset_index()
+    )
+    wide = err.pivot_table(index=keys, columns="model", values="ae").dropna()
+    if model not in wide or reference not in wide:
+        return pd.Series(dtype=float)
+    level = err.groupby(["unique_id", "window"])["y"].apply(lambda v: v.abs().mean())
+    scale = level.reindex(wide.index.droplevel("step")).to_numpy()
+    d = (wide[model] - wide[reference]).to_numpy() / np.where(scale > 0, scale, np.nan)
+    d = pd.Series(d, index=wide.index).dropna()
+    return d.groupby(level="unique_id").mean()
+
+
+def diebold_mariano(dbar: np.ndarray) -> tuple[float, float]:
+    """Cross-series Diebold-Mariano test of mean loss differential zero; returns (stat, p).
+
+    The classic DM test works along one series' time axis with a HAC variance of lag h-1,
+    because multi-step errors of one series are autocorrelated. Here the units are the N
+    per-series mean differentials d̄_i, which are independent across series, so no HAC term
+    is needed (lag 0). With lag 0 the Harvey-Leybourne-Newbold correction factor
+    sqrt((N + 1 - 2h + h(h-1)/N) / N) at h = 1 is sqrt((N-1)/N), and DM_HLN =
+    mean(d̄) / sqrt(var_ddof0(d̄)/N) * sqrt((N-1)/N) = mean(d̄) / sqrt(var_ddof1(d̄)/N): the
+    one-sample t statistic, referred (as HLN advise) to Student's t with N-1 df, two-sided.
+    Negative statistic: the model's errors are smaller than the reference's.
+    """
+    d = np.asarray(dbar, dtype=float)
+    d = d[np.isfinite(d)]
+    n = len(d)
+    if n < 2:
+        return math.nan, math.nan
+    sd = d.std(ddof=1)
+    if sd == 0:
+        return (0.0, 1.0) if d.mean() == 0 else (math.copysign(math.inf, d.mean()), 0.0)
+    stat = d.mean() / math.sqrt(sd**2 / n)
+    return float(stat), float(2 * stats.t.sf(abs(stat), df=n - 1))
+
+
+def _common_forecasts(series: pd.DataFrame, forecasts: pd.DataFrame) -> pd.DataFrame:
+    """Forecast rows of the (dataset, series, window) pairs kept by common_rows."""
+    keep = analysis.common_rows(series)[["dataset", *analysis.KEYS]].drop_duplicates()
+    return forecasts.merge(keep, on=["dataset", *analysis.KEYS], how="inner")
+
+
+def versus_reference(series: pd.DataFrame, forecasts: pd.DataFrame | None, reference: str = REFERENCE) -> pd.DataFrame:
+    """Per dataset (+ overall) x model: paired comparison with ``reference`` over series.
+
+    Columns: n_series (paired), smape/ref_smape (means over those series), mean_diff (model -
+    reference sMAPE), win_rate with 95% bootstrap CI win_lo/win_hi (share of series where the
+    model's sMAPE is lower; ties half), wilcoxon_p, and dm_stat/dm_p/dm_n from
+    :func:`diebold_mariano` on scaled absolute errors (NaN without forecasts).
+    """
+    scores = _with_overall(per_series_scores(series))
+    fc = None
+    if forecasts is not None and len(forecasts):
+        fc = _with_overall(_common_forecasts(series, forecasts))
+    rows = []
+    for dataset, frame in scores.groupby("dataset", sort=False):
+        wide = frame.pivot_table(index="unique_id", columns="model", values="smape")
+        if reference not in wide:
+            continue
+        dfc = fc[fc["dataset"] == dataset] if fc is not None else None
+        for model in [m for m in frame["model"].unique() if m != reference]:
+            pair = wide[[model, reference]].dropna()
+            diff = (pair[model] - pair[reference]).to_numpy()
+            rate, lo, hi = win_rate_ci(diff)
+            dm_stat, dm_p, dm_n = math.nan, math.nan, 0
+            if dfc is not None and len(dfc):
+                dbar = loss_differentials(dfc, model, reference)
+                dm_stat, dm_p = diebold_mariano(dbar.to_numpy())
+                dm_n = len(dbar)
+            rows.append({
+                "dataset": dataset, "model": model, "reference": reference, "n_series": len(pair),
+                "smape": pair[model].mean(), "ref_smape": pair[reference].mean(),
+                "mean_diff": float(diff.mean()) if len(diff) else math.nan,
+                "win_rate": rate, "win_lo": lo, "win_hi": hi, "wilcoxon_p": wilcoxon_p(diff),
+                "dm_stat": dm_stat, "dm_p": dm_p, "dm_n": dm_n,
+            })
+    return pd.DataFrame(rows, columns=VERSUS_COLUMNS)
+
+
+# --------------------------------------------------------------------------- all models at once
+
+
+def nemenyi_cd(k: int, n: int, alpha: float = ALPHA) -> float:
+    """Nemenyi critical difference of average ranks: q_alpha * sqrt(k(k+1) / (6N)), with
+    q_alpha the studentized range quantile (k groups, infinite df) divided by sqrt(2)."""
+    if k < 2 or n < 1:
+        return math.nan
+    q = stats.studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
+    return float(q * math.sqrt(k * (k + 1) / (6.0 * n)))
+
+
+def friedman_nemenyi(series: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset (+ overall): Friedman test over all models on per-series sMAPE, average ranks
+    and the Nemenyi CD. One row per dataset x model (avg_rank; the dataset-level values n_series,
+    k, friedman_stat, friedman_p, cd repeated), ready for a critical-difference diagram: two
+    models differ significantly when their average ranks differ by more than ``cd``."""
+    scores = _with_overall(per_series_scores(series))
+    rows = []
+    for dataset, frame in scores.groupby("dataset", sort=False):
+        wide = _wide(frame)
+        k, n = wide.shape[1], wide.shape[0]
+        stat, p = math.nan, math.nan
+        if k >= 3 and n >= 2:
+            try:
+                res = stats.friedmanchisquare(*[wide[c].to_numpy() for c in wide.columns])
+                stat, p = float(res.statistic), float(res.pvalue)
+            except ValueError:
+                pass
+        cd = nemenyi_cd(k, n)
+        for model, rank in _avg_ranks(wide).sort_values().items():
+            rows.append({"dataset": dataset, "model": model, "avg_rank": rank, "n_series": n, "k": k,
+                         "friedman_stat": stat, "friedman_p": p, "cd": cd})
+    return pd.DataFrame(rows, columns=FRIEDMAN_COLUMNS)
+
+
+# --------------------------------------------------------------------------- errors by step
+
+
+def step_errors(forecasts: pd.DataFrame) -> pd.DataFrame:
+    """sMAPE by forecast step per dataset (+ overall) x model, averaged over seeds.
+
+    Only (series, window) pairs forecast by every model of the dataset are used. Columns:
+    dataset, model, step, smape, n_series. How fast error grows with the step is the evidence
+    from stored runs that bears on claim (c).
+    """
+    if forecasts is None or forecasts.empty:
+        return pd.DataFrame(columns=STEP_COLUMNS)
+    f = forecasts
+    n_models = f.groupby("dataset")["model"].nunique()
+    have = f.groupby(["dataset", *analysis.KEYS])["model"].nunique()
+    full = have[have.to_numpy() == n_models.reindex(have.index.get_level_values("dataset")).to_numpy()]
+    f = f.merge(full.index.to_frame(index=False), on=["dataset", *analysis.KEYS], how="inner")
+    denom = f["y"].abs() + f["yhat"].abs()
+    f = f.assign(smape=np.where(denom > 0, 200.0 * (f["y"] - f["yhat"]).abs() / denom.where(denom > 0, 1.0), 0.0))
+    f = _with_overall(f[["dataset", "unique_id", "window", "model", "seed", "step", "smape"]])
+    per_seed = f.groupby(["dataset", "model", "seed", "step"], sort=False).agg(
+        smape=("smape", "mean"), n_series=("unique_id", "nunique"))
+    out = per_seed.groupby(["dataset", "model", "step"], sort=False).agg(
+        smape=("smape", "mean"), n_series=("n_series", "max")).reset_index()
+    return out[STEP_COLUMNS]
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def _fmt(x: float, nd: int = 2) -> str:
+    return "nan" if x is None or not np.isfinite(x) else f"{x:.{nd}f}"
+
+
+def _verdict_a(dataset: str, summary: pd.DataFrame, versus: pd.DataFrame) -> dict:
+    s = summary[summary["dataset"] == dataset]
+    neural = s[s["model"].map(is_neural)]
+    ref = s[s["model"] == REFERENCE]
+    if neural.empty or ref.empty:
+        return {"verdict": "inconclusive", "evidence": "no neural model or no arima on this dataset"}
+    best = neural.sort_values("smape_mean").iloc[0]
+    v = versus[(versus["dataset"] == dataset) & (versus["model"] == best["model"])]
+    if v.empty:
+        return {"verdict": "inconclusive", "evidence": f"no paired comparison of {best['model']} with arima"}
+    v = v.iloc[0]
+    p, lo, hi = v["wilcoxon_p"], v["win_lo"], v["win_hi"]
+    sig = np.isfinite(p) and p < ALPHA
+    if v["smape"] < v["ref_smape"] and sig and lo > 0.5:
+        verdict = "supported"
+    elif v["ref_smape"] < v["smape"] and sig and hi < 0.5:
+        verdict = "refuted"
+    else:
+        verdict = "inconclusive"
+    sd = best["smape_seed_sd"]
+    evidence = (
+        f"{best['model']} sMAPE {_fmt(v['smape'])}"
+        + (f" (seed sd {_fmt(sd)})" if np.isfinite(sd) else "")
+        + f" vs arima {_fmt(v['ref_smape'])} on {int(v['n_series'])} series; win rate {_fmt(v['win_rate'])} "
+        f"[{_fmt(lo)}, {_fmt(hi)}]; Wilcoxon p={p:.3g}; DM={_fmt(v['dm_stat'])} (p={v['dm_p']:.3g})"
+    )
+    return {"verdict": verdict, "evidence": evidence}
+
+
+def _speed_rows(speed: pd.DataFrame) -> pd.DataFrame:
+    """ms_per_series per dataset x model, plus pooled overall rows for models on every dataset."""
+    sp = speed[["dataset", "model", "ms_per_series", "n_series", "device"]].copy()
+    if sp.empty:
+        return sp
+    n_datasets = sp["dataset"].nunique()
+    counts = sp.groupby("model")["dataset"].nunique()
+    pooled = sp[sp["model"].isin(counts[counts == n_datasets].index)].copy()
+    pooled["work"] = pooled["ms_per_series"] * pooled["n_series"]
+    overall = pooled.groupby("model", sort=False).agg(
+        work=("work", "sum"), n_series=("n_series", "sum"), device=("device", "first")).reset_index()
+    overall["ms_per_series"] = overall["work"] / overall["n_series"].clip(lower=1)
+    overall["dataset"] = OVERALL
+    return pd.concat([sp, overall[sp.columns]], ignore_index=True)
+
+
+def _verdict_b(dataset: str, speed: pd.DataFrame) -> dict:
+    sp = speed[speed["dataset"] == dataset]
+    ref = sp[sp["model"] == REFERENCE]
+    neural = sp[sp["model"].map(is_neural)]
+    if ref.empty or neural.empty:
+        return {"verdict": "inconclusive", "evidence": "no neural model or no arima timing on this dataset"}
+    ref_ms = float(ref["ms_per_series"].iloc[0])
+    ratios = neural["ms_per_series"].to_numpy() / ref_ms if ref_ms > 0 else np.full(len(neural), np.inf)
+    if np.all(neural["ms_per_series"].to_numpy() > ref_ms):
+        verdict = "supported"
+    elif np.all(neural["ms_per_series"].to_numpy() < ref_ms):
+        verdict = "refuted"
+    else:
+        verdict = "inconclusive"
+    parts = [f"{r.model} {_fmt(r.ms_per_series, 1)} ms ({r.device}, x{_fmt(q)} arima)"
+             for r, q in zip(neural.itertuples(), ratios)]
+    return {"verdict": verdict, "evidence": f"ms/series: arima {_fmt(ref_ms, 1)}; " + "; ".join(parts)}
+
+
+def _growth(steps: pd.DataFrame, dataset: str, model: str) -> tuple[float, float, float, int]:
+    s = steps[(steps["dataset"] == dataset) & (steps["model"] == model)].sort_values("step")
+    if s.empty:
+        return math.nan, math.nan, math.nan, 0
+    first, last = float(s["smape"].iloc[0]), float(s["smape"].iloc[-1])
+    return first, last, (last / first if first > 0 else math.nan), int(s["step"].iloc[-1])
+
+
+def _verdict_c_steps(dataset: str, summary: pd.DataFrame, steps: pd.DataFrame) -> str:
+    s = summary[(summary["dataset"] == dataset) & summary["model"].map(is_neural)]
+    if s.empty or steps.empty:
+        return "no neural model or no forecasts by step"
+    best = s.sort_values("smape_mean").iloc[0]["model"]
+    b1, bh, bg, h = _growth(steps, dataset, best)
+    a1, ah, ag, _ = _growth(steps, dataset, REFERENCE)
+    return (f"sMAPE step 1 -> {h}: {best} {_fmt(b1)} -> {_fmt(bh)} (x{_fmt(bg)}), "
+            f"arima {_fmt(a1)} -> {_fmt(ah)} (x{_fmt(ag)})")
+
+
+def memory_verdict(memory: pd.DataFrame) -> dict:
+    """Verdict on claim (c) from the long-memory study table (model, lag, error, floor).
+
+    A neural model "fails" at a lag when error >= 0.9 floor (no better than ignoring the old
+    information); a model "succeeds" when error < 0.5 floor. Supported: some neural model fails
+    at a lag where arima or an LSTM/GRU succeeds (the information was usable). Refuted: every
+    neural model succeeds at every lag. Otherwise inconclusive.
+    """
+    m = memory.copy()
+    m["fail"] = m["error"] >= 0.9 * m["floor"]
+    m["ok"] = m["error"] < 0.5 * m["floor"]
+    neural = m[m["model"].map(is_neural)]
+    able = m[(m["model"] == REFERENCE) | m["model"].str.lower().str.contains("lstm|gru")]
+    good_lags = set(able.loc[able["ok"], "lag"])
+    failing = neural[neural["fail"] & neural["lag"].isin(good_lags)]
+    if len(failing):
+        r = failing.sort_values("lag").iloc[0]
+        return {"verdict": "supported",
+                "evidence": f"memory study: {r['model']} error {_fmt(r['error'], 3)} >= 0.9 x floor "
+                            f"{_fmt(r['floor'], 3)} at lag {r['lag']}, where another model stays < 0.5 x floor"}
+    if len(neural) and neural["ok"].all():
+        return {"verdict": "refuted",
+                "evidence": f"memory study: every neural model < 0.5 x floor up to lag {neural['lag'].max()}"}
+    return {"verdict": "inconclusive", "evidence": "memory study: no neural model fails where another succeeds"}
+
+
+def verdicts(
+    summary: pd.DataFrame,
+    versus: pd.DataFrame,
+    speed: pd.DataFrame,
+    steps: pd.DataFrame,
+    memory: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per claim x dataset (+ overall): claim, dataset, verdict, rule, evidence.
+
+    Applies the rules of the module docstring; ``memory`` (the memory study's table) decides
+    claim (c) on the overall row when given.
+    """
+    datasets = list(dict.fromkeys(summary["dataset"]))
+    speed_all = _speed_rows(speed) if speed is not None and len(speed) else pd.DataFrame(
+        columns=["dataset", "model", "ms_per_series", "n_series", "device"])
+    for d in speed_all["dataset"].unique():
+        if d not in datasets:
+            datasets.append(d)
+    if OVERALL in datasets:  # keep overall last
+        datasets = [d for d in datasets if d != OVERALL] + [OVERALL]
+    rows = []
+    for d in datasets:
+        rows.append({"claim": "a", "dataset": d, "rule": RULES["a"], **_verdict_a(d, summary, versus)})
+    for d in datasets:
+        rows.append({"claim": "b", "dataset": d, "rule": RULES["b"], **_verdict_b(d, speed_all)})
+    for d in datasets:
+        evidence = _verdict_c_steps(d, summary, steps)
+        if d == OVERALL and memory is not None and len(memory):
+            mv = memory_verdict(memory)
+            rows.append({"claim": "c", "dataset": d, "rule": RULES["c_memory"], "verdict": mv["verdict"],
+                         "evidence": mv["evidence"] + "; " + evidence})
+        else:
+            note = "" if d != OVERALL else "; long-memory study (memory.csv) absent"
+            rows.append({"claim": "c", "dataset": d, "rule": RULES["c"], "verdict": "inconclusive",
+                         "evidence": evidence + note})
+    return pd.DataFrame(rows, columns=VERDICT_COLUMNS)
+
+
+def claims_report(store_root: Path | str) -> dict[str, pd.DataFrame]:
+    """Every claims table of a finished run dir, for the report and figures.
+
+    Reads metrics.parquet, forecasts.parquet (optional), speed.csv (optional) and memory.csv
+    (optional). Returns keys: per_series, summary, versus, friedman, step_errors, speed,
+    verdicts, and memory when present.
+    """
+    root = Path(store_root)
+    series = pd.read_parquet(root / "metrics.parquet")
+    fpath = root / "forecasts.parquet"
+    forecasts = pd.read_parquet(fpath) if fpath.exists() else pd.DataFrame()
+    spath = root / "speed.csv"
+    speed = pd.read_csv(spath) if spath.exists() else pd.DataFrame(columns=analysis.SPEED_COLUMNS)
+    mpath = root / "memory.csv"
+    memory = pd.read_csv(mpath) if mpath.exists() else None
+    summary = summary_table(series)
+    versus = versus_reference(series, forecasts)
+    steps = step_errors(forecasts)
+    out = {
+        "per_series": per_series_scores(series),
+        "summary": summary,
+        "versus": versus,
+        "friedman": friedman_nemenyi(series),
+        "step_errors": steps,
+        "speed": speed,
+        "verdicts": verdicts(summary, versus, speed, steps, memory),
+    }
+    if memory is not None:
+        out["memory"] = memory
+    return out

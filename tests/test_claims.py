@@ -1,0 +1,210 @@
+"""Claims statistics and verdicts on synthetic results built here (no runs needed)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from harness import claims
+
+
+def make_series(smape_by_model: dict[str, np.ndarray], dataset: str = "d1", seeds: dict[str, int] | None = None,
+                seed_noise: float = 0.0) -> pd.DataFrame:
+    """metrics.parquet-like rows: one window, given per-series sMAPE per model (MASE = sMAPE/10)."""
+    rows = []
+    for model, values in smape_by_model.items():
+        n_seeds = (seeds or {}).get(model, 1)
+        for seed in range(n_seeds):
+            for i, v in enumerate(values):
+                noise = seed_noise * (seed - (n_seeds - 1) / 2) if n_seeds > 1 else 0.0
+                s = float(v) + noise
+                rows.append({"unique_id": f"S{i}", "category": "x", "window": 0, "origin": 10, "series_s": np.nan,
+                             "status": "ok", "message": "", "smape": s, "mase": s / 10, "rmse": s, "mae": s,
+                             "coverage": np.nan, "msis": np.nan, "dataset": dataset, "model": model, "seed": seed})
+    return pd.DataFrame(rows)
+
+
+def make_forecasts(errors: dict[str, np.ndarray], dataset: str = "d1", y: float = 10.0) -> pd.DataFrame:
+    """forecasts.parquet-like rows: errors[model] has shape (n_series, h); y constant."""
+    rows = []
+    for model, err in errors.items():
+        for i in range(err.shape[0]):
+            for t in range(err.shape[1]):
+                rows.append({"unique_id": f"S{i}", "window": 0, "origin": 10, "step": t + 1, "y": y,
+                             "yhat": y + err[i, t], "lo": np.nan, "hi": np.nan, "dataset": dataset,
+                             "model": model, "seed": 0})
+    return pd.DataFrame(rows)
+
+
+def speed(ms: dict[str, float], dataset: str = "d1") -> pd.DataFrame:
+    return pd.DataFrame([{"dataset": dataset, "model": m, "device": "cpu", "n_series": 10, "ms_per_series": v,
+                          "rel_cost": v / ms.get("naive", v)} for m, v in ms.items()])
+
+
+RNG = np.random.default_rng(42)
+BASE = RNG.uniform(5, 20, size=40)
+
+
+def verdict_a(series: pd.DataFrame) -> str:
+    summary = claims.summary_table(series)
+    versus = claims.versus_reference(series, None)
+    v = claims.verdicts(summary, versus, speed({}), pd.DataFrame(columns=claims.STEP_COLUMNS))
+    return v[(v["claim"] == "a") & (v["dataset"] == "d1")]["verdict"].item()
+
+
+def test_is_neural():
+    assert claims.is_neural("lstm-torch") and claims.is_neural("rnn-numpy") and claims.is_neural("GRU")
+    assert not claims.is_neural("arima") and not claims.is_neural("naive2")
+
+
+def test_win_rate_and_verdict_a():
+    better = make_series({"lstm": BASE - 1, "arima": BASE, "naive2": BASE + 2})
+    v = claims.versus_reference(better, None)
+    row = v[(v["dataset"] == "d1") & (v["model"] == "lstm")].iloc[0]
+    assert row["win_rate"] == 1.0 and row["win_lo"] == 1.0 and row["win_hi"] == 1.0
+    assert row["mean_diff"] == pytest.approx(-1.0)
+    assert verdict_a(better) == "supported"
+    assert verdict_a(make_series({"lstm": BASE + 1, "arima": BASE})) == "refuted"
+    same = make_series({"lstm": BASE, "arima": BASE})
+    row = claims.versus_reference(same, None).iloc[0]
+    assert row["win_rate"] == 0.5 and row["wilcoxon_p"] == 1.0
+    assert verdict_a(same) == "inconclusive"
+
+
+def test_win_rate_ci_bootstrap():
+    diff = np.array([-1.0] * 30 + [1.0] * 10 + [0.0] * 4)
+    rate, lo, hi = claims.win_rate_ci(diff)
+    assert rate == pytest.approx((30 + 2) / 44)
+    assert lo < rate < hi and 0 <= lo and hi <= 1
+    assert claims.win_rate_ci(diff) == (rate, lo, hi)  # seeded, reproducible
+
+
+def test_wilcoxon_matches_scipy():
+    noisy = BASE + RNG.normal(-0.5, 1.0, size=BASE.size)
+    v = claims.versus_reference(make_series({"gru": noisy, "arima": BASE}), None)
+    diff = noisy - BASE
+    expected = stats.wilcoxon(diff, zero_method="zsplit").pvalue
+    assert v.iloc[0]["wilcoxon_p"] == pytest.approx(expected)
+
+
+def test_seeds_averaged_per_series():
+    s = make_series({"rnn": BASE, "arima": BASE + 1}, seeds={"rnn": 3}, seed_noise=0.5)
+    per = claims.per_series_scores(s)
+    rnn = per[per["model"] == "rnn"].set_index("unique_id")["smape"]
+    assert np.allclose(rnn.to_numpy(), BASE)
+    summ = claims.summary_table(s).set_index(["dataset", "model"])
+    assert summ.loc[("d1", "rnn"), "n_seeds"] == 3
+    assert summ.loc[("d1", "rnn"), "smape_seed_sd"] == pytest.approx(0.5)
+    assert math.isnan(summ.loc[("d1", "arima"), "smape_seed_sd"])
+
+
+def test_summary_ranks_owa_and_overall_pooling():
+    d1 = make_series({"lstm": BASE - 1, "arima": BASE, "naive2": BASE + 1}, dataset="d1")
+    d2 = make_series({"lstm": BASE[:10] + 3, "arima": BASE[:10], "naive2": BASE[:10] + 1, "extra": BASE[:10]},
+                     dataset="d2")
+    summ = claims.summary_table(pd.concat([d1, d2])).set_index(["dataset", "model"])
+    assert summ.loc[("d1", "lstm"), "avg_rank"] == 1.0 and summ.loc[("d1", "naive2"), "avg_rank"] == 3.0
+    assert summ.loc[("d2", "lstm"), "avg_rank"] == 4.0
+    assert summ.loc[("d1", "naive2"), "owa"] == pytest.approx(1.0)
+    # overall pools 50 series (ids made unique) and drops the model not run on every dataset
+    assert summ.loc[("overall", "lstm"), "n_series"] == 50
+    assert ("overall", "extra") not in summ.index
+    pooled = np.concatenate([BASE - 1, BASE[:10] + 3])
+    assert summ.loc[("overall", "lstm"), "smape_mean"] == pytest.approx(pooled.mean())
+    assert summ.loc[("overall", "lstm"), "smape_median"] == pytest.approx(np.median(pooled))
+
+
+def test_common_rows_fairness():
+    s = make_series({"lstm": BASE - 1, "arima": BASE})
+    s.loc[(s["model"] == "arima") & (s["unique_id"] == "S0"), "status"] = "failed"
+    v = claims.versus_reference(s, None)
+    assert v.iloc[0]["n_series"] == len(BASE) - 1
+
+
+def test_friedman_and_nemenyi():
+    x = {"a": BASE, "b": BASE + RNG.normal(0, 1, BASE.size), "c": BASE + 1, "arima": BASE + 0.5}
+    fr = claims.friedman_nemenyi(make_series(x))
+    d1 = fr[fr["dataset"] == "d1"]
+    expected = stats.friedmanchisquare(*x.values())
+    assert d1["friedman_stat"].iloc[0] == pytest.approx(expected.statistic)
+    assert d1["friedman_p"].iloc[0] == pytest.approx(expected.pvalue)
+    ranks = pd.DataFrame(x).rank(axis=1).mean()
+    assert d1.set_index("model")["avg_rank"].to_dict() == pytest.approx(ranks.to_dict())
+    assert d1["cd"].iloc[0] == pytest.approx(claims.nemenyi_cd(4, len(BASE)))
+
+
+def test_nemenyi_cd_hand_value():
+    assert claims.nemenyi_cd(4, 50) == pytest.approx(2.569 * math.sqrt(4 * 5 / (6 * 50)), rel=1e-3)
+
+
+def test_diebold_mariano_hand_computation():
+    h, n = 3, 30
+    e_ref = RNG.normal(0, 2, size=(n, h))
+    e_mod = e_ref * 0.8 + RNG.normal(0, 0.3, size=(n, h))
+    fc = make_forecasts({"lstm": e_mod, "arima": e_ref}, y=10.0)
+    dbar = claims.loss_differentials(fc, "lstm", "arima")
+    hand = ((np.abs(e_mod) - np.abs(e_ref)) / 10.0).mean(axis=1)
+    assert np.allclose(np.sort(dbar.to_numpy()), np.sort(hand))
+    stat, p = claims.diebold_mariano(hand)
+    t_hand = hand.mean() / math.sqrt(hand.var(ddof=1) / n)
+    # HLN form with h=1: DM (variance 1/N) times sqrt((N-1)/N) is the same number
+    dm_hln = hand.mean() / math.sqrt(hand.var(ddof=0) / n) * math.sqrt((n - 1) / n)
+    assert stat == pytest.approx(t_hand) and stat == pytest.approx(dm_hln)
+    assert p == pytest.approx(2 * stats.t.sf(abs(t_hand), n - 1))
+    assert p == pytest.approx(stats.ttest_1samp(hand, 0.0).pvalue)
+    # and through versus_reference
+    s = make_series({"lstm": BASE[:n] - 1, "arima": BASE[:n]})
+    v = claims.versus_reference(s, fc)
+    assert v.iloc[0]["dm_stat"] == pytest.approx(t_hand) and v.iloc[0]["dm_n"] == n
+
+
+def test_step_errors_shape():
+    h, n = 4, 5
+    fc = pd.concat([make_forecasts({"lstm": np.ones((n, h)), "arima": np.full((n, h), 2.0)}, dataset=d)
+                    for d in ("d1", "d2")])
+    st = claims.step_errors(fc)
+    assert list(st.columns) == claims.STEP_COLUMNS
+    assert len(st) == 3 * 2 * h  # (d1, d2, overall) x 2 models x h steps
+    row = st[(st["dataset"] == "overall") & (st["model"] == "lstm") & (st["step"] == 1)].iloc[0]
+    assert row["smape"] == pytest.approx(200 * 1 / (10 + 11)) and row["n_series"] == 2 * n
+
+
+def test_verdict_b_cost():
+    summary = claims.summary_table(make_series({"lstm": BASE, "rnn": BASE, "arima": BASE}))
+    empty = pd.DataFrame(columns=claims.STEP_COLUMNS)
+
+    def vb(ms):
+        v = claims.verdicts(summary, pd.DataFrame(columns=claims.VERSUS_COLUMNS), speed(ms), empty)
+        return v[(v["claim"] == "b") & (v["dataset"] == "d1")]["verdict"].item()
+
+    assert vb({"lstm": 50.0, "rnn": 20.0, "arima": 10.0}) == "supported"
+    assert vb({"lstm": 5.0, "rnn": 2.0, "arima": 10.0}) == "refuted"
+    assert vb({"lstm": 50.0, "rnn": 2.0, "arima": 10.0}) == "inconclusive"
+
+
+def test_verdict_c_memory():
+    mem = pd.DataFrame({"model": ["rnn", "lstm", "rnn", "lstm"], "lag": [10, 10, 100, 100],
+                        "error": [0.1, 0.1, 0.95, 0.2], "floor": [1.0] * 4})
+    assert claims.memory_verdict(mem)["verdict"] == "supported"
+    mem["error"] = 0.1
+    assert claims.memory_verdict(mem)["verdict"] == "refuted"
+    mem["error"] = 0.7
+    assert claims.memory_verdict(mem)["verdict"] == "inconclusive"
+
+
+def test_claims_report_round_trip(tmp_path):
+    h = 3
+    e_ref = RNG.normal(0, 2, size=(len(BASE), h))
+    s = make_series({"lstm": BASE - 1, "arima": BASE, "naive2": BASE + 1})
+    s.to_parquet(tmp_path / "metrics.parquet")
+    make_forecasts({"lstm": e_ref * 0.5, "arima": e_ref, "naive2": e_ref * 2}).to_parquet(tmp_path / "forecasts.parquet")
+    speed({"lstm": 30.0, "arima": 10.0, "naive2": 0.1}).to_csv(tmp_path / "speed.csv", index=False)
+    out = claims.claims_report(tmp_path)
+    assert {"per_series", "summary", "versus", "friedman", "step_errors", "speed", "verdicts"} <= set(out)
+    v = out["verdicts"].set_index(["claim", "dataset"])["verdict"]
+    assert v[("a", "d1")] == "supported" and v[("b", "d1")] == "supported" and v[("c", "overall")] == "inconclusive"
+    assert set(out["verdicts"]["dataset"]) == {"d1", "overall"}
