@@ -119,6 +119,24 @@ def report(run_dir: str) -> None:
     click.echo(f"report: {store.root / 'report.md'}")
 
 
+@cli.command()
+@click.argument("run_a", type=click.Path(file_okay=False))
+@click.argument("run_b", type=click.Path(file_okay=False))
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), help="Also write the comparison table to this CSV.")
+def compare(run_a: str, run_b: str, csv_out: str | None) -> None:
+    """Compare accuracy and speed of RUN_B against RUN_A (deltas are B - A)."""
+    from harness.compare import compare_runs
+    from harness.report import markdown_table
+    from harness.store import RunStore
+
+    table, notes = compare_runs(RunStore.open(Path(run_a)), RunStore.open(Path(run_b)))
+    for note in notes:
+        click.echo(f"rnnbench: warning: {note}", err=True)
+    click.echo(markdown_table(table))
+    if csv_out:
+        table.to_csv(csv_out, index=False, float_format="%.6g")
+
+
 @cli.command("models")
 @click.pass_context
 def list_models(ctx: click.Context) -> None:
