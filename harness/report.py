@@ -1,20 +1,32 @@
-"""report.md and the terminal summary, built from stored results alone.
+"""report.md, report.html and the terminal summary, built from stored results alone.
 
 ``rnnbench report RUN_DIR`` calls ``build_report`` on a finished run, so a report can be rebuilt
-(or improved) without re-running any model.
+(or improved) without re-running any model. Both files are made from one list of sections
+(heading + blocks: paragraph text, tables, figures), so they always say the same thing.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 
+from harness import claims, figures, html
 from harness.analysis import accuracy_table, failures_table, speed_table
 from harness.store import RunStore, atomic_write_frame, atomic_write_text
 
-ACCURACY_SHOWN = ["model", "n_series", "smape", "mase", "owa", "rmse", "mae", "coverage", "msis"]
+ACCURACY_SHOWN = ["model", "n_series", "smape", "mase", "owa", "rmse", "mae", "coverage", "msis", "smape_sd"]
 SPEED_SHOWN = ["model", "device", "fit_s", "predict_s", "cpu_s", "wall_s", "ms_per_series", "rel_cost", "peak_rss_mb"]
+SUMMARY_SHOWN = ["dataset", "model", "n_series", "smape_mean", "smape_median", "mase_mean", "owa", "avg_rank",
+                 "smape_seed_sd"]
+VERSUS_SHOWN = ["dataset", "model", "n_series", "mean_diff", "win_rate", "win_lo", "win_hi", "wilcoxon_p", "dm_stat", "dm_p"]
+CLAIM_TITLES = {
+    "a": "(a) Accuracy: do RNNs forecast more accurately than ARIMA?",
+    "b": "(b) Cost: are RNNs computationally slow?",
+    "c": "(c) Memory: do RNNs have difficulty using a very old time frame?",
+}
+Section = tuple[str, list]
 
 
 def _fmt(value: object) -> str:
@@ -33,51 +45,121 @@ def markdown_table(df: pd.DataFrame) -> str:
 
 
 def _present(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    cols = [c for c in columns if c in df.columns and not (df[c].isna().all() and c in ("coverage", "msis"))]
-    return df[cols]
+    optional = ("coverage", "msis", "smape_sd", "smape_seed_sd", "dm_stat", "dm_p")
+    return df[[c for c in columns if c in df.columns and not (c in optional and df[c].isna().all())]]
+
+
+def _claim_sections(store: RunStore, tables: dict, figs: dict[str, Path]) -> list[Section]:
+    verdicts = tables["verdicts"]
+    sections: list[Section] = [("Claims", [
+        "Each claim gets a verdict per dataset and overall (all series pooled) by the rule written "
+        "beside it: supported, refuted or inconclusive. RNNs are the models named rnn/lstm/gru; the "
+        "reference is arima.",
+        _present(verdicts, ["claim", "dataset", "verdict", "evidence"]),
+    ])]
+    for claim, title in CLAIM_TITLES.items():
+        rows = verdicts[verdicts["claim"] == claim]
+        blocks: list = [f"Rule: {rows['rule'].iloc[0]}" if len(rows) else "No verdict (no data)."]
+        if claim == "a":
+            blocks += [_present(tables["summary"], SUMMARY_SHOWN),
+                       "Paired comparison with arima over series (win rate with a 95% bootstrap interval, "
+                       "Wilcoxon signed-rank, Diebold-Mariano on scaled absolute errors):",
+                       _present(tables["versus"], VERSUS_SHOWN)]
+            fr = tables["friedman"].drop_duplicates("dataset")[["dataset", "k", "n_series", "friedman_stat", "friedman_p", "cd"]]
+            blocks += ["Friedman test across all models and the Nemenyi critical difference of average ranks:", fr]
+            blocks += [figs[k] for k in sorted(figs) if k.startswith("cd_")]
+        elif claim == "b":
+            speed = tables["speed"]
+            if len(speed):
+                blocks.append(_present(speed, ["dataset", "model", "device", "device_name", "ms_per_series", "rel_cost"]))
+            blocks += [figs[k] for k in ("accuracy_vs_cost",) if k in figs]
+        else:
+            steps = tables["step_errors"]
+            if len(steps):
+                wide = steps.pivot_table(index=["dataset", "step"], columns="model", values="smape").reset_index()
+                wide.columns.name = None
+                blocks += ["sMAPE by forecast step (a steeper rise means information decays faster with lead time):", wide]
+            blocks += [figs[k] for k in ("smape_by_step",) if k in figs]
+            if "memory" in tables:
+                blocks += ["Long-memory study (memory.csv):", tables["memory"]]
+            else:
+                blocks.append("The long-memory study (`rnnbench study memory`) isolates this claim; its results "
+                              "are not in this run directory.")
+        sections.append((title, blocks))
+    return sections
 
 
 def build_report(store: RunStore) -> str:
-    """Write accuracy.csv, speed.csv and report.md from the run's stored results; return the markdown."""
+    """Write accuracy.csv, speed.csv, claims/*.csv, figures/, report.md and report.html from the
+    run's stored results; return the markdown."""
     experiments, series = store.read_results()
     accuracy = accuracy_table(series)
     speed = speed_table(experiments)
     failures = failures_table(series)
     atomic_write_frame(accuracy, store.root / "accuracy.csv")
     atomic_write_frame(speed, store.root / "speed.csv")
+    tables = claims.claims_report(store.root)
+    (store.root / "claims").mkdir(exist_ok=True)
+    for name in ("summary", "versus", "friedman", "step_errors", "verdicts"):
+        atomic_write_frame(tables[name], store.root / "claims" / f"{name}.csv")
+    fr = tables["friedman"]
+    forecasts_path = store.root / "forecasts.parquet"
+    figs = figures.write_figures(store.root, {
+        "accuracy": accuracy, "speed": speed, "step_errors": tables["step_errors"],
+        "ranks": {d: g[["model", "avg_rank"]] for d, g in fr.groupby("dataset")},
+        "cd": {d: float(g["cd"].iloc[0]) for d, g in fr.groupby("dataset")},
+        "forecasts": pd.read_parquet(forecasts_path) if forecasts_path.exists() else None,
+    })
     manifest = store.manifest()
     config = manifest["config"]
-    lines = [
-        f"# rnnbench run `{store.root.name}`",
-        "",
+    intro = [
         f"Suite `{config['suite']}`, protocol `{config['protocol']['kind']}`"
         + (f" ({config['protocol']['windows']} windows)" if config["protocol"]["kind"] == "rolling" else "")
-        + f", seeds {config['seeds']}, created {manifest.get('created', '?')}.",
+        + f", seeds {config['seeds']}, created {manifest.get('created', '?')}. "
         f"Machine: {manifest['hardware'].get('cpu')} ({manifest['hardware'].get('cores')} cores), "
         f"Python {manifest['versions'].get('python')}, rnnbench {manifest['versions'].get('rnnbench', '?')}, "
         f"commit {manifest.get('git_commit') or 'unknown'}.",
-        "",
         "Accuracy: means over series (M4 definitions: sMAPE in %, MASE scaled by the in-sample seasonal "
         "naive error, OWA relative to Naive2; lower is better). Every model is scored on the same series: "
         "a series any model failed on is left out of all (see n_excluded in accuracy.csv).",
-        "Speed: `ms_per_series` is model compute time per series (fit + predict; for local models the sum "
-        "over series, independent of worker count); `rel_cost` is that relative to `naive`.",
-        "",
+        "Speed: ms_per_series is model compute time per series (fit + predict; for local models the sum "
+        "over series, independent of worker count); rel_cost is that relative to naive.",
     ]
+    sections: list[Section] = [("Run", intro)] + _claim_sections(store, tables, figs)
     for dataset in accuracy["dataset"].unique():
         acc = accuracy[accuracy["dataset"] == dataset].sort_values("smape")
         spd = speed[speed["dataset"] == dataset].set_index("model").reindex(acc["model"]).reset_index()
         fp = manifest.get("datasets", {}).get(dataset, "")
         excluded = int(acc["n_excluded"].max()) if len(acc) else 0
-        lines += [f"## {dataset}", "", f"{int(acc['n_series'].max())} series, fingerprint `{fp}`"
-                  + (f", {excluded} series left out because a model failed on them" if excluded else "") + ".", ""]
-        lines += ["### Accuracy", "", markdown_table(_present(acc, ACCURACY_SHOWN)), ""]
-        lines += ["### Speed", "", markdown_table(_present(spd, SPEED_SHOWN)), ""]
+        blocks = [f"{int(acc['n_series'].max())} series, fingerprint {fp}"
+                  + (f", {excluded} series left out because a model failed on them" if excluded else "") + ".",
+                  "Accuracy:", _present(acc, ACCURACY_SHOWN), "Speed:", _present(spd, SPEED_SHOWN)]
+        key = f"forecasts_{figures.safe_name(dataset)}"
+        if key in figs:
+            blocks.append(figs[key])
+        sections.append((f"Dataset {dataset}", blocks))
     if len(failures):
-        lines += ["## Failures", "", markdown_table(failures), ""]
-    text = "\n".join(lines)
+        sections.append(("Failures", [failures]))
+    title = f"rnnbench run {store.root.name}"
+    html.write_html(store.root / "report.html", title, sections)
+    text = _markdown(title, sections, store.root)
     atomic_write_text(store.root / "report.md", text)
     return text
+
+
+def _markdown(title: str, sections: list[Section], root: Path) -> str:
+    lines = [f"# {title}", ""]
+    for heading, blocks in sections:
+        lines += [f"## {heading}", ""]
+        for block in blocks:
+            if isinstance(block, pd.DataFrame):
+                lines += [markdown_table(block), ""]
+            elif isinstance(block, Path):
+                rel = block.relative_to(root) if block.is_relative_to(root) else block
+                lines += [f"![{block.stem}]({rel.as_posix()})", ""]
+            else:
+                lines += [str(block), ""]
+    return "\n".join(lines)
 
 
 def terminal_summary(store: RunStore) -> str:
@@ -86,4 +168,6 @@ def terminal_summary(store: RunStore) -> str:
     speed = pd.read_csv(store.root / "speed.csv")
     merged = accuracy.merge(speed[["dataset", "model", "ms_per_series", "rel_cost"]], on=["dataset", "model"], how="left")
     shown = merged[["dataset", "model", "n_series", "smape", "mase", "owa", "ms_per_series", "rel_cost"]]
-    return markdown_table(shown.sort_values(["dataset", "smape"]))
+    verdicts = pd.read_csv(store.root / "claims" / "verdicts.csv")
+    overall = verdicts[verdicts["dataset"] == claims.OVERALL][["claim", "verdict", "evidence"]]
+    return markdown_table(shown.sort_values(["dataset", "smape"])) + "\n\n" + markdown_table(overall)

@@ -283,3 +283,19 @@ def test_default_run_with_no_arguments(tmp_path, monkeypatch):
     assert len(runs) == 1 and (runs[0] / "report.md").is_file()
     accuracy = pd.read_csv(runs[0] / "accuracy.csv")
     assert {"arima", "theta", "naive2"} <= set(accuracy["model"])
+
+
+def test_report_has_the_three_claim_sections_in_markdown_and_html(long_csv, tmp_path, plugins_dir):
+    out = tmp_path / "run"
+    result = invoke(["--plugins-dir", str(plugins_dir), "run", "--models", "arima,rnn-numpy,drift",
+                     "-p", "rnn-numpy.epochs=3", "--datasets", str(long_csv), "--workers", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    md = (out / "report.md").read_text()
+    page = (out / "report.html").read_text()
+    for title in ("(a) Accuracy", "(b) Cost", "(c) Memory"):
+        assert f"## {title}" in md and title in page
+    assert "data:image/png;base64," in page and "<script" not in page
+    verdicts = pd.read_csv(out / "claims" / "verdicts.csv")
+    assert set(verdicts["claim"]) == {"a", "b", "c"}
+    assert set(verdicts["verdict"]) <= {"supported", "refuted", "inconclusive"}
+    assert (out / "figures" / "accuracy_vs_cost.png").is_file()
