@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -29,18 +28,8 @@ CLAIM_TITLES = {
 Section = tuple[str, list]
 
 
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "–"
-        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
-            return f"{value:.3g}"
-        return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
-    return str(value)
-
-
 def markdown_table(df: pd.DataFrame) -> str:
-    shown = df.apply(lambda col: col.map(_fmt)) if len(df) else df
+    shown = df.apply(lambda col: col.map(html.fmt_value)) if len(df) else df
     return shown.to_markdown(index=False)
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import harness
 from harness.cli import cli
 
 THROWAWAY_PLUGIN = textwrap.dedent(
@@ -47,6 +48,19 @@ THROWAWAY_PLUGIN = textwrap.dedent(
         register(PanelMean)
     '''
 )
+
+
+def sine_panel(n_series: int = 6, length: int = 96, h: int = 12) -> harness.Panel:
+    """Noiseless monthly sines of slightly different amplitude and phase (for neural models)."""
+    t = np.arange(length)
+    values = tuple(50 + 10 * (1 + 0.1 * k) * np.sin(2 * np.pi * (t + k) / 12) for k in range(n_series))
+    return harness.Panel(tuple(f"s{k}" for k in range(n_series)), values, "monthly", 12, h)
+
+
+def split(panel: harness.Panel) -> tuple[harness.Panel, np.ndarray]:
+    """The panel without its last ``horizon`` values, and those values."""
+    h = panel.horizon
+    return panel.with_values([v[:-h] for v in panel.values]), np.array([v[-h:] for v in panel.values])
 
 
 def invoke(args: list[str], env: dict[str, str] | None = None):

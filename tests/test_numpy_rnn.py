@@ -9,20 +9,9 @@ import pytest
 import harness
 from harness.plugins import load_registry
 from plugins.numpy_rnn import RNNNumpy
-from tests.conftest import invoke
+from tests.conftest import invoke, sine_panel, split
 
 FAST = {"epochs": 40, "hidden": 16, "patience": 40}
-
-
-def sine_panel(n_series: int = 6, length: int = 96, h: int = 12) -> harness.Panel:
-    t = np.arange(length)
-    values = tuple(50 + 10 * (1 + 0.1 * k) * np.sin(2 * np.pi * (t + k) / 12) for k in range(n_series))
-    return harness.Panel(tuple(f"s{k}" for k in range(n_series)), values, "monthly", 12, h)
-
-
-def split(panel: harness.Panel) -> tuple[harness.Panel, np.ndarray]:
-    h = panel.horizon
-    return panel.with_values([v[:-h] for v in panel.values]), np.array([v[-h:] for v in panel.values])
 
 
 def test_registered_as_a_global_model():

@@ -18,21 +18,11 @@ from harness.plugins import load_registry  # noqa: E402
 from plugins import torch_rnn  # noqa: E402
 from plugins.numpy_rnn import ElmanRNN, RNNNumpy  # noqa: E402
 from plugins.torch_rnn import TorchRNN, build_network  # noqa: E402
+from tests.conftest import sine_panel, split  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {"epochs": 2, "hidden": 8, "batch_size": 64}
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-
-
-def sine_panel(n_series: int = 6, length: int = 96, h: int = 12) -> harness.Panel:
-    t = np.arange(length)
-    values = tuple(50 + 10 * (1 + 0.1 * k) * np.sin(2 * np.pi * (t + k) / 12) for k in range(n_series))
-    return harness.Panel(tuple(f"s{k}" for k in range(n_series)), values, "monthly", 12, h)
-
-
-def split(panel: harness.Panel) -> tuple[harness.Panel, np.ndarray]:
-    h = panel.horizon
-    return panel.with_values([v[:-h] for v in panel.values]), np.array([v[-h:] for v in panel.values])
 
 
 def smape(truth: np.ndarray, forecast: np.ndarray) -> float:
