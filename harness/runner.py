@@ -8,6 +8,7 @@ other series and experiments go on.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -46,8 +47,10 @@ class Experiment:
     params: dict[str, Any]
     seed: int
 
-    @property
+    @functools.cached_property
     def config(self) -> dict:
+        """What identifies the experiment's results (hashed into ``config_id``); computed once,
+        since it fingerprints every value of the dataset."""
         return {
             "dataset": self.task.name,
             "fingerprint": self.task.dataset.fingerprint(),
