@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -533,29 +534,22 @@ def verdicts(
     return pd.DataFrame(rows, columns=VERDICT_COLUMNS)
 
 
-def claims_report(store_root: Path | str) -> dict[str, pd.DataFrame]:
-    """Every claims table of a finished run dir, for the report and figures.
+def claims_tables(series: pd.DataFrame, forecasts: pd.DataFrame | None, speed: pd.DataFrame,
+                  memory: pd.DataFrame | None = None, stored_steps: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """Every claims table from frames already in memory (the report has read them once).
 
-    Reads metrics.parquet, forecasts.parquet (optional; without it the Diebold-Mariano columns
-    are NaN and sMAPE by step comes from a stored claims/step_errors.csv if there is one),
-    speed.csv (optional) and memory.csv (optional). Returns keys: per_series, summary, versus, friedman, step_errors, speed,
-    verdicts, and memory when present.
+    Without ``forecasts`` the Diebold-Mariano columns are NaN and sMAPE by step is
+    ``stored_steps`` (a run kept without its per-step forecasts, like the committed reference).
+    Returns keys: per_series, summary, versus, friedman, step_errors, speed, verdicts, and
+    memory when given.
     """
-    root = Path(store_root)
-    series = pd.read_parquet(root / "metrics.parquet")
-    fpath = root / "forecasts.parquet"
-    forecasts = pd.read_parquet(fpath) if fpath.exists() else pd.DataFrame()
-    spath = root / "speed.csv"
-    speed = pd.read_csv(spath) if spath.exists() else pd.DataFrame(columns=analysis.SPEED_COLUMNS)
-    mpath = root / "memory.csv"
-    memory = pd.read_csv(mpath) if mpath.exists() else None
+    forecasts = forecasts if forecasts is not None else pd.DataFrame()
     summary = summary_table(series)
     versus = versus_reference(series, forecasts)
-    steps = step_errors(forecasts)
-    stored_steps = root / "claims" / "step_errors.csv"
-    if forecasts.empty and stored_steps.exists():
-        # a run kept without its per-step forecasts (the committed reference) keeps this table
-        steps = pd.read_csv(stored_steps)
+    if forecasts.empty and stored_steps is not None:
+        steps = stored_steps
+    else:
+        steps = step_errors(forecasts)
     out = {
         "per_series": per_series_scores(series),
         "summary": summary,
@@ -568,3 +562,21 @@ def claims_report(store_root: Path | str) -> dict[str, pd.DataFrame]:
     if memory is not None:
         out["memory"] = memory
     return out
+
+
+def _optional(path: Path, read: Callable[[Path], pd.DataFrame]) -> pd.DataFrame | None:
+    return read(path) if path.exists() else None
+
+
+def claims_report(store_root: Path | str) -> dict[str, pd.DataFrame]:
+    """Every claims table of a finished run dir: reads metrics.parquet and, where present,
+    forecasts.parquet, speed.csv, memory.csv and claims/step_errors.csv (see claims_tables)."""
+    root = Path(store_root)
+    speed = _optional(root / "speed.csv", pd.read_csv)
+    return claims_tables(
+        pd.read_parquet(root / "metrics.parquet"),
+        _optional(root / "forecasts.parquet", pd.read_parquet),
+        speed if speed is not None else pd.DataFrame(columns=analysis.SPEED_COLUMNS),
+        memory=_optional(root / "memory.csv", pd.read_csv),
+        stored_steps=_optional(root / "claims" / "step_errors.csv", pd.read_csv),
+    )

@@ -38,7 +38,7 @@ def _present(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return df[[c for c in columns if c in df.columns and not (c in optional and df[c].isna().all())]]
 
 
-def _claim_sections(store: RunStore, tables: dict, figs: dict[str, Path]) -> list[Section]:
+def _claim_sections(tables: dict, figs: dict[str, Path]) -> list[Section]:
     verdicts = tables["verdicts"]
     sections: list[Section] = [("Claims", [
         "Each claim gets a verdict per dataset and overall (all series pooled) by the rule written "
@@ -87,17 +87,23 @@ def build_report(store: RunStore) -> str:
     failures = failures_table(series)
     atomic_write_frame(accuracy, store.root / "accuracy.csv")
     atomic_write_frame(speed, store.root / "speed.csv")
-    tables = claims.claims_report(store.root)
+    forecasts_path = store.root / "forecasts.parquet"
+    forecasts = pd.read_parquet(forecasts_path) if forecasts_path.exists() else None
+    memory_path, steps_path = store.root / "memory.csv", store.root / "claims" / "step_errors.csv"
+    tables = claims.claims_tables(
+        series, forecasts, speed,
+        memory=pd.read_csv(memory_path) if memory_path.exists() else None,
+        stored_steps=pd.read_csv(steps_path) if steps_path.exists() else None,
+    )
     (store.root / "claims").mkdir(exist_ok=True)
     for name in ("summary", "versus", "friedman", "step_errors", "verdicts"):
         atomic_write_frame(tables[name], store.root / "claims" / f"{name}.csv")
     fr = tables["friedman"]
-    forecasts_path = store.root / "forecasts.parquet"
     figs = figures.write_figures(store.root, {
         "accuracy": accuracy, "speed": speed, "step_errors": tables["step_errors"],
         "ranks": {d: g[["model", "avg_rank"]] for d, g in fr.groupby("dataset")},
         "cd": {d: float(g["cd"].iloc[0]) for d, g in fr.groupby("dataset")},
-        "forecasts": pd.read_parquet(forecasts_path) if forecasts_path.exists() else None,
+        "forecasts": forecasts,
     })
     manifest = store.manifest()
     config = manifest["config"]
@@ -114,7 +120,7 @@ def build_report(store: RunStore) -> str:
         "Speed: ms_per_series is model compute time per series (fit + predict; for local models the sum "
         "over series, independent of worker count); rel_cost is that relative to naive.",
     ]
-    sections: list[Section] = [("Run", intro)] + _claim_sections(store, tables, figs)
+    sections: list[Section] = [("Run", intro)] + _claim_sections(tables, figs)
     for dataset in accuracy["dataset"].unique():
         acc = accuracy[accuracy["dataset"] == dataset].sort_values("smape")
         spd = speed[speed["dataset"] == dataset].set_index("model").reindex(acc["model"]).reset_index()
