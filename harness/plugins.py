@@ -33,6 +33,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.competitions",
     "plugins.classic",
     "plugins.synthetic",
+    "plugins.longmemory",
 )
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 

@@ -1,4 +1,4 @@
-"""Built-in baseline models: naive, seasonal naive, Naive2 (the M4 OWA reference) and Theta.
+"""Built-in baseline models: naive, seasonal naive, Naive2 (the M4 OWA reference), Theta and the mean.
 
 These are the yardsticks every other model is measured against, so they follow the M4
 benchmark code ("Benchmarks and Evaluation.R") exactly; the conformance test checks Naive2
@@ -9,7 +9,8 @@ against its published M3 monthly sMAPE (16.91). Deseasonalisation comes from
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -48,6 +49,22 @@ class SeasonalNaive(harness.LocalForecaster):
         if m <= 1 or y.size < m:
             return np.full(self.horizon, y[-1])
         return np.resize(y[-m:], self.horizon)
+
+
+class Mean(harness.LocalForecaster):
+    """The in-sample mean repeated (Hyndman's ``meanf``).
+
+    It learns nothing about the dynamics, so it is the "learned nothing" floor of the long-memory
+    study (:mod:`plugins.longmemory`): on a stationary series its RMSE tends to the process
+    standard deviation ``sqrt(gamma_0)``, the ``floor_rmse`` those datasets record.
+    """
+
+    name: ClassVar[str] = "mean"
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def fit_predict_one(self, y: np.ndarray) -> np.ndarray:
+        y = _check(y)
+        return np.full(self.horizon, float(np.mean(y)))
 
 
 class Naive2(harness.LocalForecaster):
@@ -133,11 +150,11 @@ def _ses_interval_halfwidth(y: np.ndarray, alpha: float, horizon: int, level: fl
     return norm.ppf(0.5 + level / 200.0) * np.sqrt(sigma2 * (1.0 + alpha**2 * steps))
 
 
-MODELS: tuple[type[harness.LocalForecaster], ...] = (Naive, SeasonalNaive, Naive2, Theta)
+MODELS: tuple[type[harness.LocalForecaster], ...] = (Naive, SeasonalNaive, Naive2, Theta, Mean)
 
 
 @harness.hookimpl
 def register_models(register: Callable[..., Any]) -> None:
-    """Register the built-in baselines: naive, snaive, naive2, theta."""
+    """Register the built-in baselines: naive, snaive, naive2, theta, mean."""
     for cls in MODELS:
         register(cls)

@@ -10,7 +10,7 @@ import harness
 from harness import seasonality as S
 from harness.metrics import smape
 from plugins import baselines
-from plugins.baselines import Naive, Naive2, SeasonalNaive, Theta
+from plugins.baselines import Mean, Naive, Naive2, SeasonalNaive, Theta
 
 PATTERN = np.array([0.8, 1.2, 0.9, 1.1])  # mean 1
 
@@ -53,7 +53,7 @@ def test_models_take_harness_parameters():
 def test_register_models_hook_registers_all_baselines():
     seen = {}
     baselines.register_models(register=lambda cls, name=None, **kw: seen.setdefault(name or cls.name, cls))
-    assert seen == {"naive": Naive, "snaive": SeasonalNaive, "naive2": Naive2, "theta": Theta}
+    assert seen == {"naive": Naive, "snaive": SeasonalNaive, "naive2": Naive2, "theta": Theta, "mean": Mean}
     assert all(issubclass(cls, harness.LocalForecaster) for cls in seen.values())
 
 

@@ -69,7 +69,7 @@ def test_broken_plugin_is_named_and_skipped(tmp_path, monkeypatch):
 def test_load_plugins_env_limits_loading(monkeypatch):
     monkeypatch.setenv("RNNBENCH_LOAD_PLUGINS", "plugins.baselines")
     registry = load_registry()
-    assert set(registry.models) == {"naive", "snaive", "naive2", "theta"}
+    assert set(registry.models) == {"naive", "snaive", "naive2", "theta", "mean"}
     assert registry.datasets == {}
 
 
