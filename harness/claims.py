@@ -32,13 +32,18 @@ Decision rules (also written in the ``rule`` column of :func:`verdicts`):
 (c) Forecasting results alone cannot isolate long memory (a model can be worse at step h for
     many reasons), so per dataset the verdict is *inconclusive*; the evidence is the growth of
     sMAPE from step 1 to step h (ratio) of the best neural model next to arima's. The overall
-    row is decided by the long-memory study when the run dir holds ``memory.csv`` (columns
-    model, lag, error, floor, where floor is the error of the trivial predictor that ignores
-    the remembered information): *supported* if some neural model reaches the floor
-    (error >= 0.9 x floor) at a lag where arima or an LSTM/GRU model stays well below it
-    (error < 0.5 x floor) - i.e. the failure is a failure to remember, not an impossible task;
-    *refuted* if every neural model stays below 0.5 x floor at every lag tested; otherwise (or
-    without memory.csv) *inconclusive*.
+    row is decided by the memory study (``studies/memory/memory.csv``: task, lag, model, error,
+    floor, optimum) when the run has one: a model's *skill* at a task and lag is
+    ``(floor - error) / (floor - optimum)`` (1 = the best achievable error, 0 = no better than
+    the series mean, which ignores the old information). A model *fails* at a lag with skill <
+    0.1 and *succeeds* with skill >= 0.5. *Supported* if some neural model fails at a task and
+    lag where arima or an LSTM/GRU succeeds - the information was usable, so the failure is a
+    failure to remember, not an impossible task; *refuted* if every neural model succeeds at
+    every task and lag tested; otherwise (or without the study) *inconclusive*.
+(b) With a cost study attached (``studies/cost/verdict.csv``), an extra row ``cost-study``
+    carries its verdict: how fit+predict time grows with series length, number of series and
+    hidden size, and where arima's and a global RNN's costs cross (see
+    :mod:`harness.studies.cost`).
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ OVERALL = "overall"
 ALPHA = 0.05
 N_BOOT = 2000
 SERIES_KEYS = ["dataset", "unique_id"]
+COST_STUDY = "cost-study"
 
 SUMMARY_COLUMNS = [
     "dataset", "model", "neural", "n_series", "n_seeds", "smape_mean", "smape_median",
@@ -80,9 +86,9 @@ RULES = {
           "refuted if all cost less, else inconclusive"),
     "c": ("stored forecasts cannot isolate long memory: inconclusive; evidence = sMAPE growth step 1 -> h "
           "of best neural model vs arima"),
-    "c_memory": ("memory study: supported if some neural model reaches the floor (error >= 0.9 floor) at a lag "
-                 "where arima or an LSTM/GRU stays < 0.5 floor; refuted if every neural model stays < 0.5 floor "
-                 "at every lag; else inconclusive"),
+    "c_memory": ("memory study, skill = (floor - error)/(floor - optimum): supported if some neural model fails "
+                 "(skill < 0.1) at a task and lag where arima or an LSTM/GRU succeeds (skill >= 0.5); refuted if "
+                 "every neural model succeeds at every task and lag; else inconclusive"),
 }
 
 
@@ -470,30 +476,51 @@ def _verdict_c_steps(dataset: str, summary: pd.DataFrame, steps: pd.DataFrame) -
             f"arima {_fmt(a1)} -> {_fmt(ah)} (x{_fmt(ag)})")
 
 
-def memory_verdict(memory: pd.DataFrame) -> dict:
-    """Verdict on claim (c) from the long-memory study table (model, lag, error, floor).
+FAIL_SKILL = 0.1
+OK_SKILL = 0.5
 
-    A neural model "fails" at a lag when error >= 0.9 floor (no better than ignoring the old
-    information); a model "succeeds" when error < 0.5 floor. Supported: some neural model fails
-    at a lag where arima or an LSTM/GRU succeeds (the information was usable). Refuted: every
-    neural model succeeds at every lag. Otherwise inconclusive.
+
+def memory_skill(memory: pd.DataFrame) -> pd.Series:
+    """``(floor - error) / (floor - optimum)`` per row: the share of the learnable error
+    reduction a model achieved (1 optimal, 0 nothing learned, < 0 worse than the mean)."""
+    gap = memory["floor"] - memory["optimum"]
+    return (memory["floor"] - memory["error"]) / gap.where(gap > 0)
+
+
+def memory_verdict(memory: pd.DataFrame) -> dict:
+    """Verdict on claim (c) from the memory study's table (task, lag, model, error, floor,
+    optimum; one row per task x lag x model, seeds already averaged). See the module docstring.
+
+    The evidence names, per neural model and task, the longest lag it still succeeds at.
     """
     m = memory.copy()
-    m["fail"] = m["error"] >= 0.9 * m["floor"]
-    m["ok"] = m["error"] < 0.5 * m["floor"]
+    if "task" not in m:
+        m["task"] = "memory"
+    m["skill"] = memory_skill(m)
+    m["fail"] = m["skill"] < FAIL_SKILL
+    m["ok"] = m["skill"] >= OK_SKILL
     neural = m[m["model"].map(is_neural)]
     able = m[(m["model"] == REFERENCE) | m["model"].str.lower().str.contains("lstm|gru")]
-    good_lags = set(able.loc[able["ok"], "lag"])
-    failing = neural[neural["fail"] & neural["lag"].isin(good_lags)]
+    usable = set(zip(able.loc[able["ok"], "task"], able.loc[able["ok"], "lag"]))
+    is_usable = np.array([(t, lag) in usable for t, lag in zip(neural["task"], neural["lag"])], dtype=bool)
+    failing = neural[neural["fail"].to_numpy() & is_usable]
+    reach = []
+    for (model, task), g in neural.groupby(["model", "task"], sort=True):
+        ok_lags = g.loc[g["ok"], "lag"]
+        reach.append(f"{model}/{task} succeeds up to L={int(ok_lags.max())}" if len(ok_lags)
+                     else f"{model}/{task} succeeds at no lag")
+    summary = "; ".join(reach)
     if len(failing):
-        r = failing.sort_values("lag").iloc[0]
+        first = failing.sort_values(["lag", "skill"]).iloc[0]
+        helpers = able[able["ok"] & (able["task"] == first["task"]) & (able["lag"] == first["lag"])]["model"]
         return {"verdict": "supported",
-                "evidence": f"memory study: {r['model']} error {_fmt(r['error'], 3)} >= 0.9 x floor "
-                            f"{_fmt(r['floor'], 3)} at lag {r['lag']}, where another model stays < 0.5 x floor"}
+                "evidence": f"memory study: {first['model']} skill {_fmt(first['skill'])} on {first['task']} at L={int(first['lag'])} "
+                            f"where {', '.join(sorted(helpers))} succeed; {summary}"}
     if len(neural) and neural["ok"].all():
         return {"verdict": "refuted",
-                "evidence": f"memory study: every neural model < 0.5 x floor up to lag {neural['lag'].max()}"}
-    return {"verdict": "inconclusive", "evidence": "memory study: no neural model fails where another succeeds"}
+                "evidence": f"memory study: every neural model has skill >= {OK_SKILL} up to L={int(neural['lag'].max())}; {summary}"}
+    return {"verdict": "inconclusive",
+            "evidence": f"memory study: no neural model fails where arima or an LSTM/GRU succeeds; {summary}"}
 
 
 def verdicts(
@@ -502,11 +529,13 @@ def verdicts(
     speed: pd.DataFrame,
     steps: pd.DataFrame,
     memory: pd.DataFrame | None = None,
+    cost_verdict: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per claim x dataset (+ overall): claim, dataset, verdict, rule, evidence.
 
     Applies the rules of the module docstring; ``memory`` (the memory study's table) decides
-    claim (c) on the overall row when given.
+    claim (c) on the overall row when given; ``cost_verdict`` (the cost study's verdict.csv)
+    adds a ``cost-study`` row to claim (b).
     """
     datasets = list(dict.fromkeys(summary["dataset"]))
     speed_all = _speed_rows(speed) if speed is not None and len(speed) else pd.DataFrame(
@@ -521,6 +550,10 @@ def verdicts(
         rows.append({"claim": "a", "dataset": d, "rule": RULES["a"], **_verdict_a(d, summary, versus)})
     for d in datasets:
         rows.append({"claim": "b", "dataset": d, "rule": RULES["b"], **_verdict_b(d, speed_all)})
+    if cost_verdict is not None and len(cost_verdict):
+        cv = cost_verdict.iloc[0]
+        rows.append({"claim": "b", "dataset": COST_STUDY, "rule": cv["rule"], "verdict": cv["verdict"],
+                     "evidence": cv["evidence"]})
     for d in datasets:
         evidence = _verdict_c_steps(d, summary, steps)
         if d == OVERALL and memory is not None and len(memory):
@@ -528,18 +561,20 @@ def verdicts(
             rows.append({"claim": "c", "dataset": d, "rule": RULES["c_memory"], "verdict": mv["verdict"],
                          "evidence": mv["evidence"] + "; " + evidence})
         else:
-            note = "" if d != OVERALL else "; long-memory study (memory.csv) absent"
+            note = "" if d != OVERALL else "; no memory study attached (rnnbench study memory)"
             rows.append({"claim": "c", "dataset": d, "rule": RULES["c"], "verdict": "inconclusive",
                          "evidence": evidence + note})
     return pd.DataFrame(rows, columns=VERDICT_COLUMNS)
 
 
 def claims_tables(series: pd.DataFrame, forecasts: pd.DataFrame | None, speed: pd.DataFrame,
-                  memory: pd.DataFrame | None = None, stored_steps: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+                  memory: pd.DataFrame | None = None, stored_steps: pd.DataFrame | None = None,
+                  cost_verdict: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Every claims table from frames already in memory (the report has read them once).
 
     Without ``forecasts`` the Diebold-Mariano columns are NaN and sMAPE by step is
     ``stored_steps`` (a run kept without its per-step forecasts, like the committed reference).
+    ``memory`` and ``cost_verdict`` are the attached studies' tables (see :func:`verdicts`).
     Returns keys: per_series, summary, versus, friedman, step_errors, speed, verdicts, and
     memory when given.
     """
@@ -557,7 +592,7 @@ def claims_tables(series: pd.DataFrame, forecasts: pd.DataFrame | None, speed: p
         "friedman": friedman_nemenyi(series),
         "step_errors": steps,
         "speed": speed,
-        "verdicts": verdicts(summary, versus, speed, steps, memory),
+        "verdicts": verdicts(summary, versus, speed, steps, memory, cost_verdict),
     }
     if memory is not None:
         out["memory"] = memory
@@ -570,13 +605,15 @@ def _optional(path: Path, read: Callable[[Path], pd.DataFrame]) -> pd.DataFrame 
 
 def claims_report(store_root: Path | str) -> dict[str, pd.DataFrame]:
     """Every claims table of a finished run dir: reads metrics.parquet and, where present,
-    forecasts.parquet, speed.csv, memory.csv and claims/step_errors.csv (see claims_tables)."""
+    forecasts.parquet, speed.csv, claims/step_errors.csv and the attached studies'
+    studies/memory/memory.csv and studies/cost/verdict.csv (see claims_tables)."""
     root = Path(store_root)
     speed = _optional(root / "speed.csv", pd.read_csv)
     return claims_tables(
         pd.read_parquet(root / "metrics.parquet"),
         _optional(root / "forecasts.parquet", pd.read_parquet),
         speed if speed is not None else pd.DataFrame(columns=analysis.SPEED_COLUMNS),
-        memory=_optional(root / "memory.csv", pd.read_csv),
+        memory=_optional(root / "studies" / "memory" / "memory.csv", pd.read_csv),
         stored_steps=_optional(root / "claims" / "step_errors.csv", pd.read_csv),
+        cost_verdict=_optional(root / "studies" / "cost" / "verdict.csv", pd.read_csv),
     )

@@ -19,9 +19,10 @@ from harness.data import DataError
 from harness.models import ModelError
 from harness.plugins import PluginError, Registry, load_registry
 from harness.store import StoreError
+from harness.studies import StudyError
 from harness.suite import DEFAULT_SUITE, SuiteError
 
-BAD_INPUT = (DataError, ModelError, SuiteError, StoreError, PluginError)
+BAD_INPUT = (DataError, ModelError, SuiteError, StoreError, PluginError, StudyError)
 RESULTS_DIR = Path("results")
 
 
@@ -109,14 +110,138 @@ def run(ctx: click.Context, suite, models, datasets, limit, seeds, horizon, prot
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
-def report(run_dir: str) -> None:
-    """Rebuild accuracy.csv, speed.csv and report.md of RUN_DIR from its stored results."""
+@click.option("--study", "study_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="Attach this study's summary (a `rnnbench study` directory) first (repeatable).")
+def report(run_dir: str, study_dirs: tuple[str, ...]) -> None:
+    """Rebuild accuracy.csv, speed.csv and report.md of RUN_DIR from its stored results.
+
+    With --study, the study's summary tables and figures are copied into RUN_DIR/studies/ and
+    its verdicts join the claims (b: cost study, c: memory study); later rebuilds keep them."""
     from harness.report import build_report
     from harness.store import RunStore
+    from harness.studies import attach_study
 
     store = RunStore.open(Path(run_dir))
+    store.read_results()  # a run without results is bad input before anything is copied into it
+    for study_dir in study_dirs:
+        kinds = attach_study(store.root, study_dir)
+        click.echo(f"rnnbench: attached {', '.join(kinds)} study from {study_dir}", err=True)
     build_report(store)
     click.echo(f"report: {store.root / 'report.md'}")
+
+
+@cli.group()
+def study() -> None:
+    """Studies that isolate one claim: `memory` (c, old information) and `cost` (b, scaling)."""
+
+
+def _int_list(value: str | None, what: str) -> list[int] | None:
+    items = _csv_list(value)
+    if items is None:
+        return None
+    try:
+        return [int(v) for v in items]
+    except ValueError:
+        raise click.BadParameter(f"{what} must be integers, got {value!r}") from None
+
+
+@study.command("memory")
+@click.option("--tasks", help="Comma-separated tasks: copy, adding, seasonal [default: all].")
+@click.option("--lags", help="Comma-separated lags L from 6,12,24,48,96,192 [default: all].")
+@click.option("--models", help="Comma-separated model names (replaces the memory suite's).")
+@click.option("--seeds", help="Comma-separated integer seeds [default: 0,1].")
+@click.option("--param", "-p", "params", multiple=True, help="Model parameter MODEL.NAME=VALUE (repeatable).")
+@click.option("--gradient-lag", type=int, default=24, show_default=True,
+              help="Lag of the lagged-copy task the gradient-decay networks are trained on.")
+@click.option("--gradient-epochs", type=int, default=30, show_default=True, help="Training epochs of those networks.")
+@click.option("--gradient-hidden", type=int, default=32, show_default=True, help="Their hidden size.")
+@click.option("--workers", type=int, default=None, help="Worker processes for local models [default: all cores].")
+@click.option("--out", type=click.Path(file_okay=False), help="Study directory [default: a new folder under results/].")
+@click.option("--resume", type=click.Path(file_okay=False), help="Continue this study directory.")
+@click.pass_context
+def study_memory(ctx: click.Context, tasks, lags, models, seeds, params, gradient_lag, gradient_epochs,
+                 gradient_hidden, workers, out, resume) -> None:  # noqa: ANN001
+    """Error against the lag L of the needed information, and gradient decay (claim c).
+
+    Runs the `memory` suite (results stored like any run), then writes studies/memory/ in the
+    run directory: memory.csv, gradients.csv, decay.csv, verdict.csv and figures."""
+    from harness.execute import execute
+    from harness.studies.memory import FLOOR_MODEL, SUITE, GradientConfig, dataset_names, write_memory_study
+    from plugins.longmemory import LAGS
+
+    if workers is not None and workers < 1:
+        raise SuiteError(f"--workers must be a positive integer, got {workers}")
+    if gradient_lag not in LAGS:
+        raise StudyError(f"--gradient-lag {gradient_lag} has no lagged-copy dataset; choose from {', '.join(map(str, LAGS))}")
+    if gradient_epochs < 1 or gradient_hidden < 1:
+        raise StudyError("--gradient-epochs and --gradient-hidden must be positive")
+    registry = _registry(ctx)
+    chosen = _csv_list(models)
+    if chosen is not None and FLOOR_MODEL not in chosen:
+        chosen.append(FLOOR_MODEL)  # the floor of "learned nothing" is measured, on the same windows
+    options = dict(suite=None if resume else SUITE, models=chosen, seeds=_seed_list(seeds),
+                   datasets=dataset_names(_csv_list(tasks), _int_list(lags, "lags")), params=list(params))
+
+    def after_run(store) -> None:  # noqa: ANN001
+        gradient = GradientConfig(lag=gradient_lag, hidden=gradient_hidden, epochs=gradient_epochs,
+                                  seeds=tuple(store.config().seeds))
+        tables = write_memory_study(store, registry, gradient)
+        v = tables["verdict"].iloc[0]
+        click.echo(f"rnnbench: memory study: claim (c) {v['verdict']}: {v['evidence']}", err=True)
+
+    code = execute(registry, options, workers=workers or os.cpu_count() or 1, out=out, resume=resume,
+                   results_dir=RESULTS_DIR, argv=sys.argv, after_run=after_run)
+    ctx.exit(code)
+
+
+@study.command("cost")
+@click.option("--models", help="Comma-separated models [default: arima and the four RNNs].")
+@click.option("--lengths", help="Series lengths to time [default: 100,200,400,800,1600].")
+@click.option("--n-series", "n_series", help="Numbers of series to time [default: 8,32,128,512].")
+@click.option("--hidden", help="RNN hidden sizes to time [default: 8,16,32,64,128].")
+@click.option("--epochs", type=int, default=None, help="Fixed training epochs of the RNNs [default: 20].")
+@click.option("--repeats", type=int, default=None, help="Timings per point (medians are compared) [default: 1].")
+@click.option("--tiny", is_flag=True, help="A seconds-long study (two values per axis, 2 epochs), for CI.")
+@click.option("--out", type=click.Path(file_okay=False), help="Study directory [default: a new folder under results/].")
+@click.pass_context
+def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, repeats, tiny, out) -> None:  # noqa: ANN001
+    """How fit+predict time grows with series length, number of series and hidden size (claim b).
+
+    Writes studies/cost/ (cost.csv, exponents.csv, crossover.csv, verdict.csv, figures),
+    manifest.json and report.md in the study directory. Torch models also run on CUDA when present."""
+    import pandas as pd
+    from tqdm import tqdm
+
+    from harness.store import default_run_dir
+    from harness.studies.cost import CostStudyConfig, run_cost_study, write_cost_study
+
+    overrides: dict = {}
+    for key, value in (("models", _csv_list(models)), ("lengths", _int_list(lengths, "lengths")),
+                       ("n_series", _int_list(n_series, "n-series")), ("hidden", _int_list(hidden, "hidden")),
+                       ("epochs", epochs), ("repeats", repeats)):
+        if value is not None:
+            overrides[key] = tuple(value) if isinstance(value, list) else value
+    try:
+        config = CostStudyConfig.tiny(**overrides) if tiny else CostStudyConfig(**overrides)
+    except ValueError as exc:
+        raise StudyError(f"cost study: {exc}") from None
+    registry = _registry(ctx)
+    for name in config.models:
+        registry.model(name)  # unknown model: one line, exit 2, before anything is written
+    root = Path(out) if out else default_run_dir(RESULTS_DIR, "cost")
+    if root.exists() and any(root.iterdir()):
+        raise StudyError(f"output directory {root} is not empty; give a new --out")
+    with tqdm(unit="point", disable=None, file=sys.stderr, dynamic_ncols=True) as bar:
+        def progress(done: int, total: int, row: dict) -> None:
+            bar.total = total
+            bar.set_description(f"{row['axis']}={row['value']} {row['model']}")
+            bar.update(done - bar.n)
+
+        rows = run_cost_study(config, registry, progress=progress)
+    write_cost_study(root, config, rows)
+    verdict = pd.read_csv(root / "studies" / "cost" / "verdict.csv").iloc[0]
+    click.echo(f"rnnbench: cost study: claim (b) {verdict['verdict']}: {verdict['evidence']}", err=True)
+    click.echo(f"report: {root / 'report.md'}")
 
 
 @cli.command()

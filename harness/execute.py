@@ -10,7 +10,7 @@ import copy
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 import pandas as pd
@@ -40,8 +40,11 @@ def build_config(options: dict[str, Any], base: RunConfig | None = None) -> RunC
 
 
 def execute(registry: Registry, options: dict[str, Any], *, workers: int, out: str | None, resume: str | None,
-            results_dir: Path, argv: list[str]) -> int:
-    """Run (or resume) a suite; return the exit code (0 all ok, 1 something failed)."""
+            results_dir: Path, argv: list[str], after_run: Callable[[RunStore], None] | None = None) -> int:
+    """Run (or resume) a suite; return the exit code (0 all ok, 1 something failed).
+
+    ``after_run(store)`` runs once the results are written and before the report is built, so a
+    study can add its own tables (``studies/<kind>/``) to the run's report."""
     if resume:
         store = RunStore.open(Path(resume))
         stored = store.config()
@@ -77,6 +80,8 @@ def execute(registry: Registry, options: dict[str, Any], *, workers: int, out: s
 
     experiments_df, series, forecasts = store.collect(experiments)
     store.write_results(experiments_df, series, forecasts)
+    if after_run is not None:
+        after_run(store)
     build_report(store)
     manifest = store.manifest()
     n_failed = int((series["status"] != "ok").sum())

@@ -231,6 +231,45 @@ def smape_by_step(step_table: pd.DataFrame, path: Path | str, styles: Mapping[st
     return _save(fig, path)
 
 
+def memory_vs_lag(memory: pd.DataFrame, path: Path | str, styles: Mapping[str, Style] | None = None) -> Path:
+    """Memory study: error relative to the floor against the lag L, one line per model, one
+    panel per task. 1 is the floor (no better than the series mean: nothing remembered); the
+    dashed line is the best achievable error. Error bars: sd over seeds.
+
+    memory: columns task, lag, model, error, error_sd, floor, optimum (studies/memory/memory.csv).
+    """
+    df = memory.dropna(subset=["error", "floor"])
+    if df.empty:
+        raise ValueError("empty memory table")
+    tasks = list(dict.fromkeys(df["task"]))
+    st = _styles_for(df["model"].unique(), styles)
+    with plt.rc_context(RC):
+        fig, axes = _grid(len(tasks))
+        seen: dict[str, Any] = {}
+        for ax, task in zip(axes, tasks):
+            sub = df[df["task"] == task]
+            for model in sorted(sub["model"].unique(), key=lambda m: list(st).index(m)):
+                line = sub[sub["model"] == model].sort_values("lag")
+                s = st[model]
+                sd = line["error_sd"].fillna(0.0) / line["floor"] if "error_sd" in line else None
+                h = ax.errorbar(line["lag"], line["error"] / line["floor"], yerr=sd, color=s["color"],
+                                marker=s["marker"], linestyle=s["linestyle"], markersize=4, linewidth=1.5,
+                                capsize=2, label=model)
+                seen.setdefault(model, h)
+            best = sub.groupby("lag")[["optimum", "floor"]].mean().reset_index()
+            ax.plot(best["lag"], best["optimum"] / best["floor"], color="black", linestyle=":", linewidth=1)
+            ax.axhline(1.0, color="grey", linewidth=0.8)
+            ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_formatter(mticker.ScalarFormatter())
+            ax.set_xticks(sorted(sub["lag"].unique()))
+            ax.set_title(str(task))
+            ax.set_xlabel("lag L of the needed information (steps)")
+            ax.set_ylabel("RMSE / floor (1 = learned nothing)")
+        fig.suptitle("Memory study: error against lag (dotted: best achievable)", fontsize=12)
+        _legend_below(fig, list(seen.values()), list(seen))
+    return _save(fig, path)
+
+
 def cd_groups(ranks: Mapping[str, float], cd: float) -> list[tuple[str, ...]]:
     """Maximal groups of models (sorted by rank) whose ranks all lie within less than ``cd``.
 

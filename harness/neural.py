@@ -5,6 +5,7 @@ training. Neural plugins subclass :class:`WindowForecaster` and supply only the 
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, ClassVar
 
 import numpy as np
@@ -28,7 +29,9 @@ class WindowForecaster(Forecaster):
     their own (an encoder-decoder also emits the horizon at once). ``training="global"`` (default)
     trains one network on the windows of all series of the task; ``"local"`` one per series. The
     newest window of every series is held out as the validation tail for early stopping.
-    ``input_size=None`` uses ceil(1.25 x max(horizon, season length)) (Hewamalage et al. 2021).
+    ``input_size=None`` uses ceil(1.25 x max(horizon, season length)) (Hewamalage et al. 2021);
+    ``input_seasons=k`` makes it ceil(k x season length) instead, for tasks whose information lies
+    several seasons back (the memory study's adding task needs two); an explicit ``input_size`` wins.
 
     Subclasses implement :meth:`train_network` and list their network's parameters in
     ``defaults`` (``{**WindowForecaster.defaults, ...}``).
@@ -39,6 +42,7 @@ class WindowForecaster(Forecaster):
         "strategy": "mimo",
         "training": "global",
         "input_size": None,
+        "input_seasons": None,
         "max_windows_per_series": 60,
         "log": True,
         "deseasonalize": "classical",
@@ -55,7 +59,16 @@ class WindowForecaster(Forecaster):
             self.prep = W.Preprocessing(self.log, self.deseasonalize, self.normalize)
         except ValueError as exc:
             raise ModelError(f"model {self.name}: {exc}") from None
-        self.window = int(self.input_size or W.default_input_size(self.horizon, self.season_length))
+        if self.input_size is not None:
+            self.window = int(self.input_size)
+        elif self.input_seasons is not None:
+            if not float(self.input_seasons) > 0:
+                raise ModelError(f"model {self.name}: input_seasons must be positive, got {self.input_seasons!r}")
+            self.window = int(math.ceil(float(self.input_seasons) * self.season_length))
+        else:
+            self.window = W.default_input_size(self.horizon, self.season_length)
+        if self.window < 1:
+            raise ModelError(f"model {self.name}: input window must be at least 1, got {self.window}")
         self.n_out = 1 if self.strategy == "recursive" else self.horizon
         self.predictors_: list[Predictor] = []
         self._transforms: list[W.SeriesTransform] = []

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness import claims, figures, html
+from harness.studies import Study, read_studies
 from harness.analysis import accuracy_table, failures_table, speed_table
 from harness.store import RunStore, atomic_write_frame, atomic_write_text
 
@@ -38,7 +39,43 @@ def _present(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return df[[c for c in columns if c in df.columns and not (c in optional and df[c].isna().all())]]
 
 
-def _claim_sections(tables: dict, figs: dict[str, Path]) -> list[Section]:
+def _cost_blocks(study: Study | None) -> list:
+    if study is None:
+        return ["How cost grows with series length, number of series and hidden size: attach a cost study "
+                "(`rnnbench study cost`, then `rnnbench report RUN_DIR --study STUDY_DIR`)."]
+    t = study.tables
+    blocks: list = ["Cost study: fit+predict time against the work; exponent = slope of log time on log size "
+                    "(1 = linear). Where arima's cost (per series, so linear in the number of series) and a "
+                    "global RNN's cross:"]
+    for name in ("exponents", "crossover"):
+        if name in t:
+            blocks.append(t[name])
+    return blocks + [study.figures[k] for k in sorted(study.figures)]
+
+
+def _memory_blocks(study: Study | None) -> list:
+    if study is None or "memory" not in study.tables:
+        return ["The memory study (`rnnbench study memory`) isolates this claim; attach it with "
+                "`rnnbench report RUN_DIR --study STUDY_DIR`."]
+    mem = study.tables["memory"]
+    wide = mem.pivot_table(index=["task", "lag"], columns="model", values="skill").reset_index()
+    wide.columns.name = None
+    blocks: list = [
+        "Memory study: skill = (floor - error) / (floor - optimum) of RMSE, per task and lag L of the needed "
+        "information (1 = best achievable, 0 = no better than the series mean); neural models averaged over seeds:",
+        wide,
+    ]
+    blocks += [study.figures[k] for k in ("memory_error",) if k in study.figures]
+    if "decay" in study.tables:
+        decay = study.tables["decay"]
+        shown = decay.groupby(["network", "source"], sort=False)[["rho", "half_life", "r2"]].mean().reset_index()
+        blocks += ["Gradient decay in networks trained on the lagged-copy task: norm of dh_T/dh_(T-k) falls as rho^k "
+                   "(half-life in steps; NumPy backward pass and torch autograd agree on the Elman networks):", shown]
+        blocks += [study.figures[k] for k in ("gradient_decay",) if k in study.figures]
+    return blocks
+
+
+def _claim_sections(tables: dict, figs: dict[str, Path], studies: dict[str, Study]) -> list[Section]:
     verdicts = tables["verdicts"]
     sections: list[Section] = [("Claims", [
         "Each claim gets a verdict per dataset and overall (all series pooled) by the rule written "
@@ -62,6 +99,7 @@ def _claim_sections(tables: dict, figs: dict[str, Path]) -> list[Section]:
             if len(speed):
                 blocks.append(_present(speed, ["dataset", "model", "device", "device_name", "ms_per_series", "rel_cost"]))
             blocks += [figs[k] for k in ("accuracy_vs_cost",) if k in figs]
+            blocks += _cost_blocks(studies.get("cost"))
         else:
             steps = tables["step_errors"]
             if len(steps):
@@ -69,11 +107,7 @@ def _claim_sections(tables: dict, figs: dict[str, Path]) -> list[Section]:
                 wide.columns.name = None
                 blocks += ["sMAPE by forecast step (a steeper rise means information decays faster with lead time):", wide]
             blocks += [figs[k] for k in ("smape_by_step",) if k in figs]
-            if "memory" in tables:
-                blocks += ["Long-memory study (memory.csv):", tables["memory"]]
-            else:
-                blocks.append("The long-memory study (`rnnbench study memory`) isolates this claim; its results "
-                              "are not in this run directory.")
+            blocks += _memory_blocks(studies.get("memory"))
         sections.append((title, blocks))
     return sections
 
@@ -89,11 +123,13 @@ def build_report(store: RunStore) -> str:
     atomic_write_frame(speed, store.root / "speed.csv")
     forecasts_path = store.root / "forecasts.parquet"
     forecasts = pd.read_parquet(forecasts_path) if forecasts_path.exists() else None
-    memory_path, steps_path = store.root / "memory.csv", store.root / "claims" / "step_errors.csv"
+    steps_path = store.root / "claims" / "step_errors.csv"
+    studies = read_studies(store.root)
     tables = claims.claims_tables(
         series, forecasts, speed,
-        memory=pd.read_csv(memory_path) if memory_path.exists() else None,
+        memory=studies["memory"].tables.get("memory") if "memory" in studies else None,
         stored_steps=pd.read_csv(steps_path) if steps_path.exists() else None,
+        cost_verdict=studies["cost"].tables.get("verdict") if "cost" in studies else None,
     )
     (store.root / "claims").mkdir(exist_ok=True)
     for name in ("summary", "versus", "friedman", "step_errors", "verdicts"):
@@ -120,7 +156,7 @@ def build_report(store: RunStore) -> str:
         "Speed: ms_per_series is model compute time per series (fit + predict; for local models the sum "
         "over series, independent of worker count); rel_cost is that relative to naive.",
     ]
-    sections: list[Section] = [("Run", intro)] + _claim_sections(tables, figs)
+    sections: list[Section] = [("Run", intro)] + _claim_sections(tables, figs, studies)
     for dataset in accuracy["dataset"].unique():
         acc = accuracy[accuracy["dataset"] == dataset].sort_values("smape")
         spd = speed[speed["dataset"] == dataset].set_index("model").reindex(acc["model"]).reset_index()

@@ -187,13 +187,28 @@ def test_verdict_b_cost():
 
 
 def test_verdict_c_memory():
-    mem = pd.DataFrame({"model": ["rnn", "lstm", "rnn", "lstm"], "lag": [10, 10, 100, 100],
-                        "error": [0.1, 0.1, 0.95, 0.2], "floor": [1.0] * 4})
-    assert claims.memory_verdict(mem)["verdict"] == "supported"
-    mem["error"] = 0.1
+    # floor 3, optimum 1: skill = (3 - error) / 2
+    mem = pd.DataFrame({"task": "copy", "model": ["rnn", "lstm", "rnn", "lstm"], "lag": [10, 10, 100, 100],
+                        "error": [1.2, 1.2, 2.9, 1.5], "floor": [3.0] * 4, "optimum": [1.0] * 4})
+    v = claims.memory_verdict(mem)
+    assert v["verdict"] == "supported"  # rnn skill 0.05 at L=100 where lstm has skill 0.75
+    assert "rnn skill 0.05 on copy at L=100 where lstm succeed" in v["evidence"]
+    assert "rnn/copy succeeds up to L=10" in v["evidence"]
+    mem["error"] = 1.2
     assert claims.memory_verdict(mem)["verdict"] == "refuted"
-    mem["error"] = 0.7
+    mem["error"] = 2.2  # skill 0.4 everywhere: neither fails nor succeeds
     assert claims.memory_verdict(mem)["verdict"] == "inconclusive"
+
+
+def test_verdict_c_memory_failure_counts_only_where_the_task_was_learnable():
+    # everything fails at L=100 (arima too): the task may be impossible there, not a memory failure
+    mem = pd.DataFrame({"task": "copy", "model": ["rnn-numpy", "arima", "rnn-numpy", "arima"], "lag": [10, 10, 100, 100],
+                        "error": [1.1, 1.0, 3.0, 3.0], "floor": 3.0, "optimum": 1.0})
+    assert claims.memory_verdict(mem)["verdict"] == "inconclusive"
+    # another task where arima succeeds does not make the copy failure count
+    other = pd.DataFrame({"task": "adding", "model": ["arima"], "lag": [100], "error": [1.0], "floor": 3.0, "optimum": 1.0})
+    assert claims.memory_verdict(pd.concat([mem, other]))["verdict"] == "inconclusive"
+    assert claims.memory_skill(mem).tolist() == [0.95, 1.0, 0.0, 0.0]
 
 
 def test_claims_report_round_trip(tmp_path):

@@ -1,0 +1,547 @@
+"""Gradient decay through time in trained recurrent networks (claim c: "RNNs have difficulty
+accessing a very old time frame").
+
+The gradient of a loss at the last step T with respect to the hidden state k steps earlier is
+
+    ∂L/∂h_{T-k} = ∂L/∂h_T · J_k,        J_k = ∂h_T/∂h_{T-k} = Π_{t=T-k+1..T} ∂h_t/∂h_{t-1},
+
+so the spectral norm ||J_k|| (largest singular value) bounds how much of the error signal at T
+reaches step T-k, and therefore how much training can learn to use information that old. If
+||J_k|| ≈ a·ρ^k with ρ < 1 the gradient vanishes exponentially: its half-life is ln 0.5 / ln ρ
+steps. This module measures ||J_k|| against k for trained networks:
+
+* NumPy Elman networks (tanh, relu, sigmoid) from :mod:`plugins.numpy_rnn`, twice: with the
+  implementation's OWN backward pass (:meth:`ElmanRNN.state_jacobians`, the training code seeded
+  with the identity) and with torch autograd on the same weights. The two must agree to rounding;
+  the study checks that, so the decay curves are also a test of the hand-written BPTT.
+* torch ``nn.RNN`` (tanh), ``nn.LSTM`` and ``nn.GRU`` networks from
+  :func:`plugins.torch_rnn.build_network`, trained exactly as the ``*-torch`` forecasters train,
+  with torch autograd.
+
+For the LSTM the state is (h, c). ``J_k`` is defined as ∂h_T/∂h_{T-k} with c_{T-k} held fixed:
+the derivative through every path that leaves step T-k through h_{T-k} (the gates of step
+T-k+1 and what follows), not through the cell c_{T-k}. That is what autograd returns for the
+gradient of h_T with respect to the tensor h_{T-k} when (h, c) are carried as separate tensors.
+The cell's own path (the "constant error carousel") is therefore NOT in this number; for the LSTM
+the curve measures how well the hidden-state path carries information, a lower bound on the
+gradient's reach. GRU and Elman networks have only h, so there J_k is the full Jacobian.
+
+Norms are aggregated over evaluation windows by the geometric mean (the mean of log norms, as
+decay is multiplicative); one window with a zero Jacobian (a dead relu network) makes the
+aggregate 0, which is then what is reported. :func:`fit_decay` fits log ||J_k|| = a + k·ln ρ by
+least squares over k ≥ 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from harness import windows as W
+from plugins.numpy_rnn import ElmanRNN, RNNNumpy
+
+if TYPE_CHECKING:  # torch is optional for the rest of the package; imported where used
+    import torch
+
+__all__ = [
+    "NORMS_COLUMNS",
+    "RATES_COLUMNS",
+    "State",
+    "Step",
+    "elman_step",
+    "fit_decay",
+    "geometric_mean",
+    "gradient_decay",
+    "module_step",
+    "numpy_jacobian_norms",
+    "plot_decay",
+    "spectral_norms",
+    "torch_jacobian_norms",
+    "torch_state_jacobians",
+    "train_elman",
+    "train_torch",
+    "zero_state",
+]
+
+#: A recurrent state as a tuple of ``(batch, hidden)`` tensors; ``state[0]`` is the hidden
+#: output h (the LSTM carries ``(h, c)``, the others ``(h,)``).
+State = tuple["torch.Tensor", ...]
+#: One step of a recurrence: ``step(x_t, state) -> next state``, ``x_t`` of shape ``(batch, n_in)``
+#: (or ``(batch,)`` for one input).
+Step = Callable[["torch.Tensor", State], State]
+
+NORMS_COLUMNS = ["network", "activation", "seed", "source", "k", "norm"]
+RATES_COLUMNS = ["network", "activation", "seed", "source", "rho", "half_life", "r2", "k_fit"]
+
+#: numpy backward pass and torch autograd on the same float64 weights must agree this closely
+#: (relative, per k); they differ only in the order of floating-point operations.
+AGREEMENT_RTOL = 1e-6
+
+
+# ---------------------------------------------------------------------------------------------
+# Norms and their aggregation
+# ---------------------------------------------------------------------------------------------
+
+
+def spectral_norms(J: np.ndarray) -> np.ndarray:
+    """Largest singular value of each Jacobian in ``J`` (``(..., H, H)`` -> ``(...)``).
+
+    The spectral norm is the largest factor by which J can stretch any gradient vector, so it is
+    the tightest bound on how much error signal passes; Frobenius would mix in all directions.
+    """
+    J = np.asarray(J, dtype=float)
+    if J.shape[-1] == 0:
+        return np.zeros(J.shape[:-2])
+    return np.linalg.svd(J, compute_uv=False)[..., 0]
+
+
+def geometric_mean(norms: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Geometric mean along ``axis`` (mean of the logs): the right average for quantities that
+    decay multiplicatively. A zero anywhere makes the result 0 (log 0 = -inf), not an error."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log(np.asarray(norms, dtype=float))
+        return np.exp(np.mean(logs, axis=axis))
+
+
+def _as_windows(X: Any) -> np.ndarray:
+    """(n, T) windows of a univariate series or (n, T, n_in) -> float (n, T, n_in)."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 2:
+        X = X[:, :, None]
+    if X.ndim != 3:
+        raise ValueError(f"X must have shape (n, T) or (n, T, n_in), got {X.shape}")
+    return X
+
+
+def _check_k(k_max: int | None, T: int) -> int:
+    K = T - 1 if k_max is None else int(k_max)
+    if not 0 <= K <= T:
+        raise ValueError(f"k_max must be in 0..{T} (the window length), got {k_max}")
+    return K
+
+
+def numpy_jacobian_norms(net: ElmanRNN, X: np.ndarray, k_max: int, *, chunk: int = 64) -> np.ndarray:
+    """||∂H_T/∂H_{T-k}|| for k = 0..k_max from the NumPy network's own backward pass.
+
+    ``X``: windows ``(n, T)`` (univariate) or ``(n, T, n_in)``. Returns shape ``(k_max + 1,)``:
+    the spectral norm per window, aggregated over windows by the geometric mean. Windows are
+    processed ``chunk`` at a time, which bounds memory (the Jacobians of one chunk take
+    ``chunk · (k_max+1) · H²`` floats).
+    """
+    X = _as_windows(X)
+    K = _check_k(k_max, X.shape[1])
+    per_window = [spectral_norms(net.state_jacobians(X[s : s + chunk], K)) for s in range(0, len(X), chunk)]
+    return geometric_mean(np.concatenate(per_window, axis=0), axis=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# torch autograd
+# ---------------------------------------------------------------------------------------------
+
+
+def _torch() -> Any:
+    import torch
+
+    return torch
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None = 1) -> Iterator[None]:
+    """torch intra-op threads set to ``n`` for the duration (``None``: unchanged). Small
+    recurrent matrices gain nothing from threads and a shared machine loses a lot; see
+    plugins/torch_rnn.py."""
+    if n is None:
+        yield
+        return
+    torch = _torch()
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    """BLAS (NumPy's OpenBLAS) and torch threads limited to ``n`` for the duration (``None``:
+    unchanged). Measured on the 2-core development machine under load from other processes:
+    fitting one 32-unit Elman net on 900 windows of 60 took 9-16 s with OpenBLAS's default
+    threads and 0.65 s with one, as spin-waiting threads fight for the cores."""
+    if n is None:
+        yield
+        return
+    with threadpool_limits(int(n)), _torch_threads(n):
+        yield
+
+
+def elman_step(net: ElmanRNN) -> Step:
+    """The NumPy network's recurrence ``h_t = f(x_t W_x + h_{t-1} W_h + b)`` in torch float64
+    ops, with the weights copied from ``net``: the independent (autograd) side of the check."""
+    torch = _torch()
+    p = {k: torch.as_tensor(np.array(v, dtype=float)) for k, v in net.params.items()}
+    f = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}[net.activation]
+
+    def step(x: torch.Tensor, state: State) -> State:
+        if x.dim() == 1:  # (batch,) values of a univariate series
+            x = x[:, None]
+        return (f(x @ p["W_x"] + state[0] @ p["W_h"] + p["b"]),)
+
+    return step
+
+
+def _encoder(net: Any) -> Any:
+    """The recurrent layer of a :func:`build_network` network, or ``net`` itself if it is one."""
+    torch = _torch()
+    enc = getattr(net, "encoder", net)
+    if not isinstance(enc, torch.nn.RNNBase):
+        raise TypeError(f"expected a torch RNN/LSTM/GRU or a build_network network, got {type(net).__name__}")
+    if enc.num_layers != 1 or enc.bidirectional or getattr(enc, "proj_size", 0):
+        raise ValueError("only single-layer, unidirectional recurrences without projection are supported")
+    return enc
+
+
+def module_step(net: Any) -> Step:
+    """One step of a trained torch ``nn.RNN``/``nn.LSTM``/``nn.GRU`` (or the ``encoder`` of a
+    :func:`build_network` network), run in float64 on a copy (the caller's network is left as
+    it is). The module is called on ``(batch, 1, n_in)`` slices with the state passed in, so
+    each step's output h is a separate tensor that autograd can differentiate with respect to;
+    the LSTM's state is ``(h, c)``, the others' ``(h,)``."""
+    torch = _torch()
+    enc = copy.deepcopy(_encoder(net)).to(torch.float64).eval()
+    for param in enc.parameters():
+        param.requires_grad_(False)  # only the state path is differentiated
+    lstm = isinstance(enc, torch.nn.LSTM)
+    seq_dim = 1 if enc.batch_first else 0
+
+    def step(x: torch.Tensor, state: State) -> State:
+        if x.dim() == 1:  # (batch,) values of a univariate series
+            x = x[:, None]
+        x = x.unsqueeze(seq_dim)
+        if lstm:
+            _, (h, c) = enc(x, (state[0].unsqueeze(0), state[1].unsqueeze(0)))
+            return (h[0], c[0])
+        _, h = enc(x, state[0].unsqueeze(0))
+        return (h[0],)
+
+    return step
+
+
+def zero_state(net: Any, batch: int) -> State:
+    """The zero initial state (what training starts from) for an :class:`ElmanRNN` or a torch
+    network: ``(h,)``, or ``(h, c)`` for an LSTM, each ``(batch, hidden)`` float64."""
+    torch = _torch()
+    if isinstance(net, ElmanRNN):
+        return (torch.zeros(batch, net.n_hidden, dtype=torch.float64),)
+    enc = _encoder(net)
+    n = 2 if isinstance(enc, torch.nn.LSTM) else 1
+    return tuple(torch.zeros(batch, enc.hidden_size, dtype=torch.float64) for _ in range(n))
+
+
+def torch_state_jacobians(step: Step, h_init: State, X: Any, k_max: int | None = None) -> np.ndarray:
+    """``J[b, k] = ∂h_T/∂h_{T-k}`` (k = 0..k_max) by torch autograd, float64.
+
+    The recurrence is unrolled step by step from ``h_init`` over the windows ``X`` (``(n, T)``
+    or ``(n, T, n_in)``); every h_t is kept. Then one backward pass per hidden unit i of h_T,
+    summed over the batch (windows are independent, so the sum separates), gives row i of
+    ∂h_T/∂h_t for every t at once. For an LSTM the gradient with respect to the tensor h_t is
+    the partial with c_t held fixed (see the module docstring). ``k_max`` defaults to T-1 and
+    may be T (the initial state). Returns ``(n, k_max + 1, H, H)`` with ``J[b, k][i, j] =
+    ∂h_T[i]/∂h_{T-k}[j]``, the convention of :meth:`ElmanRNN.state_jacobians`.
+    """
+    torch = _torch()
+    Xt = torch.as_tensor(_as_windows(X), dtype=torch.float64)
+    B, T, _ = Xt.shape
+    K = _check_k(k_max, T)
+    state = tuple(torch.as_tensor(s, dtype=torch.float64).detach().clone() for s in h_init)
+    state[0].requires_grad_(True)  # so that k = T (the initial state) has a gradient too
+    hs = [state[0]]
+    for t in range(T):
+        state = step(Xt[:, t], state)
+        hs.append(state[0])
+    h_T = hs[T]
+    H = h_T.shape[1]
+    earlier = [hs[T - k] for k in range(1, K + 1)]
+    J = np.zeros((B, K + 1, H, H))
+    J[:, 0] = np.eye(H)
+    if K == 0:
+        return J
+    for i in range(H):
+        rows = torch.autograd.grad(h_T[:, i].sum(), earlier, retain_graph=i < H - 1, allow_unused=True)
+        for k, g in enumerate(rows, start=1):
+            if g is not None:  # None: h_T does not depend on h_{T-k} at all (a zero row)
+                J[:, k, i, :] = g.numpy()
+    return J
+
+
+def torch_jacobian_norms(step: Step, h_init: State, X: Any, k_max: int | None = None) -> np.ndarray:
+    """||∂h_T/∂h_{T-k}|| for k = 0..k_max by torch autograd: spectral norm per window,
+    geometric mean over windows, shape ``(k_max + 1,)`` (the same as
+    :func:`numpy_jacobian_norms`). ``step`` from :func:`elman_step` or :func:`module_step`,
+    ``h_init`` usually :func:`zero_state`."""
+    return geometric_mean(spectral_norms(torch_state_jacobians(step, h_init, X, k_max)), axis=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The decay rate
+# ---------------------------------------------------------------------------------------------
+
+
+def fit_decay(norms: np.ndarray) -> dict[str, float]:
+    """Fit ``log ||J_k|| = a + k · ln ρ`` by least squares over k = 1..K (``norms[k]``; k = 0 is
+    the identity and carries no information), using only the k with a positive, finite norm.
+
+    Returns ``rho`` (the per-step factor: < 1 vanishing, > 1 exploding), ``half_life``
+    (ln 0.5 / ln ρ steps for ρ < 1, the lag at which the gradient has halved; ``inf`` for ρ ≥ 1,
+    where it never halves — for an exploding network read ``rho``, or ``doubling`` = ln 2 / ln ρ
+    steps), ``doubling`` (``inf`` for ρ ≤ 1), ``intercept`` (a), ``r2`` (how exponential the
+    decay is; 1.0 for a perfect fit, also when the norms are constant) and ``k_fit`` (how many
+    k were used). With fewer than 2 usable k everything but ``k_fit`` is NaN.
+    """
+    norms = np.asarray(norms, dtype=float).reshape(-1)
+    k = np.arange(norms.size, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok = (k >= 1) & np.isfinite(norms) & (norms > 0)
+    n = int(ok.sum())
+    nan = float("nan")
+    if n < 2:
+        return {"rho": nan, "half_life": nan, "doubling": nan, "intercept": nan, "r2": nan, "k_fit": n}
+    x, y = k[ok], np.log(norms[ok])
+    xm, ym = x.mean(), y.mean()
+    slope = float(np.sum((x - xm) * (y - ym)) / np.sum((x - xm) ** 2))
+    intercept = float(ym - slope * xm)
+    resid = y - (intercept + slope * x)
+    ss_res, ss_tot = float(resid @ resid), float(np.sum((y - ym) ** 2))
+    scale = max(float(np.max(np.abs(y))), 1.0)
+    if ss_tot <= (1e-12 * scale) ** 2 * n:  # constant log norms: a flat line fits exactly
+        r2 = 1.0
+    else:
+        r2 = 1.0 - ss_res / ss_tot
+    rho = math.exp(slope)
+    half_life = math.log(0.5) / slope if slope < 0 else math.inf
+    doubling = math.log(2.0) / slope if slope > 0 else math.inf
+    return {"rho": rho, "half_life": half_life, "doubling": doubling, "intercept": intercept, "r2": r2, "k_fit": n}
+
+
+# ---------------------------------------------------------------------------------------------
+# Training (the forecasters' own recipes)
+# ---------------------------------------------------------------------------------------------
+
+
+def _split_tail(X: np.ndarray, Y: np.ndarray, val_frac: float) -> tuple[W.Windows, W.Windows | None]:
+    """The last ``val_frac`` of the windows (the newest, if X is in time order) for early
+    stopping, like the forecasters' validation tail; ``val_frac = 0``: no validation.
+
+    The study's default is no validation, i.e. a fixed budget of ``epochs`` for every network:
+    with a 10% tail and the forecasters' patience of 8, the torch LSTM and GRU on the lagged-copy
+    series (y_t = 0.95 y_{t-24} + e_t, 900 windows of 30) stopped after 10-11 epochs with their
+    best epoch at 1-2, i.e. at their initial weights, and the decay measured was the
+    initialisation's (ρ ≈ 0.65 per step, rising to ≈ 1.0 after 100 epochs of training)."""
+    n = len(X)
+    n_val = round(val_frac * n) if val_frac > 0 else 0
+    n_val = min(max(n_val, 1 if val_frac > 0 else 0), n - 1)
+
+    def windows(sl: slice) -> W.Windows:
+        idx = np.arange(n)[sl]
+        return W.Windows(X[sl], Y[sl], np.zeros(len(idx), dtype=int), idx + 1)
+
+    if n_val <= 0:
+        return windows(slice(None)), None
+    return windows(slice(0, n - n_val)), windows(slice(n - n_val, n))
+
+
+def _targets(X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
+    X = np.asarray(X, dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    if X.ndim != 2:
+        raise ValueError(f"X must be (n, T) windows of a univariate series, got {X.shape}")
+    Y = Y.reshape(len(X), -1)
+    return X, Y
+
+
+#: One training budget for every network (the memory suite's): Adam, lr 3e-3, batches of 64.
+BATCH_SIZE = 64
+LR = 3e-3
+
+
+def train_elman(X: np.ndarray, Y: np.ndarray, activation: str, hidden: int, seed: int, epochs: int,
+                *, val_frac: float = 0.0, batch_size: int = BATCH_SIZE, lr: float = LR) -> ElmanRNN:
+    """An :class:`ElmanRNN` (float64) trained as ``rnn-numpy`` trains it (Adam, clipping at 1.0,
+    early stopping with its patience), with the study's batch size and learning rate, on windows ``X`` ``(n, T)`` -> targets ``Y`` ``(n, n_out)``, with the last
+    ``val_frac`` of the windows as the validation tail (0, the default: none, all ``epochs``
+    run and the final weights are kept; see :func:`_split_tail` for why).
+    Using the benchmark's recipe means the decay measured is that of the networks benchmarked."""
+    X, Y = _targets(X, Y)
+    d = RNNNumpy.defaults
+    train, val = _split_tail(X, Y, val_frac)
+    net = ElmanRNN(1, int(hidden), Y.shape[1], activation=activation, seed=int(seed), dtype="float64")
+    net.fit(train.X[:, :, None], train.Y,
+            X_val=None if val is None else val.X[:, :, None], Y_val=None if val is None else val.Y,
+            epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), optimizer=d["optimizer"],
+            clip_norm=d["clip_norm"], bptt_steps=d["bptt_steps"], patience=int(d["patience"]))
+    return net
+
+
+def train_torch(X: np.ndarray, Y: np.ndarray, cell: str, hidden: int, seed: int, epochs: int,
+                *, val_frac: float = 0.0, batch_size: int = BATCH_SIZE, lr: float = LR) -> Any:
+    """A :func:`plugins.torch_rnn.build_network` network (``cell`` rnn/lstm/gru, one layer, linear
+    head on the last step) trained by :meth:`TorchRNN.train_network` itself: Adam, MSE, clipping
+    at 1.0, the forecaster's patience, the study's batch size and learning rate (the same as the
+    Elman networks', so budgets are equal), float32 on the CPU with one
+    thread, deterministic for a seed (torch.manual_seed inside fork_rng). The last ``val_frac``
+    of the windows are the validation tail (0, the default: none, all ``epochs`` run).
+    Returns the trained ``nn.Module`` (float32, eval mode); :func:`module_step` makes the
+    float64 copy used for the Jacobians."""
+    from plugins.torch_rnn import TorchRNN
+
+    X, Y = _targets(X, Y)
+    train, val = _split_tail(X, Y, val_frac)
+    model = TorchRNN(horizon=Y.shape[1], seed=int(seed), cell=cell, hidden=int(hidden), epochs=int(epochs),
+                     device="cpu", dtype="float32", input_size=X.shape[1], threads=1,
+                     batch_size=int(batch_size), lr=float(lr))
+    with _torch_threads(1):
+        model.train_network(train, val, int(seed))
+    return model.nets_[-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# The study
+# ---------------------------------------------------------------------------------------------
+
+
+def _rows(network: str, activation: str, seed: int, source: str, norms: np.ndarray) -> list[dict[str, Any]]:
+    return [{"network": network, "activation": activation, "seed": seed, "source": source, "k": k, "norm": float(v)}
+            for k, v in enumerate(norms)]
+
+
+def _max_rel_diff(a: np.ndarray, b: np.ndarray) -> float:
+    both = np.isfinite(a) & np.isfinite(b)
+    scale = np.maximum(np.abs(a), np.abs(b))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(scale[both] > 0, np.abs(a - b)[both] / scale[both], 0.0)
+    mismatch_nonfinite = bool(np.any(np.isfinite(a) != np.isfinite(b)))
+    return math.inf if mismatch_nonfinite else float(rel.max(initial=0.0))
+
+
+def gradient_decay(
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    k_max: int | None = None,
+    hidden: int = 32,
+    seeds: Sequence[int] = (0,),
+    epochs: int = 30,
+    activations: Iterable[str] = ("tanh", "relu", "sigmoid"),
+    cells: Iterable[str] = ("rnn", "lstm", "gru"),
+    n_eval: int = 64,
+    val_frac: float = 0.0,
+    threads: int | None = 1,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train each network on windows ``X`` ``(n, T)`` -> ``Y`` ``(n, n_out)`` and measure how its
+    state Jacobian ||∂h_T/∂h_{T-k}|| decays with k = 0..k_max (default T-1) on the first
+    ``n_eval`` windows.
+
+    Networks: ``elman-numpy-<activation>`` for each of ``activations`` (measured by the NumPy
+    backward pass, source ``numpy-backward``, AND by torch autograd on the same weights, source
+    ``torch-autograd``; the two are compared and a warning names any pair that differs by more
+    than ``AGREEMENT_RTOL``), and ``<cell>-torch`` for each of ``cells`` (torch autograd only;
+    ``activation`` is ``tanh`` for rnn, ``gated`` for lstm/gru).
+
+    Returns ``(norms, rates)``: ``norms`` has columns network, activation, seed, source, k, norm
+    (k = 0 is the identity, norm 1); ``rates`` has network, activation, seed, source, rho,
+    half_life, r2, k_fit from :func:`fit_decay`. ``rates.attrs["max_rel_diff"]`` holds, per
+    Elman network and seed, the largest relative difference between the two sources.
+    ``val_frac``: a validation tail for early stopping (default 0: none, every network trains
+    for exactly ``epochs``, so networks are compared at equal budgets; see :func:`_split_tail`
+    for why early stopping is off by default); ``threads``:
+    BLAS and torch threads during the study (1 by default: these small matrices are fastest on
+    one thread, and much slower with several on a busy machine; ``None`` leaves the settings).
+    """
+    Xw, Yw = _targets(X, Y)
+    T = Xw.shape[1]
+    K = _check_k(k_max, T)
+    X_eval = Xw[: int(n_eval)]
+    rows: list[dict[str, Any]] = []
+    agreement: dict[str, float] = {}
+    with _threads(threads):
+        for seed in seeds:
+            for act in activations:
+                name = f"elman-numpy-{act}"
+                net = train_elman(Xw, Yw, act, hidden, seed, epochs, val_frac=val_frac)
+                own = numpy_jacobian_norms(net, X_eval, K)
+                auto = torch_jacobian_norms(elman_step(net), zero_state(net, len(X_eval)), X_eval, K)
+                diff = _max_rel_diff(own, auto)
+                agreement[f"{name}/seed={seed}"] = diff
+                if not diff <= AGREEMENT_RTOL:
+                    warnings.warn(f"gradient_decay: {name} seed {seed}: NumPy backward pass and torch autograd "
+                                  f"differ by {diff:.3g} (relative) in the Jacobian norms", RuntimeWarning,
+                                  stacklevel=2)
+                rows += _rows(name, act, seed, "numpy-backward", own)
+                rows += _rows(name, act, seed, "torch-autograd", auto)
+            for cell in cells:
+                tnet = train_torch(Xw, Yw, cell, hidden, seed, epochs, val_frac=val_frac)
+                norms = torch_jacobian_norms(module_step(tnet), zero_state(tnet, len(X_eval)), X_eval, K)
+                rows += _rows(f"{cell}-torch", "tanh" if cell == "rnn" else "gated", seed, "torch-autograd", norms)
+    norms_df = pd.DataFrame(rows, columns=NORMS_COLUMNS)
+    rate_rows = []
+    for key, g in norms_df.groupby(["network", "activation", "seed", "source"], sort=False):
+        fit = fit_decay(g.sort_values("k")["norm"].to_numpy())
+        rate_rows.append({**dict(zip(["network", "activation", "seed", "source"], key)),
+                          **{c: fit[c] for c in ("rho", "half_life", "r2", "k_fit")}})
+    rates_df = pd.DataFrame(rate_rows, columns=RATES_COLUMNS)
+    rates_df.attrs["max_rel_diff"] = agreement
+    return norms_df, rates_df
+
+
+def plot_decay(norms: pd.DataFrame, path: Path | str) -> Path:
+    """||∂h_T/∂h_{T-k}|| against k on a log scale, one line per network: the geometric mean over
+    seeds, from the NumPy backward pass for the NumPy Elman networks and torch autograd for the
+    torch ones (for the Elman nets the two are equal; one line each avoids drawing them twice).
+    A straight line on this scale is exponential decay; the legend gives the fitted per-step
+    factor ρ and half-life of the plotted curve, and the fit is drawn dashed. Zeros (dead relu
+    networks) cannot be drawn on a log scale and are left out."""
+    import matplotlib.ticker as mticker
+
+    from harness.figures import RC, _save, model_styles, plt
+
+    df = norms[((norms["source"] == "numpy-backward") & norms["network"].str.startswith("elman-numpy"))
+               | ((norms["source"] == "torch-autograd") & ~norms["network"].str.startswith("elman-numpy"))]
+    if df.empty:
+        raise ValueError("no norms to plot")
+    curves = df.groupby(["network", "k"], sort=False)["norm"].apply(lambda s: float(geometric_mean(s.to_numpy())))
+    networks = list(dict.fromkeys(df["network"]))
+    styles = model_styles(networks)
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(7.2, 4.6))
+        for name in networks:
+            curve = curves.loc[name].sort_index()
+            k, v = curve.index.to_numpy(dtype=float), curve.to_numpy(dtype=float)
+            fit = fit_decay(v)
+            hl = fit["half_life"]
+            label = (f"{name}: rho={fit['rho']:.3f}, half-life={hl:.1f}" if math.isfinite(hl)
+                     else f"{name}: rho={fit['rho']:.3f}")
+            s = styles[name]
+            shown = np.isfinite(v) & (v > 0)
+            ax.plot(k[shown], v[shown], color=s["color"], marker=s["marker"], markersize=3,
+                    linestyle=s["linestyle"], linewidth=1.5, label=label)
+            if math.isfinite(fit["rho"]):
+                kk = k[k >= 1]
+                ax.plot(kk, np.exp(fit["intercept"] + kk * math.log(fit["rho"])), color=s["color"],
+                        linestyle="--", linewidth=0.8, alpha=0.7)
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.set_xlabel("k (steps back from the last step T)")
+        ax.set_ylabel("||dh_T / dh_(T-k)||  (spectral norm, log scale)")
+        ax.set_title("Gradient decay through time (geometric mean over windows and seeds)")
+        ax.legend(fontsize=8, frameon=False)
+        fig.tight_layout()
+    return _save(fig, path)

@@ -1,0 +1,194 @@
+"""The memory study (claim c): can a model use information from L steps back, as L grows?
+
+A forecasting benchmark cannot isolate this claim: a model can be worse at step h for many
+reasons. Here the series are built so that the predictable part of the next values is exactly
+L steps back (``plugins.longmemory``: lagged copy, adding, long seasonal), each with a known best
+achievable error. A run of the ``memory`` suite forecasts them for L = 6 .. 192 with every
+model; this module turns that run into:
+
+* ``memory.csv``: per task x lag x model, the RMSE pooled over series and steps (mean over seeds,
+  ``error_sd`` their sd), the best achievable RMSE (``optimum``, from the generating process) and
+  the floor: the measured RMSE of the ``mean`` model on the same windows - the error of a model
+  that learned nothing (``floor_theory`` is its expected value). ``skill = (floor - error) /
+  (floor - optimum)``: 1 is optimal, 0 is nothing learned.
+* ``gradients.csv`` / ``decay.csv``: the norm of dh_T/dh_{T-k} against k for Elman networks
+  (tanh, relu, sigmoid; NumPy backward pass and torch autograd) and LSTM/GRU trained on the
+  lagged-copy task, and the fitted per-step decay rate (:mod:`harness.studies.gradients`).
+* ``verdict.csv`` and figures, all under ``<run>/studies/memory/``, which the run's report (and
+  any run it is attached to with ``rnnbench report RUN --study DIR``) reads for claim (c).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness import analysis, claims, figures
+from harness import windows as W
+from harness.plugins import Registry
+from harness.store import RunStore, atomic_write_frame, atomic_write_text
+from harness.studies import StudyError
+
+KIND = "memory"
+SUITE = "memory"
+FLOOR_MODEL = "mean"
+TASKS = ("copy", "adding", "seasonal")
+MEMORY_COLUMNS = ["task", "lag", "model", "n_seeds", "n_series", "error", "error_sd", "optimum", "floor",
+                  "floor_theory", "error_over_floor", "skill"]
+
+
+def study_dir(root: Path | str, kind: str = KIND) -> Path:
+    """Where a study's summary lives inside a run directory."""
+    return Path(root) / "studies" / kind
+
+
+def dataset_names(tasks: list[str] | None, lags: list[int] | None) -> list[str] | None:
+    """The registered datasets of these tasks and lags (None: the suite's own list)."""
+    from plugins import longmemory
+
+    if tasks is None and lags is None:
+        return None
+    tasks = tasks or list(TASKS)
+    lags = lags or list(longmemory.LAGS)
+    bad = [t for t in tasks if t not in TASKS]
+    if bad:
+        raise StudyError(f"unknown memory task {bad[0]!r}; choose from {', '.join(TASKS)}")
+    bad_lags = [lag for lag in lags if lag not in longmemory.LAGS]
+    if bad_lags:
+        raise StudyError(f"lag {bad_lags[0]} has no registered dataset; choose from {', '.join(map(str, longmemory.LAGS))}")
+    return [longmemory.dataset_name(t, lag) for t in tasks for lag in lags]
+
+
+@dataclass(frozen=True)
+class GradientConfig:
+    """Networks trained for the gradient-decay diagnostic: on the lagged-copy task at ``lag``,
+    windows of ``ceil(input_seasons x lag)`` values (as in the study's forecasts)."""
+
+    lag: int = 24
+    hidden: int = 32
+    epochs: int = 30
+    seeds: tuple[int, ...] = (0,)
+    input_seasons: float = 2.25
+    n_eval: int = 64
+
+
+# --------------------------------------------------------------------------- error vs lag
+
+
+def _metas(names: list[str], registry: Registry) -> dict[str, dict]:
+    """Generating-process facts (task, lag, optimum, floor) of the memory datasets of a run."""
+    out = {}
+    for name in names:
+        if name not in registry.datasets:  # a data file or another plugin's dataset in the same run
+            continue
+        meta = registry.dataset(name).load().meta
+        if "optimal_rmse" in meta and "lag" in meta:
+            out[name] = meta
+    return out
+
+
+def _task(meta: dict) -> str:
+    return {"lagged_copy": "copy", "adding": "adding", "long_seasonal": "seasonal"}.get(meta["generator"], meta["generator"])
+
+
+def memory_tables(series: pd.DataFrame, forecasts: pd.DataFrame, metas: dict[str, dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per seed, per task x lag x model) error tables of a memory-suite run.
+
+    Only the (series, window) pairs every model forecast count (the harness's fairness rule),
+    so the floor and every model's error are measured on the same values. RMSE is pooled over
+    series, windows and steps: sqrt(mean (y - yhat)^2).
+    """
+    keep = analysis.common_rows(series[series["dataset"].isin(list(metas))])[["dataset", *analysis.KEYS]].drop_duplicates()
+    f = forecasts.merge(keep, on=["dataset", *analysis.KEYS], how="inner")
+    f = f.assign(se=(f["y"] - f["yhat"]) ** 2)
+    per_seed = (f.groupby(["dataset", "model", "seed"], sort=False)
+                .agg(mse=("se", "mean"), n_series=("unique_id", "nunique")).reset_index())
+    per_seed["error"] = np.sqrt(per_seed["mse"])
+    per_seed["task"] = per_seed["dataset"].map(lambda d: _task(metas[d]))
+    per_seed["lag"] = per_seed["dataset"].map(lambda d: int(metas[d]["lag"]))
+    per_seed = per_seed[["task", "lag", "dataset", "model", "seed", "n_series", "error"]]
+    rows = []
+    for (dataset, model), g in per_seed.groupby(["dataset", "model"], sort=False):
+        meta = metas[dataset]
+        floor_rows = per_seed[(per_seed["dataset"] == dataset) & (per_seed["model"] == FLOOR_MODEL)]
+        floor = float(floor_rows["error"].mean()) if len(floor_rows) else float(meta["floor_rmse"])
+        optimum = float(meta["optimal_rmse"])
+        error = float(g["error"].mean())
+        rows.append({
+            "task": g["task"].iloc[0], "lag": int(g["lag"].iloc[0]), "model": model, "n_seeds": len(g),
+            "n_series": int(g["n_series"].max()), "error": error,
+            "error_sd": float(g["error"].std(ddof=1)) if len(g) > 1 else np.nan,
+            "optimum": optimum, "floor": floor, "floor_theory": float(meta["floor_rmse"]),
+            "error_over_floor": error / floor if floor > 0 else np.nan,
+            "skill": (floor - error) / (floor - optimum) if floor > optimum else np.nan,
+        })
+    table = pd.DataFrame(rows, columns=MEMORY_COLUMNS).sort_values(["task", "lag", "model"], ignore_index=True)
+    return per_seed.sort_values(["task", "lag", "model", "seed"], ignore_index=True), table
+
+
+# --------------------------------------------------------------------------- gradient decay
+
+
+def copy_windows(registry: Registry, lag: int, input_seasons: float) -> tuple[np.ndarray, np.ndarray]:
+    """Training windows (X: (n, T), Y: (n, h)) of the lagged-copy task at ``lag``, scaled as
+    the study's neural models see them (raw values over their mean absolute value)."""
+    from plugins import longmemory
+
+    ds = registry.dataset(longmemory.dataset_name("copy", lag)).load()
+    h = ds.panel.horizon
+    T = int(np.ceil(input_seasons * lag))
+    prep = W.Preprocessing(log=False, deseasonalize="none", normalize=False)
+    zs = [t.z for t in W.fit_transforms(ds.panel.values, ds.panel.season_length, h, prep)]
+    win = W.training_windows(zs, T, h, normalize=False, max_per_series=60)
+    return win.X, win.Y
+
+
+def gradient_tables(registry: Registry, config: GradientConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(norms, decay rates) of networks trained on the lagged-copy task (see GradientConfig)."""
+    from harness.studies import gradients
+
+    X, Y = copy_windows(registry, config.lag, config.input_seasons)
+    norms, rates = gradients.gradient_decay(X, Y, hidden=config.hidden, seeds=config.seeds, epochs=config.epochs,
+                                            n_eval=config.n_eval)
+    norms.insert(0, "lag", config.lag)
+    rates.insert(0, "lag", config.lag)
+    return norms, rates
+
+
+# --------------------------------------------------------------------------- the study
+
+
+def write_memory_study(store: RunStore, registry: Registry, gradient: GradientConfig | None = GradientConfig()) -> dict[str, pd.DataFrame]:
+    """Compute the memory study's tables from a finished memory-suite run and write them (and
+    figures) to ``<run>/studies/memory/``; returns the tables."""
+    _, series = store.read_results()
+    forecasts = pd.read_parquet(store.root / "forecasts.parquet")
+    metas = _metas(list(series["dataset"].unique()), registry)
+    if not metas:
+        raise StudyError(f"{store.root} has no memory-study datasets (memory-copy-L6, ...)")
+    per_seed, table = memory_tables(series, forecasts, metas)
+    tables = {"memory": table, "memory_seeds": per_seed}
+    if gradient is not None:
+        tables["gradients"], tables["decay"] = gradient_tables(registry, gradient)
+    verdict = claims.memory_verdict(table)
+    tables["verdict"] = pd.DataFrame([{"claim": "c", "verdict": verdict["verdict"], "rule": claims.RULES["c_memory"],
+                                       "evidence": verdict["evidence"]}])
+    out = study_dir(store.root)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        atomic_write_frame(frame, out / f"{name}.csv")
+    figures.memory_vs_lag(table, out / "figures" / "memory_error.png")
+    if gradient is not None:
+        from harness.studies import gradients
+
+        gradients.plot_decay(tables["gradients"], out / "figures" / "gradient_decay.png")
+    info: dict[str, Any] = {"kind": KIND, "run": store.root.name, "datasets": sorted(metas),
+                            "gradient": asdict(gradient) if gradient is not None else None,
+                            "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")}
+    atomic_write_text(out / "study.json", json.dumps(info, indent=2) + "\n")
+    return tables

@@ -1,0 +1,166 @@
+"""The memory and cost studies end to end through the CLI (tiny sizes), their tables, and how
+they attach to a run's report."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import harness
+from harness.studies import memory as M
+from tests.conftest import invoke
+
+TINY_MEMORY = [
+    "study", "memory", "--tasks", "copy", "--lags", "6", "--seeds", "0", "--models", "rnn-numpy,lstm-torch",
+    "-p", "rnn-numpy.epochs=3", "-p", "lstm-torch.epochs=2", "--gradient-lag", "6", "--gradient-epochs", "1",
+    "--gradient-hidden", "6", "--workers", "1",
+]
+
+
+@pytest.fixture(scope="module")
+def memory_study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("studies") / "memory"
+    result = invoke([*TINY_MEMORY, "--out", str(out)])
+    assert result.exit_code == 0, result.output + result.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def cost_study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("studies") / "cost"
+    result = invoke(["study", "cost", "--tiny", "--models", "arima,rnn-numpy", "--out", str(out)])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert f"report: {out / 'report.md'}" in result.output
+    return out
+
+
+def test_memory_study_writes_its_tables_and_the_floor_is_measured(memory_study):
+    folder = memory_study / "studies" / "memory"
+    for name in ("memory.csv", "memory_seeds.csv", "gradients.csv", "decay.csv", "verdict.csv", "study.json",
+                 "figures/memory_error.png", "figures/gradient_decay.png"):
+        assert (folder / name).exists(), name
+    mem = pd.read_csv(folder / "memory.csv")
+    assert list(mem.columns) == M.MEMORY_COLUMNS
+    # the floor model was added to --models, and the floor is its measured error on the same windows
+    floor_row = mem[mem["model"] == "mean"].iloc[0]
+    assert floor_row["error"] == pytest.approx(floor_row["floor"]) and floor_row["skill"] == pytest.approx(0.0)
+    assert set(mem["model"]) >= {"rnn-numpy", "lstm-torch", "mean"}
+    copy6 = harness.plugins.load_registry().dataset("memory-copy-L6").load()
+    assert mem["optimum"].iloc[0] == pytest.approx(copy6.meta["optimal_rmse"])
+    # the measured floor is near its expected value sigma / sqrt(1 - phi^2) = 3.2 (16 series x 6 steps)
+    assert floor_row["floor"] == pytest.approx(floor_row["floor_theory"], rel=0.25)
+
+
+def test_memory_study_error_is_the_pooled_rmse_of_the_stored_forecasts(memory_study):
+    forecasts = pd.read_parquet(memory_study / "forecasts.parquet")
+    mem = pd.read_csv(memory_study / "studies" / "memory" / "memory.csv").set_index("model")
+    f = forecasts[forecasts["model"] == "rnn-numpy"]
+    # CSVs keep 6 significant digits
+    assert mem.loc["rnn-numpy", "error"] == pytest.approx(math.sqrt(((f["y"] - f["yhat"]) ** 2).mean()), rel=1e-5)
+
+
+def test_gradient_tables_start_at_identity_and_both_sources_agree(memory_study):
+    norms = pd.read_csv(memory_study / "studies" / "memory" / "gradients.csv")
+    assert set(norms["network"]) >= {"elman-numpy-tanh", "elman-numpy-relu", "elman-numpy-sigmoid", "lstm-torch", "gru-torch"}
+    assert np.allclose(norms.loc[norms["k"] == 0, "norm"], 1.0)
+    elman = norms[norms["network"].str.startswith("elman-numpy")]
+    wide = elman.pivot_table(index=["network", "seed", "k"], columns="source", values="norm")
+    np.testing.assert_allclose(wide["numpy-backward"], wide["torch-autograd"], rtol=1e-6, atol=1e-300)
+
+
+def test_memory_study_report_carries_claim_c_from_the_study(memory_study):
+    verdicts = pd.read_csv(memory_study / "claims" / "verdicts.csv")
+    c = verdicts[(verdicts["claim"] == "c") & (verdicts["dataset"] == "overall")].iloc[0]
+    assert c["rule"].startswith("memory study")
+    assert c["verdict"] in {"supported", "refuted", "inconclusive"}
+    report = (memory_study / "report.md").read_text()
+    assert "Memory study: skill" in report and "memory_error" in report and "gradient_decay" in report
+
+
+def test_cost_study_tables(cost_study):
+    folder = cost_study / "studies" / "cost"
+    cost = pd.read_csv(folder / "cost.csv")
+    assert set(cost["axis"]) == {"length", "n_series", "hidden"}
+    assert (cost["total_s"] > 0).all() and set(cost["device"]) >= {"cpu"}
+    verdict = pd.read_csv(folder / "verdict.csv").iloc[0]
+    assert verdict["claim"] == "b" and verdict["verdict"] in {"supported", "refuted", "inconclusive"}
+
+
+def test_report_attaches_studies_and_keeps_them(memory_study, cost_study, tmp_path, long_csv):
+    run = tmp_path / "run"
+    assert invoke(["run", "--datasets", str(long_csv), "--models", "naive,arima,rnn-numpy", "-p", "rnn-numpy.epochs=2",
+                   "--horizon", "6", "--out", str(run), "--workers", "1"]).exit_code == 0
+    result = invoke(["report", str(run), "--study", str(memory_study), "--study", str(cost_study)])
+    assert result.exit_code == 0, result.stderr
+    assert (run / "studies" / "memory" / "memory.csv").exists() and (run / "studies" / "cost" / "verdict.csv").exists()
+    verdicts = pd.read_csv(run / "claims" / "verdicts.csv")
+    assert "cost-study" in set(verdicts.loc[verdicts["claim"] == "b", "dataset"])
+    c = verdicts[(verdicts["claim"] == "c") & (verdicts["dataset"] == "overall")].iloc[0]
+    assert c["rule"].startswith("memory study")
+    first = (run / "report.md").read_text()
+    assert "Cost study" in first and "Memory study: skill" in first
+    # a rebuild without --study keeps what was attached: the report is reproducible from the run dir
+    assert invoke(["report", str(run)]).exit_code == 0
+    assert (run / "report.md").read_text() == first
+
+
+@pytest.mark.parametrize("args, message", [
+    (["study", "memory", "--lags", "7"], "lag 7 has no registered dataset"),
+    (["study", "memory", "--tasks", "copy,juggling"], "unknown memory task 'juggling'"),
+    (["study", "memory", "--gradient-lag", "5"], "--gradient-lag 5 has no lagged-copy dataset"),
+    (["study", "memory", "--models", "nosuchmodel"], "unknown model"),
+    (["study", "cost", "--lengths", "0,100"], "cost study: CostStudyConfig.lengths must be positive"),
+    (["study", "cost", "--models", "nosuchmodel"], "unknown model"),
+    (["study", "cost", "--repeats", "0"], "cost study:"),
+])
+def test_study_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
+    out = tmp_path / "never"
+    result = invoke([*args, "--out", str(out)])
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_report_study_bad_input(tmp_path, memory_study):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for args, message in [
+        (["report", str(memory_study), "--study", str(tmp_path / "missing")], "does not exist"),
+        (["report", str(memory_study), "--study", str(empty)], "holds no study"),
+        (["report", str(empty), "--study", str(memory_study)], "is not a run directory"),
+    ]:
+        result = invoke(args)
+        assert result.exit_code == 2 and message in result.stderr, (args, result.stderr)
+    assert not (empty / "studies").exists()
+
+
+def test_memory_tables_on_known_forecasts():
+    # two series of a copy task, one window, 2 steps; model "good" is off by 1, "mean" (floor) by 3
+    series = pd.DataFrame({"dataset": "d", "unique_id": ["a", "b"] * 2, "window": 0, "status": "ok",
+                           "model": ["good", "good", "mean", "mean"], "seed": 0})
+    rows = []
+    for model, err in (("good", 1.0), ("mean", 3.0)):
+        for uid in ("a", "b"):
+            for step in (1, 2):
+                rows.append({"dataset": "d", "unique_id": uid, "window": 0, "model": model, "seed": 0, "step": step,
+                             "y": 0.0, "yhat": err})
+    metas = {"d": {"generator": "lagged_copy", "lag": 6, "optimal_rmse": 1.0, "floor_rmse": 3.2}}
+    per_seed, table = M.memory_tables(series, pd.DataFrame(rows), metas)
+    t = table.set_index("model")
+    assert t.loc["good", "error"] == pytest.approx(1.0) and t.loc["good", "floor"] == pytest.approx(3.0)
+    assert t.loc["good", "skill"] == pytest.approx(1.0) and t.loc["mean", "skill"] == pytest.approx(0.0)
+    assert t.loc["good", "task"] == "copy" and t.loc["good", "floor_theory"] == pytest.approx(3.2)
+    assert len(per_seed) == 2
+
+
+def test_input_seasons_sets_the_window_in_seasons():
+    from plugins.numpy_rnn import RNNNumpy
+
+    assert RNNNumpy(horizon=6, season_length=24, input_seasons=2.25).window == 54
+    assert RNNNumpy(horizon=6, season_length=24, input_seasons=2.25, input_size=10).window == 10
+    assert RNNNumpy(horizon=6, season_length=24).window == 30
+    with pytest.raises(harness.ModelError, match="input_seasons must be positive"):
+        RNNNumpy(horizon=6, season_length=24, input_seasons=0)
