@@ -330,6 +330,70 @@ class ElmanRNN:
     # Backward pass (BPTT)
     # ----------------------------------------------------------------------------------------
 
+    def _backward_recursion(self, D: np.ndarray, dH: np.ndarray, T: int, t0: int,
+                            trace: np.ndarray | None = None) -> None:
+        """The BPTT recursion from step ``T`` back to step ``t0 + 1``, shared by training
+        (:meth:`_loss_and_grads_tm`) and :meth:`state_jacobians`::
+
+            δ_t = ∂/∂H_t ⊙ f'(A_t)          ∂/∂H_{t-1} = δ_t · W_h^T
+
+        On entry ``dH`` (B, n_hidden) holds the derivative of whatever is being differentiated
+        with respect to ``H_T`` (∂L/∂H_T in training; rows of the identity for Jacobians) and
+        ``D[t-1]`` holds ``f'(A_t)`` for t = t0+1..T; on exit ``D[t-1]`` holds ``δ_t``. Without
+        ``trace`` ``dH`` is overwritten step by step and ∂/∂H_{t0} is not computed (training
+        does not need it). With ``trace`` (shape ``(T - t0 + 1, B, n_hidden)``, ``trace[0]``
+        being ``dH`` or equal to it) every ∂/∂H_{T-j} is kept in ``trace[j]``, j = 1..T-t0, and
+        ``dH`` is left untouched.
+        """
+        W_hT = self.params["W_h"].T
+        for t in range(T, t0, -1):
+            delta = D[t - 1]
+            np.multiply(dH, delta, out=delta)
+            if trace is not None:
+                dH = trace[T - t + 1]
+                np.matmul(delta, W_hT, out=dH)
+            elif t > t0 + 1:  # ∂L/∂H_{t0} is not needed: the recursion stops there
+                np.matmul(delta, W_hT, out=dH)
+
+    def state_jacobians(self, X: np.ndarray, k_max: int | None = None) -> np.ndarray:
+        """Jacobians of the last hidden state with respect to earlier ones, from this network's
+        own backward pass: ``J[b, k] = ∂H_T/∂H_{T-k}`` for window ``b`` and k = 0..k_max.
+
+        ``X`` has shape ``(batch, time, n_in)``; ``k_max`` defaults to ``T`` (k = T is the
+        initial state H_0). Returns an array ``(batch, k_max + 1, n_hidden, n_hidden)`` with
+        ``J[b, k][i, j] = ∂H_T[i] / ∂H_{T-k}[j]`` (row vectors, ``H_t = f(X_t W_x + H_{t-1} W_h
+        + b)``) and ``J[:, 0]`` the identity. This is the quantity behind vanishing and
+        exploding gradients: ∂L/∂H_{T-k} = ∂L/∂H_T · J[k], so the norm of J[k] bounds how much
+        the loss can hear of step T-k.
+
+        Why this way: it runs the training code itself, :meth:`_forward_states` and
+        :meth:`_backward_recursion` with ``f'`` from ``self._dact``, seeded with the identity
+        instead of ∂L/∂H_T, so what is measured is the gradient flow of the implementation
+        that trains, not of a re-derivation. Each window's ``f'(A_t)`` is repeated ``n_hidden``
+        times along the batch (one row per unit i of H_T), so one backward pass gives every
+        row of every Jacobian.
+        """
+        self._sync_params()
+        X = self._as_input(X)
+        B, T, _ = X.shape
+        K = T if k_max is None else int(k_max)
+        if not 0 <= K <= T:
+            raise ValueError(f"k_max must be in 0..{T} (the window length), got {k_max}")
+        H = self.n_hidden
+        ws = _Workspace(T, B, H, 0, self.dtype)
+        self._forward_states(self._time_major(X), ws)
+        t0 = T - K
+        fprime = np.empty((K, B, H), self.dtype)
+        self._dact(ws.Hs[t0 + 1 :], fprime)
+        # Row b*H + i of the big batch is unit i of window b: f'(A_t) of window b, seed e_i.
+        D = np.repeat(fprime, H, axis=1)  # (K, B*H, H)
+        trace = np.empty((K + 1, B * H, H), self.dtype)
+        trace[0] = np.tile(np.eye(H, dtype=self.dtype), (B, 1))
+        # The last K steps, renumbered 1..K (the recursion only needs f' and W_h of those steps).
+        self._backward_recursion(D, trace[0], K, 0, trace=trace)
+        # trace[k][b*H + i, j] = ∂H_T[i]/∂H_{T-k}[j]  ->  (B, K+1, H, H)
+        return np.ascontiguousarray(trace.reshape(K + 1, B, H, H).transpose(1, 0, 2, 3))
+
     def _loss_and_grads_tm(self, Xtm: np.ndarray, Y: np.ndarray, bptt_steps: int | None) -> float:
         """Forward + backward on time-major ``Xtm`` (T, B, n_in); gradients into ``self._grads``
         (views of the reused flat vector ``self._gflat``). Returns the loss."""
@@ -362,13 +426,7 @@ class ElmanRNN:
         self._dact(Hs[t0 + 1 :], D[t0:])
 
         # The backward recursion; D[t-1] is overwritten by δ_t.
-        #   δ_t = ∂L/∂H_t ⊙ f'(A_t)          ∂L/∂H_{t-1} = δ_t · W_h^T
-        W_hT = p["W_h"].T
-        for t in range(T, t0, -1):
-            delta = D[t - 1]
-            np.multiply(dH, delta, out=delta)
-            if t > t0 + 1:  # ∂L/∂H_{t0} is not needed: the recursion stops there
-                np.matmul(delta, W_hT, out=dH)
+        self._backward_recursion(D, dH, T, t0)
 
         # Shared weights: sum over steps, as ONE GEMM each over the stacked (k·B) rows.
         #   ∂L/∂W_h = Σ_t H_{t-1}^T · δ_t = [H_t0; ..; H_{T-1}]^T · [δ_t0+1; ..; δ_T]
