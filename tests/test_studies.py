@@ -164,3 +164,29 @@ def test_input_seasons_sets_the_window_in_seasons():
     assert RNNNumpy(horizon=6, season_length=24).window == 30
     with pytest.raises(harness.ModelError, match="input_seasons must be positive"):
         RNNNumpy(horizon=6, season_length=24, input_seasons=0)
+
+
+@pytest.mark.slow
+def test_full_memory_study(tmp_path):
+    """The whole memory suite (about 40 minutes on 2 cores). The known-truth checks: seasonal
+    ARIMA given the period is within 15% of the optimum on the lagged-copy task at every lag,
+    and no model beats the optimum by more than sampling noise."""
+    out = tmp_path / "memory"
+    result = invoke(["study", "memory", "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    mem = pd.read_csv(out / "studies" / "memory" / "memory.csv")
+    arima_copy = mem[(mem["model"] == "arima") & (mem["task"] == "copy")]
+    assert sorted(arima_copy["lag"]) == [6, 12, 24, 48, 96, 192]
+    assert (arima_copy["error"] < 1.15 * arima_copy["optimum"]).all()
+    assert (mem["error"] > 0.8 * mem["optimum"]).all()
+
+
+@pytest.mark.slow
+def test_full_cost_study(tmp_path):
+    """The default cost study (a few minutes): arima is a local model, so its cost grows about
+    linearly with the number of series."""
+    out = tmp_path / "cost"
+    assert invoke(["study", "cost", "--out", str(out)]).exit_code == 0
+    exps = pd.read_csv(out / "studies" / "cost" / "exponents.csv")
+    arima = exps[(exps["axis"] == "n_series") & (exps["model"] == "arima")].iloc[0]
+    assert 0.8 < arima["exponent"] < 1.2
