@@ -515,7 +515,7 @@ def memory_verdict(memory: pd.DataFrame) -> dict:
         helpers = able[able["ok"] & (able["task"] == first["task"]) & (able["lag"] == first["lag"])]["model"]
         return {"verdict": "supported",
                 "evidence": f"memory study: {first['model']} skill {_fmt(first['skill'])} on {first['task']} at L={int(first['lag'])} "
-                            f"where {', '.join(sorted(helpers))} succeed; {summary}"}
+                            f"where {', '.join(sorted(helpers))} {'succeeds' if len(helpers) == 1 else 'succeed'}; {summary}"}
     if len(neural) and neural["ok"].all():
         return {"verdict": "refuted",
                 "evidence": f"memory study: every neural model has skill >= {OK_SKILL} up to L={int(neural['lag'].max())}; {summary}"}
@@ -569,11 +569,13 @@ def verdicts(
 
 def claims_tables(series: pd.DataFrame, forecasts: pd.DataFrame | None, speed: pd.DataFrame,
                   memory: pd.DataFrame | None = None, stored_steps: pd.DataFrame | None = None,
-                  cost_verdict: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+                  cost_verdict: pd.DataFrame | None = None,
+                  stored_versus: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Every claims table from frames already in memory (the report has read them once).
 
-    Without ``forecasts`` the Diebold-Mariano columns are NaN and sMAPE by step is
-    ``stored_steps`` (a run kept without its per-step forecasts, like the committed reference).
+    Without ``forecasts`` (a run kept without its per-step forecasts, like the committed
+    reference) sMAPE by step is ``stored_steps`` and the Diebold-Mariano columns come from
+    ``stored_versus`` (the claims/versus.csv written when the forecasts were there; NaN without it).
     ``memory`` and ``cost_verdict`` are the attached studies' tables (see :func:`verdicts`).
     Returns keys: per_series, summary, versus, friedman, step_errors, speed, verdicts, and
     memory when given.
@@ -581,6 +583,10 @@ def claims_tables(series: pd.DataFrame, forecasts: pd.DataFrame | None, speed: p
     forecasts = forecasts if forecasts is not None else pd.DataFrame()
     summary = summary_table(series)
     versus = versus_reference(series, forecasts)
+    if forecasts.empty and stored_versus is not None and len(versus):
+        dm = ["dm_stat", "dm_p", "dm_n"]
+        kept = stored_versus[["dataset", "model", "reference", *dm]]
+        versus = versus.drop(columns=dm).merge(kept, on=["dataset", "model", "reference"], how="left")[VERSUS_COLUMNS]
     if forecasts.empty and stored_steps is not None:
         steps = stored_steps
     else:
@@ -616,4 +622,5 @@ def claims_report(store_root: Path | str) -> dict[str, pd.DataFrame]:
         memory=_optional(root / "studies" / "memory" / "memory.csv", pd.read_csv),
         stored_steps=_optional(root / "claims" / "step_errors.csv", pd.read_csv),
         cost_verdict=_optional(root / "studies" / "cost" / "verdict.csv", pd.read_csv),
+        stored_versus=_optional(root / "claims" / "versus.csv", pd.read_csv),
     )

@@ -123,13 +123,14 @@ def build_report(store: RunStore) -> str:
     atomic_write_frame(speed, store.root / "speed.csv")
     forecasts_path = store.root / "forecasts.parquet"
     forecasts = pd.read_parquet(forecasts_path) if forecasts_path.exists() else None
-    steps_path = store.root / "claims" / "step_errors.csv"
+    steps_path, versus_path = store.root / "claims" / "step_errors.csv", store.root / "claims" / "versus.csv"
     studies = read_studies(store.root)
     tables = claims.claims_tables(
         series, forecasts, speed,
         memory=studies["memory"].tables.get("memory") if "memory" in studies else None,
         stored_steps=pd.read_csv(steps_path) if steps_path.exists() else None,
         cost_verdict=studies["cost"].tables.get("verdict") if "cost" in studies else None,
+        stored_versus=pd.read_csv(versus_path) if forecasts is None and versus_path.exists() else None,
     )
     (store.root / "claims").mkdir(exist_ok=True)
     for name in ("summary", "versus", "friedman", "step_errors", "verdicts"):

@@ -192,7 +192,7 @@ def test_verdict_c_memory():
                         "error": [1.2, 1.2, 2.9, 1.5], "floor": [3.0] * 4, "optimum": [1.0] * 4})
     v = claims.memory_verdict(mem)
     assert v["verdict"] == "supported"  # rnn skill 0.05 at L=100 where lstm has skill 0.75
-    assert "rnn skill 0.05 on copy at L=100 where lstm succeed" in v["evidence"]
+    assert "rnn skill 0.05 on copy at L=100 where lstm succeeds" in v["evidence"]
     assert "rnn/copy succeeds up to L=10" in v["evidence"]
     mem["error"] = 1.2
     assert claims.memory_verdict(mem)["verdict"] == "refuted"
@@ -223,3 +223,16 @@ def test_claims_report_round_trip(tmp_path):
     v = out["verdicts"].set_index(["claim", "dataset"])["verdict"]
     assert v[("a", "d1")] == "supported" and v[("b", "d1")] == "supported" and v[("c", "overall")] == "inconclusive"
     assert set(out["verdicts"]["dataset"]) == {"d1", "overall"}
+
+
+def test_rebuild_without_forecasts_keeps_the_stored_diebold_mariano_columns(tmp_path):
+    h = 3
+    e_ref = RNG.normal(0, 2, size=(len(BASE), h))
+    s = make_series({"lstm": BASE - 1, "arima": BASE, "naive2": BASE + 1})
+    fc = make_forecasts({"lstm": e_ref * 0.5, "arima": e_ref, "naive2": e_ref * 2})
+    sp = speed({"lstm": 30.0, "arima": 10.0, "naive2": 0.1})
+    full = claims.claims_tables(s, fc, sp)["versus"]
+    assert full["dm_p"].notna().all()
+    rebuilt = claims.claims_tables(s, None, sp, stored_versus=full)["versus"]
+    pd.testing.assert_frame_equal(rebuilt, full)
+    assert claims.claims_tables(s, None, sp)["versus"]["dm_p"].isna().all()

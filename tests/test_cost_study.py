@@ -149,6 +149,15 @@ def test_crossover_outside_the_range_and_parallel_lines():
     assert "arima cheaper everywhere tested" in par["note"]
 
 
+def test_crossover_along_hidden_uses_arimas_flat_base_cost():
+    # arima timed once (1 s at hidden 16); rnn 0.01 h -> equal at h* = 100, inside 16-256
+    rows = _rows({"arima": (1.0, 0.0), "lstm-torch": (0.01, 1.0)}, {"hidden": [16, 64, 256]})
+    row = cost.crossover(rows).iloc[0]
+    assert row["axis"] == "hidden" and row["crossover_value"] == pytest.approx(100.0, rel=1e-9)
+    assert bool(row["within_range"]) and row["cheaper_below"] == "rnn"
+    assert "lstm-torch cheaper below, arima above" in row["note"]
+
+
 def _three_axes(rnn_scale: float, rnn_slope: float = 1.0) -> pd.DataFrame:
     return _rows({"arima": (0.01, 1.0), "rnn-numpy": (0.01 * rnn_scale, rnn_slope),
                   "lstm-torch": (0.02 * rnn_scale, rnn_slope)},

@@ -168,7 +168,7 @@ def test_input_seasons_sets_the_window_in_seasons():
 
 @pytest.mark.slow
 def test_full_memory_study(tmp_path):
-    """The whole memory suite (about 40 minutes on 2 cores). The known-truth checks: seasonal
+    """The whole memory suite (about 25 minutes on 2 cores). The known-truth checks: seasonal
     ARIMA given the period is within 15% of the optimum on the lagged-copy task at every lag,
     and no model beats the optimum by more than sampling noise."""
     out = tmp_path / "memory"

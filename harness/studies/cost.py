@@ -65,7 +65,7 @@ AXES: tuple[str, ...] = ("length", "n_series", "hidden")
 REFERENCE = "arima"
 REFERENCE_DEVICE = "cpu"
 #: Axes along which the local reference and the global RNNs scale differently (crossover).
-CROSSOVER_AXES: tuple[str, ...] = ("n_series", "length")
+CROSSOVER_AXES: tuple[str, ...] = ("n_series", "length", "hidden")
 
 ROW_COLUMNS = ["axis", "value", "model", "device", "device_name", "repeat", "length", "n_series", "hidden",
                "fit_s", "predict_s", "total_s", "cpu_s", "ms_per_series", "n_params"]
@@ -318,11 +318,10 @@ def _median_costs(rows: pd.DataFrame) -> pd.DataFrame:
     return _positive(rows).groupby(["axis", "value", "model", "device"], as_index=False)["total_s"].median()
 
 
-def _cheaper_everywhere(med: pd.DataFrame, axis: str, model: str, device: str) -> str:
+def _cheaper_everywhere(comparisons: pd.DataFrame, axis: str, model: str, device: str) -> str:
     """'rnn' / 'arima' / 'mixed' / '' from the measured medians along one axis."""
-    ref = med[(med["axis"] == axis) & (med["model"] == REFERENCE) & (med["device"] == REFERENCE_DEVICE)]
-    nn = med[(med["axis"] == axis) & (med["model"] == model) & (med["device"] == device)]
-    both = nn.merge(ref, on="value", suffixes=("", "_ref"))
+    c = comparisons
+    both = c[(c["axis"] == axis) & (c["model"] == model) & (c["device"] == device)]
     if both.empty:
         return ""
     less = both["total_s"] < both["total_s_ref"]
@@ -332,7 +331,8 @@ def _cheaper_everywhere(med: pd.DataFrame, axis: str, model: str, device: str) -
 def crossover(rows: pd.DataFrame) -> pd.DataFrame:
     """Where the fitted cost lines of each neural model/device and arima (cpu) cross.
 
-    Rule, along ``n_series`` and ``length``: fit ``log total = log a + b log value`` for both
+    Rule, along ``n_series``, ``length`` and ``hidden`` (where arima, which has no hidden size,
+    is the flat line of its base-point cost): fit ``log total = log a + b log value`` for both
     (:func:`fit_exponents`). arima is local, so its total is n_series x per-series cost and its
     exponent along n_series is about 1; a global RNN's can be below 1 (it trains on more windows
     per epoch, not more models). If ``|b_arima - b_rnn| <= 2 * sqrt(se_arima**2 + se_rnn**2)`` the
@@ -345,19 +345,24 @@ def crossover(rows: pd.DataFrame) -> pd.DataFrame:
     """
     ex = fit_exponents(rows).set_index(["axis", "model", "device"])
     med = _median_costs(rows)
+    comparisons = _comparisons(rows)
     out = []
     for axis in CROSSOVER_AXES:
         ref_key = (axis, REFERENCE, REFERENCE_DEVICE)
-        if ref_key not in ex.index:
+        base = med[(med["axis"] == axis) & (med["model"] == REFERENCE) & (med["device"] == REFERENCE_DEVICE)]
+        if ref_key in ex.index:
+            ref = ex.loc[ref_key]
+        elif len(base) == 1:  # hidden axis: arima has no hidden size, its cost is a flat line
+            ref = pd.Series({"exponent": 0.0, "exponent_se": 0.0, "intercept": math.log(float(base["total_s"].iloc[0]))})
+        else:
             continue
-        ref = ex.loc[ref_key]
         vals = med.loc[med["axis"] == axis, "value"]
         lo, hi = float(vals.min()), float(vals.max())
         for (ax, model, device), fit in ex.iterrows():
             if ax != axis or model == REFERENCE:
                 continue
             label = _label(model, device)
-            measured = _cheaper_everywhere(med, axis, model, device)
+            measured = _cheaper_everywhere(comparisons, axis, model, device)
             tested = {"rnn": f"{label} cheaper everywhere tested",
                       REFERENCE: f"{REFERENCE} cheaper everywhere tested",
                       "mixed": "cheaper model changes within the tested range", "": ""}[measured]
