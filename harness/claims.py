@@ -76,6 +76,14 @@ VERSUS_COLUMNS = [
 ]
 FRIEDMAN_COLUMNS = ["dataset", "model", "avg_rank", "n_series", "k", "friedman_stat", "friedman_p", "cd"]
 STEP_COLUMNS = ["dataset", "model", "step", "smape", "n_series"]
+#: A forecasts.parquet with more rows than this is not loaded whole: sMAPE by step is computed
+#: from it row group by row group (:func:`step_errors_by_row_group`), and what needs every
+#: forecast at once - the Diebold-Mariano test and the example-forecast figures - is skipped
+#: with a note in the report. metrics.parquet (one row per series x window x model x seed) is
+#: always read whole.
+FORECAST_ROWS_IN_MEMORY = 5_000_000
+#: The columns of forecasts.parquet the claims and figures use (``lo``/``hi`` are not read).
+FORECAST_COLUMNS_USED = ["unique_id", "window", "origin", "step", "y", "yhat", "dataset", "model", "seed"]
 VERDICT_COLUMNS = ["claim", "dataset", "verdict", "rule", "evidence"]
 
 RULES = {
@@ -376,14 +384,85 @@ def step_errors(forecasts: pd.DataFrame) -> pd.DataFrame:
     have = f.groupby(["dataset", *analysis.KEYS])["model"].nunique()
     full = have[have.to_numpy() == n_models.reindex(have.index.get_level_values("dataset")).to_numpy()]
     f = f.merge(full.index.to_frame(index=False), on=["dataset", *analysis.KEYS], how="inner")
-    denom = f["y"].abs() + f["yhat"].abs()
-    f = f.assign(smape=np.where(denom > 0, 200.0 * (f["y"] - f["yhat"]).abs() / denom.where(denom > 0, 1.0), 0.0))
+    f = f.assign(smape=_smape_rows(f))
     f = _with_overall(f[["dataset", "unique_id", "window", "model", "seed", "step", "smape"]])
     per_seed = f.groupby(["dataset", "model", "seed", "step"], sort=False).agg(
         smape=("smape", "mean"), n_series=("unique_id", "nunique"))
     out = per_seed.groupby(["dataset", "model", "step"], sort=False).agg(
         smape=("smape", "mean"), n_series=("n_series", "max")).reset_index()
     return out[STEP_COLUMNS]
+
+
+def _smape_rows(f: pd.DataFrame) -> np.ndarray:
+    denom = f["y"].abs() + f["yhat"].abs()
+    return np.where(denom > 0, 200.0 * (f["y"] - f["yhat"]).abs() / denom.where(denom > 0, 1.0), 0.0)
+
+
+def step_errors_by_row_group(path: Path | str, series: pd.DataFrame) -> pd.DataFrame:
+    """:func:`step_errors` of a forecasts.parquet too large to load, one row group at a time.
+
+    Which (series, window) pairs every model forecast, and how many series each model and seed
+    has there, come from ``series`` (metrics.parquet: a forecast is stored exactly for the rows
+    with status ok); the forecasts only add sums and counts of sMAPE per dataset x model x seed
+    x step. Same values as :func:`step_errors` up to the order of floating-point sums.
+    """
+    import pyarrow.parquet as pq
+
+    keys = ["dataset", *analysis.KEYS]
+    ok = series.loc[series["status"].eq("ok"), [*keys, "model", "seed"]]
+    if ok.empty:
+        return pd.DataFrame(columns=STEP_COLUMNS)
+    n_models = ok.groupby("dataset")["model"].nunique()
+    have = ok.groupby(keys)["model"].nunique()
+    full = have[have.to_numpy() == n_models.reindex(have.index.get_level_values("dataset")).to_numpy()]
+    full = full.index.to_frame(index=False)
+    n_series = ok.merge(full, on=keys, how="inner").groupby(["dataset", "model", "seed"])["unique_id"].nunique()
+    groups = ["dataset", "model", "seed", "step"]
+    sums: pd.DataFrame | None = None
+    with pq.ParquetFile(path) as pf:
+        for i in range(pf.num_row_groups):
+            f = pf.read_row_group(i, columns=[*keys, "model", "seed", "step", "y", "yhat"]).to_pandas()
+            f = f.merge(full, on=keys, how="inner")
+            part = f.assign(smape=_smape_rows(f)).groupby(groups)["smape"].agg(["sum", "count"])
+            sums = part if sums is None else sums.add(part, fill_value=0)
+    if sums is None or sums.empty:
+        return pd.DataFrame(columns=STEP_COLUMNS)
+    sums = sums.reset_index()
+    sums["n_series"] = n_series.reindex(pd.MultiIndex.from_frame(sums[["dataset", "model", "seed"]])).to_numpy()
+    # the pooled "overall" dataset: models present on every dataset, their series all counted
+    everywhere = sums.groupby("model")["dataset"].nunique()
+    pooled = sums[sums["model"].isin(everywhere[everywhere == sums["dataset"].nunique()].index)]
+    pooled = pooled.groupby(["model", "seed", "step"], as_index=False)[["sum", "count", "n_series"]].sum()
+    sums = pd.concat([sums, pooled.assign(dataset=OVERALL)], ignore_index=True)
+    per_seed = sums.assign(smape=sums["sum"] / sums["count"])
+    out = per_seed.groupby(["dataset", "model", "step"], sort=False).agg(
+        smape=("smape", "mean"), n_series=("n_series", "max")).reset_index()
+    return out[STEP_COLUMNS]
+
+
+def load_forecasts(path: Path | str, series: pd.DataFrame, max_rows: int | None = None,
+                   ) -> tuple[pd.DataFrame | None, pd.DataFrame | None, str]:
+    """What the claims and figures get of a run's forecasts.parquet: ``(forecasts, steps, note)``.
+
+    Up to ``max_rows`` rows (default :data:`FORECAST_ROWS_IN_MEMORY`) the file is read whole,
+    only the columns :data:`FORECAST_COLUMNS_USED`: ``(frame, None, "")``. Above it, sMAPE by
+    step is computed row group by row group (:func:`step_errors_by_row_group`) and ``(None,
+    steps, note)`` returned, the note saying what was skipped. No file: ``(None, None, "")``.
+    """
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.exists():
+        return None, None, ""
+    max_rows = FORECAST_ROWS_IN_MEMORY if max_rows is None else max_rows
+    meta = pq.read_metadata(path)
+    if meta.num_rows <= max_rows:
+        names = set(meta.schema.names)
+        return pd.read_parquet(path, columns=[c for c in FORECAST_COLUMNS_USED if c in names]), None, ""
+    note = (f"forecasts.parquet holds {meta.num_rows:,} rows, more than the {max_rows:,} a report loads at once "
+            f"(claims.FORECAST_ROWS_IN_MEMORY): sMAPE by step was computed from it row group by row group, and the "
+            f"Diebold-Mariano test (dm_stat, dm_p) and the example-forecast figures were skipped.")
+    return None, step_errors_by_row_group(path, series), note
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -615,12 +694,16 @@ def claims_report(store_root: Path | str) -> dict[str, pd.DataFrame]:
     studies/memory/memory.csv and studies/cost/verdict.csv (see claims_tables)."""
     root = Path(store_root)
     speed = _optional(root / "speed.csv", pd.read_csv)
+    series = pd.read_parquet(root / "metrics.parquet")
+    forecasts, streamed_steps, _ = load_forecasts(root / "forecasts.parquet", series)
     return claims_tables(
-        pd.read_parquet(root / "metrics.parquet"),
-        _optional(root / "forecasts.parquet", pd.read_parquet),
+        series,
+        forecasts,
         speed if speed is not None else pd.DataFrame(columns=analysis.SPEED_COLUMNS),
         memory=_optional(root / "studies" / "memory" / "memory.csv", pd.read_csv),
-        stored_steps=_optional(root / "claims" / "step_errors.csv", pd.read_csv),
+        stored_steps=(streamed_steps if streamed_steps is not None
+                      else _optional(root / "claims" / "step_errors.csv", pd.read_csv)),
         cost_verdict=_optional(root / "studies" / "cost" / "verdict.csv", pd.read_csv),
-        stored_versus=_optional(root / "claims" / "versus.csv", pd.read_csv),
+        stored_versus=(_optional(root / "claims" / "versus.csv", pd.read_csv)
+                       if streamed_steps is None else None),
     )

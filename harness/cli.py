@@ -57,13 +57,20 @@ def _seed_list(value: str | None) -> list[int] | None:
 
 
 class _Group(click.Group):
-    """Turns the project's bad-input errors into one line and exit code 2."""
+    """Turns the project's bad-input errors, and click's own usage errors of a subcommand
+    (``--horizon abc``, ``--seeds a,b``), into one line and exit code 2."""
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201
         try:
             return super().invoke(ctx)
         except BAD_INPUT as exc:
-            click.echo(f"rnnbench: error: {exc}", err=True)
+            click.echo(f"rnnbench: error: {' '.join(str(exc).splitlines())}", err=True)
+            ctx.exit(2)
+        except click.UsageError as exc:
+            if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+                raise  # `rnnbench study` alone prints its help
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"rnnbench: error: {' '.join(exc.format_message().splitlines())}{hint}", err=True)
             ctx.exit(2)
 
 
@@ -78,6 +85,56 @@ def cli(ctx: click.Context, plugins_dir: str | None) -> None:
     ctx.ensure_object(dict)["plugins_dir"] = plugins_dir
 
 
+def execution_options(fn):  # noqa: ANN001, ANN201
+    """--workers, --executor, --scheduler and the time limits, shared by run and study memory."""
+    opts = [
+        click.option("--workers", type=int, default=None, help="Worker processes (or dask LocalCluster workers) [default: all cores]."),
+        click.option("--executor", type=click.Choice(["serial", "processes", "dask"]), default="processes", show_default=True,
+                     help="serial (in this process, for debugging), processes (a pool on this machine) or dask."),
+        click.option("--scheduler", metavar="ADDRESS", default=None,
+                     help="With --executor dask: a running scheduler (tcp://host:8786); without it a LocalCluster is started."),
+        click.option("--timeout-series", type=float, default=None, metavar="SECONDS",
+                     help="Time limit of one local-model fit; past it the series is a `timeout` row."),
+        click.option("--timeout-experiment", type=float, default=None, metavar="SECONDS",
+                     help="Time limit of one experiment (a model on a dataset with one seed)."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def _run_options(ctx: click.Context, workers, executor, scheduler, timeout_series, timeout_experiment):  # noqa: ANN001, ANN202
+    from harness.executors import RunOptions
+
+    if workers is not None and workers < 1:
+        raise SuiteError(f"--workers must be a positive integer, got {workers}")
+    if scheduler and executor != "dask":
+        raise SuiteError(f"--scheduler needs --executor dask (got --executor {executor})")
+    for name, value in (("--timeout-series", timeout_series), ("--timeout-experiment", timeout_experiment)):
+        if value is not None and not value > 0:
+            raise SuiteError(f"{name} must be a positive number of seconds, got {value:g}")
+    return RunOptions(executor=executor, workers=workers or os.cpu_count() or 1, scheduler=scheduler,
+                      timeout_series=timeout_series, timeout_experiment=timeout_experiment,
+                      plugins_dir=ctx.ensure_object(dict).get("plugins_dir"))
+
+
+def _out_dir(out: str | None, run_id: str | None, resume: str | None = None) -> str | None:
+    """``--out``, or ``results/RUN_ID`` for ``--run-id`` (a plain name, so it cannot lead out of
+    results/); both at once, or ``--run-id`` with ``--resume``, is bad input."""
+    if run_id is None:
+        return out
+    if out is not None:
+        raise StoreError("--run-id and --out both name the output folder; give one of them")
+    if resume is not None:
+        raise StoreError("--run-id names a new run; to continue a run give --resume alone")
+    from harness.store import run_dir_for
+
+    return str(run_dir_for(RESULTS_DIR, run_id))
+
+
+RUN_ID_HELP = "Name the run folder results/NAME (letters, digits, '-', '_', '.'); instead of --out."
+
+
 @cli.command()
 @click.option("--suite", default=None, help=f"Suite name in datasets/suites/ or a .toml path [default: {DEFAULT_SUITE}].")
 @click.option("--models", help="Comma-separated model names (replaces the suite's).")
@@ -86,24 +143,27 @@ def cli(ctx: click.Context, plugins_dir: str | None) -> None:
 @click.option("--seeds", help="Comma-separated integer seeds, e.g. 0,1,2.")
 @click.option("--horizon", type=int, help="Forecast horizon for datasets without an official test set.")
 @click.option("--protocol", type=click.Choice(["holdout", "rolling"]), help="Evaluation protocol.")
-@click.option("--windows", type=int, help="Rolling protocol: number of forecast origins.")
-@click.option("--step", type=int, help="Rolling protocol: steps between origins [default: horizon].")
+@click.option("--windows", type=click.IntRange(min=1), help="Rolling protocol: number of forecast origins.")
+@click.option("--step", type=click.IntRange(min=1), help="Rolling protocol: steps between origins [default: horizon].")
 @click.option("--param", "-p", "params", multiple=True, help="Model parameter MODEL.NAME=VALUE (repeatable).")
-@click.option("--workers", type=int, default=None, help="Worker processes for local models [default: all cores].")
+@execution_options
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory [default: a new folder under results/].")
+@click.option("--run-id", "run_id", metavar="NAME", help=RUN_ID_HELP)
 @click.option("--resume", type=click.Path(file_okay=False), help="Continue this run directory, skipping finished experiments.")
 @click.pass_context
-def run(ctx: click.Context, suite, models, datasets, limit, seeds, horizon, protocol, windows, step, params, workers, out, resume) -> None:  # noqa: ANN001
+def run(ctx: click.Context, suite, models, datasets, limit, seeds, horizon, protocol, windows, step, params, workers,
+        executor, scheduler, timeout_series, timeout_experiment, out, run_id, resume) -> None:  # noqa: ANN001
     """Run a benchmark suite and write results and report.md."""
     from harness.execute import execute
 
-    if workers is not None and workers < 1:
-        raise SuiteError(f"--workers must be a positive integer, got {workers}")
+    out = _out_dir(out, run_id, resume)
+
+    run_options = _run_options(ctx, workers, executor, scheduler, timeout_series, timeout_experiment)
     options = dict(
         suite=suite, models=_csv_list(models), datasets=_csv_list(datasets), limit=limit, seeds=_seed_list(seeds),
         horizon=horizon, protocol=protocol, windows=windows, step=step, params=list(params),
     )
-    code = execute(_registry(ctx), options, workers=workers or os.cpu_count() or 1, out=out, resume=resume,
+    code = execute(_registry(ctx), options, run=run_options, out=out, resume=resume,
                    results_dir=RESULTS_DIR, argv=sys.argv)
     ctx.exit(code)
 
@@ -155,12 +215,14 @@ def _int_list(value: str | None, what: str) -> list[int] | None:
               help="Lag of the lagged-copy task the gradient-decay networks are trained on.")
 @click.option("--gradient-epochs", type=int, default=30, show_default=True, help="Training epochs of those networks.")
 @click.option("--gradient-hidden", type=int, default=32, show_default=True, help="Their hidden size.")
-@click.option("--workers", type=int, default=None, help="Worker processes for local models [default: all cores].")
+@execution_options
 @click.option("--out", type=click.Path(file_okay=False), help="Study directory [default: a new folder under results/].")
+@click.option("--run-id", "run_id", metavar="NAME", help=RUN_ID_HELP)
 @click.option("--resume", type=click.Path(file_okay=False), help="Continue this study directory.")
 @click.pass_context
 def study_memory(ctx: click.Context, tasks, lags, models, seeds, params, gradient_lag, gradient_epochs,
-                 gradient_hidden, workers, out, resume) -> None:  # noqa: ANN001
+                 gradient_hidden, workers, executor, scheduler, timeout_series, timeout_experiment, out,
+                 run_id, resume) -> None:  # noqa: ANN001
     """Error against the lag L of the needed information, and gradient decay (claim c).
 
     Runs the `memory` suite (results stored like any run), then writes studies/memory/ in the
@@ -169,8 +231,8 @@ def study_memory(ctx: click.Context, tasks, lags, models, seeds, params, gradien
     from harness.studies.memory import FLOOR_MODEL, SUITE, GradientConfig, dataset_names, write_memory_study
     from plugins.longmemory import LAGS
 
-    if workers is not None and workers < 1:
-        raise SuiteError(f"--workers must be a positive integer, got {workers}")
+    out = _out_dir(out, run_id, resume)
+    run_options = _run_options(ctx, workers, executor, scheduler, timeout_series, timeout_experiment)
     if gradient_lag not in LAGS:
         raise StudyError(f"--gradient-lag {gradient_lag} has no lagged-copy dataset; choose from {', '.join(map(str, LAGS))}")
     if gradient_epochs < 1 or gradient_hidden < 1:
@@ -189,7 +251,7 @@ def study_memory(ctx: click.Context, tasks, lags, models, seeds, params, gradien
         v = tables["verdict"].iloc[0]
         click.echo(f"rnnbench: memory study: claim (c) {v['verdict']}: {v['evidence']}", err=True)
 
-    code = execute(registry, options, workers=workers or os.cpu_count() or 1, out=out, resume=resume,
+    code = execute(registry, options, run=run_options, out=out, resume=resume,
                    results_dir=RESULTS_DIR, argv=sys.argv, after_run=after_run)
     ctx.exit(code)
 
@@ -203,8 +265,9 @@ def study_memory(ctx: click.Context, tasks, lags, models, seeds, params, gradien
 @click.option("--repeats", type=int, default=None, help="Timings per point (medians are compared) [default: 1].")
 @click.option("--tiny", is_flag=True, help="A seconds-long study (two values per axis, 2 epochs), for CI.")
 @click.option("--out", type=click.Path(file_okay=False), help="Study directory [default: a new folder under results/].")
+@click.option("--run-id", "run_id", metavar="NAME", help=RUN_ID_HELP)
 @click.pass_context
-def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, repeats, tiny, out) -> None:  # noqa: ANN001
+def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, repeats, tiny, out, run_id) -> None:  # noqa: ANN001
     """How fit+predict time grows with series length, number of series and hidden size (claim b).
 
     Writes studies/cost/ (cost.csv, exponents.csv, crossover.csv, verdict.csv, figures),
@@ -215,6 +278,7 @@ def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, re
     from harness.store import default_run_dir
     from harness.studies.cost import CostStudyConfig, run_cost_study, write_cost_study
 
+    out = _out_dir(out, run_id)
     overrides: dict = {}
     for key, value in (("models", _csv_list(models)), ("lengths", _int_list(lengths, "lengths")),
                        ("n_series", _int_list(n_series, "n-series")), ("hidden", _int_list(hidden, "hidden")),

@@ -18,7 +18,8 @@ from tqdm import tqdm
 
 from harness.plugins import Registry
 from harness.report import build_report, terminal_summary
-from harness.runner import LocalPool, plan, resolve_datasets, run_experiment
+from harness.executors import RunOptions, make_executor
+from harness.runner import plan, resolve_datasets, run_experiment
 from harness.store import RunStore, default_run_dir
 from harness.suite import DEFAULT_SUITE, RunConfig, apply_overrides, load_suite
 from harness.tasks import ProtocolSpec
@@ -39,7 +40,7 @@ def build_config(options: dict[str, Any], base: RunConfig | None = None) -> RunC
     )
 
 
-def execute(registry: Registry, options: dict[str, Any], *, workers: int, out: str | None, resume: str | None,
+def execute(registry: Registry, options: dict[str, Any], *, run: RunOptions, out: str | None, resume: str | None,
             results_dir: Path, argv: list[str], after_run: Callable[[RunStore], None] | None = None) -> int:
     """Run (or resume) a suite; return the exit code (0 all ok, 1 something failed).
 
@@ -67,24 +68,26 @@ def execute(registry: Registry, options: dict[str, Any], *, workers: int, out: s
     click.echo(f"rnnbench: {len(experiments)} experiments ({skipped} already done) on {len(datasets)} datasets "
                f"-> {store.root}", err=True)
     started = time.perf_counter()
-    pool = LocalPool(workers)
+    store.record_run_options(run)
+    executor = make_executor(run.executor, run.workers, run.scheduler, run.plugins_dir)
     units = sum(len(e.task.dataset.panel) * e.task.protocol.windows for e in todo)
     try:
         with tqdm(total=units, unit="series", disable=None, file=sys.stderr, dynamic_ncols=True) as bar:
             for exp in todo:
                 bar.set_description(f"{exp.task.name} {exp.model.name} s{exp.seed}")
-                result = run_experiment(exp, pool, progress=bar.update)
-                store.save(exp, result)
+                # rows stream into the checkpoint chunk by chunk; it is renamed into place whole
+                with store.part_writer(exp) as writer:
+                    result = run_experiment(exp, executor, run, progress=bar.update, sink=writer)
+                    writer.commit(result.summary)
     finally:
-        pool.close()
+        executor.close()
 
-    experiments_df, series, forecasts = store.collect(experiments)
-    store.write_results(experiments_df, series, forecasts)
+    experiments_df = store.write_results(experiments)
     if after_run is not None:
         after_run(store)
     build_report(store)
     manifest = store.manifest()
-    n_failed = int((series["status"] != "ok").sum())
+    n_failed = int(experiments_df["n_failed"].sum())
     manifest["finished"] = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
     manifest["wall_s"] = round(manifest.get("wall_s", 0.0) + time.perf_counter() - started, 3)
     manifest["failed_series"] = n_failed

@@ -121,16 +121,22 @@ def build_report(store: RunStore) -> str:
     failures = failures_table(series)
     atomic_write_frame(accuracy, store.root / "accuracy.csv")
     atomic_write_frame(speed, store.root / "speed.csv")
-    forecasts_path = store.root / "forecasts.parquet"
-    forecasts = pd.read_parquet(forecasts_path) if forecasts_path.exists() else None
+    # only the columns used; above claims.FORECAST_ROWS_IN_MEMORY rows, step errors row group by
+    # row group and no forecast-based Diebold-Mariano test or example figures (``large_note``)
+    forecasts, streamed_steps, large_note = claims.load_forecasts(store.root / "forecasts.parquet", series)
     steps_path, versus_path = store.root / "claims" / "step_errors.csv", store.root / "claims" / "versus.csv"
     studies = read_studies(store.root)
+    if streamed_steps is not None:
+        stored_steps, stored_versus = streamed_steps, None
+    else:
+        stored_steps = pd.read_csv(steps_path) if steps_path.exists() else None
+        stored_versus = pd.read_csv(versus_path) if forecasts is None and versus_path.exists() else None
     tables = claims.claims_tables(
         series, forecasts, speed,
         memory=studies["memory"].tables.get("memory") if "memory" in studies else None,
-        stored_steps=pd.read_csv(steps_path) if steps_path.exists() else None,
+        stored_steps=stored_steps,
         cost_verdict=studies["cost"].tables.get("verdict") if "cost" in studies else None,
-        stored_versus=pd.read_csv(versus_path) if forecasts is None and versus_path.exists() else None,
+        stored_versus=stored_versus,
     )
     (store.root / "claims").mkdir(exist_ok=True)
     for name in ("summary", "versus", "friedman", "step_errors", "verdicts"):
@@ -157,6 +163,8 @@ def build_report(store: RunStore) -> str:
         "Speed: ms_per_series is model compute time per series (fit + predict; for local models the sum "
         "over series, independent of worker count); rel_cost is that relative to naive.",
     ]
+    if large_note:
+        intro.append(large_note)
     sections: list[Section] = [("Run", intro)] + _claim_sections(tables, figs, studies)
     for dataset in accuracy["dataset"].unique():
         acc = accuracy[accuracy["dataset"] == dataset].sort_values("smape")

@@ -1,9 +1,18 @@
 """Experiments (task x model x seed): plan them, run them, time them, isolate their failures.
 
-Local models are fit series by series in a pool of worker processes; a global model is fit once
-per task (or per origin when the protocol asks) in this process. A series whose fit raises or
-whose forecast is the wrong shape or not finite becomes a failed row with its message; the
-other series and experiments go on.
+Local models are fit series by series, in chunks handed to an executor (:mod:`harness.executors`:
+serial, worker processes or a dask cluster); a global model is fit once per task (or per origin
+when the protocol asks) as one unit of its own, in a fresh worker process. A series whose fit
+raises or whose forecast is the wrong shape or not finite becomes a ``failed`` row with its
+message; one past its time limit a ``timeout`` row. A chunk whose worker died (``os._exit``, a
+segfault) or hung is retried series by series, so only the culprit's rows are lost; the other
+series and experiments go on.
+
+Results stream: a local model's chunks are scored as they come back and handed, in series order,
+to a *sink* (``append(series, forecasts)``: :class:`harness.store.PartWriter` writes them into
+the experiment's checkpoint as Parquet row groups), so the driver holds the forecasts of a few
+chunks at a time, not of every series. Without a sink, :func:`run_experiment` gathers the frames
+in memory and returns them.
 """
 
 from __future__ import annotations
@@ -11,13 +20,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import multiprocessing
+import math
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Protocol
 
 import numpy as np
 import pandas as pd
@@ -25,6 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from harness import metrics
 from harness.data import Dataset, DataError
+from harness.executors import Done, Executor, RunOptions, SerialExecutor, Unit, UnitTimeout, alarm
 from harness.models import Forecast, Forecaster, as_forecast
 from harness.plugins import ModelSpec, Registry
 from harness.suite import DatasetChoice, RunConfig
@@ -36,6 +44,24 @@ from harness.timing import Timer, peak_rss_mb, thread_count
 REFERENCE_MODELS = ("naive", "naive2")
 #: BLAS/OpenMP threads for each per-series fit of a local model.
 LOCAL_THREADS = 1
+#: Most series (x windows) in one chunk of a local model: a chunk is one unit of work and one
+#: batch of scored rows (a Parquet row group of the checkpoint), so this bounds what the driver
+#: holds at once however many series a dataset has. Fewer series make ``workers * 8`` chunks.
+CHUNK_SERIES = 256
+#: Series (x windows) per batch when a global model's forecasts are scored and written.
+SCORE_BATCH = 2048
+
+#: Columns of the per-series rows (``series.parquet``, ``metrics.parquet``) and their dtypes.
+SERIES_COLUMNS: dict[str, str] = {
+    "unique_id": "object", "category": "object", "window": "int64", "origin": "int64", "series_s": "float64",
+    "status": "object", "message": "object", **{name: "float64" for name in metrics.SCORE_NAMES},
+    "dataset": "object", "model": "object", "seed": "int64",
+}
+#: Columns of the forecast rows (``forecasts.parquet``): one per series x window x step.
+FORECAST_COLUMNS: dict[str, str] = {
+    "unique_id": "object", "window": "int64", "origin": "int64", "step": "int64", "y": "float64",
+    "yhat": "float64", "lo": "float64", "hi": "float64", "dataset": "object", "model": "object", "seed": "int64",
+}
 
 
 @dataclass(frozen=True)
@@ -77,11 +103,60 @@ class Experiment:
 
 @dataclass
 class ExperimentResult:
-    """What one experiment produced: per-series rows, forecasts, and a timing summary."""
+    """What one experiment produced: a timing summary and, unless the rows were streamed into a
+    sink (then both are None), its per-series rows and forecasts."""
 
     summary: dict[str, Any]
-    series: pd.DataFrame
-    forecasts: pd.DataFrame
+    series: pd.DataFrame | None = None
+    forecasts: pd.DataFrame | None = None
+
+
+class Sink(Protocol):
+    """Where scored rows go, a batch at a time and in series order (:class:`harness.store.PartWriter`)."""
+
+    def append(self, series: pd.DataFrame, forecasts: pd.DataFrame) -> None: ...
+
+
+class MemorySink:
+    """Keeps every batch, for :func:`run_experiment` without a sink."""
+
+    def __init__(self) -> None:
+        self.series: list[pd.DataFrame] = []
+        self.forecasts: list[pd.DataFrame] = []
+
+    def append(self, series: pd.DataFrame, forecasts: pd.DataFrame) -> None:
+        self.series.append(series)
+        self.forecasts.append(forecasts)
+
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return (_concat(self.series, SERIES_COLUMNS), _concat(self.forecasts, FORECAST_COLUMNS))
+
+
+def _concat(frames: list[pd.DataFrame], columns: dict[str, str]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else _empty(columns)
+
+
+def _empty(columns: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
+
+
+class _Tally:
+    """Passes scored batches on to the sink and keeps what the summary needs of them."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.n_rows = self.n_failed = self.n_timeout = 0
+        self.first_message = ""
+
+    def add(self, series: pd.DataFrame, forecasts: pd.DataFrame) -> None:
+        bad = series["status"].to_numpy() != "ok"
+        if not self.n_failed and bad.any():
+            self.first_message = str(series["message"].to_numpy()[bad][0])
+        self.n_rows += len(series)
+        self.n_failed += int(bad.sum())
+        self.n_timeout += int((series["status"].to_numpy() == "timeout").sum())
+        self.sink.append(series, forecasts)
 
 
 # --- planning ---------------------------------------------------------------------------------
@@ -161,91 +236,82 @@ def _format_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
 
 
-def _fit_predict_chunk(
-    cls: type[Forecaster], name: str, params: dict, horizon: int, season_length: int, seed: int,
-    items: list[tuple[tuple[int, int], np.ndarray]],
-) -> tuple[list[tuple[tuple[int, int], Forecast | None, str | None, float, float]], float]:
-    """Worker: fit and forecast each series of a chunk, timing each and catching its failure."""
-    model = cls(horizon=horizon, season_length=season_length, seed=seed, **params)
-    model.name = name
-    out = []
+#: One result row of a local fit: (key, forecast or None, error message, status, wall s, cpu s).
+LocalRow = tuple[tuple[int, int], "Forecast | None", "str | None", str, float, float]
+
+
+def _fit_predict_chunk(spec: ModelSpec, params: dict, horizon: int, season_length: int,
+                       seed: int, items: list[tuple[tuple[int, int], np.ndarray]],
+                       timeout_series: float | None) -> tuple[list[LocalRow], float]:
+    """Worker: fit and forecast each series of a chunk, timing each and catching its failure;
+    a series past ``timeout_series`` seconds is a ``timeout`` row and the chunk goes on."""
+    model = spec.build(horizon=horizon, season_length=season_length, seed=seed, params=params)
+    model_name = spec.name
+    out: list[LocalRow] = []
     # One BLAS thread per series fit: the pool already uses every core, and multithreaded BLAS on
     # the tiny matrices of a per-series fit oversubscribes them (measured 7x slower for arima).
     with threadpool_limits(LOCAL_THREADS), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _warm_up(model, name, items)
+        _warm_up(model, model_name, items, timeout_series)
         for key, y in items:
             wall0, cpu0 = time.perf_counter(), time.process_time()
             try:
-                fc, err = as_forecast(model.fit_predict_one(y), horizon), None
+                with alarm(timeout_series):
+                    raw = model.fit_predict_one(y)
+                fc, err, status = as_forecast(raw, horizon), None, "ok"
+            except UnitTimeout as exc:
+                fc, err, status = None, f"series {exc}", "timeout"
             except Exception as exc:  # noqa: BLE001 - a failing series is a row, not a crash
-                fc, err = None, _format_error(exc)
-            out.append((key, fc, err, time.perf_counter() - wall0, time.process_time() - cpu0))
+                fc, err, status = None, _format_error(exc), "failed"
+            out.append((key, fc, err, status, time.perf_counter() - wall0, time.process_time() - cpu0))
     return out, peak_rss_mb()
 
 
 _WARMED: set[str] = set()
 
 
-def _warm_up(model: Forecaster, name: str, items: list) -> None:
+def _warm_up(model: Forecaster, name: str, items: list, timeout: float | None) -> None:
     """One untimed fit per model and process, so lazy imports and first-call costs are not
     charged to whichever series happens to come first (they dwarf a naive forecast)."""
     if name in _WARMED or not items:
         return
     _WARMED.add(name)
     try:
-        model.fit_predict_one(items[0][1])
-    except Exception:  # noqa: BLE001 - the timed call will record the failure
+        with alarm(timeout):
+            model.fit_predict_one(items[0][1])
+    except (Exception, UnitTimeout):  # noqa: BLE001 - the timed call will record the failure
         pass
 
 
-class LocalPool:
-    """A process pool for local models, started on first use and restarted if a worker dies."""
+def run_experiment(exp: Experiment, executor: Executor | None = None, options: RunOptions | None = None,
+                   progress: Callable[[int], None] = lambda n: None, sink: Sink | None = None) -> ExperimentResult:
+    """Fit and forecast every window of a task with one model; score each series.
 
-    def __init__(self, workers: int) -> None:
-        self.workers = max(1, workers)
-        self._pool: ProcessPoolExecutor | None = None
+    Local models go to ``executor`` in chunks of series; a global model as one unit. Whatever a
+    unit loses (its worker died, it ran past its time limit) becomes failed or ``timeout`` rows
+    of its own series only. Defaults: serial execution, no time limits.
 
-    def _get(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
-        return self._pool
-
-    def map_chunks(self, fn: Callable, chunks: list[list], *args: Any) -> Iterator[tuple[list, Any]]:
-        """Yield ``(chunk, result)`` as chunks finish; a chunk whose worker died yields an exception."""
-        if self.workers == 1:
-            for chunk in chunks:
-                yield chunk, fn(*args, chunk)
-            return
-        pool = self._get()
-        futures = {pool.submit(fn, *args, chunk): i for i, chunk in enumerate(chunks)}
-
-        for future in as_completed(futures):
-            chunk = chunks[futures[future]]
-            try:
-                yield chunk, future.result()
-            except BrokenProcessPool as exc:
-                self.close()
-                yield chunk, exc
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
-
-
-def run_experiment(exp: Experiment, pool: LocalPool, progress: Callable[[int], None] = lambda n: None) -> ExperimentResult:
-    """Fit and forecast every window of a task with one model; score each series."""
+    With a ``sink`` the scored rows are appended to it batch by batch, in series order, as the
+    chunks finish, and the result holds only the summary (``series`` and ``forecasts`` None);
+    without one they are gathered in memory and returned as data frames.
+    """
+    options = options or RunOptions(executor="serial")
+    own = executor is None
+    executor = executor or SerialExecutor()
+    memory = MemorySink() if sink is None else None
+    tally = _Tally(sink if sink is not None else memory)
     windows = exp.task.windows()
     started = time.perf_counter()
-    if exp.model.scope == "local":
-        outcome = _run_local(exp, windows, pool, progress)
-    else:
-        outcome = _run_global(exp, windows, progress)
-    forecasts, failures, timing = outcome
+    try:
+        if exp.model.scope == "local":
+            timing = _run_local(exp, windows, executor, options, progress, tally)
+        else:
+            timing = _run_global(exp, windows, executor, options, progress, tally)
+    finally:
+        if own:
+            executor.close()
     wall_s = time.perf_counter() - started
-    series, fc_rows = _score(exp, windows, forecasts, failures, timing)
-    n_failed = int((series["status"] != "ok").sum())
+    n_failed = tally.n_failed
     summary = {
         **{k: v for k, v in exp.config.items() if k not in ("params",)},
         "params": json.dumps(exp.params, sort_keys=True, default=str),
@@ -259,84 +325,187 @@ def run_experiment(exp: Experiment, pool: LocalPool, progress: Callable[[int], N
         "cpu_s": timing["cpu_s"],
         "wall_s": wall_s,
         "peak_rss_mb": timing["peak_rss_mb"],
-        "workers": pool.workers if exp.model.scope == "local" else 1,
-        "threads": LOCAL_THREADS if exp.model.scope == "local" else thread_count(),
+        "executor": executor.name,
+        "workers": executor.workers if exp.model.scope == "local" else 1,
+        "threads": LOCAL_THREADS if exp.model.scope == "local" else timing.get("threads", thread_count()),
         "n_windows": len(windows),
         "n_failed": n_failed,
-        "status": "ok" if n_failed == 0 else "failed",
-        "message": timing.get("message", "") or (series.loc[series["status"] != "ok", "message"].iloc[0] if n_failed else ""),
+        "status": "ok" if n_failed == 0 else ("timeout" if tally.n_timeout == tally.n_rows else "failed"),
+        "message": timing.get("message", "") or tally.first_message,
     }
-    return ExperimentResult(summary, series, fc_rows)
+    if memory is None:
+        return ExperimentResult(summary)
+    return ExperimentResult(summary, *memory.frames())
 
 
-def _run_local(exp: Experiment, windows: list[Window], pool: LocalPool, progress: Callable[[int], None]):
+#: Hard limit of a unit beyond the per-series limits it holds: room for start-up and warm-up.
+UNIT_MARGIN_S = 30.0
+
+
+def _unit_limit(options: RunOptions, n_series: int, deadline: float | None) -> float | None:
+    limits = []
+    if options.timeout_series:
+        limits.append(options.timeout_series * (n_series + 1) + UNIT_MARGIN_S)
+    if deadline is not None:
+        limits.append(max(deadline - time.monotonic(), 0.001))
+    return min(limits) if limits else None
+
+
+def _chunks(items: list, workers: int) -> list[list]:
+    """Consecutive chunks of about equal size: at least ``workers * 8`` (for balance) and at most
+    :data:`CHUNK_SERIES` items each (for bounded memory)."""
+    n = max(1, min(len(items), workers * 8), math.ceil(len(items) / CHUNK_SERIES))
+    bounds = [len(items) * k // n for k in range(n + 1)]
+    return [items[bounds[k]:bounds[k + 1]] for k in range(n)]
+
+
+#: What became of one series and window: (forecast or None, status, message, fit wall s).
+Resolved = tuple["Forecast | None", str, str, float]
+
+
+def _run_local(exp: Experiment, windows: list[Window], executor: Executor, options: RunOptions,
+               progress: Callable[[int], None], tally: _Tally) -> dict:
+    """Run a local model chunk by chunk; each chunk's rows go to ``tally`` once it and every
+    chunk before it are finished, so rows keep series order whatever order chunks finish in."""
     items = [((w.index, i), np.asarray(y, dtype=float)) for w in windows for i, y in enumerate(w.context.values)]
-    n_chunks = max(1, min(len(items), pool.workers * 8))
-    chunks = [items[k::n_chunks] for k in range(n_chunks)]
-    forecasts: dict[tuple[int, int], Forecast] = {}
-    failures: dict[tuple[int, int], str] = {}
-    per_series_s: dict[tuple[int, int], float] = {}
+    chunks = _chunks(items, executor.workers)
+    by_index = {w.index: w for w in windows}
+    received: dict[int, dict[tuple[int, int], Resolved]] = {}  # chunk number -> what came back so far
+    flushed = 0  # chunks before this one are scored and handed on
     fit_s = cpu_s = 0.0
     peak = 0.0
-    args = (exp.model.cls, exp.model.name, exp.params, exp.task.horizon, exp.task.season_length, exp.seed)
-    for chunk, result in pool.map_chunks(_fit_predict_chunk, chunks, *args):
-        if isinstance(result, BaseException):
-            for key, _ in chunk:
-                failures[key] = f"worker process died: {_format_error(result)}"
-        else:
-            rows, rss = result
-            peak = max(peak, rss)
-            for key, fc, err, wall, cpu in rows:
-                fit_s += wall
-                cpu_s += cpu
-                per_series_s[key] = wall
-                if err is None:
-                    forecasts[key] = fc
-                else:
-                    failures[key] = err
-        progress(len(chunk))
-    timing = {"device": "cpu", "fit_s": fit_s, "predict_s": 0.0, "cpu_s": cpu_s, "peak_rss_mb": peak, "per_series_s": per_series_s}
-    return forecasts, failures, timing
+    deadline = time.monotonic() + options.timeout_experiment if options.timeout_experiment else None
+    base = (exp.model, exp.params, exp.task.horizon, exp.task.season_length, exp.seed)
+
+    def unit(number: int, chunk: list) -> Unit:
+        return Unit(_fit_predict_chunk, (*base, chunk, options.timeout_series),
+                    timeout=_unit_limit(options, len(chunk), deadline), tag=(number, chunk))
+
+    def flush() -> None:
+        nonlocal flushed
+        while flushed < len(chunks) and len(received.get(flushed, ())) == len(chunks[flushed]):
+            got = received.pop(flushed)
+            tally.add(*_score(exp, by_index, [(key, *got[key]) for key, _ in chunks[flushed]]))
+            flushed += 1
+
+    todo = [unit(number, c) for number, c in enumerate(chunks)]
+    while todo:
+        retry: list[Unit] = []
+        outcomes = executor.run(todo)
+        for outcome in outcomes:
+            number, chunk = outcome.unit.tag
+            got = received.setdefault(number, {})
+            if isinstance(outcome, Done):
+                rows, rss = outcome.value
+                peak = max(peak, rss)
+                for key, fc, err, status, wall, cpu in rows:
+                    fit_s += wall
+                    cpu_s += cpu
+                    got[key] = (fc if status == "ok" else None, status, err or "", wall)
+                progress(len(chunk))
+            elif len(chunk) > 1 and not _past(deadline):
+                # the worker died or hung somewhere in this chunk: find the culprit series alone
+                retry.extend(unit(number, [item]) for item in chunk)
+            else:
+                status = "timeout" if outcome.kind == "timeout" else "failed"
+                for key, _ in chunk:
+                    got[key] = (None, status, outcome.message, math.nan)
+                progress(len(chunk))
+            flush()
+            if _past(deadline):
+                outcomes.close()
+                break
+        todo = [] if _past(deadline) else retry
+    timed_out = _past(deadline)
+    for number in range(flushed, len(chunks)):  # what never came back
+        got = received.setdefault(number, {})
+        for key, _ in chunks[number]:
+            if key not in got:
+                got[key] = ((None, "timeout", f"experiment timed out after {options.timeout_experiment:g} s", math.nan)
+                            if timed_out else (None, "failed", "no forecast", math.nan))
+    flush()
+    if timed_out:
+        progress(0)
+    return {"device": "cpu", "fit_s": fit_s, "predict_s": 0.0, "cpu_s": cpu_s, "peak_rss_mb": peak}
 
 
-def _run_global(exp: Experiment, windows: list[Window], progress: Callable[[int], None]):
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() > deadline
+
+
+def _run_global(exp: Experiment, windows: list[Window], executor: Executor, options: RunOptions,
+                progress: Callable[[int], None], tally: _Tally) -> dict:
     task = exp.task
-    model = exp.model.build(horizon=task.horizon, season_length=task.season_length, seed=exp.seed, params=exp.params)
+    args = (exp.model, exp.params, task, exp.seed, windows, options.timeout_experiment)
+    limit = options.timeout_experiment + UNIT_MARGIN_S if options.timeout_experiment else None
+    (outcome,) = list(executor.run([Unit(_global_unit, args, timeout=limit, fresh=True)]))
+    n_all = sum(len(w.context) for w in windows)
+    progress(n_all)
+    if isinstance(outcome, Done):
+        forecasts, failures, timing = outcome.value
+        default = ("failed", "no forecast")
+    else:  # the unit was lost: every series fails with its message
+        forecasts, failures = {}, {}
+        default = ("timeout" if outcome.kind == "timeout" else "failed", outcome.message)
+        timing = {"device": "unknown", "fit_s": math.nan, "predict_s": math.nan, "cpu_s": math.nan,
+                  "peak_rss_mb": math.nan, "per_series_s": {}, "message": outcome.message}
+    per_series_s = timing.get("per_series_s") or {}
+    by_index = {w.index: w for w in windows}
+    batch: list = []
+    for w in windows:  # scored and handed on in batches, in series order
+        for i in range(len(w.context)):
+            key = (w.index, i)
+            fc = forecasts.pop(key, None)
+            status, message = ("ok", "") if fc is not None else failures.get(key, default)
+            batch.append((key, fc, status, message, per_series_s.get(key, math.nan)))
+            if len(batch) >= SCORE_BATCH:
+                tally.add(*_score(exp, by_index, batch))
+                batch = []
+    if batch:
+        tally.add(*_score(exp, by_index, batch))
+    return timing
+
+
+def _global_unit(spec: ModelSpec, params: dict, task: Task, seed: int, windows: list[Window], timeout: float | None):
+    """Worker: fit a global model once (or at every origin) and forecast every window."""
+    model = spec.build(horizon=task.horizon, season_length=task.season_length, seed=seed, params=params)
     fit_timer = Timer(model.synchronize)
     predict_timer = Timer(model.synchronize)
     forecasts: dict[tuple[int, int], Forecast] = {}
-    failures: dict[tuple[int, int], str] = {}
+    failures: dict[tuple[int, int], tuple[str, str]] = {}
     message = ""
     fitted = False
     try:
-        model.warm_up(windows[0].context)
-    except Exception:  # noqa: BLE001 - a real problem shows up again, and is recorded, in fit
+        with alarm(timeout):
+            model.warm_up(windows[0].context)
+    except (Exception, UnitTimeout):  # noqa: BLE001 - a real problem shows up again, and is recorded, in fit
         pass
+    deadline = time.monotonic() + timeout if timeout else None
     for w in windows:
         keys = [(w.index, i) for i in range(len(w.context))]
         try:
-            if not fitted or task.protocol.refit_global:
-                with fit_timer:
-                    model.fit(w.context)
-                fitted = True
-            with predict_timer:
-                out = model.predict(w.context)
+            with alarm(max(deadline - time.monotonic(), 0.001) if deadline else None):
+                if not fitted or task.protocol.refit_global:
+                    with fit_timer:
+                        model.fit(w.context)
+                    fitted = True
+                with predict_timer:
+                    out = model.predict(w.context)
             per_series = _split_global_output(out, len(w.context))
-        except Exception as exc:  # noqa: BLE001
-            message = _format_error(exc)
-            failures.update({k: message for k in keys})
-            if not fitted:
-                failures.update({(v.index, i): message for v in windows for i in range(len(v.context))})
-                progress(sum(len(v.context) for v in windows))
+        except (Exception, UnitTimeout) as exc:  # noqa: BLE001
+            status = "timeout" if isinstance(exc, UnitTimeout) else "failed"
+            message = f"experiment {exc}" if status == "timeout" else _format_error(exc)
+            failures.update({k: (status, message) for k in keys})
+            if not fitted or status == "timeout":
+                failures.update({(v.index, i): (status, message) for v in windows for i in range(len(v.context))
+                                 if (v.index, i) not in forecasts})
                 break
-            progress(len(keys))
             continue
         for key, raw in zip(keys, per_series):
             try:
                 forecasts[key] = as_forecast(raw, task.horizon)
             except ValueError as exc:
-                failures[key] = _format_error(exc)
-        progress(len(keys))
+                failures[key] = ("failed", _format_error(exc))
     timing = {
         "device": model.device,
         "device_name": model.device_name,
@@ -345,6 +514,7 @@ def _run_global(exp: Experiment, windows: list[Window], progress: Callable[[int]
         "predict_s": predict_timer.wall_s,
         "cpu_s": fit_timer.cpu_s + predict_timer.cpu_s,
         "peak_rss_mb": peak_rss_mb(),
+        "threads": thread_count(),
         "per_series_s": {},
         "message": message,
     }
@@ -362,38 +532,53 @@ def _split_global_output(out: Any, n: int) -> list[Any]:
     return out
 
 
-def _score(exp: Experiment, windows: list[Window], forecasts: dict, failures: dict, timing: dict):
-    """Per-series metric rows and long-format forecast rows."""
+def _score(exp: Experiment, windows: dict[int, Window],
+           results: Iterable[tuple[tuple[int, int], Forecast | None, str, str, float]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-series metric rows and long-format forecast rows of a batch of results, in its order.
+
+    ``windows``: window index -> Window; each result is (key (window index, series index),
+    forecast or None, status, message, fit wall seconds). Columns and dtypes: ``SERIES_COLUMNS``
+    and ``FORECAST_COLUMNS``, the same for every batch.
+    """
     task = exp.task
     panel = task.dataset.panel
     m = task.season_length
+    h = task.horizon
     series_rows = []
-    fc_cols: dict[str, list] = {k: [] for k in ("unique_id", "window", "origin", "step", "y", "yhat", "lo", "hi")}
-    steps = np.arange(1, task.horizon + 1)
-    for w in windows:
-        for i, uid in enumerate(panel.ids):
-            key = (w.index, i)
-            row = {"unique_id": uid, "category": panel.categories[i], "window": w.index, "origin": w.cutoffs[i],
-                   "series_s": timing["per_series_s"].get(key, np.nan)}
-            truth = w.truth[i]
-            fc = forecasts.get(key)
-            if fc is None:
-                row.update(status="failed", message=failures.get(key, "no forecast"))
-                row.update({k: np.nan for k in metrics.SCORE_NAMES})
-            else:
-                row.update(status="ok", message="")
-                row.update(metrics.series_scores(truth, fc.mean, w.context.values[i], m, fc.lower, fc.upper, fc.level))
-                fc_cols["unique_id"].extend([uid] * task.horizon)
-                fc_cols["window"].extend([w.index] * task.horizon)
-                fc_cols["origin"].extend([w.cutoffs[i]] * task.horizon)
-                fc_cols["step"].extend(steps)
-                fc_cols["y"].extend(truth)
-                fc_cols["yhat"].extend(fc.mean)
-                nan = np.full(task.horizon, np.nan)
-                fc_cols["lo"].extend(nan if fc.lower is None else fc.lower)
-                fc_cols["hi"].extend(nan if fc.upper is None else fc.upper)
-            series_rows.append(row)
+    fc_ids, fc_windows, fc_origins, fc_y, fc_yhat, fc_lo, fc_hi = [], [], [], [], [], [], []
+    nan = np.full(h, np.nan)
+    for (wi, i), fc, status, message, series_s in results:
+        w = windows[wi]
+        uid = panel.ids[i]
+        row = {"unique_id": uid, "category": panel.categories[i], "window": wi, "origin": w.cutoffs[i],
+               "series_s": series_s}
+        truth = w.truth[i]
+        if fc is None:
+            row.update(status=status, message=message)
+            row.update({k: np.nan for k in metrics.SCORE_NAMES})
+        else:
+            row.update(status="ok", message="")
+            row.update(metrics.series_scores(truth, fc.mean, w.context.values[i], m, fc.lower, fc.upper, fc.level))
+            fc_ids.append(uid)
+            fc_windows.append(wi)
+            fc_origins.append(w.cutoffs[i])
+            fc_y.append(np.asarray(truth, dtype=float))
+            fc_yhat.append(np.asarray(fc.mean, dtype=float))
+            fc_lo.append(nan if fc.lower is None else np.asarray(fc.lower, dtype=float))
+            fc_hi.append(nan if fc.upper is None else np.asarray(fc.upper, dtype=float))
+        series_rows.append(row)
     ident = {"dataset": task.name, "model": exp.model.name, "seed": exp.seed}
     series = pd.DataFrame(series_rows).assign(**ident)
-    fc_df = pd.DataFrame(fc_cols).assign(**ident)
-    return series, fc_df
+    series = series.astype({k: v for k, v in SERIES_COLUMNS.items() if v != "object"})[list(SERIES_COLUMNS)]
+    n = len(fc_ids)
+    if not n:
+        return series, _empty(FORECAST_COLUMNS)
+    fc_df = pd.DataFrame({
+        "unique_id": np.repeat(np.array(fc_ids, dtype=object), h),
+        "window": np.repeat(np.array(fc_windows, dtype=np.int64), h),
+        "origin": np.repeat(np.array(fc_origins, dtype=np.int64), h),
+        "step": np.tile(np.arange(1, h + 1, dtype=np.int64), n),
+        "y": np.concatenate(fc_y), "yhat": np.concatenate(fc_yhat),
+        "lo": np.concatenate(fc_lo), "hi": np.concatenate(fc_hi),
+    }).assign(**ident)
+    return series, fc_df.astype({"seed": "int64"})

@@ -9,9 +9,21 @@ Layout::
     RUN_DIR/experiments.csv      one row per experiment: status, times, device, config id
     RUN_DIR/accuracy.csv, speed.csv, report.md
 
-A checkpoint is written into a temporary folder and renamed into place, so it either exists
-whole or not at all; ``--resume`` skips experiments whose checkpoint exists with the same config
-id. Nothing read back is unpickled: JSON, CSV and Parquet only.
+Rows stream: a running experiment appends each finished chunk of series to its checkpoint
+(:class:`PartWriter`, one Parquet row group per chunk, fixed schemas ``SERIES_SCHEMA`` and
+``FORECAST_SCHEMA``), and :meth:`RunStore.write_results` copies the checkpoints' row groups into
+metrics.parquet and forecasts.parquet, so neither holds every row of a large run in memory.
+
+A checkpoint is written into a temporary folder inside ``parts/`` and renamed into place, so it
+either exists whole or not at all; ``--resume`` skips experiments whose checkpoint is whole (all
+three files, a summary that parses, Parquet files whose footer reads) and carries the same config
+id, and redoes any other. Temporary files and folders left by a killed process are removed when
+the run is opened again. Nothing read back is unpickled: JSON, CSV and Parquet only.
+
+Files are fsynced before their rename and the folder after it: a rename is atomic, but without
+the fsync a power loss (not a mere kill) could leave the new name pointing at an empty or partly
+written file, which a resume would then have to detect instead of never seeing. It costs a few
+milliseconds per checkpoint.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ import datetime as _dt
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,32 +40,93 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from harness.runner import Experiment, ExperimentResult
+from harness.runner import FORECAST_COLUMNS, SERIES_COLUMNS, Experiment, ExperimentResult
 from harness.suite import RunConfig
 from harness.timing import hardware
 
 MANIFEST = "manifest.json"
 PARTS = "parts"
+#: The files of one checkpoint, ``parts/<experiment key>/``.
+CHECKPOINT_TABLES = ("series.parquet", "forecasts.parquet")
+CHECKPOINT_FILES = (*CHECKPOINT_TABLES, "summary.json")
+_ARROW_TYPES = {"object": pa.string(), "int64": pa.int64(), "float64": pa.float64()}
+#: The Parquet schemas of a checkpoint's tables and of metrics.parquet / forecasts.parquet: the
+#: runner's columns (``SERIES_COLUMNS``, ``FORECAST_COLUMNS``) with fixed types, so every row
+#: group of every part has the same schema (strings: unique_id, category, status, message,
+#: dataset, model; int64: window, origin, step, seed; float64: times, metrics and values).
+SERIES_SCHEMA = pa.schema([pa.field(k, _ARROW_TYPES[v]) for k, v in SERIES_COLUMNS.items()])
+FORECAST_SCHEMA = pa.schema([pa.field(k, _ARROW_TYPES[v]) for k, v in FORECAST_COLUMNS.items()])
+TABLE_SCHEMAS = {"series.parquet": SERIES_SCHEMA, "forecasts.parquet": FORECAST_SCHEMA}
+#: Rows per row group of metrics.parquet and forecasts.parquet (the parts' small row groups are
+#: coalesced up to this size while they are copied): what the copy, and a reader going row group
+#: by row group, holds at once.
+RESULT_ROW_GROUP = 100_000
 
 
 class StoreError(ValueError):
     """A run directory cannot be used (exists already, is not a run, or another config)."""
 
 
+#: Temporary names: ``.<name>.tmp-<pid>`` beside the file or checkpoint folder they will replace.
+_TMP = re.compile(r"\.(?P<name>.+)\.tmp-(?P<pid>[0-9]+)")
+
+
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's (or a folder's entries') data to disk; a no-op where folders cannot be
+    opened (Windows) or the file system does not support it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this id may still be writing; unknown counts as alive."""
+    if pid == os.getpid() or os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists but belongs to someone else
+    return True
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
+    """Write a temporary file beside ``path``, fsync it, and rename it over ``path``."""
+    tmp = _tmp_name(path)
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
+    _fsync(path.parent)
 
 
 def atomic_write_frame(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """Like :func:`atomic_write_text`, for a table (Parquet or CSV by the suffix of ``path``)."""
+    tmp = _tmp_name(path)
     if path.suffix == ".parquet":
         df.to_parquet(tmp, index=False)
     else:
         df.to_csv(tmp, index=False, float_format="%.6g")
+    _fsync(tmp)
     os.replace(tmp, path)
+    _fsync(path.parent)
 
 
 def _versions() -> dict[str, str]:
@@ -75,6 +149,21 @@ def _git_commit() -> str | None:
         return None
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=5)
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+#: A run id is a plain folder name: ASCII letters, digits, '-', '_' and '.', not starting with '.'
+#: (so neither '..' nor a hidden folder), at most 128 characters.
+_RUN_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+
+
+def run_dir_for(results_dir: Path | str, run_id: str) -> Path:
+    """``results_dir/run_id``, for a ``--run-id`` that is a plain name; anything that could lead
+    out of ``results_dir`` (a path separator, '..', an absolute path, a leading '.') is a
+    :class:`StoreError`."""
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+        raise StoreError(f"--run-id {run_id!r}: a run id is a plain name of letters, digits, '-', '_' and '.' "
+                         "(not starting with '.', no '/', at most 128 characters)")
+    return Path(results_dir) / run_id
 
 
 def default_run_dir(results_dir: Path, suite: str) -> Path:
@@ -128,6 +217,7 @@ class RunStore:
             raise StoreError(f"{root} is not a run directory (no {MANIFEST})")
         store = cls(root)
         store.manifest()  # fails clearly if unreadable
+        store.remove_stale_temps()
         return store
 
     def manifest(self) -> dict[str, Any]:
@@ -140,7 +230,20 @@ class RunStore:
         atomic_write_text(self.root / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False, default=str))
 
     def config(self) -> RunConfig:
-        return RunConfig.from_dict(self.manifest()["config"])
+        try:
+            return RunConfig.from_dict(self.manifest()["config"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StoreError(f"{self.root / MANIFEST} holds no usable run config ({type(exc).__name__}: {exc})") from None
+
+    def record_run_options(self, run: Any) -> None:
+        """Append how this (re)start executes - executor, workers, time limits - to the manifest's
+        ``executions`` list: they shape timings and timeout rows but not what is computed, so they
+        are not part of the config a resume must match."""
+        manifest = self.manifest()
+        entry = {k: v for k, v in vars(run).items()}
+        entry["started"] = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
+        manifest.setdefault("executions", []).append(entry)
+        self.write_manifest(manifest)
 
     def check_same_config(self, config: RunConfig) -> None:
         """Resuming with another config would mix results of two designs in one table."""
@@ -159,30 +262,68 @@ class RunStore:
         return self.root / PARTS / exp.key
 
     def is_done(self, exp: Experiment) -> bool:
-        """A checkpoint counts only if it is whole and made with the same config id."""
+        """A checkpoint counts only if it is whole and made with the same config id: all three
+        files there, ``summary.json`` a JSON object with this experiment's ``config_id``, and both
+        Parquet files with a readable footer (a truncated file has none). Anything else - a
+        folder a kill or a disk error left torn - is redone."""
+        part = self.part_dir(exp)
         try:
-            summary = json.loads((self.part_dir(exp) / "summary.json").read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+            summary = json.loads((part / "summary.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # missing, unreadable, not UTF-8 or not JSON
             return False
-        return summary.get("config_id") == exp.config_id and all(
-            (self.part_dir(exp) / f).is_file() for f in ("series.parquet", "forecasts.parquet")
-        )
+        if not isinstance(summary, dict) or summary.get("config_id") != exp.config_id:
+            return False
+        for name in CHECKPOINT_TABLES:
+            try:
+                pq.read_metadata(part / name)
+            except (OSError, ValueError, pa.ArrowException):
+                return False
+        return True
+
+    def part_writer(self, exp: Experiment) -> PartWriter:
+        """A :class:`PartWriter` for this experiment's checkpoint: the sink of
+        ``run_experiment(..., sink=writer)``, then ``writer.commit(result.summary)``."""
+        return PartWriter(self.part_dir(exp))
 
     def save(self, exp: Experiment, result: ExperimentResult) -> None:
-        """Write the checkpoint into a temporary folder, then rename it into place."""
+        """Write the checkpoint of a result held in memory (``run_experiment`` without a sink;
+        a run streams into a :meth:`part_writer` instead) into a temporary folder beside its
+        final place (same file system), with the same schemas; then :func:`_install` it."""
         final = self.part_dir(exp)
-        tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+        tmp = _tmp_name(final)
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        result.series.to_parquet(tmp / "series.parquet", index=False)
-        result.forecasts.to_parquet(tmp / "forecasts.parquet", index=False)
-        (tmp / "summary.json").write_text(json.dumps(result.summary, default=_json_default), encoding="utf-8")
-        if final.exists():
-            shutil.rmtree(final)  # a stale or torn checkpoint of this experiment
-        os.replace(tmp, final)
+        result.series.to_parquet(tmp / "series.parquet", index=False, schema=SERIES_SCHEMA)
+        result.forecasts.to_parquet(tmp / "forecasts.parquet", index=False, schema=FORECAST_SCHEMA)
+        _install(tmp, final, result.summary)
+
+    def remove_stale_temps(self) -> list[Path]:
+        """Remove temporary checkpoint folders and result files (``.<name>.tmp-<pid>``) whose
+        writer is gone - a run killed mid-save leaves them; one of a live process is kept, as
+        it may be saving right now. Returns what was removed."""
+        removed = []
+        for folder in (self.root, self.root / PARTS):
+            try:
+                entries = list(folder.iterdir())
+            except OSError:
+                continue
+            for entry in entries:
+                match = _TMP.fullmatch(entry.name)
+                if not match or _pid_alive(int(match["pid"])):
+                    continue
+                try:
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.rmtree(entry)
+                    else:
+                        entry.unlink()
+                except OSError:
+                    continue  # a read-only run directory: harmless, they are never read
+                removed.append(entry)
+        return removed
 
     def collect(self, experiments: list[Experiment]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        """Experiment summaries, per-series rows and forecasts of these (finished) experiments."""
+        """Experiment summaries, per-series rows and forecasts of these (finished) experiments, all
+        in memory (for small runs and tests; a run writes its result files with write_results)."""
         parts = [self.part_dir(e) for e in experiments]
         summaries = pd.DataFrame([json.loads((p / "summary.json").read_text(encoding="utf-8")) for p in parts])
         series = pd.concat([pd.read_parquet(p / "series.parquet") for p in parts], ignore_index=True)
@@ -192,10 +333,16 @@ class RunStore:
 
     # --- result files ---
 
-    def write_results(self, experiments: pd.DataFrame, series: pd.DataFrame, forecasts: pd.DataFrame) -> None:
-        atomic_write_frame(series, self.root / "metrics.parquet")
-        atomic_write_frame(forecasts, self.root / "forecasts.parquet")
-        atomic_write_frame(experiments, self.root / "experiments.csv")
+    def write_results(self, experiments: list[Experiment]) -> pd.DataFrame:
+        """metrics.parquet and forecasts.parquet from these (finished) experiments' checkpoints,
+        copied row group by row group into one file each, in experiment order (never all rows in
+        memory); experiments.csv from their summaries, which are returned."""
+        parts = [self.part_dir(e) for e in experiments]
+        summaries = pd.DataFrame([json.loads((p / "summary.json").read_text(encoding="utf-8")) for p in parts])
+        for name, result in (("series.parquet", "metrics.parquet"), ("forecasts.parquet", "forecasts.parquet")):
+            merge_tables([p / name for p in parts], TABLE_SCHEMAS[name], self.root / result)
+        atomic_write_frame(summaries, self.root / "experiments.csv")
+        return summaries
 
     def read_results(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Stored experiment summaries and per-series metrics, for reports built after the run."""
@@ -205,6 +352,123 @@ class RunStore:
         except (OSError, ValueError) as exc:
             raise StoreError(f"{self.root} has no finished results ({exc}); finish it with --resume {self.root}") from None
         return experiments, series
+
+
+def _install(tmp: Path, final: Path, summary: dict[str, Any]) -> None:
+    """Finish a checkpoint folder ``tmp`` holding its tables: write summary.json, fsync its files
+    and the folder, replace ``final`` by it (one rename) and fsync the parent."""
+    (tmp / "summary.json").write_text(json.dumps(summary, default=_json_default), encoding="utf-8")
+    for name in CHECKPOINT_FILES:
+        _fsync(tmp / name)
+    _fsync(tmp)
+    if final.is_dir() and not final.is_symlink():
+        shutil.rmtree(final)  # a stale or torn checkpoint of this experiment
+    elif final.exists() or final.is_symlink():
+        final.unlink()
+    os.replace(tmp, final)
+    _fsync(final.parent)
+
+
+class PartWriter:
+    """One experiment's checkpoint, written while the experiment runs: ``append(series,
+    forecasts)`` adds one row group to each table (``pyarrow.parquet.ParquetWriter`` with the
+    fixed schemas ``SERIES_SCHEMA`` / ``FORECAST_SCHEMA``), ``commit(summary)`` writes
+    summary.json, fsyncs and renames the temporary folder into place, ``abort()`` removes it.
+    As a context manager it aborts unless committed. Nothing is kept in memory between appends."""
+
+    def __init__(self, final: Path) -> None:
+        self.final = Path(final)
+        self.tmp = _tmp_name(self.final)
+        self.committed = False
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir(parents=True)
+        try:
+            for name, schema in TABLE_SCHEMAS.items():
+                self._writers[name] = pq.ParquetWriter(self.tmp / name, schema)
+        except BaseException:
+            self.abort()
+            raise
+
+    def append(self, series: pd.DataFrame, forecasts: pd.DataFrame) -> None:
+        for name, frame in (("series.parquet", series), ("forecasts.parquet", forecasts)):
+            if len(frame):
+                writer = self._writers[name]
+                writer.write_table(pa.Table.from_pandas(frame[writer.schema.names], schema=writer.schema,
+                                                        preserve_index=False))
+
+    def commit(self, summary: dict[str, Any]) -> None:
+        self._close()
+        _install(self.tmp, self.final, summary)
+        self.committed = True
+
+    def abort(self) -> None:
+        try:
+            self._close()
+        except Exception:  # noqa: BLE001, S110 - the folder goes anyway
+            pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _close(self) -> None:
+        writers, self._writers = self._writers, {}
+        for writer in writers.values():
+            writer.close()
+
+    def __enter__(self) -> PartWriter:  # noqa: PYI034
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.committed:
+            self.abort()
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with exactly ``schema``'s columns and types (a checkpoint written by an older
+    version may lack a column or type an all-null one as null)."""
+    columns = []
+    for field in schema:
+        if field.name in table.column_names:
+            col = table[field.name]
+            columns.append(col if col.type == field.type else col.cast(field.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def merge_tables(sources: list[Path], schema: pa.Schema, path: Path, row_group: int | None = None) -> int:
+    """Copy the rows of the Parquet files ``sources``, in order, into one file at ``path``
+    (written beside it and renamed into place), coalescing small row groups to about
+    ``row_group`` (default :data:`RESULT_ROW_GROUP`) rows. Holds one output row group at a
+    time. Returns the number of rows written."""
+    row_group = row_group or RESULT_ROW_GROUP
+    tmp = _tmp_name(path)
+    total = 0
+    try:
+        with pq.ParquetWriter(tmp, schema) as writer:
+            buffer: list[pa.Table] = []
+            buffered = 0
+            for source in sources:
+                with pq.ParquetFile(source) as pf:
+                    for i in range(pf.num_row_groups):
+                        table = _conform(pf.read_row_group(i), schema)
+                        if not table.num_rows:
+                            continue
+                        buffer.append(table)
+                        buffered += table.num_rows
+                        if buffered >= row_group:
+                            writer.write_table(pa.concat_tables(buffer))
+                            total += buffered
+                            buffer, buffered = [], 0
+            if buffer:
+                writer.write_table(pa.concat_tables(buffer))
+                total += buffered
+        _fsync(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync(path.parent)
+    return total
 
 
 def _json_default(value: Any) -> Any:

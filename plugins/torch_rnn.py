@@ -39,6 +39,8 @@ then registers nothing, with a warning that says why.
 
 from __future__ import annotations
 
+import importlib.util
+
 import contextlib
 import math
 import warnings
@@ -372,9 +374,9 @@ class TorchRNN(harness.WindowForecaster):
 
 @harness.hookimpl
 def register_models(register: Any) -> None:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
+    # find_spec, not import: importing torch costs seconds in every process (and every dask
+    # worker) of a run, even one that never uses a torch model
+    if importlib.util.find_spec("torch") is None:
         warnings.warn("plugins.torch_rnn: torch is not installed; rnn-torch, lstm-torch, gru-torch are unavailable "
                       "(pip install torch==2.13.0)")
         return

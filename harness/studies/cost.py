@@ -18,7 +18,7 @@ Three axes, each varied alone while the other two stay at the base point:
 Data at each point: ``plugins.synthetic.arma(n_series, length, mean=10, seed=seed, horizon=8)``.
 Each point is timed by the harness's own machinery, exactly as a benchmark run times it:
 ``Task(dataset, ProtocolSpec("holdout"))``, ``Experiment(task, spec, params, seed)``,
-``run_experiment(exp, LocalPool(workers))``. So ``fit_s``, ``predict_s`` and ``ms_per_series``
+``run_experiment(exp, executor, options)`` with the ``processes`` executor. So ``fit_s``, ``predict_s`` and ``ms_per_series``
 mean what they mean in speed.csv: model compute (for local models the sum of per-series times,
 independent of the number of workers; for global models the synchronised wall time of fit and
 predict), excluding data loading, windowing outside the model and scoring.
@@ -187,7 +187,8 @@ def run_cost_study(config: CostStudyConfig, registry: Any,
     point if any series failed (a failed series would make the time mean less work), and
     ``ModelError`` for an unknown model.
     """
-    from harness.runner import Experiment, LocalPool, run_experiment
+    from harness.executors import RunOptions, make_executor
+    from harness.runner import Experiment, run_experiment
     from harness.tasks import ProtocolSpec, Task
     from harness.timing import hardware
     from plugins.synthetic import arma
@@ -230,7 +231,8 @@ def run_cost_study(config: CostStudyConfig, registry: Any,
         if "hidden" not in specs[name].params and config.base_hidden not in config.hidden:
             runs.append(("hidden", config.base_hidden, name, "cpu", dict(base), False))
 
-    pool = LocalPool(config.workers)
+    pool = make_executor("processes", config.workers)
+    run_options = RunOptions(executor="processes", workers=config.workers)
     cache: dict[tuple, dict] = {}
     rows: list[dict] = []
     total = len(runs) * config.repeats
@@ -243,7 +245,7 @@ def run_cost_study(config: CostStudyConfig, registry: Any,
             warmed.add((name, device))
             exp = Experiment(task_for(smallest[0], smallest[1]), specs[name], params_for(name, smallest[2], device),
                              config.seed)
-            run_experiment(exp, pool)  # untimed warm-up
+            run_experiment(exp, pool, run_options)  # untimed warm-up
         for repeat in range(config.repeats):
             for axis, value, name, device, point, has_hidden in runs:
                 hidden = point["hidden"] if has_hidden else None
@@ -252,7 +254,7 @@ def run_cost_study(config: CostStudyConfig, registry: Any,
                     task = task_for(point["length"], point["n_series"])
                     params = params_for(name, hidden, device)
                     exp = Experiment(task, specs[name], params, config.seed)
-                    result = run_experiment(exp, pool)
+                    result = run_experiment(exp, pool, run_options)
                     s = result.summary
                     if s["status"] != "ok" or s["n_failed"]:
                         raise RuntimeError(

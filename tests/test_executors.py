@@ -1,0 +1,209 @@
+"""Executors (serial, processes, dask) give identical results; time limits and crash isolation:
+a plugin that raises, returns the wrong shape or NaN, hangs, or kills its worker process
+(os._exit, a segfault) costs only its own rows, the run finishes, exit code 1."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.executors import Done, Lost, ProcessExecutor, SerialExecutor, Unit
+from tests.conftest import invoke
+
+TIMING = ["series_s"]
+
+BROKEN_PLUGIN = textwrap.dedent(
+    '''
+    """Deliberately broken models: each misbehaves only on the series whose mean is above 35."""
+    import ctypes
+    import os
+    import time
+
+    import numpy as np
+
+    import harness
+
+    def _bad(y):
+        return float(np.mean(y)) > 35
+
+    class Broken(harness.LocalForecaster):
+        name = "broken"
+        defaults = {"how": "raise"}
+
+        def fit_predict_one(self, y):
+            if _bad(y):
+                if self.how == "raise":
+                    raise RuntimeError("deliberate failure")
+                if self.how == "shape":
+                    return np.zeros(self.horizon + 2)
+                if self.how == "nan":
+                    return np.full(self.horizon, np.nan)
+                if self.how == "hang":
+                    while True:
+                        time.sleep(0.05)
+                if self.how == "exit":
+                    os._exit(7)
+                if self.how == "segfault":
+                    ctypes.string_at(0)
+            return np.full(self.horizon, y[-1])
+
+    class BrokenGlobal(harness.Forecaster):
+        name = "broken-global"
+        defaults = {}
+
+        def fit(self, panel):
+            os._exit(9)
+
+        def predict(self, panel):
+            return np.zeros((len(panel), self.horizon))
+
+    class Slow(harness.LocalForecaster):
+        name = "slow"
+        defaults = {"seconds": 1.0}
+
+        def fit_predict_one(self, y):
+            time.sleep(self.seconds)
+            return np.full(self.horizon, y[-1])
+
+    @harness.hookimpl
+    def register_models(register):
+        for how in ("raise", "shape", "nan", "hang", "exit", "segfault"):
+            register(Broken, name=f"broken-{how}", how=how)
+        register(BrokenGlobal)
+        register(Slow)
+    '''
+)
+
+
+@pytest.fixture
+def panel_csv(tmp_path):
+    """Four series s0..s3 at levels 10, 20, 30, 40: only s3 (mean > 35) trips the broken models."""
+    rows = []
+    rng = np.random.default_rng(1)
+    for k in range(4):
+        y = 10.0 * (k + 1) + rng.normal(0, 0.5, 40)
+        rows.append(pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range("2020-01-01", periods=40, freq="MS"), "y": y}))
+    path = tmp_path / "levels.csv"
+    pd.concat(rows).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def broken_dir(tmp_path):
+    folder = tmp_path / "broken_plugins"
+    folder.mkdir()
+    (folder / "broken.py").write_text(BROKEN_PLUGIN)
+    return folder
+
+
+def _metrics(run) -> pd.DataFrame:
+    m = pd.read_parquet(run / "metrics.parquet").drop(columns=TIMING)
+    return m.sort_values(["dataset", "model", "seed", "unique_id", "window"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("executor", ["processes", "serial"])
+def test_broken_plugins_cost_only_their_own_rows(executor, panel_csv, broken_dir, tmp_path):
+    models = ["naive"] + [f"broken-{how}" for how in ("raise", "shape", "nan", "hang", "exit", "segfault")]
+    if executor == "serial":  # in-process: a plugin that kills the process would kill the run
+        models = [m for m in models if m not in ("broken-exit", "broken-segfault")]
+    else:
+        models.append("broken-global")
+    out = tmp_path / "run"
+    result = invoke(["--plugins-dir", str(broken_dir), "run", "--datasets", str(panel_csv), "--horizon", "4",
+                     "--models", ",".join(models), "--executor", executor, "--workers", "2",
+                     "--timeout-series", "2", "--out", str(out)])
+    assert result.exit_code == 1, result.stderr
+    m = pd.read_parquet(out / "metrics.parquet")
+    for model in models:
+        rows = m[m["model"] == model].set_index("unique_id")
+        if model in ("naive", "naive2"):
+            assert (rows["status"] == "ok").all()
+        elif model == "broken-global":
+            assert (rows["status"] == "failed").all() and rows["message"].str.contains("worker process died").all()
+        else:
+            assert (rows.loc[["s0", "s1", "s2"], "status"] == "ok").all(), model
+            assert rows.loc["s3", "status"] == ("timeout" if model == "broken-hang" else "failed"), model
+    msg = m[m["unique_id"] == "s3"].set_index("model")["message"]
+    assert "deliberate failure" in msg["broken-raise"]
+    assert "expected horizon 4" in msg["broken-shape"]
+    assert "non-finite" in msg["broken-nan"]
+    assert "timed out after 2 s" in msg["broken-hang"]
+    if executor == "processes":
+        assert "worker process died (exit code 7)" in msg["broken-exit"]
+        assert "worker process died (killed by SIGSEGV)" in msg["broken-segfault"]
+    report = (out / "report.md").read_text()
+    assert "## Failures" in report and "deliberate failure" in report
+    assert "see the Failures section" in result.stderr
+
+
+def test_experiment_time_limit_records_timeout_rows_and_the_run_goes_on(panel_csv, broken_dir, tmp_path):
+    out = tmp_path / "run"
+    result = invoke(["--plugins-dir", str(broken_dir), "run", "--datasets", str(panel_csv), "--horizon", "4",
+                     "--models", "slow,naive", "-p", "slow.seconds=0.5", "--workers", "1",
+                     "--timeout-experiment", "1.6", "--out", str(out)])
+    assert result.exit_code == 1, result.stderr
+    m = pd.read_parquet(out / "metrics.parquet")
+    slow = m[m["model"] == "slow"]
+    # the untimed warm-up fit counts against the experiment's wall-clock limit too
+    assert (slow["status"] == "timeout").sum() >= 1 and (slow["status"] == "ok").sum() >= 1
+    assert slow.loc[slow["status"] == "timeout", "message"].str.contains("timed out").all()
+    assert (m.loc[m["model"] == "naive", "status"] == "ok").all()
+    experiments = pd.read_csv(out / "experiments.csv").set_index("model")
+    assert experiments.loc["slow", "status"] == "failed" and experiments.loc["naive", "status"] == "ok"
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["--timeout-series", "0"], "--timeout-series must be a positive number of seconds"),
+    (["--timeout-experiment", "-1"], "--timeout-experiment must be a positive number of seconds"),
+    (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler needs --executor dask"),
+])
+def test_execution_option_errors(bad, message, tmp_path, long_csv):
+    out = tmp_path / "never"
+    result = invoke(["run", "--datasets", str(long_csv), "--horizon", "6", "--models", "naive", *bad, "--out", str(out)])
+    assert result.exit_code == 2 and message in result.stderr and not out.exists()
+
+
+def _double(x):
+    return 2 * x
+
+
+def test_executors_run_units_and_report_lost_ones():
+    with ProcessExecutor(2) as ex:
+        outcomes = list(ex.run([Unit(_double, (k,), tag=k) for k in range(5)]))
+    assert sorted(o.value for o in outcomes if isinstance(o, Done)) == [0, 2, 4, 6, 8]
+    outcomes = list(SerialExecutor().run([Unit(_double, ("a",)), Unit(_double, (None,))]))
+    assert isinstance(outcomes[0], Done) and outcomes[0].value == "aa"
+    assert isinstance(outcomes[1], Lost) and "TypeError" in outcomes[1].message
+
+
+RUN = ["--datasets", "synthetic-arma,synthetic-tar", "--limit", "8", "--models", "theta,arima,rnn-numpy,lstm-torch",
+       "-p", "rnn-numpy.epochs=3", "-p", "lstm-torch.epochs=2", "--seeds", "0,1"]
+
+
+def test_results_are_identical_whichever_executor_runs_them(tmp_path):
+    """serial, processes and dask (a LocalCluster of 2 workers) give the same numbers for the
+    same seeds."""
+    runs = {}
+    for executor in ("serial", "processes", "dask"):
+        out = tmp_path / executor
+        result = invoke(["run", *RUN, "--executor", executor, "--workers", "2", "--out", str(out)])
+        assert result.exit_code == 0, result.stderr
+        runs[executor] = _metrics(out)
+        experiments = pd.read_csv(out / "experiments.csv")
+        assert set(experiments["executor"]) == {executor}
+    pd.testing.assert_frame_equal(runs["serial"], runs["processes"])
+    pd.testing.assert_frame_equal(runs["serial"], runs["dask"])
+
+
+def test_dask_isolates_a_worker_that_dies(panel_csv, broken_dir, tmp_path):
+    out = tmp_path / "run"
+    result = invoke(["--plugins-dir", str(broken_dir), "run", "--datasets", str(panel_csv), "--horizon", "4",
+                     "--models", "naive,broken-exit", "--executor", "dask", "--workers", "2", "--out", str(out)])
+    assert result.exit_code == 1, result.stderr
+    m = pd.read_parquet(out / "metrics.parquet")
+    rows = m[m["model"] == "broken-exit"].set_index("unique_id")
+    assert (rows.loc[["s0", "s1", "s2"], "status"] == "ok").all()
+    assert rows.loc["s3", "status"] == "failed" and "worker process died" in rows.loc["s3", "message"]
