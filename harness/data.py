@@ -76,6 +76,9 @@ class Dataset:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # A dataset is input: a NaN from a plugin's loader is bad input (exit 2), as in a file.
+        for uid, values in zip(self.panel.ids, self.panel.values):
+            _check_finite(self.name, uid, values)
         if self.test is not None:
             if len(self.test) != len(self.panel):
                 raise DataError(f"dataset {self.name}: {len(self.test)} test series for {len(self.panel)} series")
@@ -84,6 +87,7 @@ class Dataset:
                     raise DataError(
                         f"dataset {self.name}: series {uid} has {len(t)} test values, horizon is {self.panel.horizon}"
                     )
+                _check_finite(self.name, uid, t, "test ")
 
     def full_values(self) -> tuple[np.ndarray, ...]:
         """Each series with its official test appended (the whole observed history)."""
@@ -126,6 +130,16 @@ class Dataset:
                 positions = np.linspace(0, len(members) - 1, k).round().astype(int)
                 chosen.extend(members[j] for j in positions)
         return self.subset(sorted(chosen))
+
+
+def _check_finite(name: str, uid: str, values: np.ndarray, what: str = "") -> None:
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"dataset {name}: series {uid} has non-numeric {what}values") from None
+    bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+    if bad:
+        raise DataError(f"dataset {name}: series {uid} has {bad} NaN or infinite {what}value(s)")
 
 
 def _proportional_quota(sizes: list[int], total: int) -> list[int]:

@@ -36,6 +36,11 @@ FREQ_DEFAULTS: dict[str, tuple[int, int]] = {
     "other": (8, 1),
 }
 
+# What pandas reads as missing by default (the read_csv documentation); kept for ds, y and
+# category, not for unique_id.
+_CSV_NA: list[str] = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+                      "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+
 # pandas offsets for writing dates of a known frequency.
 _PANDAS_FREQ: dict[str, str] = {
     "yearly": "YS", "quarterly": "QS", "monthly": "MS", "weekly": "W", "daily": "D", "hourly": "h",
@@ -73,7 +78,7 @@ def load_long_file(path: str | Path, *, horizon: int | None = None, season_lengt
     if frame["unique_id"].isna().any():
         row = int(np.flatnonzero(frame["unique_id"].isna().to_numpy())[0])
         raise DataError(f"{where}: empty unique_id in data row {row + 1}")
-    ids = frame["unique_id"].astype(str)
+    ids = _as_text(frame["unique_id"], "unique_id", where)
     y = _numeric_y(frame["y"], ids, where)
     ds = _parse_ds(frame["ds"], ids, where)
 
@@ -92,7 +97,7 @@ def load_long_file(path: str | Path, *, horizon: int | None = None, season_lengt
         raise DataError(f"{where}: duplicate (unique_id, ds) = ({row['unique_id']}, {row['ds']}); "
                         f"{total} duplicate row(s) in all")
 
-    category = frame["category"].astype(str) if "category" in frame.columns else None
+    category = _as_text(frame["category"], "category", where) if "category" in frame.columns else None
     if category is not None:
         data["category"] = category.to_numpy()
 
@@ -173,11 +178,22 @@ def _read(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: not a file")
     try:
         if suffix == ".csv":
-            # ds is read as text so that dates and integers are parsed by one rule below.
-            return pd.read_csv(path, dtype={"unique_id": str, "ds": str})
+            # ds is read as text so that dates and integers are parsed by one rule below. A series
+            # id is any text ("NA", "None", "null" are ids, not missing); only an empty one is missing.
+            # y is parsed exactly (pandas' default fast parser can be 1 ulp off the written value).
+            # Rows with more fields than the header are an error: pandas would otherwise take the
+            # first fields as an index and shift every column (index_col=False makes it warn; a
+            # trailing comma on every line is still read correctly).
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                return pd.read_csv(path, dtype={"unique_id": str, "ds": str}, keep_default_na=False,
+                                   na_values={"unique_id": [""], "ds": _CSV_NA, "y": _CSV_NA, "category": _CSV_NA},
+                                   float_precision="round_trip", index_col=False)
         return pd.read_parquet(path)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file is empty") from None
+    except pd.errors.ParserWarning:
+        raise DataError(f"{path}: malformed CSV: the rows have more fields than the header") from None
     except pd.errors.ParserError as exc:
         detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: malformed CSV: {detail}") from None
@@ -190,12 +206,20 @@ def _read(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: unreadable {suffix[1:]} file: {message}") from None
 
 
+def _as_text(column: pd.Series, name: str, where: str) -> pd.Series:
+    """A column as str; bytes (a Parquet binary column) must be UTF-8 text."""
+    try:
+        return column.astype(str)
+    except UnicodeDecodeError:
+        raise DataError(f"{where}: {name} holds bytes that are not UTF-8 text") from None
+
+
 def _numeric_y(column: pd.Series, ids: pd.Series, where: str) -> np.ndarray:
     """y as float64; text that is not a number is an error (a blank cell is NaN, reported later)."""
     if pd.api.types.is_bool_dtype(column):
         raise DataError(f"{where}: y must be numeric, found booleans")
     numeric = pd.to_numeric(column, errors="coerce")
-    bad = numeric.isna() & column.notna() & (column.astype(str).str.strip() != "")
+    bad = numeric.isna() & column.notna() & (_as_text(column, "y", where).str.strip() != "")
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(f"{where}: non-numeric y value {str(column.iloc[i])!r} in series {ids.iloc[i]} "
@@ -210,24 +234,44 @@ def _parse_ds(column: pd.Series, ids: pd.Series, where: str) -> pd.Series:
         raise DataError(f"{where}: missing ds in series {ids.iloc[i]} (data row {i + 1})")
     if pd.api.types.is_datetime64_any_dtype(column):
         return column.reset_index(drop=True)
+    int64 = np.iinfo(np.int64)
     if pd.api.types.is_integer_dtype(column):
+        if column.max() > int64.max:  # uint64 beyond int64 would wrap around
+            raise DataError(f"{where}: integer ds {column.max()} is out of range (at most {int64.max})")
         return column.astype(np.int64).reset_index(drop=True)
-    if pd.api.types.is_float_dtype(column) and np.all(np.mod(column.to_numpy(), 1) == 0):
+    if pd.api.types.is_float_dtype(column):
+        v = column.to_numpy(dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(v) & (np.abs(v) < 2.0**63) & (np.mod(v, 1) == 0)
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            raise DataError(f"{where}: ds {float(v[i])!r} in series {ids.iloc[i]} (data row {i + 1}) is not an integer; "
+                            "ds must be dates or integers")
         return column.astype(np.int64).reset_index(drop=True)
-    text = column.astype(str).str.strip()
+    text = _as_text(column, "ds", where).str.strip()
     if text.str.fullmatch(r"[+-]?\d+").all():
-        return text.astype(np.int64).reset_index(drop=True)
-    try:
-        return pd.Series(pd.to_datetime(text)).reset_index(drop=True)
-    except (ValueError, TypeError, OverflowError):
-        pass
-    parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+        try:
+            return text.astype(np.int64).reset_index(drop=True)
+        except (OverflowError, ValueError):
+            raise DataError(f"{where}: integer ds out of range (from {int64.min} to {int64.max})") from None
+    with warnings.catch_warnings():
+        # "Could not infer format" / mixed time zones: the checks below give the verdict
+        warnings.simplefilter("ignore")
+        try:
+            parsed = pd.Series(pd.to_datetime(text))
+        except (ValueError, TypeError, OverflowError):
+            try:
+                parsed = pd.Series(pd.to_datetime(text, errors="coerce", format="mixed"))
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise DataError(f"{where}: unparseable ds ({exc}); ds must be dates or integers") from None
     bad = parsed.isna()
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(f"{where}: unparseable ds {text.iloc[i]!r} in series {ids.iloc[i]} (data row {i + 1}); "
                         "ds must be dates or integers")
-    return pd.Series(parsed).reset_index(drop=True)
+    if not pd.api.types.is_datetime64_any_dtype(parsed):
+        raise DataError(f"{where}: ds mixes time zones (or dates with and without one); give all ds in one time zone")
+    return parsed.reset_index(drop=True)
 
 
 def _resolve_freq(freq: str | None, stamps: list[pd.Series], where: str) -> str:

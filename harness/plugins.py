@@ -69,7 +69,15 @@ class ModelSpec:
         return {**self.params, **overrides}
 
     def build(self, *, horizon: int, season_length: int, seed: int, params: dict[str, Any]) -> Forecaster:
-        model = self.cls(horizon=horizon, season_length=season_length, seed=seed, **params)
+        """The model object. A constructor that rejects its parameters with any exception is a
+        :class:`ModelError` (bad input), whichever exception type the plugin chose."""
+        try:
+            model = self.cls(horizon=horizon, season_length=season_length, seed=seed, **params)
+        except ModelError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a plugin's own validation error
+            raise ModelError(f"model {self.name}: cannot be built with these parameters: "
+                             f"{_one_line(exc)}") from exc
         model.name = self.name
         return model
 
@@ -123,8 +131,9 @@ def _strict() -> bool:
 
 def _fail(registry: Registry, plugin: str, what: str, exc: BaseException) -> None:
     message = f"plugin {plugin!r} failed to {what} and was skipped: {type(exc).__name__}: {exc}"
-    if _strict():
-        raise PluginError(message) from exc
+    if _strict():  # not skipped: an error
+        raise PluginError(f"plugin {plugin!r} failed to {what} (RNNBENCH_STRICT_PLUGINS is set): "
+                          f"{type(exc).__name__}: {exc}") from exc
     registry.failures[plugin] = message
     warnings.warn(message, PluginWarning, stacklevel=3)
 
@@ -243,6 +252,27 @@ def _dataset_registrar(registry: Registry, plugin: str) -> Callable[..., None]:
             raise ValueError(f"register_datasets: {name}: give either a loader or parts, not both or neither")
         if name in registry.datasets:
             raise ValueError(f"dataset name {name!r} is already registered by {registry.datasets[name].plugin}")
-        registry.datasets[name] = DatasetSpec(name, load, description, tuple(parts), plugin)
+        registry.datasets[name] = DatasetSpec(name, None if load is None else _checked_loader(name, load),
+                                              description, tuple(parts), plugin)
 
     return register
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
+def _checked_loader(name: str, load: Callable[[], Dataset]) -> Callable[[], Dataset]:
+    """The plugin's loader, with any failure turned into a one-line :class:`DataError` naming the
+    dataset (a dataset that cannot be loaded is bad input, not a crash)."""
+    def checked() -> Dataset:
+        try:
+            return load()
+        except DataError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a plugin's loader may fail in any way
+            raise DataError(f"dataset {name!r} failed to load: {_one_line(exc)}") from exc
+
+    checked.__wrapped__ = load  # type: ignore[attr-defined]
+    return checked

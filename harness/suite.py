@@ -30,6 +30,8 @@ from harness.tasks import ProtocolSpec
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "datasets" / "suites"
 DEFAULT_SUITE = "quick"
+#: Seeds are what every random number generator accepts (numpy's legacy seed, torch): 0 .. 2**32-1.
+MAX_SEED = 2**32 - 1
 
 
 class SuiteError(ValueError):
@@ -119,6 +121,7 @@ def parse_suite(raw: dict, *, name: str, where: str) -> RunConfig:
     if not isinstance(models_raw, dict) or not all(isinstance(v, dict) for v in models_raw.values()):
         raise SuiteError(f"suite {where}: [models] must be tables, one per model: [models.arima]")
     seeds = [_int(s, "seeds", where) for s in _list(raw.get("seeds", [0]), "seeds", where)]
+    _check_seeds(seeds, f"suite {where}: seeds")
     protocol_raw = raw.get("protocol", {})
     if not isinstance(protocol_raw, dict):
         raise SuiteError(f"suite {where}: [protocol] must be a table with kind, windows, step")
@@ -148,6 +151,14 @@ def _int(value: Any, key: str, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise SuiteError(f"suite {where}: {key} must be integers, got {value!r}")
     return value
+
+
+def _check_seeds(seeds: list[int], what: str) -> None:
+    if not seeds:
+        raise SuiteError(f"{what}: give at least one seed")
+    for seed in seeds:
+        if not 0 <= seed <= MAX_SEED:
+            raise SuiteError(f"{what}: a seed must be an integer from 0 to {MAX_SEED}, got {seed}")
 
 
 def _positive(value: Any, key: str, where: str) -> int:
@@ -205,6 +216,7 @@ def apply_overrides(
     if datasets is not None:
         config.datasets = [DatasetChoice(d) for d in datasets]
     if seeds is not None:
+        _check_seeds(seeds, "--seeds")
         config.seeds = seeds
     if limit is not None:
         if limit <= 0:

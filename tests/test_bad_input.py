@@ -1,0 +1,337 @@
+"""Bad input, systematically (issue 7, part 5): every case goes through the real CLI and must exit
+with code 2, say so in exactly one stderr line ``rnnbench: error: ...`` naming the problem, print
+nothing on stdout and write nothing at all: the whole temporary tree (input files, any run being
+resumed, the working directory where ``results/`` would go) is byte-for-byte unchanged.
+
+Failures of a plugin *while running* (a forecast of the wrong shape, NaN) are failed rows with
+exit code 1 and are tested in test_run.py; here only plugin output that is checked before a run
+starts (a dataset loader's result, a model that rejects its parameters) counts as bad input.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import invoke
+
+HEADER = "unique_id,ds,y\n"
+
+
+def rows(n: int, uid: str = "a", value: Callable[[int], object] = lambda i: 100.0 + i) -> str:
+    """``n`` monthly rows of one series from 2015-01, in long format."""
+    return "".join(f"{uid},{2015 + i // 12}-{i % 12 + 1:02d}-01,{value(i)}\n" for i in range(n))
+
+
+GOOD = HEADER + rows(40, "a") + rows(40, "b")
+
+BROKEN_DATASETS_PLUGIN = textwrap.dedent(
+    '''
+    import numpy as np
+    import harness
+
+    def _values():
+        return np.linspace(10.0, 50.0, 40)
+
+    def returns_list():
+        return [1.0, 2.0, 3.0]
+
+    def raises():
+        raise RuntimeError("remote archive unreachable")
+
+    def has_nan():
+        v = _values()
+        v[7] = np.nan
+        return harness.Dataset("has-nan", harness.Panel(("s0",), (v,), "other", 1, 6))
+
+    def short_test():
+        return harness.Dataset("short-test", harness.Panel(("s0",), (_values(),), "other", 1, 6),
+                               test=(np.ones(4),))
+
+    class Picky(harness.LocalForecaster):
+        """Rejects a bad parameter value with a plain ValueError, as plugins often do."""
+        name = "picky"
+        defaults = {"alpha": 0.5}
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            if not 0 < self.alpha < 1:
+                raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+
+        def fit_predict_one(self, y):
+            return np.repeat(y[-1], self.horizon)
+
+    @harness.hookimpl
+    def register_models(register):
+        register(Picky)
+
+    @harness.hookimpl
+    def register_datasets(register):
+        register("returns-list", returns_list)
+        register("raises", raises)
+        register("has-nan", has_nan)
+        register("short-test", short_test)
+    '''
+)
+
+
+class Ctx:
+    """What a case's setup may create inside the test's temporary folder (before the snapshot)."""
+
+    def __init__(self, root: Path, request: pytest.FixtureRequest) -> None:
+        self.root = root
+        self.request = request
+
+    def write(self, name: str, content: str | bytes) -> str:
+        path = self.root / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return str(path)
+
+    def frame(self, name: str, frame: pd.DataFrame) -> str:
+        path = self.root / name
+        frame.to_parquet(path, index=False)
+        return str(path)
+
+    def good(self) -> str:
+        return self.write("good.csv", GOOD)
+
+    def folder(self, name: str, files: dict[str, str] | None = None) -> str:
+        path = self.root / name
+        path.mkdir()
+        for file, text in (files or {}).items():
+            (path / file).write_text(text)
+        return str(path)
+
+    def plugins(self, text: str = BROKEN_DATASETS_PLUGIN, name: str = "broken.py") -> str:
+        return self.folder("plugins", {name: text})
+
+    def finished_run(self) -> str:
+        """A copy of a finished run (naive on GOOD), to resume or to overwrite."""
+        source = self.request.getfixturevalue("finished_run")
+        return str(shutil.copytree(source, self.root / "run"))
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    setup: Callable[[Ctx], list[str]]  # the CLI arguments
+    expected: str  # a fragment of the error line
+    out: bool = True  # append --out OUT (and check OUT is never created)
+    env: dict[str, str] | None = None
+
+
+def run(*args: str) -> list[str]:
+    return ["run", *args]
+
+
+def data(name: str, content: str | bytes, expected: str, *extra: str) -> Case:
+    """A data file given by path, run with naive."""
+    return Case(f"file-{name}", lambda c: run("--models", "naive", "--datasets", c.write(name, content), *extra), expected)
+
+
+def option(id: str, expected: str, *args: str) -> Case:
+    """Options on the good file."""
+    return Case(id, lambda c: run("--datasets", c.good(), *args), expected)
+
+
+def suite(id: str, text: str, expected: str) -> Case:
+    return Case(f"suite-{id}", lambda c: run("--suite", c.write("mine.toml", text)), expected)
+
+
+def plugin(id: str, expected: str, *args: str) -> Case:
+    return Case(f"plugin-{id}", lambda c: ["--plugins-dir", c.plugins(), "run", *args], expected)
+
+
+def run_id(id: str, value: Callable[[Ctx], str] | str, expected: str = "a run id is a plain name", *extra: str,
+           command: tuple[str, ...] = ("run",)) -> Case:
+    return Case(f"run-id-{id}", lambda c: [*command, "--run-id", value(c) if callable(value) else value, *extra],
+                expected, out=False)
+
+
+CASES: list[Case] = [
+    # --- data files (long format unique_id, ds, y) ---
+    data("empty.csv", "", "file is empty"),
+    data("header-only.csv", HEADER, "file has no rows"),
+    data("missing-y.csv", "unique_id,ds,value\n" + rows(30), "missing required column(s) y"),
+    data("missing-unique_id.csv", "series,ds,y\n" + rows(30), "missing required column(s) unique_id"),
+    data("empty.parquet", b"", "unreadable parquet file"),
+    data("non-numeric-y.csv", HEADER + rows(30, value=lambda i: "abc" if i == 9 else i), "non-numeric y value 'abc'"),
+    data("nan-y.csv", HEADER + rows(30, value=lambda i: "nan" if i == 4 else i), "series a has 1 NaN or infinite"),
+    data("blank-y.csv", HEADER + rows(30, value=lambda i: "" if i == 4 else i), "series a has 1 NaN or infinite"),
+    data("inf-y.csv", HEADER + rows(30, value=lambda i: "-inf" if i == 6 else i), "series a has 1 NaN or infinite"),
+    data("duplicate-rows.csv", HEADER + rows(30) + rows(1, value=lambda i: 5), "duplicate (unique_id, ds) = (a, 2015-01-01"),
+    data("unparseable-dates.csv", HEADER + rows(30).replace("2016-03-01", "the third of March"),
+         "unparseable ds 'the third of March'"),
+    data("missing-ds.csv", HEADER + rows(30).replace("2016-03-01", ""), "missing ds in series a"),
+    data("empty-unique_id.csv", HEADER + rows(30, uid=""), "empty unique_id in data row 1"),
+    data("too-short.csv", HEADER + rows(40) + rows(12, uid="tiny"), "series tiny is too short: 12 points"),
+    data("shorter-than-horizon.csv", HEADER + rows(30), "series a is too short: 30 points, needs at least 32",
+         "--horizon", "30"),
+    data("malformed.csv", HEADER + rows(30) + 'a,"2020-01-01,1\n', "malformed CSV"),
+    data("extra-field.csv", HEADER + rows(30).replace("\n", ",x\n"), "rows have more fields than the header"),
+    data("latin1.csv", (HEADER + rows(30, uid="Zürich")).encode("latin-1"), "not UTF-8"),
+    data("boolean-y.csv", HEADER + rows(30, value=lambda i: ["true", "false"][i % 2]), "y must be numeric, found booleans"),
+    data("really-text.parquet", GOOD, "unreadable parquet file"),
+    Case("file-parquet-missing-y",
+         lambda c: run("--models", "naive", "--datasets",
+                       c.frame("no-y.parquet", pd.DataFrame({"unique_id": ["a"] * 30, "ds": range(30)}))),
+         "missing required column(s) y"),
+    Case("file-parquet-nan-y",
+         lambda c: run("--models", "naive", "--datasets",
+                       c.frame("nan.parquet", pd.DataFrame({"unique_id": ["a"] * 30, "ds": range(30),
+                                                            "y": np.r_[np.arange(29.0), np.nan]}))),
+         "series a has 1 NaN or infinite"),
+    Case("file-is-a-directory", lambda c: run("--models", "naive", "--datasets", c.folder("folder.csv")), "not a file"),
+    Case("file-does-not-exist", lambda c: run("--models", "naive", "--datasets", str(c.root / "nowhere.csv")),
+         "file not found"),
+    data("unsupported.xlsx", "PK\x03\x04", "unsupported file type .xlsx"),
+    Case("file-given-twice", lambda c: run("--models", "naive", "--datasets", f"{c.good()},{c.good()}"),
+         "dataset 'good' appears twice"),
+    # --- values and options ---
+    option("horizon-0", "--horizon must be a positive integer, got 0", "--horizon", "0"),
+    option("horizon-negative", "--horizon must be a positive integer, got -3", "--horizon", "-3"),
+    option("horizon-not-a-number", "'abc' is not a valid integer", "--horizon", "abc"),
+    option("limit-0", "--limit must be a positive integer, got 0", "--limit", "0"),
+    option("limit-negative", "--limit must be a positive integer, got -3", "--limit", "-3"),
+    option("seeds-not-integers", "seeds must be integers, got 'a,b'", "--seeds", "a,b"),
+    option("seeds-empty", "expected a comma-separated list", "--seeds", ","),
+    option("seed-negative", "a seed must be an integer from 0 to 4294967295, got -1", "--seeds", "0,-1"),
+    option("seed-too-large", "got 99999999999999999999", "--seeds", "99999999999999999999"),
+    option("workers-0", "--workers must be a positive integer, got 0", "--workers", "0"),
+    option("windows-0", "'--windows': 0 is not in the range x>=1", "--windows", "0"),
+    option("windows-negative", "'--windows': -2 is not in the range x>=1", "--protocol", "rolling", "--windows", "-2"),
+    option("step-0", "'--step': 0 is not in the range x>=1", "--protocol", "rolling", "--step", "0"),
+    option("protocol-unknown", "'sideways' is not one of 'holdout', 'rolling'", "--protocol", "sideways"),
+    option("too-many-windows", "too short for horizon 18 with 30 window(s)", "--windows", "30"),
+    option("unknown-model", "unknown model 'nosuchmodel'", "--models", "nosuchmodel"),
+    Case("unknown-dataset", lambda c: run("--datasets", "nosuchdata"), "unknown dataset 'nosuchdata'"),
+    option("param-unknown-name", "model arima: unknown parameter 'nope'", "--models", "arima", "-p", "arima.nope=1"),
+    option("param-bad-value", "arima: ic must be one of aic, aicc, bic, got 'nope'", "--models", "arima", "-p", "arima.ic=nope"),
+    option("param-without-equals", "--param 'arima.ic': expected MODEL.NAME=VALUE", "--models", "arima", "-p", "arima.ic"),
+    option("param-without-model", "--param 'ic=bic': expected MODEL.NAME=VALUE", "--models", "arima", "-p", "ic=bic"),
+    option("param-model-not-in-run", "model 'arima' is not in this run", "--models", "naive", "-p", "arima.ic=bic"),
+    Case("horizon-of-official-test-set", lambda c: run("--datasets", "m3-yearly", "--limit", "2", "--horizon", "3"),
+         "official test set of horizon 6"),
+    # --- suites ---
+    Case("suite-missing", lambda c: run("--suite", "nosuchsuite"), "suite 'nosuchsuite' not found"),
+    suite("toml-syntax-error", 'datasets = ["airline"\n[models.naive]\n', "is not valid TOML"),
+    suite("unknown-key", 'datasets = ["airline"]\ncolour = "red"\n[models.naive]\n', "unknown key 'colour'"),
+    suite("no-datasets", 'datasets = []\n[models.naive]\n', "no datasets"),
+    suite("no-datasets-key", '[models.naive]\n', "no datasets"),
+    suite("no-models", 'datasets = ["airline"]\n', "no models"),
+    suite("models-not-tables", 'datasets = ["airline"]\nmodels = ["naive"]\n', "[models] must be tables"),
+    suite("dataset-unknown-key", 'datasets = [{name = "airline", horizn = 3}]\n[models.naive]\n', "unknown key 'horizn'"),
+    suite("seeds-not-a-list", 'datasets = ["airline"]\nseeds = 3\n[models.naive]\n', "seeds must be a list"),
+    suite("seed-negative", 'datasets = ["airline"]\nseeds = [-4]\n[models.naive]\n', "got -4"),
+    suite("limit-0", 'datasets = ["airline"]\nlimit = 0\n[models.naive]\n', "limit must be a positive integer, got 0"),
+    suite("unknown-protocol", 'datasets = ["airline"]\n[protocol]\nkind = "sideways"\n[models.naive]\n',
+          "unknown protocol 'sideways'"),
+    suite("unknown-dataset", 'datasets = ["nosuchdata"]\n[models.naive]\n', "unknown dataset 'nosuchdata'"),
+    Case("suite-is-a-directory", lambda c: run("--suite", c.folder("suite.toml")), "cannot read suite file"),
+    # --- resume and existing output folders ---
+    Case("resume-not-a-run", lambda c: run("--resume", c.folder("notarun", {"notes.txt": "hello"})),
+         "is not a run directory (no manifest.json)", out=False),
+    Case("resume-missing", lambda c: run("--resume", str(c.root / "nowhere")), "is not a run directory", out=False),
+    Case("resume-changed-models", lambda c: run("--resume", c.finished_run(), "--models", "naive,snaive"),
+         "it was made with another config (models differ)", out=False),
+    Case("resume-changed-seeds", lambda c: run("--resume", c.finished_run(), "--seeds", "0,1"),
+         "another config (seeds differ)", out=False),
+    Case("resume-changed-suite", lambda c: run("--resume", c.finished_run(), "--suite", "quick"),
+         "another config", out=False),
+    Case("resume-corrupt-manifest",
+         lambda c: run("--resume", c.folder("corrupt", {"manifest.json": '{"config": '})), "cannot read", out=False),
+    Case("resume-manifest-without-config",
+         lambda c: run("--resume", c.folder("noconfig", {"manifest.json": '{"rnnbench_run": 1}'})),
+         "holds no usable run config", out=False),
+    Case("out-holds-a-run", lambda c: run("--models", "naive", "--datasets", c.good(), "--out", c.finished_run()),
+         "already holds a run", out=False),
+    Case("out-not-empty",
+         lambda c: run("--models", "naive", "--datasets", c.good(), "--out", c.folder("busy", {"keep.txt": "mine"})),
+         "is not empty", out=False),
+    # --- plugins (what they hand over before a run starts) ---
+    Case("plugins-dir-missing", lambda c: ["--plugins-dir", str(c.root / "nowhere"), "run"], "is not a directory"),
+    Case("plugin-broken-strict", lambda c: ["--plugins-dir", c.plugins("raise ImportError('no wheel for this')\n"), "run"],
+         "plugin 'broken' failed to import (RNNBENCH_STRICT_PLUGINS is set): ImportError: no wheel", env={"RNNBENCH_STRICT_PLUGINS": "1"}),
+    plugin("dataset-not-a-dataset", "its loader returned list, not a harness.Dataset", "--datasets", "returns-list"),
+    plugin("dataset-loader-raises", "dataset 'raises' failed to load: RuntimeError: remote archive unreachable",
+           "--datasets", "raises"),
+    plugin("dataset-has-nan", "dataset has-nan: series s0 has 1 NaN or infinite value(s)", "--datasets", "has-nan"),
+    plugin("dataset-test-too-short", "series s0 has 4 test values, horizon is 6", "--datasets", "short-test"),
+    plugin("model-rejects-value", "model picky: cannot be built with these parameters: ValueError: alpha must be in (0, 1)",
+           "--datasets", "airline", "--models", "picky", "-p", "picky.alpha=3"),
+    # --- run ids: a plain name under results/, never a path ---
+    run_id("parent", "../evil"),
+    run_id("nested", "a/b"),
+    run_id("absolute", lambda c: str(c.root / "abs")),
+    run_id("dotdot", ".."),
+    run_id("dot", "."),
+    run_id("hidden", ".hidden"),
+    run_id("empty", ""),
+    run_id("backslash", "a\\..\\b"),
+    run_id("newline", "ok\nname"),
+    run_id("too-long", "x" * 129),
+    run_id("with-out", "fine", "give one of them", "--out", "elsewhere"),
+    run_id("with-resume", "fine", "give --resume alone", "--resume", "elsewhere"),
+    run_id("study-memory", "../evil", command=("study", "memory")),
+    run_id("study-cost", "a/b", command=("study", "cost")),
+]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("finished")
+    data = root / "good.csv"
+    data.write_text(GOOD)
+    out = root / "run"
+    result = invoke(["run", "--models", "naive", "--datasets", str(data), "--workers", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def snapshot(root: Path) -> dict[str, tuple]:
+    """Every path under ``root`` with its kind, and size and modification time for files."""
+    out = {}
+    for path in root.rglob("*"):
+        st = path.lstat()
+        out[str(path.relative_to(root))] = ("dir",) if path.is_dir() else ("file", st.st_size, st.st_mtime_ns)
+    return out
+
+
+def test_case_ids_are_unique():
+    ids = [c.id for c in CASES]
+    assert len(ids) == len(set(ids)) and len(ids) >= 24
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(case: Case, tmp_path, monkeypatch, request):
+    work = tmp_path / "nest" / "work"  # the working directory: results/ would go here, ../.. stays in tmp_path
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # importing a plugin file writes nothing either
+    args = case.setup(Ctx(tmp_path, request))
+    out = tmp_path / "out"
+    if case.out:
+        args = [*args, "--out", str(out)]
+    before = snapshot(tmp_path)
+
+    result = invoke(args, env=case.env)
+
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("rnnbench: error: "), lines[0]
+    assert case.expected in lines[0]
+    assert result.stdout == ""
+    assert not out.exists()
+    assert snapshot(tmp_path) == before
