@@ -222,7 +222,7 @@ class DaskExecutor(Executor):
     def _collect(self, pending: dict, started: dict, KilledWorker: type, wait: Callable) -> Iterator[Outcome]:  # noqa: N803
         while pending:
             try:
-                done, _ = wait(list(pending), timeout=0.5, return_when="FIRST_COMPLETED")
+                done, _ = wait(list(pending), timeout=1.0, return_when="FIRST_COMPLETED")
             except TimeoutError:
                 done = set()
             now = time.monotonic()
@@ -234,7 +234,8 @@ class DaskExecutor(Executor):
                     yield Lost(unit, "crash", f"worker process died ({_first_line(exc)})")
                 except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be sent back
                     yield Lost(unit, "crash", f"unit failed outside the model: {_first_line(exc)}")
-            processing = self._processing()
+            # where units run is only needed to enforce time limits: don't poll the scheduler otherwise
+            processing = self._processing() if any(u.timeout for u in pending.values()) else {}
             for future, unit in list(pending.items()):
                 if future.key in processing and future not in started:
                     started[future] = now
