@@ -168,6 +168,10 @@ def write_long_file(dataset: Dataset, path: str | Path, *, start: str | None = N
     return path
 
 
+# pandas 3 parses floats exactly by default and deprecates the option; pandas 2 needs it.
+_EXACT_FLOATS = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+
+
 def _read(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -188,7 +192,7 @@ def _read(path: Path) -> pd.DataFrame:
                 warnings.simplefilter("error", pd.errors.ParserWarning)
                 return pd.read_csv(path, dtype={"unique_id": str, "ds": str}, keep_default_na=False,
                                    na_values={"unique_id": [""], "ds": _CSV_NA, "y": _CSV_NA, "category": _CSV_NA},
-                                   float_precision="round_trip", index_col=False)
+                                   index_col=False, **_EXACT_FLOATS)
         return pd.read_parquet(path)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file is empty") from None

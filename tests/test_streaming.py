@@ -14,6 +14,12 @@ import pytest
 from harness import claims, runner, store
 from tests.conftest import invoke
 
+def _dtypes(frame: pd.DataFrame) -> dict[str, str]:
+    """Column -> dtype name, with text columns as "object" whether pandas reads them as object
+    (pandas 2) or as its string dtype "str" (pandas 3)."""
+    return {c: "object" if pd.api.types.is_string_dtype(t) else str(t) for c, t in frame.dtypes.items()}
+
+
 SERIES_DTYPES = {"unique_id": "object", "category": "object", "window": "int64", "origin": "int64",
                  "series_s": "float64", "status": "object", "message": "object", "smape": "float64",
                  "mase": "float64", "rmse": "float64", "mae": "float64", "coverage": "float64", "msis": "float64",
@@ -39,8 +45,8 @@ def streamed_run(tmp_path_factory):
 def test_result_files_have_every_row_with_fixed_columns_and_dtypes(streamed_run):
     m = pd.read_parquet(streamed_run / "metrics.parquet")
     f = pd.read_parquet(streamed_run / "forecasts.parquet")
-    assert m.dtypes.astype(str).to_dict() == SERIES_DTYPES  # same columns, same order, same dtypes
-    assert f.dtypes.astype(str).to_dict() == FORECAST_DTYPES
+    assert _dtypes(m) == SERIES_DTYPES  # same columns, same order, same dtypes
+    assert _dtypes(f) == FORECAST_DTYPES
     assert len(m) == 20 * len(MODELS) and (m["status"] == "ok").all()
     assert set(m["model"]) == set(MODELS)
     assert len(f) == 20 * len(MODELS) * 8  # h = 8
