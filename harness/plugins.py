@@ -153,11 +153,16 @@ def _import_path(path: Path) -> Any:
         raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    # a run writes only into its run directory: no __pycache__ in the user's plugins folder
+    # (every worker process imports the file again)
+    previous, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     try:
         spec.loader.exec_module(module)
     except BaseException:
         del sys.modules[module_name]
         raise
+    finally:
+        sys.dont_write_bytecode = previous
     return module
 
 

@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import json
+import sys
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,7 +29,16 @@ from typing import Any
 from harness.data import DataError
 from harness.tasks import ProtocolSpec
 
-SUITES_DIR = Path(__file__).resolve().parent.parent / "datasets" / "suites"
+def _suites_dir() -> Path:
+    """``datasets/suites`` of the source tree (a checkout or an editable install), else the copy a
+    regular install puts in ``<prefix>/share/rnnbench/suites``."""
+    source = Path(__file__).resolve().parent.parent / "datasets" / "suites"
+    if source.is_dir():
+        return source
+    return Path(sys.prefix) / "share" / "rnnbench" / "suites"
+
+
+SUITES_DIR = _suites_dir()
 DEFAULT_SUITE = "quick"
 #: Seeds are what every random number generator accepts (numpy's legacy seed, torch): 0 .. 2**32-1.
 MAX_SEED = 2**32 - 1
