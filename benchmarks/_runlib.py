@@ -121,6 +121,18 @@ def run_rnnbench(out: Path, models: str, *, limit: int | None, executor: str, wo
     return rec
 
 
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """The benchmark's table as CSV (floats to 4 decimals), creating the folder."""
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows([{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in rows])
+    print(f"wrote {path}")
+
+
 def fmt_table(rows: list[dict], floats: str = "{:.3f}") -> str:
     """A plain left/right aligned text table of dict rows (same keys)."""
     if not rows:

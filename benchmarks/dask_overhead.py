@@ -31,7 +31,6 @@ exactly; and dask should cost little beyond its cluster start-up, which a long r
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import shutil
@@ -45,7 +44,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _runlib import DATASET, ROOT, fmt_table, run_rnnbench
+from _runlib import DATASET, ROOT, fmt_table, run_rnnbench, write_csv
 
 TIMING_COLUMNS = ("series_s",)
 SORT_KEYS = ("dataset", "model", "seed", "unique_id", "window", "origin", "step")
@@ -173,12 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in diff:
             print(f"  {line}")
     if args.csv:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        with args.csv.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows([{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in rows])
-        print(f"wrote {args.csv}")
+        write_csv(args.csv, rows)
 
     same = "IDENTICAL" if not diffs["metrics.parquet"] else "DIFFERENT"
     print(f"dask/processes {rows[0]['dask/processes']:.2f}x ({main_model} experiment wall), "

@@ -32,7 +32,6 @@ result files, report). Target: overhead < 2% of the process wall on the full dat
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import shutil
 import sys
@@ -43,7 +42,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _runlib import DATASET, fmt_table, run_rnnbench
+from _runlib import DATASET, fmt_table, run_rnnbench, write_csv
 
 
 def compute_s(e: pd.Series) -> float:  # a row of experiments.csv
@@ -112,12 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
     if args.csv:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        with args.csv.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows([{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in rows])
-        print(f"wrote {args.csv}")
+        write_csv(args.csv, rows)
 
     share = 100 * (proc - compute) / proc
     share_manifest = 100 * (rec.wall_s - compute) / rec.wall_s

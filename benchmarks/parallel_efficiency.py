@@ -29,7 +29,6 @@ workers for the ``arima`` experiment (needs a machine with at least 2 otherwise 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import shutil
 import sys
@@ -38,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _runlib import DATASET, fmt_table, run_rnnbench
+from _runlib import DATASET, fmt_table, run_rnnbench, write_csv
 
 MODEL = "arima"
 
@@ -83,12 +82,7 @@ def main(argv: list[str] | None = None) -> int:
           " fit/cpu: per-series wall over CPU time, about 1 on free cores, higher when they are shared")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     if args.csv:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        with args.csv.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows([{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in rows])
-        print(f"wrote {args.csv}")
+        write_csv(args.csv, rows)
 
     two = next((r for r in rows if r["workers"] == 2 * counts[0]), rows[-1] if len(rows) > 1 else None)
     if two is None:

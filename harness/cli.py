@@ -46,14 +46,18 @@ def _csv_list(value: str | None) -> list[str] | None:
     return items
 
 
-def _seed_list(value: str | None) -> list[int] | None:
+def _int_list(value: str | None, what: str) -> list[int] | None:
     items = _csv_list(value)
     if items is None:
         return None
     try:
         return [int(v) for v in items]
     except ValueError:
-        raise click.BadParameter(f"seeds must be integers, got {value!r}") from None
+        raise click.BadParameter(f"{what} must be integers, got {value!r}") from None
+
+
+def _seed_list(value: str | None) -> list[int] | None:
+    return _int_list(value, "seeds")
 
 
 class _Group(click.Group):
@@ -195,16 +199,6 @@ def study() -> None:
     """Studies that isolate one claim: `memory` (c, old information) and `cost` (b, scaling)."""
 
 
-def _int_list(value: str | None, what: str) -> list[int] | None:
-    items = _csv_list(value)
-    if items is None:
-        return None
-    try:
-        return [int(v) for v in items]
-    except ValueError:
-        raise click.BadParameter(f"{what} must be integers, got {value!r}") from None
-
-
 @study.command("memory")
 @click.option("--tasks", help="Comma-separated tasks: copy, adding, seasonal [default: all].")
 @click.option("--lags", help="Comma-separated lags L from 6,12,24,48,96,192 [default: all].")
@@ -228,7 +222,7 @@ def study_memory(ctx: click.Context, tasks, lags, models, seeds, params, gradien
     Runs the `memory` suite (results stored like any run), then writes studies/memory/ in the
     run directory: memory.csv, gradients.csv, decay.csv, verdict.csv and figures."""
     from harness.execute import execute
-    from harness.studies.memory import FLOOR_MODEL, SUITE, GradientConfig, dataset_names, write_memory_study
+    from harness.studies.memory import SUITE, GradientConfig, dataset_names, study_models, write_memory_study
     from plugins.longmemory import LAGS
 
     out = _out_dir(out, run_id, resume)
@@ -238,10 +232,7 @@ def study_memory(ctx: click.Context, tasks, lags, models, seeds, params, gradien
     if gradient_epochs < 1 or gradient_hidden < 1:
         raise StudyError("--gradient-epochs and --gradient-hidden must be positive")
     registry = _registry(ctx)
-    chosen = _csv_list(models)
-    if chosen is not None and FLOOR_MODEL not in chosen:
-        chosen.append(FLOOR_MODEL)  # the floor of "learned nothing" is measured, on the same windows
-    options = dict(suite=None if resume else SUITE, models=chosen, seeds=_seed_list(seeds),
+    options = dict(suite=None if resume else SUITE, models=study_models(_csv_list(models)), seeds=_seed_list(seeds),
                    datasets=dataset_names(_csv_list(tasks), _int_list(lags, "lags")), params=list(params))
 
     def after_run(store) -> None:  # noqa: ANN001

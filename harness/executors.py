@@ -209,17 +209,17 @@ class DaskExecutor(Executor):
         self.client.register_plugin(_PluginLoader(plugins_dir), name="rnnbench-plugins")
 
     def run(self, units: list[Unit]) -> Iterator[Outcome]:
-        from distributed import KilledWorker, wait
-
         pending = {self.client.submit(u.fn, *u.args, pure=False): u for u in units}
-        started: dict[Any, float] = {}
         try:
-            yield from self._collect(pending, started, KilledWorker, wait)
-        finally:
+            yield from self._collect(pending)
+        finally:  # the caller stopped early (experiment time limit): stop what is left
             if pending:
                 self.client.cancel(list(pending))
 
-    def _collect(self, pending: dict, started: dict, KilledWorker: type, wait: Callable) -> Iterator[Outcome]:  # noqa: N803
+    def _collect(self, pending: dict) -> Iterator[Outcome]:
+        from distributed import KilledWorker, wait
+
+        started: dict[Any, float] = {}
         while pending:
             try:
                 done, _ = wait(list(pending), timeout=1.0, return_when="FIRST_COMPLETED")

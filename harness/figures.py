@@ -197,6 +197,25 @@ def _label_points(ax: plt.Axes, sub: pd.DataFrame) -> None:
                     arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.5"} if dy_points > 1 else None)
 
 
+def _line_panels(df: pd.DataFrame, by: str, x: str, st: Mapping[str, Style], title: str,
+                 draw: Callable[[plt.Axes, pd.DataFrame, Style, str], Any],
+                 decorate: Callable[[plt.Axes, Any, pd.DataFrame], None]) -> plt.Figure:
+    """One panel per value of ``by`` (a grid), one line per model drawn by ``draw(ax, line,
+    style, model)`` over ``x``, panel labels by ``decorate(ax, key, sub)``, a shared legend."""
+    panels = list(dict.fromkeys(df[by]))
+    fig, axes = _grid(len(panels))
+    seen: dict[str, Any] = {}
+    for ax, key in zip(axes, panels):
+        sub = df[df[by] == key]
+        for model in sorted(sub["model"].unique(), key=list(st).index):
+            handle = draw(ax, sub[sub["model"] == model].sort_values(x), st[model], model)
+            seen.setdefault(model, handle)
+        decorate(ax, key, sub)
+    fig.suptitle(title, fontsize=12)
+    _legend_below(fig, list(seen.values()), list(seen))
+    return fig
+
+
 def smape_by_step(step_table: pd.DataFrame, path: Path | str, styles: Mapping[str, Style] | None = None) -> Path:
     """Mean sMAPE at each forecast step, one line per model, one panel per dataset in one figure.
 
@@ -207,27 +226,23 @@ def smape_by_step(step_table: pd.DataFrame, path: Path | str, styles: Mapping[st
     df = step_table.dropna(subset=["smape"])
     if df.empty:
         raise ValueError("empty step table")
-    datasets = list(dict.fromkeys(df["dataset"]))
-    st = _styles_for(df["model"].unique(), styles)
+
+    def draw(ax: plt.Axes, line: pd.DataFrame, s: Style, model: str) -> Any:
+        (h,) = ax.plot(line["step"], line["smape"], color=s["color"], marker=s["marker"],
+                       linestyle=s["linestyle"], markersize=4, linewidth=1.5, label=model)
+        return h
+
+    def decorate(ax: plt.Axes, dataset: Any, sub: pd.DataFrame) -> None:
+        ax.set_title(str(dataset))
+        ax.set_xlabel("forecast step (h)")
+        ax.set_ylabel("sMAPE (%)")
+        steps = sub["step"].unique()
+        if len(steps) <= 20:
+            ax.set_xticks(sorted(steps))
+
     with plt.rc_context(RC):
-        fig, axes = _grid(len(datasets))
-        seen: dict[str, Any] = {}
-        for ax, ds in zip(axes, datasets):
-            sub = df[df["dataset"] == ds]
-            for model in sorted(sub["model"].unique(), key=lambda m: list(st).index(m)):
-                line = sub[sub["model"] == model].sort_values("step")
-                s = st[model]
-                (h,) = ax.plot(line["step"], line["smape"], color=s["color"], marker=s["marker"],
-                               linestyle=s["linestyle"], markersize=4, linewidth=1.5, label=model)
-                seen.setdefault(model, h)
-            ax.set_title(str(ds))
-            ax.set_xlabel("forecast step (h)")
-            ax.set_ylabel("sMAPE (%)")
-            steps = sub["step"].unique()
-            if len(steps) <= 20:
-                ax.set_xticks(sorted(steps))
-        fig.suptitle("sMAPE by forecast step", fontsize=12)
-        _legend_below(fig, list(seen.values()), list(seen))
+        fig = _line_panels(df, "dataset", "step", _styles_for(df["model"].unique(), styles),
+                           "sMAPE by forecast step", draw, decorate)
     return _save(fig, path)
 
 
@@ -241,32 +256,27 @@ def memory_vs_lag(memory: pd.DataFrame, path: Path | str, styles: Mapping[str, S
     df = memory.dropna(subset=["error", "floor"])
     if df.empty:
         raise ValueError("empty memory table")
-    tasks = list(dict.fromkeys(df["task"]))
-    st = _styles_for(df["model"].unique(), styles)
+
+    def draw(ax: plt.Axes, line: pd.DataFrame, s: Style, model: str) -> Any:
+        sd = line["error_sd"].fillna(0.0) / line["floor"] if "error_sd" in line else None
+        return ax.errorbar(line["lag"], line["error"] / line["floor"], yerr=sd, color=s["color"],
+                           marker=s["marker"], linestyle=s["linestyle"], markersize=4, linewidth=1.5,
+                           capsize=2, label=model)
+
+    def decorate(ax: plt.Axes, task: Any, sub: pd.DataFrame) -> None:
+        best = sub.groupby("lag")[["optimum", "floor"]].mean().reset_index()
+        ax.plot(best["lag"], best["optimum"] / best["floor"], color="black", linestyle=":", linewidth=1)
+        ax.axhline(1.0, color="grey", linewidth=0.8)
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(mticker.ScalarFormatter())
+        ax.set_xticks(sorted(sub["lag"].unique()))
+        ax.set_title(str(task))
+        ax.set_xlabel("lag L of the needed information (steps)")
+        ax.set_ylabel("RMSE / floor (1 = learned nothing)")
+
     with plt.rc_context(RC):
-        fig, axes = _grid(len(tasks))
-        seen: dict[str, Any] = {}
-        for ax, task in zip(axes, tasks):
-            sub = df[df["task"] == task]
-            for model in sorted(sub["model"].unique(), key=lambda m: list(st).index(m)):
-                line = sub[sub["model"] == model].sort_values("lag")
-                s = st[model]
-                sd = line["error_sd"].fillna(0.0) / line["floor"] if "error_sd" in line else None
-                h = ax.errorbar(line["lag"], line["error"] / line["floor"], yerr=sd, color=s["color"],
-                                marker=s["marker"], linestyle=s["linestyle"], markersize=4, linewidth=1.5,
-                                capsize=2, label=model)
-                seen.setdefault(model, h)
-            best = sub.groupby("lag")[["optimum", "floor"]].mean().reset_index()
-            ax.plot(best["lag"], best["optimum"] / best["floor"], color="black", linestyle=":", linewidth=1)
-            ax.axhline(1.0, color="grey", linewidth=0.8)
-            ax.set_xscale("log", base=2)
-            ax.xaxis.set_major_formatter(mticker.ScalarFormatter())
-            ax.set_xticks(sorted(sub["lag"].unique()))
-            ax.set_title(str(task))
-            ax.set_xlabel("lag L of the needed information (steps)")
-            ax.set_ylabel("RMSE / floor (1 = learned nothing)")
-        fig.suptitle("Memory study: error against lag (dotted: best achievable)", fontsize=12)
-        _legend_below(fig, list(seen.values()), list(seen))
+        fig = _line_panels(df, "task", "lag", _styles_for(df["model"].unique(), styles),
+                           "Memory study: error against lag (dotted: best achievable)", draw, decorate)
     return _save(fig, path)
 
 

@@ -240,7 +240,7 @@ class RunStore:
         ``executions`` list: they shape timings and timeout rows but not what is computed, so they
         are not part of the config a resume must match."""
         manifest = self.manifest()
-        entry = {k: v for k, v in vars(run).items()}
+        entry = dict(vars(run))
         entry["started"] = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
         manifest.setdefault("executions", []).append(entry)
         self.write_manifest(manifest)

@@ -64,6 +64,14 @@ def dataset_names(tasks: list[str] | None, lags: list[int] | None) -> list[str] 
     return [longmemory.dataset_name(t, lag) for t in tasks for lag in lags]
 
 
+def study_models(models: list[str] | None) -> list[str] | None:
+    """The models chosen for the study plus the floor model: the floor of "learned nothing" is
+    always measured, on the same windows (None: the suite's own list, which has it)."""
+    if models is None or FLOOR_MODEL in models:
+        return models
+    return [*models, FLOOR_MODEL]
+
+
 @dataclass(frozen=True)
 class GradientConfig:
     """Networks trained for the gradient-decay diagnostic: on the lagged-copy task at ``lag``,
@@ -125,9 +133,10 @@ def memory_tables(series: pd.DataFrame, forecasts: pd.DataFrame, metas: dict[str
             "error_sd": float(g["error"].std(ddof=1)) if len(g) > 1 else np.nan,
             "optimum": optimum, "floor": floor, "floor_theory": float(meta["floor_rmse"]),
             "error_over_floor": error / floor if floor > 0 else np.nan,
-            "skill": (floor - error) / (floor - optimum) if floor > optimum else np.nan,
         })
-    table = pd.DataFrame(rows, columns=MEMORY_COLUMNS).sort_values(["task", "lag", "model"], ignore_index=True)
+    table = pd.DataFrame(rows, columns=[c for c in MEMORY_COLUMNS if c != "skill"])
+    table["skill"] = claims.memory_skill(table)  # the verdict's own definition
+    table = table.sort_values(["task", "lag", "model"], ignore_index=True)
     return per_seed.sort_values(["task", "lag", "model", "seed"], ignore_index=True), table
 
 
