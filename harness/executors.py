@@ -13,9 +13,10 @@ retried series by series, so a plugin that crashes or hangs costs only its own r
 * ``dask`` submits them to a ``dask.distributed`` cluster (``--scheduler ADDRESS``), or to a
   ``LocalCluster`` of ``workers`` single-threaded processes when no address is given. Workers
   import the run's plugins when they start (built-ins and installed plugins must be installed
-  there; a ``--plugins-dir`` must be readable at the same path on every worker). A worker that dies fails its units (the
-  scheduler's ``allowed-failures`` retries first); a unit past its limit is reported lost and its
-  worker restarted, since a thread cannot be killed.
+  there; a ``--plugins-dir`` must be readable at the same path on every worker). Units are
+  submitted as worker threads free up, so a worker that dies takes only the unit it was running
+  (after the scheduler's ``allowed-failures`` retries; none on a LocalCluster); a unit past its
+  limit is reported lost and its worker restarted, since a thread cannot be killed.
 
 Results are identical whichever executor runs a unit: the unit carries its model, parameters,
 seed and data, and runs with one BLAS thread per local fit everywhere.
@@ -27,6 +28,7 @@ import multiprocessing
 import signal
 import threading
 import time
+from collections import deque
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import as_completed
 from contextlib import contextmanager
@@ -209,18 +211,31 @@ class DaskExecutor(Executor):
         self.client.register_plugin(_PluginLoader(plugins_dir), name="rnnbench-plugins")
 
     def run(self, units: list[Unit]) -> Iterator[Outcome]:
-        pending = {self.client.submit(u.fn, *u.args, pure=False): u for u in units}
+        queue = deque(units)
+        pending: dict[Any, Unit] = {}
         try:
-            yield from self._collect(pending)
+            yield from self._collect(queue, pending)
         finally:  # the caller stopped early (experiment time limit): stop what is left
             if pending:
                 self.client.cancel(list(pending))
 
-    def _collect(self, pending: dict) -> Iterator[Outcome]:
+    def _slots(self) -> int:
+        """Units the cluster can run at once (its worker threads)."""
+        workers = self.client.scheduler_info().get("workers", {})
+        return max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
+
+    def _collect(self, queue: deque, pending: dict) -> Iterator[Outcome]:
         from distributed import KilledWorker, wait
 
+        # Units are submitted only as threads free up, never all at once: a worker that dies
+        # fails every task the scheduler had placed on it, so a queue of innocent units behind a
+        # crashing one would be lost with it (seen as a flaky "worker died" on a healthy series).
+        slots = self._slots()
         started: dict[Any, float] = {}
-        while pending:
+        while queue or pending:
+            while queue and len(pending) < slots:
+                unit = queue.popleft()
+                pending[self.client.submit(unit.fn, *unit.args, pure=False)] = unit
             try:
                 done, _ = wait(list(pending), timeout=1.0, return_when="FIRST_COMPLETED")
             except TimeoutError:

@@ -46,6 +46,9 @@ BROKEN_PLUGIN = textwrap.dedent(
                         time.sleep(0.05)
                 if self.how == "exit":
                     os._exit(7)
+                if self.how == "exit-late":  # dies after the other series had time to be placed
+                    time.sleep(1.0)
+                    os._exit(7)
                 if self.how == "segfault":
                     ctypes.string_at(0)
             return np.full(self.horizon, y[-1])
@@ -70,7 +73,7 @@ BROKEN_PLUGIN = textwrap.dedent(
 
     @harness.hookimpl
     def register_models(register):
-        for how in ("raise", "shape", "nan", "hang", "exit", "segfault"):
+        for how in ("raise", "shape", "nan", "hang", "exit", "exit-late", "segfault"):
             register(Broken, name=f"broken-{how}", how=how)
         register(BrokenGlobal)
         register(Slow)
@@ -198,12 +201,23 @@ def test_results_are_identical_whichever_executor_runs_them(tmp_path):
     pd.testing.assert_frame_equal(runs["serial"], runs["dask"])
 
 
-def test_dask_isolates_a_worker_that_dies(panel_csv, broken_dir, tmp_path):
+@pytest.mark.parametrize("first", [False, True], ids=["culprit-last", "culprit-first"])
+def test_dask_isolates_a_worker_that_dies(first, panel_csv, broken_dir, tmp_path):
+    """A dying worker takes only its culprit's rows, also when the culprit runs first and slowly
+    (the other series must not be waiting on that worker when it dies: they were, and failed with
+    it, when every unit was submitted at once)."""
+    data = panel_csv
+    if first:  # the level-40 series becomes the first of the panel
+        frame = pd.read_csv(panel_csv)
+        frame["unique_id"] = frame["unique_id"].map({"s0": "s3", "s1": "s2", "s2": "s1", "s3": "s0"})
+        data = tmp_path / "reversed.csv"
+        frame.sort_values(["unique_id", "ds"]).to_csv(data, index=False)
+    culprit, innocent = ("s0", ["s1", "s2", "s3"]) if first else ("s3", ["s0", "s1", "s2"])
     out = tmp_path / "run"
-    result = invoke(["--plugins-dir", str(broken_dir), "run", "--datasets", str(panel_csv), "--horizon", "4",
-                     "--models", "naive,broken-exit", "--executor", "dask", "--workers", "2", "--out", str(out)])
+    result = invoke(["--plugins-dir", str(broken_dir), "run", "--datasets", str(data), "--horizon", "4",
+                     "--models", "naive,broken-exit-late", "--executor", "dask", "--workers", "2", "--out", str(out)])
     assert result.exit_code == 1, result.stderr
     m = pd.read_parquet(out / "metrics.parquet")
-    rows = m[m["model"] == "broken-exit"].set_index("unique_id")
-    assert (rows.loc[["s0", "s1", "s2"], "status"] == "ok").all()
-    assert rows.loc["s3", "status"] == "failed" and "worker process died" in rows.loc["s3", "message"]
+    rows = m[m["model"] == "broken-exit-late"].set_index("unique_id")
+    assert (rows.loc[innocent, "status"] == "ok").all(), rows[["status", "message"]]
+    assert rows.loc[culprit, "status"] == "failed" and "worker process died" in rows.loc[culprit, "message"]
