@@ -8,6 +8,7 @@ written.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import warnings
@@ -114,6 +115,8 @@ def _run_options(ctx: click.Context, workers, executor, scheduler, timeout_serie
         raise SuiteError(f"--workers must be a positive integer, got {workers}")
     if scheduler and executor != "dask":
         raise SuiteError(f"--scheduler needs --executor dask (got --executor {executor})")
+    if executor == "dask" and importlib.util.find_spec("distributed") is None:
+        raise SuiteError("--executor dask needs the dask extra: pip install 'rnnbench[dask]'")
     for name, value in (("--timeout-series", timeout_series), ("--timeout-experiment", timeout_experiment)):
         if value is not None and not value > 0:
             raise SuiteError(f"{name} must be a positive number of seconds, got {value:g}")

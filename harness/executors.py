@@ -10,13 +10,14 @@ retried series by series, so a plugin that crashes or hangs costs only its own r
   prints work). Time limits use ``SIGALRM``; a plugin that kills the process kills the run.
 * ``processes`` runs them in a pool of worker processes (pebble, fork start method): a worker
   that dies (``os._exit``, a segfault) is replaced, and a unit past its time limit is killed.
-* ``dask`` submits them to a ``dask.distributed`` cluster (``--scheduler ADDRESS``), or to a
-  ``LocalCluster`` of ``workers`` single-threaded processes when no address is given. Workers
-  import the run's plugins when they start (built-ins and installed plugins must be installed
-  there; a ``--plugins-dir`` must be readable at the same path on every worker). Units are
-  submitted as worker threads free up, so a worker that dies takes only the unit it was running
-  (after the scheduler's ``allowed-failures`` retries; none on a LocalCluster); a unit past its
-  limit is reported lost and its worker restarted, since a thread cannot be killed.
+* ``dask`` (:mod:`harness.dask_executor`) submits them to a ``dask.distributed`` cluster
+  (``--scheduler ADDRESS``), or to a ``LocalCluster`` of ``workers`` single-threaded processes
+  when no address is given. Workers import the run's plugins when they start (built-ins and
+  installed plugins must be installed there; a ``--plugins-dir`` must be readable at the same
+  path on every worker). Units are submitted as worker threads free up, so a worker that dies
+  takes only the unit it was running (after the scheduler's ``allowed-failures`` retries; none
+  on a LocalCluster); a unit past its limit is reported lost and its worker restarted, since a
+  thread cannot be killed.
 
 Results are identical whichever executor runs a unit: the unit carries its model, parameters,
 seed and data, and runs with one BLAS thread per local fit everywhere.
@@ -27,8 +28,6 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import threading
-import time
-from collections import deque
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import as_completed
 from contextlib import contextmanager
@@ -133,7 +132,7 @@ class SerialExecutor(Executor):
                 yield Lost(unit, "timeout", str(exc))
                 continue
             except Exception as exc:  # noqa: BLE001 - as the other executors report it
-                yield Lost(unit, "crash", f"unit failed outside the model: {_first_line(exc)}")
+                yield Lost(unit, "crash", f"unit failed outside the model: {first_line(exc)}")
                 continue
             yield Done(unit, value)
 
@@ -174,7 +173,7 @@ class ProcessExecutor(Executor):
                 except ProcessExpired as exc:
                     yield Lost(unit, "crash", f"worker process died ({_exit_reason(exc.exitcode)})")
                 except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be sent back
-                    yield Lost(unit, "crash", f"unit failed outside the model: {_first_line(exc)}")
+                    yield Lost(unit, "crash", f"unit failed outside the model: {first_line(exc)}")
         finally:  # the caller stopped early (experiment time limit): stop what is left
             for future in futures:
                 future.cancel()
@@ -186,106 +185,6 @@ class ProcessExecutor(Executor):
         self._pools = {}
 
 
-class DaskExecutor(Executor):
-    """Units as ``dask.distributed`` futures (``pure=False``: every unit runs, none is cached)."""
-
-    name = "dask"
-
-    def __init__(self, workers: int, scheduler: str | None = None, plugins_dir: str | None = None) -> None:
-        super().__init__(workers)
-        import dask
-        from distributed import Client, LocalCluster
-
-        self.scheduler = scheduler
-        self._cluster = None
-        if scheduler:
-            self.client = Client(scheduler, timeout="30s")
-        else:
-            # a unit that kills its worker is lost at once, not retried 3 times on other workers
-            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                             dashboard_address=":0")
-            self.client = Client(self._cluster)
-        self.workers = max(1, len(self.client.scheduler_info().get("workers", {})) or self.workers)
-        # every worker (and any that joins or restarts later) imports the run's plugins first
-        self.client.register_plugin(_PluginLoader(plugins_dir), name="rnnbench-plugins")
-
-    def run(self, units: list[Unit]) -> Iterator[Outcome]:
-        queue = deque(units)
-        pending: dict[Any, Unit] = {}
-        try:
-            yield from self._collect(queue, pending)
-        finally:  # the caller stopped early (experiment time limit): stop what is left
-            if pending:
-                self.client.cancel(list(pending))
-
-    def _slots(self) -> int:
-        """Units the cluster can run at once (its worker threads)."""
-        workers = self.client.scheduler_info().get("workers", {})
-        return max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
-
-    def _collect(self, queue: deque, pending: dict) -> Iterator[Outcome]:
-        from distributed import KilledWorker, wait
-
-        # Units are submitted only as threads free up, never all at once: a worker that dies
-        # fails every task the scheduler had placed on it, so a queue of innocent units behind a
-        # crashing one would be lost with it (seen as a flaky "worker died" on a healthy series).
-        slots = self._slots()
-        started: dict[Any, float] = {}
-        while queue or pending:
-            while queue and len(pending) < slots:
-                unit = queue.popleft()
-                pending[self.client.submit(unit.fn, *unit.args, pure=False)] = unit
-            try:
-                done, _ = wait(list(pending), timeout=1.0, return_when="FIRST_COMPLETED")
-            except TimeoutError:
-                done = set()
-            now = time.monotonic()
-            for future in done:
-                unit = pending.pop(future)
-                try:
-                    yield Done(unit, future.result())
-                except KilledWorker as exc:
-                    yield Lost(unit, "crash", f"worker process died ({_first_line(exc)})")
-                except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be sent back
-                    yield Lost(unit, "crash", f"unit failed outside the model: {_first_line(exc)}")
-            # where units run is only needed to enforce time limits: don't poll the scheduler otherwise
-            processing = self._processing() if any(u.timeout for u in pending.values()) else {}
-            for future, unit in list(pending.items()):
-                if future.key in processing and future not in started:
-                    started[future] = now
-                if unit.timeout and future in started and now - started[future] > unit.timeout:
-                    pending.pop(future)
-                    self.client.cancel(future)
-                    self._restart(processing.get(future.key))
-                    yield Lost(unit, "timeout", f"timed out after {unit.timeout:g} s (worker restarted)")
-
-    def _processing(self) -> dict[str, str]:
-        """Task key -> address of the worker running it now."""
-        def where(dask_scheduler) -> dict:  # noqa: ANN001
-            return {str(ts.key): ts.processing_on.address for ts in dask_scheduler.tasks.values()
-                    if ts.processing_on is not None}
-        try:
-            return self.client.run_on_scheduler(where)
-        except Exception:  # noqa: BLE001 - without it, time limits count from submission
-            return {}
-
-    def _restart(self, address: str | None) -> None:
-        if address:
-            try:
-                self.client.restart_workers([address], timeout=60)
-            except Exception:  # noqa: BLE001 - the worker may already be gone
-                pass
-
-    def close(self) -> None:
-        if getattr(self, "client", None) is not None:
-            self.client.close()
-            self.client = None
-        if self._cluster is not None:
-            self._cluster.close()
-            self._cluster = None
-
-
 def load_plugins(plugins_dir: str | None) -> None:
     """Import the plugins a run uses (built-ins, entry points, ``plugins_dir`` files) into this
     worker, so the model classes units refer to can be unpickled here."""
@@ -294,23 +193,8 @@ def load_plugins(plugins_dir: str | None) -> None:
     load_registry(plugins_dir)
 
 
-try:  # dask is optional: the `dask` extra
-    from distributed.diagnostics.plugin import WorkerPlugin as _WorkerPlugin
-except ImportError:  # pragma: no cover - only the dask executor needs it
-    _WorkerPlugin = object
-
-
-class _PluginLoader(_WorkerPlugin):
-    """A dask WorkerPlugin: :func:`load_plugins` when a worker starts."""
-
-    def __init__(self, plugins_dir: str | None) -> None:
-        self.plugins_dir = plugins_dir
-
-    def setup(self, worker: Any) -> None:  # noqa: ARG002
-        load_plugins(self.plugins_dir)
-
-
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The exception as one short line: a result row's message, not a traceback."""
     return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
 
 
@@ -329,7 +213,9 @@ def make_executor(name: str, workers: int, scheduler: str | None = None, plugins
         return SerialExecutor()
     if name == "processes":
         return ProcessExecutor(workers, plugins_dir)
-    if name == "dask":
+    if name == "dask":  # its own module: runs without dask never import distributed (0.5 s)
+        from harness.dask_executor import DaskExecutor
+
         return DaskExecutor(workers, scheduler, plugins_dir)
     raise ValueError(f"unknown executor {name!r}; choose from {', '.join(EXECUTORS)}")
 

@@ -4,6 +4,9 @@ a plugin that raises, returns the wrong shape or NaN, hangs, or kills its worker
 
 from __future__ import annotations
 
+import importlib.util
+import subprocess
+import sys
 import textwrap
 
 import numpy as np
@@ -221,3 +224,20 @@ def test_dask_isolates_a_worker_that_dies(first, panel_csv, broken_dir, tmp_path
     rows = m[m["model"] == "broken-exit-late"].set_index("unique_id")
     assert (rows.loc[innocent, "status"] == "ok").all(), rows[["status", "message"]]
     assert rows.loc[culprit, "status"] == "failed" and "worker process died" in rows.loc[culprit, "message"]
+
+
+def test_dask_executor_without_distributed_is_a_one_line_error(monkeypatch, tmp_path, long_csv):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "distributed" else real(name, *a))
+    out = tmp_path / "never"
+    result = invoke(["run", "--datasets", str(long_csv), "--horizon", "6", "--models", "naive", "--executor", "dask",
+                     "--out", str(out)])
+    assert result.exit_code == 2 and not out.exists()
+    assert result.stderr.strip() == "rnnbench: error: --executor dask needs the dask extra: pip install 'rnnbench[dask]'"
+
+
+def test_runs_without_dask_never_import_distributed():
+    """The dask executor lives in its own module: importing the harness to run costs no dask."""
+    code = "import sys, harness.execute, harness.cli; print('distributed' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
