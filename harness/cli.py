@@ -62,8 +62,14 @@ def _seed_list(value: str | None) -> list[int] | None:
 
 
 class _Group(click.Group):
-    """Turns the project's bad-input errors, and click's own usage errors of a subcommand
-    (``--horizon abc``, ``--seeds a,b``), into one line and exit code 2."""
+    """Turns the project's bad-input errors, and click's own usage errors (``rnnbench --bogus``,
+    ``run --horizon abc``, ``--seeds a,b``), into one line and exit code 2."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            _usage_error(ctx, exc)
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201
         try:
@@ -72,11 +78,15 @@ class _Group(click.Group):
             click.echo(f"rnnbench: error: {' '.join(str(exc).splitlines())}", err=True)
             ctx.exit(2)
         except click.UsageError as exc:
-            if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
-                raise  # `rnnbench study` alone prints its help
-            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-            click.echo(f"rnnbench: error: {' '.join(exc.format_message().splitlines())}{hint}", err=True)
-            ctx.exit(2)
+            _usage_error(ctx, exc)
+
+
+def _usage_error(ctx: click.Context, exc: click.UsageError) -> None:
+    if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+        raise exc  # `rnnbench study` alone prints its help
+    hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+    click.echo(f"rnnbench: error: {' '.join(exc.format_message().splitlines())}{hint}", err=True)
+    ctx.exit(2)
 
 
 @click.group(cls=_Group)

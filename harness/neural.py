@@ -6,6 +6,7 @@ training. Neural plugins subclass :class:`WindowForecaster` and supply only the 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Callable, ClassVar
 
 import numpy as np
@@ -49,8 +50,21 @@ class WindowForecaster(Forecaster):
         "normalize": True,
     }
 
+    #: Parameters that must be positive: name -> (integer?, may be None). Checked when the model
+    #: is built, so ``-p rnn-numpy.hidden=-4`` is bad input (exit 2), not a column of failed rows.
+    positive: ClassVar[dict[str, tuple[bool, bool]]] = {"max_windows_per_series": (True, True)}
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        for param, (integer, nullable) in self.positive.items():
+            value = self.params[param]
+            if value is None and nullable:
+                continue
+            number = isinstance(value, numbers.Integral if integer else numbers.Real) and not isinstance(value, bool)
+            if not (number and value > 0):
+                kind = "a positive integer" if integer else "a positive number"
+                raise ModelError(f"model {self.name}: {param} must be {kind}{' or null' if nullable else ''}, "
+                                 f"got {value!r}")
         if self.strategy not in self.strategies:
             raise ModelError(f"model {self.name}: strategy must be one of {', '.join(self.strategies)}, got {self.strategy!r}")
         if self.training not in ("global", "local"):

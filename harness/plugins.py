@@ -71,14 +71,17 @@ class ModelSpec:
     def build(self, *, horizon: int, season_length: int, seed: int, params: dict[str, Any]) -> Forecaster:
         """The model object. A constructor that rejects its parameters with any exception is a
         :class:`ModelError` (bad input), whichever exception type the plugin chose."""
+        # named before __init__ runs, so the constructor's own errors name the model the user
+        # asked for (`lstm-torch`), not the class it is registered from (`rnn-torch`)
+        model = self.cls.__new__(self.cls)
+        model.name = self.name
         try:
-            model = self.cls(horizon=horizon, season_length=season_length, seed=seed, **params)
+            model.__init__(horizon=horizon, season_length=season_length, seed=seed, **params)
         except ModelError:
             raise
         except Exception as exc:  # noqa: BLE001 - a plugin's own validation error
             raise ModelError(f"model {self.name}: cannot be built with these parameters: "
                              f"{_one_line(exc)}") from exc
-        model.name = self.name
         return model
 
 

@@ -600,6 +600,11 @@ class RNNNumpy(harness.WindowForecaster):
         "patience": 8,
         "dtype": "float64",
     }
+    positive: ClassVar[dict[str, tuple[bool, bool]]] = {
+        **harness.WindowForecaster.positive,
+        "hidden": (True, False), "epochs": (True, False), "batch_size": (True, False), "lr": (False, False),
+        "clip_norm": (False, True), "bptt_steps": (True, True), "patience": (True, True),
+    }
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -612,7 +617,7 @@ class RNNNumpy(harness.WindowForecaster):
             train.X[:, :, None], train.Y,
             X_val=None if val is None else val.X[:, :, None], Y_val=None if val is None else val.Y,
             epochs=int(self.epochs), batch_size=int(self.batch_size), lr=float(self.lr), optimizer=self.optimizer,
-            clip_norm=self.clip_norm, bptt_steps=self.bptt_steps, patience=int(self.patience),
+            clip_norm=self.clip_norm, bptt_steps=self.bptt_steps, patience=None if self.patience is None else int(self.patience),
         )
         self.nets_.append(net)
         return lambda x: net.predict(x[:, :, None].astype(net.dtype, copy=False)).astype(float)

@@ -159,6 +159,11 @@ class TorchRNN(harness.WindowForecaster):
         "bf16": False,
         "threads": 1,
     }
+    positive: ClassVar[dict[str, tuple[bool, bool]]] = {
+        **harness.WindowForecaster.positive,
+        "hidden": (True, False), "layers": (True, False), "epochs": (True, False), "batch_size": (True, False),
+        "lr": (False, False), "clip_norm": (False, True), "patience": (True, False), "threads": (True, True),
+    }
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -167,8 +172,8 @@ class TorchRNN(harness.WindowForecaster):
             if self.params[param] not in allowed:
                 raise harness.ModelError(
                     f"model {self.name}: {param} must be one of {', '.join(allowed)}, got {self.params[param]!r}")
-        if int(self.layers) < 1 or not 0.0 <= float(self.dropout) < 1.0:
-            raise harness.ModelError(f"model {self.name}: need layers >= 1 and 0 <= dropout < 1")
+        if not (isinstance(self.dropout, (int, float)) and 0.0 <= float(self.dropout) < 1.0):
+            raise harness.ModelError(f"model {self.name}: dropout must be a number in [0, 1), got {self.dropout!r}")
         cuda = torch.cuda.is_available()
         asked = self.params["device"]
         if asked == "cuda" and not cuda:

@@ -54,10 +54,19 @@ def test_same_seed_same_forecasts_other_seed_differs():
     ({"training": "both"}, "training must be one of"),
     ({"activation": "gelu"}, "activation must be one of"),
     ({"deseasonalize": "x13"}, "deseasonalize must be one of"),
+    ({"hidden": 0}, "hidden must be a positive integer, got 0"),
+    ({"bptt_steps": -1}, "bptt_steps must be a positive integer or null, got -1"),
+    ({"clip_norm": "big"}, "clip_norm must be a positive number or null"),
 ])
 def test_bad_parameters_are_model_errors(params, message):
     with pytest.raises(harness.ModelError, match=message):
         RNNNumpy(horizon=6, season_length=1, **params)
+
+
+def test_optional_training_limits_accept_null():
+    """null turns clipping, truncation and early stopping off; numpy integers count as integers."""
+    model = RNNNumpy(horizon=6, season_length=1, clip_norm=None, bptt_steps=None, patience=None, hidden=np.int64(4))
+    assert model.patience is None and model.hidden == 4
 
 
 def test_runs_from_the_cli_with_seeds(tmp_path):

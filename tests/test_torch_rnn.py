@@ -110,7 +110,13 @@ def test_threads_are_restored_after_fit_and_predict():
     ({"device": "tpu"}, "device must be one of"),
     ({"dtype": "float16"}, "dtype must be one of"),
     ({"deseasonalize": "x13"}, "deseasonalize must be one of"),
-    ({"layers": 0}, "layers >= 1"),
+    ({"layers": 0}, "layers must be a positive integer"),
+    ({"hidden": -4}, "hidden must be a positive integer, got -4"),
+    ({"epochs": 2.5}, "epochs must be a positive integer, got 2.5"),
+    ({"lr": 0}, "lr must be a positive number, got 0"),
+    ({"batch_size": True}, "batch_size must be a positive integer, got True"),
+    ({"max_windows_per_series": 0}, "max_windows_per_series must be a positive integer or null"),
+    ({"dropout": 1.0}, "dropout must be a number in"),
     ({"nonsense": 1}, "unknown parameter"),
 ])
 def test_bad_parameters_are_model_errors(params, message):
