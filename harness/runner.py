@@ -544,41 +544,52 @@ def _score(exp: Experiment, windows: dict[int, Window],
     panel = task.dataset.panel
     m = task.season_length
     h = task.horizon
-    series_rows = []
-    fc_ids, fc_windows, fc_origins, fc_y, fc_yhat, fc_lo, fc_hi = [], [], [], [], [], [], []
-    nan = np.full(h, np.nan)
+    # built column by column with the final dtypes: a frame of row dicts cast afterwards cost
+    # ~15 ms of pandas per chunk, more than scoring it (measured on M3 with naive models)
+    text: dict[str, list] = {"unique_id": [], "category": [], "status": [], "message": []}
+    ints: dict[str, list] = {"window": [], "origin": []}
+    floats: dict[str, list] = {"series_s": [], **{k: [] for k in metrics.SCORE_NAMES}}
+    fc_rows: list[tuple] = []  # (row number, truth, forecast) of the series with a forecast
+    nan_scores = dict.fromkeys(metrics.SCORE_NAMES, math.nan)
     for (wi, i), fc, status, message, series_s in results:
         w = windows[wi]
-        uid = panel.ids[i]
-        row = {"unique_id": uid, "category": panel.categories[i], "window": wi, "origin": w.cutoffs[i],
-               "series_s": series_s}
         truth = w.truth[i]
         if fc is None:
-            row.update(status=status, message=message)
-            row.update({k: np.nan for k in metrics.SCORE_NAMES})
+            scores = nan_scores
         else:
-            row.update(status="ok", message="")
-            row.update(metrics.series_scores(truth, fc.mean, w.context.values[i], m, fc.lower, fc.upper, fc.level))
-            fc_ids.append(uid)
-            fc_windows.append(wi)
-            fc_origins.append(w.cutoffs[i])
-            fc_y.append(np.asarray(truth, dtype=float))
-            fc_yhat.append(np.asarray(fc.mean, dtype=float))
-            fc_lo.append(nan if fc.lower is None else np.asarray(fc.lower, dtype=float))
-            fc_hi.append(nan if fc.upper is None else np.asarray(fc.upper, dtype=float))
-        series_rows.append(row)
-    ident = {"dataset": task.name, "model": exp.model.name, "seed": exp.seed}
-    series = pd.DataFrame(series_rows).assign(**ident)
-    series = series.astype({k: v for k, v in SERIES_COLUMNS.items() if v != "object"})[list(SERIES_COLUMNS)]
-    n = len(fc_ids)
+            status, message = "ok", ""
+            scores = metrics.series_scores(truth, fc.mean, w.context.values[i], m, fc.lower, fc.upper, fc.level)
+            fc_rows.append((len(ints["window"]), truth, fc))
+        text["unique_id"].append(panel.ids[i])
+        text["category"].append(panel.categories[i])
+        text["status"].append(status)
+        text["message"].append(message)
+        ints["window"].append(wi)
+        ints["origin"].append(w.cutoffs[i])
+        floats["series_s"].append(series_s)
+        for k in metrics.SCORE_NAMES:
+            floats[k].append(scores[k])
+    n_rows = len(ints["window"])
+    ident = {"dataset": [task.name] * n_rows, "model": [exp.model.name] * n_rows,
+             "seed": np.full(n_rows, exp.seed, dtype=np.int64)}
+    columns = {**text, **{k: np.asarray(v, dtype=np.int64) for k, v in ints.items()},
+               **{k: np.asarray(v, dtype=np.float64) for k, v in floats.items()}, **ident}
+    series = pd.DataFrame({name: columns[name] for name in SERIES_COLUMNS})
+    n = len(fc_rows)
     if not n:
         return series, _empty(FORECAST_COLUMNS)
+    nan = np.full(h, np.nan)
+    rows = [r for r, _, _ in fc_rows]
     fc_df = pd.DataFrame({
-        "unique_id": np.repeat(np.array(fc_ids, dtype=object), h),
-        "window": np.repeat(np.array(fc_windows, dtype=np.int64), h),
-        "origin": np.repeat(np.array(fc_origins, dtype=np.int64), h),
+        "unique_id": np.repeat(np.array([text["unique_id"][r] for r in rows], dtype=object), h),
+        "window": np.repeat(columns["window"][rows], h),
+        "origin": np.repeat(columns["origin"][rows], h),
         "step": np.tile(np.arange(1, h + 1, dtype=np.int64), n),
-        "y": np.concatenate(fc_y), "yhat": np.concatenate(fc_yhat),
-        "lo": np.concatenate(fc_lo), "hi": np.concatenate(fc_hi),
-    }).assign(**ident)
-    return series, fc_df.astype({"seed": "int64"})
+        "y": np.concatenate([np.asarray(t, dtype=float) for _, t, _ in fc_rows]),
+        "yhat": np.concatenate([np.asarray(fc.mean, dtype=float) for _, _, fc in fc_rows]),
+        "lo": np.concatenate([nan if fc.lower is None else np.asarray(fc.lower, dtype=float) for _, _, fc in fc_rows]),
+        "hi": np.concatenate([nan if fc.upper is None else np.asarray(fc.upper, dtype=float) for _, _, fc in fc_rows]),
+        "dataset": [task.name] * (n * h), "model": [exp.model.name] * (n * h),
+        "seed": np.full(n * h, exp.seed, dtype=np.int64),
+    })
+    return series, fc_df
