@@ -154,7 +154,6 @@ def accuracy_vs_cost(accuracy: pd.DataFrame, speed: pd.DataFrame, path: Path | s
                 s = st[row["model"]]
                 ax.scatter(row["ms_per_series"], row["smape"], color=s["color"], marker=s["marker"],
                            s=55, zorder=3, label=row["model"])
-            _label_points(ax, sub)
             ax.set_xscale("log")
             # plain numbers: the default log labels are mathtext, which RC turns off
             ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
@@ -164,6 +163,7 @@ def accuracy_vs_cost(accuracy: pd.DataFrame, speed: pd.DataFrame, path: Path | s
             ylo, yhi = sub["smape"].min(), sub["smape"].max()
             pad = max((yhi - ylo) * 0.12, 0.05 * max(abs(yhi), 1e-9))
             ax.set_ylim(ylo - pad, yhi + pad)
+            _label_points(ax, sub)  # after the scale and limits: label spacing is in display space
             ax.set_title(str(ds))
             ax.set_xlabel("compute per series (ms, log scale)")
             ax.set_ylabel("sMAPE (%)")
@@ -178,8 +178,7 @@ def _label_points(ax: plt.Axes, sub: pd.DataFrame) -> None:
     Labels sit right of their point; labels whose points are close in display space are spread
     out in y (a cheap one-pass repel), with a thin leader line when moved.
     """
-    ax.figure.canvas.draw()  # so transforms are final
-    trans = ax.transData
+    trans = ax.transData  # final once scale and limits are set; no draw needed
     pts = [(trans.transform((x, y)), m, x, y) for x, y, m in
            zip(sub["ms_per_series"], sub["smape"], sub["model"])]
     pts.sort(key=lambda p: p[0][1])
