@@ -95,9 +95,9 @@ class RunRecord:
 
 
 def run_rnnbench(out: Path, models: str, *, limit: int | None, executor: str, workers: int,
-                 extra: list[str] | None = None, echo: bool = True) -> RunRecord:
-    """``rnnbench run --datasets m3-monthly --models MODELS`` into ``out`` (must not exist yet)."""
-    argv = rnnbench_cmd() + ["run", "--datasets", DATASET, "--models", models, "--executor", executor,
+                 extra: list[str] | None = None, echo: bool = True, datasets: str = DATASET) -> RunRecord:
+    """``rnnbench run --datasets DATASETS --models MODELS`` into ``out`` (must not exist yet)."""
+    argv = rnnbench_cmd() + ["run", "--datasets", datasets, "--models", models, "--executor", executor,
                              "--workers", str(workers), "--out", str(out)]
     if limit:
         argv += ["--limit", str(limit)]

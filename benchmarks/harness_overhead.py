@@ -26,7 +26,8 @@ overhead, checkpoint writes between experiments, and finish (executor close, col
 result files, report). Target: overhead < 2% of the process wall on the full data set (small
 ``--limit`` runs are dominated by start-up and say little).
 
-    python benchmarks/harness_overhead.py [--limit N] [--executor processes|dask|serial] [--workers N] [--models arima,theta]
+    python benchmarks/harness_overhead.py [--limit N] [--executor processes|dask|serial] [--workers N]
+                                          [--models arima,theta] [--datasets m3-monthly]
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=None, help="sample of N series (default: all 1428)")
     ap.add_argument("--models", default="arima,theta", help="models of the run (naive, naive2 are added)")
+    ap.add_argument("--datasets", default=DATASET,
+                    help=f"datasets of the run (default {DATASET}; e.g. m3 for all 3003 M3 series: fixed costs weigh less)")
     ap.add_argument("--executor", default="processes", choices=["serial", "processes", "dask"])
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="default: all cores")
     ap.add_argument("--target", type=float, default=2.0, help="overhead target, percent of the process wall")
@@ -63,11 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     cores = os.cpu_count() or 1
-    print(f"{DATASET} x {args.models} (+ naive, naive2): executor {args.executor}, workers {args.workers}, "
+    print(f"{args.datasets} x {args.models} (+ naive, naive2): executor {args.executor}, workers {args.workers}, "
           f"{args.limit or 'all'} series; {cores} cores, load average {os.getloadavg()[0]:.2f}", flush=True)
     base_dir = Path(tempfile.mkdtemp(prefix="harness_overhead_"))
     try:
-        rec = run_rnnbench(base_dir / "run", args.models, limit=args.limit, executor=args.executor, workers=args.workers)
+        rec = run_rnnbench(base_dir / "run", args.models, limit=args.limit, executor=args.executor, workers=args.workers,
+                           datasets=args.datasets)
         phases = rec.phases()
     finally:
         if args.keep:
