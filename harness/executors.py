@@ -25,6 +25,7 @@ seed and data, and runs with one BLAS thread per local fit everywhere.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import signal
 import threading
@@ -75,17 +76,24 @@ Outcome = Done | Lost
 
 @contextmanager
 def alarm(seconds: float | None) -> Iterator[None]:
-    """Raise :class:`UnitTimeout` in this (main) thread after ``seconds``; a no-op without a
-    limit or off the main thread (dask worker threads: the driver enforces the limit there).
+    """Raise :class:`UnitTimeout` in this thread after ``seconds``; a no-op without a limit.
 
-    A signal interrupts Python code between bytecodes, so a plugin stuck inside one long C call
-    is only stopped by the executor's hard limit (``processes`` kills the worker)."""
-    if not seconds or threading.current_thread() is not threading.main_thread():
+    In the main thread (serial, processes) a ``SIGALRM``; in any other thread (a dask worker
+    runs tasks in a thread pool, where signals cannot reach) a timer thread raises it in this
+    one with ``PyThreadState_SetAsyncExc``. Both interrupt Python code between bytecodes, so a
+    plugin stuck inside one long C call is only stopped by the executor's hard limit
+    (``processes`` kills the worker; ``dask`` restarts it)."""
+    if not seconds:
         yield
+        return
+    message = f"timed out after {seconds:g} s"
+    if threading.current_thread() is not threading.main_thread():
+        with _thread_alarm(float(seconds), message):
+            yield
         return
 
     def _raise(signum, frame):  # noqa: ANN001, ARG001
-        raise UnitTimeout(f"timed out after {seconds:g} s")
+        raise UnitTimeout(message)
 
     previous = signal.signal(signal.SIGALRM, _raise)
     signal.setitimer(signal.ITIMER_REAL, float(seconds))
@@ -94,6 +102,40 @@ def alarm(seconds: float | None) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@contextmanager
+def _thread_alarm(seconds: float, message: str) -> Iterator[None]:
+    """:func:`alarm` off the main thread. The lock makes "fired" and "left the block" exclusive:
+    once the block is left no exception can be scheduled, and one scheduled but not yet raised
+    is withdrawn, so it never surfaces in the code after the block."""
+    set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+    target = ctypes.c_ulong(threading.get_ident())
+
+    class Expired(UnitTimeout):  # SetAsyncExc takes a class; it is raised without arguments
+        def __init__(self) -> None:
+            super().__init__(message)
+
+    lock = threading.Lock()
+    state = {"inside": True, "fired": False}
+
+    def fire() -> None:
+        with lock:
+            if state["inside"]:
+                state["fired"] = True
+                set_async_exc(target, ctypes.py_object(Expired))
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        with lock:
+            state["inside"] = False
+            if state["fired"]:
+                set_async_exc(target, None)  # withdraw it if it has not been raised yet
+        timer.cancel()
 
 
 class Executor:

@@ -8,12 +8,14 @@ import importlib.util
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from harness.executors import Done, Lost, ProcessExecutor, SerialExecutor, Unit
+from harness.executors import Done, Lost, ProcessExecutor, SerialExecutor, Unit, UnitTimeout, alarm
 from tests.conftest import invoke
 
 TIMING = ["series_s"]
@@ -176,6 +178,40 @@ def _double(x):
     return 2 * x
 
 
+def _in_thread(fn):
+    """fn() in a thread that is not the main one (as in a dask worker); its result or exception."""
+    out = {}
+
+    def target():
+        try:
+            out["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            out["error"] = exc
+
+    t = threading.Thread(target=target, daemon=True)  # a thread that never stops must not hold pytest
+    t.start()
+    t.join(30)
+    return out
+
+
+def test_alarm_off_the_main_thread_interrupts_python_code_and_leaves_nothing_behind():
+    def hang():
+        with alarm(0.3):
+            while True:
+                time.sleep(0.01)
+
+    out = _in_thread(hang)
+    assert isinstance(out.get("error"), UnitTimeout) and str(out["error"]) == "timed out after 0.3 s"
+
+    def in_time():
+        with alarm(0.2):
+            time.sleep(0.05)
+        time.sleep(0.4)  # past the limit, outside the block: nothing may be raised here
+        return "done"
+
+    assert _in_thread(in_time) == {"value": "done"}
+
+
 def test_executors_run_units_and_report_lost_ones():
     with ProcessExecutor(2) as ex:
         outcomes = list(ex.run([Unit(_double, (k,), tag=k) for k in range(5)]))
@@ -241,3 +277,33 @@ def test_runs_without_dask_never_import_distributed():
     code = "import sys, harness.execute, harness.cli; print('distributed' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_dask_runs_on_an_existing_cluster_given_its_address(panel_csv, broken_dir, tmp_path):
+    """`--scheduler ADDRESS`: the run connects to a cluster that is already running (here a
+    LocalCluster of 2 nanny-managed workers started by the test, with dask's default
+    allowed-failures), loads the --plugins-dir plugins into workers that started without them,
+    gives the same numbers as the serial executor, and a plugin that kills its worker costs only
+    its own rows after dask's retries on other workers."""
+    from distributed import LocalCluster
+
+    base = ["--plugins-dir", str(broken_dir), "run", "--datasets", str(panel_csv), "--horizon", "4",
+            "--timeout-series", "2"]
+    serial = invoke([*base, "--models", "naive,theta,broken-raise,broken-hang", "--executor", "serial",
+                     "--out", str(tmp_path / "serial")])
+    assert serial.exit_code == 1, serial.stderr
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        result = invoke([*base, "--models", "naive,theta,broken-raise,broken-hang,broken-exit", "--executor", "dask",
+                         "--scheduler", cluster.scheduler_address, "--out", str(tmp_path / "remote")])
+    assert result.exit_code == 1, result.stderr
+    remote = _metrics(tmp_path / "remote")
+    rows = remote[remote["model"] == "broken-exit"].set_index("unique_id")
+    assert (rows.loc[["s0", "s1", "s2"], "status"] == "ok").all(), rows[["status", "message"]]
+    assert rows.loc["s3", "status"] == "failed" and "worker process died" in rows.loc["s3", "message"]
+    # the per-series limit holds inside a dask worker thread too (not only the unit's hard limit)
+    hang = remote[remote["model"] == "broken-hang"].set_index("unique_id")
+    assert hang.loc["s3", "status"] == "timeout" and hang.loc["s3", "message"] == "series timed out after 2 s"
+    same = remote[remote["model"] != "broken-exit"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(same, _metrics(tmp_path / "serial"))
+    experiments = pd.read_csv(tmp_path / "remote" / "experiments.csv")
+    assert set(experiments["executor"]) == {"dask"}
