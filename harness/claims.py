@@ -50,13 +50,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from harness import analysis, metrics
+from harness.studies import read_studies
 
 NEURAL = ("rnn", "lstm", "gru")
 REFERENCE = "arima"
@@ -288,7 +289,7 @@ def diebold_mariano(dbar: np.ndarray) -> tuple[float, float]:
     return float(stat), float(2 * stats.t.sf(abs(stat), df=n - 1))
 
 
-def _common_forecasts(series: pd.DataFrame, forecasts: pd.DataFrame) -> pd.DataFrame:
+def common_forecasts(series: pd.DataFrame, forecasts: pd.DataFrame) -> pd.DataFrame:
     """Forecast rows of the (dataset, series, window) pairs kept by common_rows."""
     keep = analysis.common_rows(series)[["dataset", *analysis.KEYS]].drop_duplicates()
     return forecasts.merge(keep, on=["dataset", *analysis.KEYS], how="inner")
@@ -305,7 +306,7 @@ def versus_reference(series: pd.DataFrame, forecasts: pd.DataFrame | None, refer
     scores = _with_overall(per_series_scores(series))
     fc = None
     if forecasts is not None and len(forecasts):
-        fc = _with_overall(_common_forecasts(series, forecasts))
+        fc = _with_overall(common_forecasts(series, forecasts))
     rows = []
     for dataset, frame in scores.groupby("dataset", sort=False):
         wide = frame.pivot_table(index="unique_id", columns="model", values="smape")
@@ -379,11 +380,7 @@ def step_errors(forecasts: pd.DataFrame) -> pd.DataFrame:
     """
     if forecasts is None or forecasts.empty:
         return pd.DataFrame(columns=STEP_COLUMNS)
-    f = forecasts
-    n_models = f.groupby("dataset")["model"].nunique()
-    have = f.groupby(["dataset", *analysis.KEYS])["model"].nunique()
-    full = have[have.to_numpy() == n_models.reindex(have.index.get_level_values("dataset")).to_numpy()]
-    f = f.merge(full.index.to_frame(index=False), on=["dataset", *analysis.KEYS], how="inner")
+    f = forecasts.merge(_complete_pairs(forecasts), on=["dataset", *analysis.KEYS], how="inner")
     f = f.assign(smape=_smape_rows(f))
     f = _with_overall(f[["dataset", "unique_id", "window", "model", "seed", "step", "smape"]])
     per_seed = f.groupby(["dataset", "model", "seed", "step"], sort=False).agg(
@@ -391,6 +388,15 @@ def step_errors(forecasts: pd.DataFrame) -> pd.DataFrame:
     out = per_seed.groupby(["dataset", "model", "step"], sort=False).agg(
         smape=("smape", "mean"), n_series=("n_series", "max")).reset_index()
     return out[STEP_COLUMNS]
+
+
+def _complete_pairs(rows: pd.DataFrame) -> pd.DataFrame:
+    """The (dataset, unique_id, window) pairs that every model of their dataset has a row for."""
+    keys = ["dataset", *analysis.KEYS]
+    n_models = rows.groupby("dataset")["model"].nunique()
+    have = rows.groupby(keys)["model"].nunique()
+    full = have[have.to_numpy() == n_models.reindex(have.index.get_level_values("dataset")).to_numpy()]
+    return full.index.to_frame(index=False)
 
 
 def _smape_rows(f: pd.DataFrame) -> np.ndarray:
@@ -412,10 +418,7 @@ def step_errors_by_row_group(path: Path | str, series: pd.DataFrame) -> pd.DataF
     ok = series.loc[series["status"].eq("ok"), [*keys, "model", "seed"]]
     if ok.empty:
         return pd.DataFrame(columns=STEP_COLUMNS)
-    n_models = ok.groupby("dataset")["model"].nunique()
-    have = ok.groupby(keys)["model"].nunique()
-    full = have[have.to_numpy() == n_models.reindex(have.index.get_level_values("dataset")).to_numpy()]
-    full = full.index.to_frame(index=False)
+    full = _complete_pairs(ok)
     n_series = ok.merge(full, on=keys, how="inner").groupby(["dataset", "model", "seed"])["unique_id"].nunique()
     groups = ["dataset", "model", "seed", "step"]
     sums: pd.DataFrame | None = None
@@ -573,8 +576,6 @@ def memory_verdict(memory: pd.DataFrame) -> dict:
     The evidence names, per neural model and task, the longest lag it still succeeds at.
     """
     m = memory.copy()
-    if "task" not in m:
-        m["task"] = "memory"
     m["skill"] = memory_skill(m)
     m["fail"] = m["skill"] < FAIL_SKILL
     m["ok"] = m["skill"] >= OK_SKILL
@@ -688,22 +689,32 @@ def _optional(path: Path, read: Callable[[Path], pd.DataFrame]) -> pd.DataFrame 
     return read(path) if path.exists() else None
 
 
+def stored_inputs(root: Path, series: pd.DataFrame, studies: Mapping[str, Any]) -> tuple[pd.DataFrame | None, str, dict]:
+    """What :func:`claims_tables` needs of a finished run dir beside its metrics: (forecasts,
+    the note of :func:`load_forecasts`, keyword arguments). The stored claims/step_errors.csv
+    and claims/versus.csv stand in where the forecasts are too large or absent; the attached
+    ``studies`` (:func:`harness.studies.read_studies`) give the memory table and cost verdict."""
+    forecasts, streamed_steps, note = load_forecasts(root / "forecasts.parquet", series)
+    if streamed_steps is not None:
+        steps, versus = streamed_steps, None
+    else:
+        steps = _optional(root / "claims" / "step_errors.csv", pd.read_csv)
+        no_forecasts = forecasts is None or forecasts.empty
+        versus = _optional(root / "claims" / "versus.csv", pd.read_csv) if no_forecasts else None
+    return forecasts, note, {
+        "stored_steps": steps,
+        "stored_versus": versus,
+        "memory": studies["memory"].tables.get("memory") if "memory" in studies else None,
+        "cost_verdict": studies["cost"].tables.get("verdict") if "cost" in studies else None,
+    }
+
+
 def claims_report(store_root: Path | str) -> dict[str, pd.DataFrame]:
-    """Every claims table of a finished run dir: reads metrics.parquet and, where present,
-    forecasts.parquet, speed.csv, claims/step_errors.csv and the attached studies'
-    studies/memory/memory.csv and studies/cost/verdict.csv (see claims_tables)."""
+    """Every claims table of a finished run dir: reads metrics.parquet, speed.csv where present,
+    the attached studies and :func:`stored_inputs`."""
     root = Path(store_root)
     speed = _optional(root / "speed.csv", pd.read_csv)
     series = pd.read_parquet(root / "metrics.parquet")
-    forecasts, streamed_steps, _ = load_forecasts(root / "forecasts.parquet", series)
-    return claims_tables(
-        series,
-        forecasts,
-        speed if speed is not None else pd.DataFrame(columns=analysis.SPEED_COLUMNS),
-        memory=_optional(root / "studies" / "memory" / "memory.csv", pd.read_csv),
-        stored_steps=(streamed_steps if streamed_steps is not None
-                      else _optional(root / "claims" / "step_errors.csv", pd.read_csv)),
-        cost_verdict=_optional(root / "studies" / "cost" / "verdict.csv", pd.read_csv),
-        stored_versus=(_optional(root / "claims" / "versus.csv", pd.read_csv)
-                       if streamed_steps is None else None),
-    )
+    forecasts, _, stored = stored_inputs(root, series, read_studies(root))
+    return claims_tables(series, forecasts,
+                         speed if speed is not None else pd.DataFrame(columns=analysis.SPEED_COLUMNS), **stored)

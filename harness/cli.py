@@ -276,7 +276,6 @@ def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, re
 
     Writes studies/cost/ (cost.csv, exponents.csv, crossover.csv, verdict.csv, figures),
     manifest.json and report.md in the study directory. Torch models also run on CUDA when present."""
-    import pandas as pd
     from tqdm import tqdm
 
     from harness.store import default_run_dir
@@ -306,8 +305,7 @@ def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, re
             bar.update(done - bar.n)
 
         rows = run_cost_study(config, registry, progress=progress)
-    write_cost_study(root, config, rows)
-    verdict = pd.read_csv(root / "studies" / "cost" / "verdict.csv").iloc[0]
+    verdict = write_cost_study(root, config, rows)
     click.echo(f"rnnbench: cost study: claim (b) {verdict['verdict']}: {verdict['evidence']}", err=True)
     click.echo(f"report: {root / 'report.md'}")
 

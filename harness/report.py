@@ -123,21 +123,9 @@ def build_report(store: RunStore) -> str:
     atomic_write_frame(speed, store.root / "speed.csv")
     # only the columns used; above claims.FORECAST_ROWS_IN_MEMORY rows, step errors row group by
     # row group and no forecast-based Diebold-Mariano test or example figures (``large_note``)
-    forecasts, streamed_steps, large_note = claims.load_forecasts(store.root / "forecasts.parquet", series)
-    steps_path, versus_path = store.root / "claims" / "step_errors.csv", store.root / "claims" / "versus.csv"
     studies = read_studies(store.root)
-    if streamed_steps is not None:
-        stored_steps, stored_versus = streamed_steps, None
-    else:
-        stored_steps = pd.read_csv(steps_path) if steps_path.exists() else None
-        stored_versus = pd.read_csv(versus_path) if forecasts is None and versus_path.exists() else None
-    tables = claims.claims_tables(
-        series, forecasts, speed,
-        memory=studies["memory"].tables.get("memory") if "memory" in studies else None,
-        stored_steps=stored_steps,
-        cost_verdict=studies["cost"].tables.get("verdict") if "cost" in studies else None,
-        stored_versus=stored_versus,
-    )
+    forecasts, large_note, stored = claims.stored_inputs(store.root, series, studies)
+    tables = claims.claims_tables(series, forecasts, speed, **stored)
     (store.root / "claims").mkdir(exist_ok=True)
     for name in ("summary", "versus", "friedman", "step_errors", "verdicts"):
         atomic_write_frame(tables[name], store.root / "claims" / f"{name}.csv")

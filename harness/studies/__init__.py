@@ -32,11 +32,16 @@ class Study:
     figures: dict[str, Path] = field(default_factory=dict)
 
 
+def study_dir(run_root: Path | str, kind: str) -> Path:
+    """Where a study of ``kind`` keeps its summary inside a run directory."""
+    return Path(run_root) / "studies" / kind
+
+
 def read_studies(run_root: Path | str) -> dict[str, Study]:
     """The studies stored in (or attached to) a run directory, by kind."""
     out = {}
     for kind in KINDS:
-        root = Path(run_root) / "studies" / kind
+        root = study_dir(run_root, kind)
         if not root.is_dir():
             continue
         study = Study(kind, root)
@@ -59,7 +64,7 @@ def attach_study(run_root: Path | str, study_root: Path | str) -> list[str]:
     if src.name in KINDS and src.parent.name == "studies":
         sources = {src.name: src}
     else:
-        sources = {k: src / "studies" / k for k in KINDS if (src / "studies" / k).is_dir()}
+        sources = {k: study_dir(src, k) for k in KINDS if study_dir(src, k).is_dir()}
     if not sources:
         raise StudyError(f"{src} holds no study (expected studies/memory/ or studies/cost/ in it); "
                          "make one with `rnnbench study memory` or `rnnbench study cost`")

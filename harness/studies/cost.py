@@ -60,9 +60,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.claims import REFERENCE
+from harness.studies import study_dir
+
 AXES: tuple[str, ...] = ("length", "n_series", "hidden")
 #: The local reference model of claim (b); every other model is a neural contender.
-REFERENCE = "arima"
 REFERENCE_DEVICE = "cpu"
 #: Axes along which the local reference and the global RNNs scale differently (crossover).
 CROSSOVER_AXES: tuple[str, ...] = ("n_series", "length", "hidden")
@@ -500,11 +502,12 @@ def _table(df: pd.DataFrame) -> str:
     return df.to_markdown(index=False, floatfmt=".4g") if len(df) else "_(none)_"
 
 
-def write_cost_study(root: Path, config: CostStudyConfig, rows: pd.DataFrame) -> None:
+def write_cost_study(root: Path, config: CostStudyConfig, rows: pd.DataFrame) -> dict[str, str]:
     """Write the study under ``root``: ``studies/cost/`` (cost.csv, exponents.csv, crossover.csv,
     verdict.csv, cost_<axis>.png), ``manifest.json`` (kind "cost-study", config, hardware,
     versions, git commit, created) and ``report.md``. Refuses a ``root`` whose manifest belongs
-    to something else (a benchmark run), so a study never overwrites a run's manifest."""
+    to something else (a benchmark run), so a study never overwrites a run's manifest. Returns
+    the verdict row (claim, verdict, rule, evidence)."""
     from harness.store import (
         _git_commit,
         _versions,
@@ -522,7 +525,7 @@ def write_cost_study(root: Path, config: CostStudyConfig, rows: pd.DataFrame) ->
             kind = None
         if kind != "cost-study":
             raise ValueError(f"{root} already holds another manifest (kind {kind!r}); write the cost study elsewhere")
-    out_dir = root / "studies" / "cost"
+    out_dir = study_dir(root, "cost")
     out_dir.mkdir(parents=True, exist_ok=True)
     exponents = fit_exponents(rows)
     cross = crossover(rows)
@@ -569,3 +572,4 @@ def write_cost_study(root: Path, config: CostStudyConfig, rows: pd.DataFrame) ->
               _table(exponents.drop(columns=["intercept"]).round(3)), "",
               "## Crossovers with arima", "", _table(cross), ""]
     atomic_write_text(root / "report.md", "\n".join(lines))
+    return verdict

@@ -22,29 +22,23 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from harness import analysis, claims, figures
+from harness import claims, figures
 from harness import windows as W
 from harness.plugins import Registry
 from harness.store import RunStore, atomic_write_frame, atomic_write_text
-from harness.studies import StudyError
+from harness.studies import StudyError, study_dir
+from plugins.longmemory import TASKS
 
 KIND = "memory"
 SUITE = "memory"
 FLOOR_MODEL = "mean"
-TASKS = ("copy", "adding", "seasonal")
 MEMORY_COLUMNS = ["task", "lag", "model", "n_seeds", "n_series", "error", "error_sd", "optimum", "floor",
                   "floor_theory", "error_over_floor", "skill"]
-
-
-def study_dir(root: Path | str, kind: str = KIND) -> Path:
-    """Where a study's summary lives inside a run directory."""
-    return Path(root) / "studies" / kind
 
 
 def dataset_names(tasks: list[str] | None, lags: list[int] | None) -> list[str] | None:
@@ -111,8 +105,7 @@ def memory_tables(series: pd.DataFrame, forecasts: pd.DataFrame, metas: dict[str
     so the floor and every model's error are measured on the same values. RMSE is pooled over
     series, windows and steps: sqrt(mean (y - yhat)^2).
     """
-    keep = analysis.common_rows(series[series["dataset"].isin(list(metas))])[["dataset", *analysis.KEYS]].drop_duplicates()
-    f = forecasts.merge(keep, on=["dataset", *analysis.KEYS], how="inner")
+    f = claims.common_forecasts(series[series["dataset"].isin(list(metas))], forecasts)
     f = f.assign(se=(f["y"] - f["yhat"]) ** 2)
     per_seed = (f.groupby(["dataset", "model", "seed"], sort=False)
                 .agg(mse=("se", "mean"), n_series=("unique_id", "nunique")).reset_index())
@@ -120,11 +113,11 @@ def memory_tables(series: pd.DataFrame, forecasts: pd.DataFrame, metas: dict[str
     per_seed["task"] = per_seed["dataset"].map(lambda d: _task(metas[d]))
     per_seed["lag"] = per_seed["dataset"].map(lambda d: int(metas[d]["lag"]))
     per_seed = per_seed[["task", "lag", "dataset", "model", "seed", "n_series", "error"]]
+    floors = per_seed[per_seed["model"] == FLOOR_MODEL].groupby("dataset")["error"].mean()
     rows = []
     for (dataset, model), g in per_seed.groupby(["dataset", "model"], sort=False):
         meta = metas[dataset]
-        floor_rows = per_seed[(per_seed["dataset"] == dataset) & (per_seed["model"] == FLOOR_MODEL)]
-        floor = float(floor_rows["error"].mean()) if len(floor_rows) else float(meta["floor_rmse"])
+        floor = float(floors[dataset]) if dataset in floors.index else float(meta["floor_rmse"])
         optimum = float(meta["optimal_rmse"])
         error = float(g["error"].mean())
         rows.append({
@@ -187,7 +180,7 @@ def write_memory_study(store: RunStore, registry: Registry, gradient: GradientCo
     verdict = claims.memory_verdict(table)
     tables["verdict"] = pd.DataFrame([{"claim": "c", "verdict": verdict["verdict"], "rule": claims.RULES["c_memory"],
                                        "evidence": verdict["evidence"]}])
-    out = study_dir(store.root)
+    out = study_dir(store.root, KIND)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         atomic_write_frame(frame, out / f"{name}.csv")
