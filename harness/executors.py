@@ -235,9 +235,9 @@ def load_plugins(plugins_dir: str | None) -> None:
     load_registry(plugins_dir)
 
 
-def first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException, limit: int = 300) -> str:
     """The exception as one short line: a result row's message, not a traceback."""
-    return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:limit]
 
 
 def _exit_reason(code: int | None) -> str:

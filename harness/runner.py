@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from harness import metrics
 from harness.data import Dataset, DataError
-from harness.executors import Done, Executor, RunOptions, SerialExecutor, Unit, UnitTimeout, alarm
+from harness.executors import Done, Executor, RunOptions, SerialExecutor, Unit, UnitTimeout, alarm, first_line
 from harness.models import Forecast, Forecaster, as_forecast
 from harness.plugins import ModelSpec, Registry
 from harness.suite import DatasetChoice, RunConfig
@@ -150,12 +150,13 @@ class _Tally:
         self.first_message = ""
 
     def add(self, series: pd.DataFrame, forecasts: pd.DataFrame) -> None:
-        bad = series["status"].to_numpy() != "ok"
+        status = series["status"].to_numpy()
+        bad = status != "ok"
         if not self.n_failed and bad.any():
             self.first_message = str(series["message"].to_numpy()[bad][0])
         self.n_rows += len(series)
         self.n_failed += int(bad.sum())
-        self.n_timeout += int((series["status"].to_numpy() == "timeout").sum())
+        self.n_timeout += int((status == "timeout").sum())
         self.sink.append(series, forecasts)
 
 
@@ -204,7 +205,8 @@ def _with_overrides(dataset: Dataset, choice: DatasetChoice) -> Dataset:
         panel = replace(panel, horizon=choice.horizon)
     if choice.season_length and choice.season_length != panel.season_length:
         panel = replace(panel, season_length=choice.season_length)
-    return replace(dataset, panel=panel)
+    # unchanged: no new Dataset (building one checks every value again)
+    return dataset if panel is dataset.panel else replace(dataset, panel=panel)
 
 
 def plan(config: RunConfig, registry: Registry, datasets: list[Dataset]) -> list[Experiment]:
@@ -230,10 +232,6 @@ def plan(config: RunConfig, registry: Registry, datasets: list[Dataset]) -> list
 
 
 # --- running ----------------------------------------------------------------------------------
-
-
-def _format_error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
 
 
 #: One result row of a local fit: (key, forecast or None, error message, status, wall s, cpu s).
@@ -262,7 +260,7 @@ def _fit_predict_chunk(spec: ModelSpec, params: dict, horizon: int, season_lengt
             except UnitTimeout as exc:
                 fc, err, status = None, f"series {exc}", "timeout"
             except Exception as exc:  # noqa: BLE001 - a failing series is a row, not a crash
-                fc, err, status = None, _format_error(exc), "failed"
+                fc, err, status = None, first_line(exc, 500), "failed"
             out.append((key, fc, err, status, time.perf_counter() - wall0, time.process_time() - cpu0))
     return out, peak_rss_mb()
 
@@ -436,7 +434,9 @@ def _past(deadline: float | None) -> bool:
 def _run_global(exp: Experiment, windows: list[Window], executor: Executor, options: RunOptions,
                 progress: Callable[[int], None], tally: _Tally) -> dict:
     task = exp.task
-    args = (exp.model, exp.params, task, exp.seed, windows, options.timeout_experiment)
+    # the windows carry every series' context: the task's dataset is not sent to the worker again
+    args = (exp.model, exp.params, task.horizon, task.season_length, task.protocol.refit_global, exp.seed,
+            windows, options.timeout_experiment)
     limit = options.timeout_experiment + UNIT_MARGIN_S if options.timeout_experiment else None
     (outcome,) = list(executor.run([Unit(_global_unit, args, timeout=limit, fresh=True)]))
     n_all = sum(len(w.context) for w in windows)
@@ -448,8 +448,7 @@ def _run_global(exp: Experiment, windows: list[Window], executor: Executor, opti
         forecasts, failures = {}, {}
         default = ("timeout" if outcome.kind == "timeout" else "failed", outcome.message)
         timing = {"device": "unknown", "fit_s": math.nan, "predict_s": math.nan, "cpu_s": math.nan,
-                  "peak_rss_mb": math.nan, "per_series_s": {}, "message": outcome.message}
-    per_series_s = timing.get("per_series_s") or {}
+                  "peak_rss_mb": math.nan, "message": outcome.message}
     by_index = {w.index: w for w in windows}
     batch: list = []
     for w in windows:  # scored and handed on in batches, in series order
@@ -457,7 +456,7 @@ def _run_global(exp: Experiment, windows: list[Window], executor: Executor, opti
             key = (w.index, i)
             fc = forecasts.pop(key, None)
             status, message = ("ok", "") if fc is not None else failures.get(key, default)
-            batch.append((key, fc, status, message, per_series_s.get(key, math.nan)))
+            batch.append((key, fc, status, message, math.nan))  # a global fit has no per-series time
             if len(batch) >= SCORE_BATCH:
                 tally.add(*_score(exp, by_index, batch))
                 batch = []
@@ -466,9 +465,10 @@ def _run_global(exp: Experiment, windows: list[Window], executor: Executor, opti
     return timing
 
 
-def _global_unit(spec: ModelSpec, params: dict, task: Task, seed: int, windows: list[Window], timeout: float | None):
-    """Worker: fit a global model once (or at every origin) and forecast every window."""
-    model = spec.build(horizon=task.horizon, season_length=task.season_length, seed=seed, params=params)
+def _global_unit(spec: ModelSpec, params: dict, horizon: int, season_length: int, refit: bool, seed: int,
+                 windows: list[Window], timeout: float | None):
+    """Worker: fit a global model once (or at every origin when ``refit``) and forecast every window."""
+    model = spec.build(horizon=horizon, season_length=season_length, seed=seed, params=params)
     fit_timer = Timer(model.synchronize)
     predict_timer = Timer(model.synchronize)
     forecasts: dict[tuple[int, int], Forecast] = {}
@@ -485,7 +485,7 @@ def _global_unit(spec: ModelSpec, params: dict, task: Task, seed: int, windows: 
         keys = [(w.index, i) for i in range(len(w.context))]
         try:
             with alarm(max(deadline - time.monotonic(), 0.001) if deadline else None):
-                if not fitted or task.protocol.refit_global:
+                if not fitted or refit:
                     with fit_timer:
                         model.fit(w.context)
                     fitted = True
@@ -494,7 +494,7 @@ def _global_unit(spec: ModelSpec, params: dict, task: Task, seed: int, windows: 
             per_series = _split_global_output(out, len(w.context))
         except (Exception, UnitTimeout) as exc:  # noqa: BLE001
             status = "timeout" if isinstance(exc, UnitTimeout) else "failed"
-            message = f"experiment {exc}" if status == "timeout" else _format_error(exc)
+            message = f"experiment {exc}" if status == "timeout" else first_line(exc, 500)
             failures.update({k: (status, message) for k in keys})
             if not fitted or status == "timeout":
                 failures.update({(v.index, i): (status, message) for v in windows for i in range(len(v.context))
@@ -503,9 +503,9 @@ def _global_unit(spec: ModelSpec, params: dict, task: Task, seed: int, windows: 
             continue
         for key, raw in zip(keys, per_series):
             try:
-                forecasts[key] = as_forecast(raw, task.horizon)
+                forecasts[key] = as_forecast(raw, horizon)
             except ValueError as exc:
-                failures[key] = ("failed", _format_error(exc))
+                failures[key] = ("failed", first_line(exc, 500))
     timing = {
         "device": model.device,
         "device_name": model.device_name,
@@ -515,7 +515,6 @@ def _global_unit(spec: ModelSpec, params: dict, task: Task, seed: int, windows: 
         "cpu_s": fit_timer.cpu_s + predict_timer.cpu_s,
         "peak_rss_mb": peak_rss_mb(),
         "threads": thread_count(),
-        "per_series_s": {},
         "message": message,
     }
     return forecasts, failures, timing

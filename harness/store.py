@@ -106,15 +106,19 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _replace_durably(tmp: Path, path: Path) -> None:
+    """Rename the finished ``tmp`` over ``path`` so that both survive a power cut: fsync the
+    file (or folder), rename, fsync the parent folder that holds the new name."""
+    _fsync(tmp)
+    os.replace(tmp, path)
+    _fsync(path.parent)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write a temporary file beside ``path``, fsync it, and rename it over ``path``."""
     tmp = _tmp_name(path)
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync(path.parent)
+    tmp.write_text(text, encoding="utf-8")
+    _replace_durably(tmp, path)
 
 
 def atomic_write_frame(df: pd.DataFrame, path: Path) -> None:
@@ -124,9 +128,7 @@ def atomic_write_frame(df: pd.DataFrame, path: Path) -> None:
         df.to_parquet(tmp, index=False)
     else:
         df.to_csv(tmp, index=False, float_format="%.6g")
-    _fsync(tmp)
-    os.replace(tmp, path)
-    _fsync(path.parent)
+    _replace_durably(tmp, path)
 
 
 def _versions() -> dict[str, str]:
@@ -321,16 +323,6 @@ class RunStore:
                 removed.append(entry)
         return removed
 
-    def collect(self, experiments: list[Experiment]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        """Experiment summaries, per-series rows and forecasts of these (finished) experiments, all
-        in memory (for small runs and tests; a run writes its result files with write_results)."""
-        parts = [self.part_dir(e) for e in experiments]
-        summaries = pd.DataFrame([json.loads((p / "summary.json").read_text(encoding="utf-8")) for p in parts])
-        series = pd.concat([pd.read_parquet(p / "series.parquet") for p in parts], ignore_index=True)
-        frames = [f for f in (pd.read_parquet(p / "forecasts.parquet") for p in parts) if len(f)]
-        forecasts = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        return summaries, series, forecasts
-
     # --- result files ---
 
     def write_results(self, experiments: list[Experiment]) -> pd.DataFrame:
@@ -360,13 +352,11 @@ def _install(tmp: Path, final: Path, summary: dict[str, Any]) -> None:
     (tmp / "summary.json").write_text(json.dumps(summary, default=_json_default), encoding="utf-8")
     for name in CHECKPOINT_FILES:
         _fsync(tmp / name)
-    _fsync(tmp)
     if final.is_dir() and not final.is_symlink():
         shutil.rmtree(final)  # a stale or torn checkpoint of this experiment
     elif final.exists() or final.is_symlink():
         final.unlink()
-    os.replace(tmp, final)
-    _fsync(final.parent)
+    _replace_durably(tmp, final)
 
 
 class PartWriter:
@@ -394,8 +384,8 @@ class PartWriter:
         for name, frame in (("series.parquet", series), ("forecasts.parquet", forecasts)):
             if len(frame):
                 writer = self._writers[name]
-                writer.write_table(pa.Table.from_pandas(frame[writer.schema.names], schema=writer.schema,
-                                                        preserve_index=False))
+                # the schema picks and orders the columns: no copy of the frame first
+                writer.write_table(pa.Table.from_pandas(frame, schema=writer.schema, preserve_index=False))
 
     def commit(self, summary: dict[str, Any]) -> None:
         self._close()
@@ -462,12 +452,10 @@ def merge_tables(sources: list[Path], schema: pa.Schema, path: Path, row_group: 
             if buffer:
                 writer.write_table(pa.concat_tables(buffer))
                 total += buffered
-        _fsync(tmp)
-        os.replace(tmp, path)
+        _replace_durably(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync(path.parent)
     return total
 
 
