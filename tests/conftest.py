@@ -50,6 +50,49 @@ THROWAWAY_PLUGIN = textwrap.dedent(
 )
 
 
+#: Columns of metrics.parquet that hold measured time, not results.
+TIMING = ["series_s"]
+RESULT_KEYS = ["dataset", "model", "seed", "unique_id", "window"]
+
+
+def sorted_metrics(run: Path) -> pd.DataFrame:
+    """A run's metrics.parquet in a canonical row order, timing columns dropped (to compare runs)."""
+    m = pd.read_parquet(run / "metrics.parquet").drop(columns=TIMING)
+    return m.sort_values(RESULT_KEYS).reset_index(drop=True)
+
+
+def plan_of(run: Path) -> list:
+    """The experiments of a stored run, planned again from its manifest as a resume would."""
+    from harness.execute import build_config
+    from harness.plugins import load_registry
+    from harness.runner import plan, resolve_datasets
+    from harness.store import RunStore
+
+    registry = load_registry()
+    config = build_config({}, base=RunStore.open(run).config())
+    return plan(config, registry, resolve_datasets(config, registry))
+
+
+def tree(root: Path) -> dict[Path, tuple]:
+    """Every path under ``root``: folder, or file with its size and modification time."""
+    return {p: (p.is_dir(), None if p.is_dir() else (p.stat().st_size, p.stat().st_mtime_ns)) for p in root.rglob("*")}
+
+
+def plugin_folder(folder: Path, text: str, name: str = "plugin.py") -> Path:
+    """A plugins dir (for --plugins-dir) holding one plugin file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def registry():
+    """The built-in plugins, loaded once per module."""
+    from harness.plugins import load_registry
+
+    return load_registry()
+
+
 def sine_panel(n_series: int = 6, length: int = 96, h: int = 12) -> harness.Panel:
     """Noiseless monthly sines of slightly different amplitude and phase (for neural models)."""
     t = np.arange(length)
@@ -70,10 +113,7 @@ def invoke(args: list[str], env: dict[str, str] | None = None):
 
 @pytest.fixture
 def plugins_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "myplugins"
-    folder.mkdir()
-    (folder / "throwaway.py").write_text(THROWAWAY_PLUGIN)
-    return folder
+    return plugin_folder(tmp_path / "myplugins", THROWAWAY_PLUGIN, "throwaway.py")
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import invoke
+from tests.conftest import invoke, tree
 
 HEADER = "unique_id,ds,y\n"
 
@@ -305,15 +305,6 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def snapshot(root: Path) -> dict[str, tuple]:
-    """Every path under ``root`` with its kind, and size and modification time for files."""
-    out = {}
-    for path in root.rglob("*"):
-        st = path.lstat()
-        out[str(path.relative_to(root))] = ("dir",) if path.is_dir() else ("file", st.st_size, st.st_mtime_ns)
-    return out
-
-
 def test_case_ids_are_unique():
     ids = [c.id for c in CASES]
     assert len(ids) == len(set(ids)) and len(ids) >= 24
@@ -329,7 +320,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case: Case, tmp_path
     out = tmp_path / "out"
     if case.out:
         args = [*args, "--out", str(out)]
-    before = snapshot(tmp_path)
+    before = tree(tmp_path)
 
     result = invoke(args, env=case.env)
 
@@ -340,4 +331,4 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case: Case, tmp_path
     assert case.expected in lines[0]
     assert result.stdout == ""
     assert not out.exists()
-    assert snapshot(tmp_path) == before
+    assert tree(tmp_path) == before

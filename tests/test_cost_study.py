@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import harness
-from harness.plugins import ModelSpec, Registry, load_registry
+from harness.plugins import ModelSpec, Registry
 from harness.studies import cost
 from harness.studies.cost import CostStudyConfig
 
@@ -29,11 +29,6 @@ def _rows(curves: dict[str, tuple[float, float]], axes: dict[str, list[int]]) ->
 
 
 # --------------------------------------------------------------------------- end to end
-
-
-@pytest.fixture(scope="module")
-def registry():
-    return load_registry()
 
 
 def test_tiny_study_end_to_end(tmp_path, registry):

@@ -23,11 +23,6 @@ from plugins import synthetic
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def registry():
-    return load_registry()
-
-
 def load(registry, name: str) -> harness.Dataset:
     return registry.dataset(name).load()
 

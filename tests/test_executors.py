@@ -16,9 +16,8 @@ import pandas as pd
 import pytest
 
 from harness.executors import Done, Lost, ProcessExecutor, SerialExecutor, Unit, UnitTimeout, alarm
-from tests.conftest import invoke
+from tests.conftest import invoke, plugin_folder, sorted_metrics
 
-TIMING = ["series_s"]
 
 BROKEN_PLUGIN = textwrap.dedent(
     '''
@@ -101,15 +100,7 @@ def panel_csv(tmp_path):
 
 @pytest.fixture
 def broken_dir(tmp_path):
-    folder = tmp_path / "broken_plugins"
-    folder.mkdir()
-    (folder / "broken.py").write_text(BROKEN_PLUGIN)
-    return folder
-
-
-def _metrics(run) -> pd.DataFrame:
-    m = pd.read_parquet(run / "metrics.parquet").drop(columns=TIMING)
-    return m.sort_values(["dataset", "model", "seed", "unique_id", "window"]).reset_index(drop=True)
+    return plugin_folder(tmp_path / "broken_plugins", BROKEN_PLUGIN, "broken.py")
 
 
 @pytest.mark.parametrize("executor", ["processes", "serial"])
@@ -233,7 +224,7 @@ def test_results_are_identical_whichever_executor_runs_them(tmp_path):
         out = tmp_path / executor
         result = invoke(["run", *RUN, "--executor", executor, "--workers", "2", "--out", str(out)])
         assert result.exit_code == 0, result.stderr
-        runs[executor] = _metrics(out)
+        runs[executor] = sorted_metrics(out)
         experiments = pd.read_csv(out / "experiments.csv")
         assert set(experiments["executor"]) == {executor}
     pd.testing.assert_frame_equal(runs["serial"], runs["processes"])
@@ -296,7 +287,7 @@ def test_dask_runs_on_an_existing_cluster_given_its_address(panel_csv, broken_di
         result = invoke([*base, "--models", "naive,theta,broken-raise,broken-hang,broken-exit", "--executor", "dask",
                          "--scheduler", cluster.scheduler_address, "--out", str(tmp_path / "remote")])
     assert result.exit_code == 1, result.stderr
-    remote = _metrics(tmp_path / "remote")
+    remote = sorted_metrics(tmp_path / "remote")
     rows = remote[remote["model"] == "broken-exit"].set_index("unique_id")
     assert (rows.loc[["s0", "s1", "s2"], "status"] == "ok").all(), rows[["status", "message"]]
     assert rows.loc["s3", "status"] == "failed" and "worker process died" in rows.loc["s3", "message"]
@@ -304,6 +295,6 @@ def test_dask_runs_on_an_existing_cluster_given_its_address(panel_csv, broken_di
     hang = remote[remote["model"] == "broken-hang"].set_index("unique_id")
     assert hang.loc["s3", "status"] == "timeout" and hang.loc["s3", "message"] == "series timed out after 2 s"
     same = remote[remote["model"] != "broken-exit"].reset_index(drop=True)
-    pd.testing.assert_frame_equal(same, _metrics(tmp_path / "serial"))
+    pd.testing.assert_frame_equal(same, sorted_metrics(tmp_path / "serial"))
     experiments = pd.read_csv(tmp_path / "remote" / "experiments.csv")
     assert set(experiments["executor"]) == {"dask"}

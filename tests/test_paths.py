@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from harness.store import StoreError, run_dir_for
-from tests.conftest import invoke
+from tests.conftest import invoke, plugin_folder, tree
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,18 +76,12 @@ def hostile_plugin(tmp: Path) -> str:
     )
 
 
-def tree(root: Path) -> dict[Path, tuple]:
-    return {p: (p.is_dir(), None if p.is_dir() else (p.stat().st_size, p.stat().st_mtime_ns)) for p in root.rglob("*")}
-
-
 def test_hostile_names_write_only_inside_the_run_dir(tmp_path, monkeypatch):
     work = tmp_path / "a" / "b" / "c" / "work"  # any ../ from the run dir still lands inside tmp_path
     work.mkdir(parents=True)
     monkeypatch.chdir(work)
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    plugins = tmp_path / "plugins"
-    plugins.mkdir()
-    (plugins / "hostile.py").write_text(hostile_plugin(tmp_path))
+    plugins = plugin_folder(tmp_path / "plugins", hostile_plugin(tmp_path), "hostile.py")
     ids = ["../../x", "..", str(tmp_path / "csv-escape"), 'quo"te, comma']
     t = np.arange(40)
     frame = pd.concat(pd.DataFrame({"unique_id": uid, "ds": t, "y": 50.0 + k + t}) for k, uid in enumerate(ids))
@@ -102,10 +96,11 @@ def test_hostile_names_write_only_inside_the_run_dir(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     run_dir = work / "results" / "hostile-1.0_x"
     assert (run_dir / "report.md").is_file() and (run_dir / "report.html").is_file()
-    new = set(tree(tmp_path)) - set(before)
+    after = tree(tmp_path)
+    new = set(after) - set(before)
     outside = sorted(str(p) for p in new if p != work / "results" and run_dir not in p.parents and p != run_dir)
     assert outside == []
-    changed = sorted(str(p) for p, v in before.items() if tree(tmp_path).get(p) != v and not p.is_dir())
+    changed = sorted(str(p) for p, v in before.items() if after.get(p) != v and not p.is_dir())
     assert changed == []
     for path in run_dir.rglob("*"):
         assert path.resolve().is_relative_to(run_dir.resolve())

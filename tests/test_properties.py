@@ -181,7 +181,6 @@ def _column(n: int):
     )
 
 
-@MORE
 def _parquet_loads_or_data_error(frame: pd.DataFrame, horizon: int | None) -> None:
     """Write ``frame`` as Parquet (examples pyarrow cannot store are skipped) and load it."""
     with tempfile.TemporaryDirectory() as folder:
@@ -193,6 +192,7 @@ def _parquet_loads_or_data_error(frame: pd.DataFrame, horizon: int | None) -> No
         _loads_or_data_error(path, horizon)
 
 
+@MORE
 @given(data=st.data(), n=st.integers(1, 12), horizon=st.none() | st.integers(1, 3))
 def test_parquet_with_any_ds_type_loads_or_raises_data_error(data, n, horizon):
     """Valid ids and values, a ds column of any type Parquet holds."""

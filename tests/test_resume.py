@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from harness import store as store_mod
-from tests.conftest import invoke
+from tests.conftest import RESULT_KEYS, invoke, plan_of, sorted_metrics
 
 #: ~16 experiments, ~15 s uninterrupted on 2 cores: local models in a pool of 2 workers and a
 #: global one (the numpy RNN, 3 seeds) in a spawned worker, so a kill hits worker processes too.
@@ -29,8 +29,6 @@ CONFIG = ["--datasets", "synthetic-arma,synthetic-tar", "--limit", "12",
           "--seeds", "0,1,2", "--workers", "2"]
 MODELS = {"naive": 1, "snaive": 1, "theta": 1, "arima": 1, "rnn-numpy": 3, "naive2": 1}  # seeds per model
 TOTAL = 2 * sum(MODELS.values())
-#: Columns that hold measured time, not results.
-TIMING = ["series_s"]
 DONE_LINE = re.compile(r"(\d+) experiments \((\d+) already done\)")
 
 
@@ -52,12 +50,9 @@ def _snapshot(run: Path) -> dict[str, tuple[bytes, int]]:
 
 def _results(run: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """metrics.parquet and forecasts.parquet in a canonical row order, timing columns dropped."""
-    keys = ["dataset", "model", "seed", "unique_id", "window"]
-    metrics = pd.read_parquet(run / "metrics.parquet").drop(columns=TIMING)
-    metrics = metrics.sort_values(keys).reset_index(drop=True)
     forecasts = pd.read_parquet(run / "forecasts.parquet")
-    forecasts = forecasts.sort_values([*keys, "step"]).reset_index(drop=True)
-    return metrics, forecasts
+    forecasts = forecasts.sort_values([*RESULT_KEYS, "step"]).reset_index(drop=True)
+    return sorted_metrics(run), forecasts
 
 
 def _assert_same_results(run: Path, reference: Path) -> None:
@@ -272,16 +267,6 @@ class _Boom:
         raise OSError("disk full")
 
 
-def _experiments(run: Path):
-    from harness.execute import build_config
-    from harness.plugins import load_registry
-    from harness.runner import plan, resolve_datasets
-
-    registry = load_registry()
-    config = build_config({}, base=store_mod.RunStore.open(run).config())
-    return plan(config, registry, resolve_datasets(config, registry))
-
-
 def test_save_is_atomic_and_fsynced(reference, tmp_path, monkeypatch):
     """A checkpoint replaces the previous one whole or not at all, and its files and folder
     reach the disk (fsync) before the rename that makes it count."""
@@ -290,7 +275,7 @@ def test_save_is_atomic_and_fsynced(reference, tmp_path, monkeypatch):
     out = tmp_path / "run"
     shutil.copytree(reference, out)
     store = store_mod.RunStore.open(out)
-    exp = next(e for e in _experiments(out) if e.model.name == "naive")
+    exp = next(e for e in plan_of(out) if e.model.name == "naive")
     assert store.is_done(exp)
     old = _snapshot(out)[exp.key]
     series = pd.read_parquet(store.part_dir(exp) / "series.parquet")

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from harness import claims, runner, store
-from tests.conftest import invoke
+from tests.conftest import invoke, plan_of
 
 def _dtypes(frame: pd.DataFrame) -> dict[str, str]:
     """Column -> dtype name, with text columns as "object" whether pandas reads them as object
@@ -76,12 +76,7 @@ def test_a_local_experiment_is_written_in_chunks(streamed_run):
 
 def test_streamed_rows_equal_the_in_memory_result(streamed_run):
     """run_experiment without a sink (gathered in memory, as before streaming) gives the same rows."""
-    from harness.execute import build_config
-    from harness.plugins import load_registry
-
-    registry = load_registry()
-    config = build_config({}, base=store.RunStore.open(streamed_run).config())
-    experiments = runner.plan(config, registry, runner.resolve_datasets(config, registry))
+    experiments = plan_of(streamed_run)
     m = pd.read_parquet(streamed_run / "metrics.parquet")
     f = pd.read_parquet(streamed_run / "forecasts.parquet")
     for exp in [e for e in experiments if e.model.name in ("naive", "theta")]:
