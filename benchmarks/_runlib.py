@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+import shutil
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -119,6 +123,19 @@ def run_rnnbench(out: Path, models: str, *, limit: int | None, executor: str, wo
     if proc.returncode == 1:
         print(f"  note: {rec.manifest.get('failed_series')} series forecasts failed in this run", flush=True)
     return rec
+
+
+@contextmanager
+def run_folder(prefix: str, keep: bool) -> Iterator[Path]:
+    """A temporary folder for a benchmark's runs: removed afterwards unless ``keep``."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    finally:
+        if keep:
+            print(f"run folders kept in {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:

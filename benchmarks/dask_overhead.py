@@ -33,10 +33,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +42,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _runlib import DATASET, ROOT, fmt_table, run_rnnbench, write_csv
+from _runlib import DATASET, ROOT, fmt_table, run_folder, run_rnnbench, write_csv
 
 TIMING_COLUMNS = ("series_s",)
 SORT_KEYS = ("dataset", "model", "seed", "unique_id", "window", "origin", "step")
@@ -121,9 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     cores = os.cpu_count() or 1
     print(f"{DATASET} x {args.models} (+ naive, naive2): processes vs dask, workers {args.workers}, "
           f"{args.limit or 'all'} series; {cores} cores, load average {os.getloadavg()[0]:.2f}", flush=True)
-    base_dir = Path(tempfile.mkdtemp(prefix="dask_overhead_"))
     recs = {}
-    try:
+    with run_folder("dask_overhead_", args.keep) as base_dir:
         for executor in ("processes", "dask"):
             recs[executor] = run_rnnbench(base_dir / executor, args.models, limit=args.limit, executor=executor,
                                           workers=args.workers)
@@ -131,11 +128,6 @@ def main(argv: list[str] | None = None) -> int:
         diffs = {name: compare_frames(pd.read_parquet(recs["processes"].out / name),
                                       pd.read_parquet(recs["dask"].out / name))
                  for name in ("metrics.parquet", "forecasts.parquet")}
-    finally:
-        if args.keep:
-            print(f"run folders kept in {base_dir}")
-        else:
-            shutil.rmtree(base_dir, ignore_errors=True)
 
     for k, r in recs.items():  # the run really used the executor and worker count asked for
         used = sorted(set(r.experiments["executor"]))

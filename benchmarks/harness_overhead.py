@@ -34,16 +34,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _runlib import DATASET, fmt_table, run_rnnbench, write_csv
+from _runlib import DATASET, fmt_table, run_folder, run_rnnbench, write_csv
 
 
 def compute_s(e: pd.Series) -> float:  # a row of experiments.csv
@@ -68,16 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     cores = os.cpu_count() or 1
     print(f"{args.datasets} x {args.models} (+ naive, naive2): executor {args.executor}, workers {args.workers}, "
           f"{args.limit or 'all'} series; {cores} cores, load average {os.getloadavg()[0]:.2f}", flush=True)
-    base_dir = Path(tempfile.mkdtemp(prefix="harness_overhead_"))
-    try:
+    with run_folder("harness_overhead_", args.keep) as base_dir:
         rec = run_rnnbench(base_dir / "run", args.models, limit=args.limit, executor=args.executor, workers=args.workers,
                            datasets=args.datasets)
         phases = rec.phases()
-    finally:
-        if args.keep:
-            print(f"run folder kept in {base_dir / 'run'}")
-        else:
-            shutil.rmtree(base_dir, ignore_errors=True)
 
     rows = []
     for _, e in rec.experiments.iterrows():

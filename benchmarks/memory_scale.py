@@ -35,8 +35,6 @@ loaded, so their RSS includes the driver's pages they share; ``worker_private_mb
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import os
 import resource
 import shutil
@@ -50,18 +48,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _runlib import ROOT, rnnbench_cmd, write_csv  # noqa: E402 - the benchmarks' shared helpers
+
 LENGTH = 60
 HORIZON = 6
 POLL_S = 0.2
 COLUMNS = ["n_series", "driver_peak_mb", "driver_load_mb", "driver_run_mb", "run_added_mb", "driver_merge_mb", "driver_report_mb", "worker_peak_mb",
            "worker_private_mb", "max_child_mb", "load_s", "run_s", "merge_s", "report_s", "wall_s", "mb_per_1k_series",
            "growth_mb_per_1k"]
-
-
-def rnnbench_cmd() -> list[str]:
-    script = Path(sys.executable).parent / "rnnbench"
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "harness"]
 
 
 def write_panel(path: Path, n: int, length: int = LENGTH, seed: int = 0) -> Path:
@@ -202,7 +198,6 @@ def measure(n: int, models: str, workers: int, work: Path) -> dict:
     t_report = (_mtime(out / "report.md") or epoch) - epoch
     t_load = watch.marks.get("manifest", 0.0)
     driver_peak = watch.driver_hwm_kb / 1024
-    rows = json.loads((out / "manifest.json").read_text()).get("failed_series", 0)
     return {
         "n_series": n,
         "driver_peak_mb": driver_peak,
@@ -218,7 +213,6 @@ def measure(n: int, models: str, workers: int, work: Path) -> dict:
         "load_s": t_load, "run_s": t_run - t_load, "merge_s": t_merge - t_run, "report_s": t_report - t_merge,
         "wall_s": wall,
         "mb_per_1k_series": driver_peak / (n / 1000),
-        "failed_series": rows,
     }
 
 
@@ -252,11 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"growth between the last two sizes: driver {(b['driver_peak_mb'] - a['driver_peak_mb']) / dn:.2f} MB "
               f"and wall {(b['wall_s'] - a['wall_s']) / dn:.2f} s per 1k series")
     if args.csv_out:
-        with open(args.csv_out, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(COLUMNS)
-            for row in table.itertuples(index=False):
-                writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
+        write_csv(Path(args.csv_out), table.to_dict("records"))
     return 0
 
 

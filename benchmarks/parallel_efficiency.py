@@ -30,14 +30,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _runlib import DATASET, fmt_table, run_rnnbench, write_csv
+from _runlib import DATASET, fmt_table, run_folder, run_rnnbench, write_csv
 
 MODEL = "arima"
 
@@ -61,18 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     if max(counts) > cores:
         print(f"  warning: {max(counts)} workers on {cores} cores: speed-up is capped by the cores", flush=True)
 
-    base_dir = Path(tempfile.mkdtemp(prefix="parallel_efficiency_"))
     records = []
-    try:
+    with run_folder("parallel_efficiency_", args.keep) as base_dir:
         for w in counts:
             rec = run_rnnbench(base_dir / f"workers{w}", MODEL, limit=args.limit, executor=args.executor, workers=w)
             records.append((w, rec))
         rows = table_rows(records)
-    finally:
-        if args.keep:
-            print(f"run folders kept in {base_dir}")
-        else:
-            shutil.rmtree(base_dir, ignore_errors=True)
 
     print()
     print(fmt_table(rows, "{:.2f}"))
