@@ -33,7 +33,6 @@ class DaskExecutor(Executor):
 
     def __init__(self, workers: int, scheduler: str | None = None, plugins_dir: str | None = None) -> None:
         super().__init__(workers)
-        self.scheduler = scheduler
         self._cluster = None
         if scheduler:
             self.client = Client(scheduler, timeout="30s")
