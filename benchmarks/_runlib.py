@@ -11,8 +11,8 @@ the modification time of ``parts/<experiment>/summary.json`` (the same clock as 
 from __future__ import annotations
 
 import json
-import subprocess
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -98,16 +98,36 @@ class RunRecord:
         }
 
 
-def run_rnnbench(out: Path, models: str, *, limit: int | None, executor: str, workers: int,
-                 extra: list[str] | None = None, echo: bool = True, datasets: str = DATASET) -> RunRecord:
+def run_rnnbench(
+    out: Path,
+    models: str,
+    *,
+    limit: int | None,
+    executor: str,
+    workers: int,
+    extra: list[str] | None = None,
+    echo: bool = True,
+    datasets: str = DATASET,
+) -> RunRecord:
     """``rnnbench run --datasets DATASETS --models MODELS`` into ``out`` (must not exist yet)."""
-    argv = rnnbench_cmd() + ["run", "--datasets", datasets, "--models", models, "--executor", executor,
-                             "--workers", str(workers), "--out", str(out)]
+    argv = rnnbench_cmd() + [
+        "run",
+        "--datasets",
+        datasets,
+        "--models",
+        models,
+        "--executor",
+        executor,
+        "--workers",
+        str(workers),
+        "--out",
+        str(out),
+    ]
     if limit:
         argv += ["--limit", str(limit)]
     argv += extra or []
     if echo:
-        print("$ rnnbench", " ".join(argv[len(rnnbench_cmd()):]), flush=True)
+        print("$ rnnbench", " ".join(argv[len(rnnbench_cmd()) :]), flush=True)
     t_epoch, t0 = time.time(), time.perf_counter()
     # output captured (a pipe, not a terminal: no progress bar); shown only if the run breaks
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
@@ -117,9 +137,16 @@ def run_rnnbench(out: Path, models: str, *, limit: int | None, executor: str, wo
     if proc.returncode not in (0, 1) or not (out / "experiments.csv").is_file():
         sys.stderr.write(log[-4000:])
         raise SystemExit(f"rnnbench run failed with exit code {proc.returncode}: {' '.join(argv)}")
-    rec = RunRecord(out, argv, proc.returncode, wall, t_epoch, log=log,
-                    manifest=json.loads((out / "manifest.json").read_text(encoding="utf-8")),
-                    experiments=pd.read_csv(out / "experiments.csv"))
+    rec = RunRecord(
+        out,
+        argv,
+        proc.returncode,
+        wall,
+        t_epoch,
+        log=log,
+        manifest=json.loads((out / "manifest.json").read_text(encoding="utf-8")),
+        experiments=pd.read_csv(out / "experiments.csv"),
+    )
     if proc.returncode == 1:
         print(f"  note: {rec.manifest.get('failed_series')} series forecasts failed in this run", flush=True)
     return rec
@@ -155,8 +182,9 @@ def fmt_table(rows: list[dict], floats: str = "{:.3f}") -> str:
     if not rows:
         return ""
     cols = list(rows[0])
-    cells = [[c for c in cols]] + [[floats.format(r[c]) if isinstance(r[c], float) else str(r[c]) for c in cols]
-                                   for r in rows]
+    cells = [[c for c in cols]] + [
+        [floats.format(r[c]) if isinstance(r[c], float) else str(r[c]) for c in cols] for r in rows
+    ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
     lines = []
     for n, row in enumerate(cells):

@@ -19,14 +19,15 @@ import os
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ[_var] = "1"  # one thread each, before numpy is imported
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from multiprocessing import Pool  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import importlib.util
+import sys
+import time
+import warnings
+from multiprocessing import Pool
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -81,8 +82,9 @@ def make_forecaster(model: str, params: dict | None = None):
                 warnings.simplefilter("ignore")
                 try:
                     return AutoARIMA(season_length=SEASON).forecast(y=y, h=HORIZON)["mean"]
-                except Exception:  # noqa: BLE001 - as statsforecast's own fallback: naive
+                except Exception:  # as statsforecast's own fallback: naive
                     return np.full(HORIZON, y[-1])
+
         return sf
     raise SystemExit(f"unknown model {model!r}")
 
@@ -117,9 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     data = load_series(args.limit)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if "statsforecast" in models:
-        try:
-            import statsforecast  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("statsforecast") is None:
             print("statsforecast is not installed (pip install statsforecast): comparing nothing, running arima only")
             models.remove("statsforecast")
     print(f"M3 monthly: {len(data)} series, h={HORIZON}, m={SEASON}, workers={args.workers}")
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         params = parse_params(args.arima_params) if model == "arima" else None
         t0 = time.perf_counter()
         if args.workers > 1:
-            chunks = [data[i::args.workers * 4] for i in range(args.workers * 4)]
+            chunks = [data[i :: args.workers * 4] for i in range(args.workers * 4)]
             with Pool(args.workers) as pool:
                 parts = pool.map(_run_chunk, [(model, c, params) for c in chunks])
             errs = [e for p in parts for e in p[0]]
@@ -142,8 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'model':<15}{'sMAPE':>8}{'ms/series':>11}{'cpu ms/series':>15}{'total wall s':>14}{'failed':>8}")
     for model, sm, ms, cms, wall, bad in rows:
         print(f"{model:<15}{sm:>8.2f}{ms:>11.1f}{cms:>15.1f}{wall:>14.1f}{bad:>8d}")
-    print("ms/series: wall time of fit+forecast per series on one core (summed over workers);"
-          " cpu ms/series: process CPU time, robust to other load on the machine")
+    print(
+        "ms/series: wall time of fit+forecast per series on one core (summed over workers);"
+        " cpu ms/series: process CPU time, robust to other load on the machine"
+    )
     return 0
 
 

@@ -53,8 +53,12 @@ def compare_frames(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
     a = a.drop(columns=[c for c in TIMING_COLUMNS if c in a.columns])
     b = b.drop(columns=[c for c in TIMING_COLUMNS if c in b.columns])
     if sorted(a.columns) != sorted(b.columns):
-        return [(f"columns differ: only in processes {sorted(set(a.columns) - set(b.columns))}, "
-                 f"only in dask {sorted(set(b.columns) - set(a.columns))}")]
+        return [
+            (
+                f"columns differ: only in processes {sorted(set(a.columns) - set(b.columns))}, "
+                f"only in dask {sorted(set(b.columns) - set(a.columns))}"
+            )
+        ]
     if len(a) != len(b):
         return [f"row counts differ: processes {len(a)}, dask {len(b)}"]
     keys = [k for k in SORT_KEYS if k in a.columns]
@@ -68,13 +72,17 @@ def compare_frames(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
             same = (xv == yv) | (np.isnan(xv) & np.isnan(yv))
             if not same.all():
                 diff = np.abs(xv - yv)[~same]
-                out.append(f"{col}: {int((~same).sum())} of {len(same)} rows differ, "
-                           f"largest difference {np.nanmax(diff) if np.isfinite(diff).any() else float('nan'):.3g}")
+                out.append(
+                    f"{col}: {int((~same).sum())} of {len(same)} rows differ, "
+                    f"largest difference {np.nanmax(diff) if np.isfinite(diff).any() else float('nan'):.3g}"
+                )
         else:
             same = (x.astype(str) == y.astype(str)).to_numpy()
             if not same.all():
                 i = int(np.argmin(same))
-                out.append(f"{col}: {int((~same).sum())} of {len(same)} rows differ, e.g. {x.iloc[i]!r} vs {y.iloc[i]!r}")
+                out.append(
+                    f"{col}: {int((~same).sum())} of {len(same)} rows differ, e.g. {x.iloc[i]!r} vs {y.iloc[i]!r}"
+                )
     return out
 
 
@@ -95,8 +103,13 @@ if __name__ == "__main__":
 def time_cluster(workers: int) -> tuple[float, float] | None:
     """Seconds to start and to close the harness's DaskExecutor (a LocalCluster of ``workers``),
     in a process of its own, so that its workers' shutdown messages stay out of this output."""
-    proc = subprocess.run([sys.executable, "-c", _TIME_CLUSTER, str(ROOT), str(workers)], capture_output=True,
-                          text=True, check=False, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", _TIME_CLUSTER, str(ROOT), str(workers)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
     try:
         start, close = json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
@@ -117,17 +130,24 @@ def main(argv: list[str] | None = None) -> int:
     main_model = args.models.split(",")[0].strip()
 
     cores = os.cpu_count() or 1
-    print(f"{DATASET} x {args.models} (+ naive, naive2): processes vs dask, workers {args.workers}, "
-          f"{args.limit or 'all'} series; {cores} cores, load average {os.getloadavg()[0]:.2f}", flush=True)
+    print(
+        f"{DATASET} x {args.models} (+ naive, naive2): processes vs dask, workers {args.workers}, "
+        f"{args.limit or 'all'} series; {cores} cores, load average {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
     recs = {}
     with run_folder("dask_overhead_", args.keep) as base_dir:
         for executor in ("processes", "dask"):
-            recs[executor] = run_rnnbench(base_dir / executor, args.models, limit=args.limit, executor=executor,
-                                          workers=args.workers)
+            recs[executor] = run_rnnbench(
+                base_dir / executor, args.models, limit=args.limit, executor=executor, workers=args.workers
+            )
         phases = {k: r.phases() for k, r in recs.items()}
-        diffs = {name: compare_frames(pd.read_parquet(recs["processes"].out / name),
-                                      pd.read_parquet(recs["dask"].out / name))
-                 for name in ("metrics.parquet", "forecasts.parquet")}
+        diffs = {
+            name: compare_frames(
+                pd.read_parquet(recs["processes"].out / name), pd.read_parquet(recs["dask"].out / name)
+            )
+            for name in ("metrics.parquet", "forecasts.parquet")
+        }
 
     for k, r in recs.items():  # the run really used the executor and worker count asked for
         used = sorted(set(r.experiments["executor"]))
@@ -144,8 +164,16 @@ def main(argv: list[str] | None = None) -> int:
         (f"{main_model} fit_s (sum per series)", float(p.exp(main_model)["fit_s"]), float(d.exp(main_model)["fit_s"])),
         (f"{main_model} cpu_s", float(p.exp(main_model)["cpu_s"]), float(d.exp(main_model)["cpu_s"])),
     ]
-    rows = [{"measure": m, "processes_s": a, "dask_s": b, "dask-processes_s": b - a, "dask/processes": b / a if a else float("nan")}
-            for m, a, b in measures]
+    rows = [
+        {
+            "measure": m,
+            "processes_s": a,
+            "dask_s": b,
+            "dask-processes_s": b - a,
+            "dask/processes": b / a if a else float("nan"),
+        }
+        for m, a, b in measures
+    ]
     print()
     print(fmt_table(rows))
     print(f"workers: processes {sorted(set(p.experiments['workers']))}, dask {sorted(set(d.experiments['workers']))}")
@@ -155,8 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         if timed is None:
             print("cluster start-up could not be measured directly (the error is above)")
         else:
-            print(f"cluster start-up measured directly (DaskExecutor with {args.workers} workers, in a new process): "
-                  f"start {timed[0]:.2f} s, close {timed[1]:.2f} s")
+            print(
+                f"cluster start-up measured directly (DaskExecutor with {args.workers} workers, in a new process): "
+                f"start {timed[0]:.2f} s, close {timed[1]:.2f} s"
+            )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
     for name, diff in diffs.items():
@@ -167,9 +197,11 @@ def main(argv: list[str] | None = None) -> int:
         write_csv(args.csv, rows)
 
     same = "IDENTICAL" if not diffs["metrics.parquet"] else "DIFFERENT"
-    print(f"dask/processes {rows[0]['dask/processes']:.2f}x ({main_model} experiment wall), "
-          f"{rows[1]['dask/processes']:.2f}x run wall_s, {rows[2]['dask/processes']:.2f}x process wall; "
-          f"metrics.parquet {same} (target: IDENTICAL): {'MET' if same == 'IDENTICAL' else 'MISSED'}")
+    print(
+        f"dask/processes {rows[0]['dask/processes']:.2f}x ({main_model} experiment wall), "
+        f"{rows[1]['dask/processes']:.2f}x run wall_s, {rows[2]['dask/processes']:.2f}x process wall; "
+        f"metrics.parquet {same} (target: IDENTICAL): {'MET' if same == 'IDENTICAL' else 'MISSED'}"
+    )
     return 0
 
 

@@ -31,8 +31,18 @@ DATASET = "m3-monthly"
 
 
 def run(out: Path, limit: int | None, device: str) -> None:
-    cmd = [sys.executable, "-m", "harness", "run", "--models", ",".join(MODELS), "--datasets", DATASET,
-           "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness",
+        "run",
+        "--models",
+        ",".join(MODELS),
+        "--datasets",
+        DATASET,
+        "--out",
+        str(out),
+    ]
     if limit:
         cmd += ["--limit", str(limit)]
     for model in TORCH_MODELS:
@@ -47,8 +57,19 @@ def table(out: Path) -> pd.DataFrame:
     df = acc.merge(speed, on=["dataset", "model"], how="left", suffixes=("", "_speed"))
     df = df[(df["dataset"] == DATASET) & df["model"].isin(MODELS)].copy()
     df["train+forecast_s"] = df["fit_s"] + df["predict_s"]
-    cols = ["model", "device", "n_series", "n_failed", "smape", "mase", "owa", "fit_s", "predict_s",
-            "train+forecast_s", "ms_per_series"]
+    cols = [
+        "model",
+        "device",
+        "n_series",
+        "n_failed",
+        "smape",
+        "mase",
+        "owa",
+        "fit_s",
+        "predict_s",
+        "train+forecast_s",
+        "ms_per_series",
+    ]
     return df[cols].sort_values("smape").reset_index(drop=True)
 
 

@@ -50,14 +50,30 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _runlib import ROOT, rnnbench_cmd, write_csv  # noqa: E402 - the benchmarks' shared helpers
+from _runlib import ROOT, rnnbench_cmd, write_csv  # the benchmarks' shared helpers
 
 LENGTH = 60
 HORIZON = 6
 POLL_S = 0.2
-COLUMNS = ["n_series", "driver_peak_mb", "driver_load_mb", "driver_run_mb", "run_added_mb", "driver_merge_mb", "driver_report_mb", "worker_peak_mb",
-           "worker_private_mb", "max_child_mb", "load_s", "run_s", "merge_s", "report_s", "wall_s", "mb_per_1k_series",
-           "growth_mb_per_1k"]
+COLUMNS = [
+    "n_series",
+    "driver_peak_mb",
+    "driver_load_mb",
+    "driver_run_mb",
+    "run_added_mb",
+    "driver_merge_mb",
+    "driver_report_mb",
+    "worker_peak_mb",
+    "worker_private_mb",
+    "max_child_mb",
+    "load_s",
+    "run_s",
+    "merge_s",
+    "report_s",
+    "wall_s",
+    "mb_per_1k_series",
+    "growth_mb_per_1k",
+]
 
 
 def write_panel(path: Path, n: int, length: int = LENGTH, seed: int = 0) -> Path:
@@ -111,7 +127,7 @@ def _children(pid: int) -> list[int]:
         return [c.pid for c in psutil.Process(pid).children(recursive=True)]
     except ImportError:
         pass
-    except Exception:  # noqa: BLE001 - the process is gone
+    except Exception:  # the process is gone
         return []
     found, todo = [], [pid]
     while todo:
@@ -174,8 +190,20 @@ def measure(n: int, models: str, workers: int, work: Path) -> dict:
     data = write_panel(work / f"panel-{n}.parquet", n)
     out = work / f"run-{n}"
     shutil.rmtree(out, ignore_errors=True)  # --keep: a fresh run each time
-    argv = [*rnnbench_cmd(), "run", "--datasets", str(data), "--horizon", str(HORIZON), "--models", models,
-            "--workers", str(workers), "--out", str(out)]
+    argv = [
+        *rnnbench_cmd(),
+        "run",
+        "--datasets",
+        str(data),
+        "--horizon",
+        str(HORIZON),
+        "--models",
+        models,
+        "--workers",
+        str(workers),
+        "--out",
+        str(out),
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     watch = Watch()
     with open(work / f"run-{n}.log", "w") as log:
@@ -210,7 +238,10 @@ def measure(n: int, models: str, workers: int, work: Path) -> dict:
         "worker_peak_mb": max(watch.worker_hwm_kb.values(), default=0) / 1024,
         "worker_private_mb": max(watch.worker_private_kb.values(), default=0) / 1024,
         "max_child_mb": (max_child_kb if max_child_kb > before else float("nan")) / 1024,
-        "load_s": t_load, "run_s": t_run - t_load, "merge_s": t_merge - t_run, "report_s": t_report - t_merge,
+        "load_s": t_load,
+        "run_s": t_run - t_load,
+        "merge_s": t_merge - t_run,
+        "report_s": t_report - t_merge,
         "wall_s": wall,
         "mb_per_1k_series": driver_peak / (n / 1000),
     }
@@ -237,14 +268,18 @@ def main(argv: list[str] | None = None) -> int:
     # itself carries a fixed ~0.4 GB of interpreter, imports and plugins
     table["growth_mb_per_1k"] = table["driver_peak_mb"].diff() / (table["n_series"].diff() / 1000)
     table = table[COLUMNS]
-    print(f"models {args.models} (+ naive2), {LENGTH} values per series, horizon {HORIZON}, {args.workers} workers; "
-          "MB = MiB of resident memory; *_s = seconds per phase")
+    print(
+        f"models {args.models} (+ naive2), {LENGTH} values per series, horizon {HORIZON}, {args.workers} workers; "
+        "MB = MiB of resident memory; *_s = seconds per phase"
+    )
     print(table.to_string(index=False, float_format=lambda x: f"{x:.1f}"))
     if len(table) > 1:
         a, b = table.iloc[-2], table.iloc[-1]
         dn = (b["n_series"] - a["n_series"]) / 1000
-        print(f"growth between the last two sizes: driver {(b['driver_peak_mb'] - a['driver_peak_mb']) / dn:.2f} MB "
-              f"and wall {(b['wall_s'] - a['wall_s']) / dn:.2f} s per 1k series")
+        print(
+            f"growth between the last two sizes: driver {(b['driver_peak_mb'] - a['driver_peak_mb']) / dn:.2f} MB "
+            f"and wall {(b['wall_s'] - a['wall_s']) / dn:.2f} s per 1k series"
+        )
     if args.csv_out:
         write_csv(Path(args.csv_out), table.to_dict("records"))
     return 0

@@ -54,8 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--workers-list: positive integers, e.g. 1,2")
 
     cores = os.cpu_count() or 1
-    print(f"{DATASET} x {MODEL}: executor {args.executor}, workers {counts}, "
-          f"{args.limit or 'all'} series; {cores} cores, load average {os.getloadavg()[0]:.2f}", flush=True)
+    print(
+        f"{DATASET} x {MODEL}: executor {args.executor}, workers {counts}, "
+        f"{args.limit or 'all'} series; {cores} cores, load average {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
     if max(counts) > cores:
         print(f"  warning: {max(counts)} workers on {cores} cores: speed-up is capped by the cores", flush=True)
 
@@ -68,10 +71,12 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(fmt_table(rows, "{:.2f}"))
-    print("arima_*: the arima experiment (experiments.csv); run_wall_s: manifest wall_s (executor start to report);"
-          " process_s: start to exit of `rnnbench run`; S = speed-up, E = efficiency = S / (workers / baseline"
-          " workers); ideal_S: speed-up the per-core fit times allow (workers x fit_s(base) / fit_s(w));"
-          " fit/cpu: per-series wall over CPU time, about 1 on free cores, higher when they are shared")
+    print(
+        "arima_*: the arima experiment (experiments.csv); run_wall_s: manifest wall_s (executor start to report);"
+        " process_s: start to exit of `rnnbench run`; S = speed-up, E = efficiency = S / (workers / baseline"
+        " workers); ideal_S: speed-up the per-core fit times allow (workers x fit_s(base) / fit_s(w));"
+        " fit/cpu: per-series wall over CPU time, about 1 on free cores, higher when they are shared"
+    )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     if args.csv:
         write_csv(args.csv, rows)
@@ -81,15 +86,19 @@ def main(argv: list[str] | None = None) -> int:
         print("one worker count only: no speed-up to report")
         return 0
     if two["ideal_S"] < 0.9 * two["workers"] / counts[0]:
-        print(f"  note: each core fitted {two['workers'] / counts[0] / two['ideal_S']:.2f}x slower with {two['workers']} workers"
-              f" (fit_s {two['arima_fit_s']:.1f} vs {rows[0]['arima_fit_s']:.1f} s,"
-              f" cpu_s {two['arima_cpu_s']:.1f} vs {rows[0]['arima_cpu_s']:.1f} s): the cores were not"
-              f" free, so the speed-up measures the machine's load; S / ideal_S ="
-              f" {two['arima_S'] / two['ideal_S']:.2f} is the part of what those cores allowed that the harness got")
+        print(
+            f"  note: each core fitted {two['workers'] / counts[0] / two['ideal_S']:.2f}x slower with {two['workers']} workers"
+            f" (fit_s {two['arima_fit_s']:.1f} vs {rows[0]['arima_fit_s']:.1f} s,"
+            f" cpu_s {two['arima_cpu_s']:.1f} vs {rows[0]['arima_cpu_s']:.1f} s): the cores were not"
+            f" free, so the speed-up measures the machine's load; S / ideal_S ="
+            f" {two['arima_S'] / two['ideal_S']:.2f} is the part of what those cores allowed that the harness got"
+        )
     verdict = "MET" if two["arima_S"] >= args.target else "MISSED"
-    print(f"speed-up {two['arima_S']:.2f}x with {two['workers']} workers vs {counts[0]} "
-          f"(arima experiment wall; whole run {two['run_S']:.2f}x, efficiency {two['arima_E']:.0%}) "
-          f"(target >= {args.target:g}x): {verdict}")
+    print(
+        f"speed-up {two['arima_S']:.2f}x with {two['workers']} workers vs {counts[0]} "
+        f"(arima experiment wall; whole run {two['run_S']:.2f}x, efficiency {two['arima_E']:.0%}) "
+        f"(target >= {args.target:g}x): {verdict}"
+    )
     return 0
 
 
@@ -103,24 +112,26 @@ def table_rows(records: list) -> list[dict]:
         n = int(e["n_series"]) * int(e["n_windows"])
         rel = w / w0
         s_arima, s_run, s_proc = b_arima / float(e["wall_s"]), b_run / rec.wall_s, b_proc / rec.process_wall_s
-        rows.append({
-            "workers": w,
-            "executor": str(e["executor"]),
-            "series": n,
-            "arima_wall_s": float(e["wall_s"]),
-            "arima_S": s_arima,
-            "arima_E": s_arima / rel,
-            "run_wall_s": rec.wall_s,
-            "run_S": s_run,
-            "run_E": s_run / rel,
-            "process_s": rec.process_wall_s,
-            "process_S": s_proc,
-            "arima_fit_s": float(e["fit_s"]),
-            "arima_cpu_s": float(e["cpu_s"]),
-            "cpu_ms/series": 1000 * float(e["cpu_s"]) / n,
-            "fit/cpu": float(e["fit_s"]) / float(e["cpu_s"]),
-            "ideal_S": rel * b_fit / float(e["fit_s"]),
-        })
+        rows.append(
+            {
+                "workers": w,
+                "executor": str(e["executor"]),
+                "series": n,
+                "arima_wall_s": float(e["wall_s"]),
+                "arima_S": s_arima,
+                "arima_E": s_arima / rel,
+                "run_wall_s": rec.wall_s,
+                "run_S": s_run,
+                "run_E": s_run / rel,
+                "process_s": rec.process_wall_s,
+                "process_S": s_proc,
+                "arima_fit_s": float(e["fit_s"]),
+                "arima_cpu_s": float(e["cpu_s"]),
+                "cpu_ms/series": 1000 * float(e["cpu_s"]) / n,
+                "fit/cpu": float(e["fit_s"]) / float(e["cpu_s"]),
+                "ideal_S": rel * b_fit / float(e["fit_s"]),
+            }
+        )
     return rows
 
 

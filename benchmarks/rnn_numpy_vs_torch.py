@@ -25,20 +25,20 @@ import os
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_var] = "1"  # one thread each, before numpy (and torch) are imported
 
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from plugins.numpy_rnn import ElmanRNN  # noqa: E402
+from plugins.numpy_rnn import ElmanRNN
 
 try:
-    import torch  # noqa: E402
+    import torch
 
     torch.set_num_threads(1)
 except ImportError:  # pragma: no cover - optional
@@ -81,7 +81,7 @@ class TorchRNN(torch.nn.Module if torch else object):  # type: ignore[misc]
             self.out.weight.copy_(torch.from_numpy(p["W_y"].T.copy()))
             self.out.bias.copy_(torch.from_numpy(p["b_y"].copy()))
 
-    def forward(self, x):  # noqa: D401
+    def forward(self, x):
         h, _ = self.rnn(x)
         return self.out(h[:, -1])
 
@@ -137,7 +137,13 @@ def gemm_rate(T: int, H: int, n_in: int, n_out: int, dtype: str, repeats: int = 
     gWh, gWx, gWy = np.empty((H, H), dtype), np.empty((n_in, H), dtype), np.empty((H, n_out), dtype)
     A = np.empty((T * B, H), dtype)
     WT, WyT = W.T, Wy.T
-    flops = 2 * B * T * n_in * H + 2 * B * (T - 1) * H * H * 2 + 2 * T * B * H * H + 2 * T * B * n_in * H + 6 * B * H * n_out
+    flops = (
+        2 * B * T * n_in * H
+        + 2 * B * (T - 1) * H * H * 2
+        + 2 * T * B * H * H
+        + 2 * T * B * n_in * H
+        + 6 * B * H * n_out
+    )
     steps = max(20, int(2e8 / flops))
     best = np.inf
     for _ in range(repeats):
@@ -173,11 +179,17 @@ def main(argv: list[str] | None = None) -> None:
         grid = [(H, T, 1) for H in (16, 32, 64) for T in (12, 24, 36)] + [(32, 24, 18), (64, 36, 18)]
         n, epochs = args.windows, args.epochs
 
-    print(f"# ElmanRNN (numpy {np.__version__}) vs torch.nn.RNN+Linear (torch {torch.__version__ if torch else 'missing'})")
-    print(f"# {platform.processor() or platform.machine()}, 1 thread, {args.dtype}, {n} windows, {epochs} epochs, "
-          f"batch {BATCH}, Adam, clip {CLIP}, full BPTT, best of {args.repeats}")
-    print(f"| {'H':>3} | {'T':>3} | {'out':>3} | {'numpy win/s':>11} | {'torch win/s':>11} | {'np/torch':>8} | "
-          f"{'np GFLOP/s':>10} | {'GEMM GFLOP/s':>12} | {'% of GEMM':>9} |")
+    print(
+        f"# ElmanRNN (numpy {np.__version__}) vs torch.nn.RNN+Linear (torch {torch.__version__ if torch else 'missing'})"
+    )
+    print(
+        f"# {platform.processor() or platform.machine()}, 1 thread, {args.dtype}, {n} windows, {epochs} epochs, "
+        f"batch {BATCH}, Adam, clip {CLIP}, full BPTT, best of {args.repeats}"
+    )
+    print(
+        f"| {'H':>3} | {'T':>3} | {'out':>3} | {'numpy win/s':>11} | {'torch win/s':>11} | {'np/torch':>8} | "
+        f"{'np GFLOP/s':>10} | {'GEMM GFLOP/s':>12} | {'% of GEMM':>9} |"
+    )
     print("|" + "|".join("-" * (w + 2) for w in (3, 3, 3, 11, 11, 8, 10, 12, 9)) + "|")
     ratios = []
     for H, T, n_out in grid:
@@ -197,11 +209,16 @@ def main(argv: list[str] | None = None) -> None:
         ratios.append(ratio)
         gflops = flops_per_epoch(n, T, H, 1, n_out) * epochs / t_np / 1e9
         peak = gemm_rate(T, H, 1, n_out, args.dtype)
-        print(f"| {H:>3} | {T:>3} | {n_out:>3} | {np_rate:>11,.0f} | {th_rate:>11,.0f} | {ratio:>7.2f}x | "
-              f"{gflops:>10.2f} | {peak:>12.2f} | {100 * gflops / peak:>8.0f}% |", flush=True)
+        print(
+            f"| {H:>3} | {T:>3} | {n_out:>3} | {np_rate:>11,.0f} | {th_rate:>11,.0f} | {ratio:>7.2f}x | "
+            f"{gflops:>10.2f} | {peak:>12.2f} | {100 * gflops / peak:>8.0f}% |",
+            flush=True,
+        )
     if torch:
         g = float(np.exp(np.mean(np.log(ratios))))
-        print(f"\ngeometric mean numpy/torch: {g:.2f}x  (min {min(ratios):.2f}x, max {max(ratios):.2f}x; target >= 2.5x)")
+        print(
+            f"\ngeometric mean numpy/torch: {g:.2f}x  (min {min(ratios):.2f}x, max {max(ratios):.2f}x; target >= 2.5x)"
+        )
 
 
 if __name__ == "__main__":

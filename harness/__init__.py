@@ -5,7 +5,7 @@ change without breaking them.
 """
 
 from harness import windows
-from harness.data import Dataset, DataError, Panel
+from harness.data import DataError, Dataset, Panel
 from harness.hookspecs import hookimpl
 from harness.models import Forecast, Forecaster, LocalForecaster, ModelError
 from harness.neural import WindowForecaster

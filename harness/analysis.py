@@ -14,12 +14,37 @@ from harness import metrics
 
 KEYS = ["unique_id", "window"]
 ACCURACY_COLUMNS = [
-    "dataset", "model", "n_series", "n_excluded", "n_failed", "n_seeds",
-    "smape", "mase", "owa", "rmse", "mae", "coverage", "msis", "smape_sd",
+    "dataset",
+    "model",
+    "n_series",
+    "n_excluded",
+    "n_failed",
+    "n_seeds",
+    "smape",
+    "mase",
+    "owa",
+    "rmse",
+    "mae",
+    "coverage",
+    "msis",
+    "smape_sd",
 ]
 SPEED_COLUMNS = [
-    "dataset", "model", "device", "n_series", "fit_s", "predict_s", "cpu_s", "wall_s",
-    "ms_per_series", "rel_cost", "peak_rss_mb", "peak_device_mb", "device_name", "workers", "threads",
+    "dataset",
+    "model",
+    "device",
+    "n_series",
+    "fit_s",
+    "predict_s",
+    "cpu_s",
+    "wall_s",
+    "ms_per_series",
+    "rel_cost",
+    "peak_rss_mb",
+    "peak_device_mb",
+    "device_name",
+    "workers",
+    "threads",
 ]
 REFERENCE_ACCURACY = "naive2"
 REFERENCE_COST = "naive"
@@ -54,18 +79,21 @@ def accuracy_table(series: pd.DataFrame) -> pd.DataFrame:
             mk = kept[kept["model"] == model]
             per_seed = mk.groupby("seed")[list(metrics.SCORE_NAMES)].mean()
             mean = per_seed.mean()
-            rows.append({
-                "dataset": dataset,
-                "model": model,
-                "n_series": n_kept,
-                "n_excluded": pairs - n_kept,
-                "n_failed": int((mframe["status"] != "ok").sum()),
-                "n_seeds": mframe["seed"].nunique(),
-                **{k: mean.get(k, np.nan) for k in metrics.SCORE_NAMES},
-                "owa": metrics.owa(mean.get("smape", np.nan), mean.get("mase", np.nan), ref_smape, ref_mase)
-                if len(mk) else np.nan,
-                "smape_sd": per_seed["smape"].std(ddof=1) if len(per_seed) > 1 else np.nan,
-            })
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "model": model,
+                    "n_series": n_kept,
+                    "n_excluded": pairs - n_kept,
+                    "n_failed": int((mframe["status"] != "ok").sum()),
+                    "n_seeds": mframe["seed"].nunique(),
+                    **{k: mean.get(k, np.nan) for k in metrics.SCORE_NAMES},
+                    "owa": metrics.owa(mean.get("smape", np.nan), mean.get("mase", np.nan), ref_smape, ref_mase)
+                    if len(mk)
+                    else np.nan,
+                    "smape_sd": per_seed["smape"].std(ddof=1) if len(per_seed) > 1 else np.nan,
+                }
+            )
     return pd.DataFrame(rows, columns=ACCURACY_COLUMNS)
 
 

@@ -49,8 +49,9 @@ Decision rules (also written in the ``rule`` column of :func:`verdicts`):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -68,12 +69,35 @@ SERIES_KEYS = ["dataset", "unique_id"]
 COST_STUDY = "cost-study"
 
 SUMMARY_COLUMNS = [
-    "dataset", "model", "neural", "n_series", "n_seeds", "smape_mean", "smape_median",
-    "mase_mean", "mase_median", "owa", "avg_rank", "smape_seed_mean", "smape_seed_sd",
+    "dataset",
+    "model",
+    "neural",
+    "n_series",
+    "n_seeds",
+    "smape_mean",
+    "smape_median",
+    "mase_mean",
+    "mase_median",
+    "owa",
+    "avg_rank",
+    "smape_seed_mean",
+    "smape_seed_sd",
 ]
 VERSUS_COLUMNS = [
-    "dataset", "model", "reference", "n_series", "smape", "ref_smape", "mean_diff", "win_rate",
-    "win_lo", "win_hi", "wilcoxon_p", "dm_stat", "dm_p", "dm_n",
+    "dataset",
+    "model",
+    "reference",
+    "n_series",
+    "smape",
+    "ref_smape",
+    "mean_diff",
+    "win_rate",
+    "win_lo",
+    "win_hi",
+    "wilcoxon_p",
+    "dm_stat",
+    "dm_p",
+    "dm_n",
 ]
 FRIEDMAN_COLUMNS = ["dataset", "model", "avg_rank", "n_series", "k", "friedman_stat", "friedman_p", "cd"]
 STEP_COLUMNS = ["dataset", "model", "step", "smape", "n_series"]
@@ -88,16 +112,24 @@ FORECAST_COLUMNS_USED = ["unique_id", "window", "origin", "step", "y", "yhat", "
 VERDICT_COLUMNS = ["claim", "dataset", "verdict", "rule", "evidence"]
 
 RULES = {
-    "a": ("best neural model (lowest mean sMAPE) vs arima: supported if its mean sMAPE < arima's AND "
-          "Wilcoxon p < 0.05 AND win-rate 95% CI lower bound > 0.5; refuted if arima's mean sMAPE is lower "
-          "AND p < 0.05 AND win-rate CI upper bound < 0.5; else inconclusive"),
-    "b": ("ms_per_series of every neural model vs arima's: supported if all neural models cost more, "
-          "refuted if all cost less, else inconclusive"),
-    "c": ("stored forecasts cannot isolate long memory: inconclusive; evidence = sMAPE growth step 1 -> h "
-          "of best neural model vs arima"),
-    "c_memory": ("memory study, skill = (floor - error)/(floor - optimum): supported if some neural model fails "
-                 "(skill < 0.1) at a task and lag where arima or an LSTM/GRU succeeds (skill >= 0.5); refuted if "
-                 "every neural model succeeds at every task and lag; else inconclusive"),
+    "a": (
+        "best neural model (lowest mean sMAPE) vs arima: supported if its mean sMAPE < arima's AND "
+        "Wilcoxon p < 0.05 AND win-rate 95% CI lower bound > 0.5; refuted if arima's mean sMAPE is lower "
+        "AND p < 0.05 AND win-rate CI upper bound < 0.5; else inconclusive"
+    ),
+    "b": (
+        "ms_per_series of every neural model vs arima's: supported if all neural models cost more, "
+        "refuted if all cost less, else inconclusive"
+    ),
+    "c": (
+        "stored forecasts cannot isolate long memory: inconclusive; evidence = sMAPE growth step 1 -> h "
+        "of best neural model vs arima"
+    ),
+    "c_memory": (
+        "memory study, skill = (floor - error)/(floor - optimum): supported if some neural model fails "
+        "(skill < 0.1) at a task and lag where arima or an LSTM/GRU succeeds (skill >= 0.5); refuted if "
+        "every neural model succeeds at every task and lag; else inconclusive"
+    ),
 }
 
 
@@ -113,11 +145,7 @@ def is_neural(model: str) -> bool:
 def _per_seed_series(series: pd.DataFrame) -> pd.DataFrame:
     """Common rows averaged over windows: one row per dataset x series x model x seed."""
     common = analysis.common_rows(series)
-    return (
-        common.groupby([*SERIES_KEYS, "model", "seed"], sort=False)[["smape", "mase"]]
-        .mean()
-        .reset_index()
-    )
+    return common.groupby([*SERIES_KEYS, "model", "seed"], sort=False)[["smape", "mase"]].mean().reset_index()
 
 
 def per_series_scores(series: pd.DataFrame) -> pd.DataFrame:
@@ -185,21 +213,23 @@ def summary_table(series: pd.DataFrame) -> pd.DataFrame:
         seeds = per_seed[per_seed["dataset"] == dataset]
         for model, mframe in frame.groupby("model", sort=False):
             seed_means = seeds[seeds["model"] == model].groupby("seed")["smape"].mean()
-            rows.append({
-                "dataset": dataset,
-                "model": model,
-                "neural": is_neural(model),
-                "n_series": len(mframe),
-                "n_seeds": len(seed_means),
-                "smape_mean": mframe["smape"].mean(),
-                "smape_median": mframe["smape"].median(),
-                "mase_mean": mframe["mase"].mean(),
-                "mase_median": mframe["mase"].median(),
-                "owa": metrics.owa(mframe["smape"].mean(), mframe["mase"].mean(), ref_smape, ref_mase),
-                "avg_rank": ranks.get(model, np.nan),
-                "smape_seed_mean": seed_means.mean(),
-                "smape_seed_sd": seed_means.std(ddof=1) if len(seed_means) > 1 else np.nan,
-            })
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "model": model,
+                    "neural": is_neural(model),
+                    "n_series": len(mframe),
+                    "n_seeds": len(seed_means),
+                    "smape_mean": mframe["smape"].mean(),
+                    "smape_median": mframe["smape"].median(),
+                    "mase_mean": mframe["mase"].mean(),
+                    "mase_median": mframe["mase"].median(),
+                    "owa": metrics.owa(mframe["smape"].mean(), mframe["mase"].mean(), ref_smape, ref_mase),
+                    "avg_rank": ranks.get(model, np.nan),
+                    "smape_seed_mean": seed_means.mean(),
+                    "smape_seed_sd": seed_means.std(ddof=1) if len(seed_means) > 1 else np.nan,
+                }
+            )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
@@ -322,13 +352,24 @@ def versus_reference(series: pd.DataFrame, forecasts: pd.DataFrame | None, refer
                 dbar = loss_differentials(dfc, model, reference)
                 dm_stat, dm_p = diebold_mariano(dbar.to_numpy())
                 dm_n = len(dbar)
-            rows.append({
-                "dataset": dataset, "model": model, "reference": reference, "n_series": len(pair),
-                "smape": pair[model].mean(), "ref_smape": pair[reference].mean(),
-                "mean_diff": float(diff.mean()) if len(diff) else math.nan,
-                "win_rate": rate, "win_lo": lo, "win_hi": hi, "wilcoxon_p": wilcoxon_p(diff),
-                "dm_stat": dm_stat, "dm_p": dm_p, "dm_n": dm_n,
-            })
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "model": model,
+                    "reference": reference,
+                    "n_series": len(pair),
+                    "smape": pair[model].mean(),
+                    "ref_smape": pair[reference].mean(),
+                    "mean_diff": float(diff.mean()) if len(diff) else math.nan,
+                    "win_rate": rate,
+                    "win_lo": lo,
+                    "win_hi": hi,
+                    "wilcoxon_p": wilcoxon_p(diff),
+                    "dm_stat": dm_stat,
+                    "dm_p": dm_p,
+                    "dm_n": dm_n,
+                }
+            )
     return pd.DataFrame(rows, columns=VERSUS_COLUMNS)
 
 
@@ -363,8 +404,18 @@ def friedman_nemenyi(series: pd.DataFrame) -> pd.DataFrame:
                 pass
         cd = nemenyi_cd(k, n)
         for model, rank in _avg_ranks(wide).sort_values().items():
-            rows.append({"dataset": dataset, "model": model, "avg_rank": rank, "n_series": n, "k": k,
-                         "friedman_stat": stat, "friedman_p": p, "cd": cd})
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "model": model,
+                    "avg_rank": rank,
+                    "n_series": n,
+                    "k": k,
+                    "friedman_stat": stat,
+                    "friedman_p": p,
+                    "cd": cd,
+                }
+            )
     return pd.DataFrame(rows, columns=FRIEDMAN_COLUMNS)
 
 
@@ -384,9 +435,13 @@ def step_errors(forecasts: pd.DataFrame) -> pd.DataFrame:
     f = f.assign(smape=_smape_rows(f))
     f = _with_overall(f[["dataset", "unique_id", "window", "model", "seed", "step", "smape"]])
     per_seed = f.groupby(["dataset", "model", "seed", "step"], sort=False).agg(
-        smape=("smape", "mean"), n_series=("unique_id", "nunique"))
-    out = per_seed.groupby(["dataset", "model", "step"], sort=False).agg(
-        smape=("smape", "mean"), n_series=("n_series", "max")).reset_index()
+        smape=("smape", "mean"), n_series=("unique_id", "nunique")
+    )
+    out = (
+        per_seed.groupby(["dataset", "model", "step"], sort=False)
+        .agg(smape=("smape", "mean"), n_series=("n_series", "max"))
+        .reset_index()
+    )
     return out[STEP_COLUMNS]
 
 
@@ -438,13 +493,19 @@ def step_errors_by_row_group(path: Path | str, series: pd.DataFrame) -> pd.DataF
     pooled = pooled.groupby(["model", "seed", "step"], as_index=False)[["sum", "count", "n_series"]].sum()
     sums = pd.concat([sums, pooled.assign(dataset=OVERALL)], ignore_index=True)
     per_seed = sums.assign(smape=sums["sum"] / sums["count"])
-    out = per_seed.groupby(["dataset", "model", "step"], sort=False).agg(
-        smape=("smape", "mean"), n_series=("n_series", "max")).reset_index()
+    out = (
+        per_seed.groupby(["dataset", "model", "step"], sort=False)
+        .agg(smape=("smape", "mean"), n_series=("n_series", "max"))
+        .reset_index()
+    )
     return out[STEP_COLUMNS]
 
 
-def load_forecasts(path: Path | str, series: pd.DataFrame, max_rows: int | None = None,
-                   ) -> tuple[pd.DataFrame | None, pd.DataFrame | None, str]:
+def load_forecasts(
+    path: Path | str,
+    series: pd.DataFrame,
+    max_rows: int | None = None,
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None, str]:
     """What the claims and figures get of a run's forecasts.parquet: ``(forecasts, steps, note)``.
 
     Up to ``max_rows`` rows (default :data:`FORECAST_ROWS_IN_MEMORY`) the file is read whole,
@@ -462,9 +523,11 @@ def load_forecasts(path: Path | str, series: pd.DataFrame, max_rows: int | None 
     if meta.num_rows <= max_rows:
         names = set(meta.schema.names)
         return pd.read_parquet(path, columns=[c for c in FORECAST_COLUMNS_USED if c in names]), None, ""
-    note = (f"forecasts.parquet holds {meta.num_rows:,} rows, more than the {max_rows:,} a report loads at once "
-            f"(claims.FORECAST_ROWS_IN_MEMORY): sMAPE by step was computed from it row group by row group, and the "
-            f"Diebold-Mariano test (dm_stat, dm_p) and the example-forecast figures were skipped.")
+    note = (
+        f"forecasts.parquet holds {meta.num_rows:,} rows, more than the {max_rows:,} a report loads at once "
+        f"(claims.FORECAST_ROWS_IN_MEMORY): sMAPE by step was computed from it row group by row group, and the "
+        f"Diebold-Mariano test (dm_stat, dm_p) and the example-forecast figures were skipped."
+    )
     return None, step_errors_by_row_group(path, series), note
 
 
@@ -513,8 +576,11 @@ def _speed_rows(speed: pd.DataFrame) -> pd.DataFrame:
     counts = sp.groupby("model")["dataset"].nunique()
     pooled = sp[sp["model"].isin(counts[counts == n_datasets].index)].copy()
     pooled["work"] = pooled["ms_per_series"] * pooled["n_series"]
-    overall = pooled.groupby("model", sort=False).agg(
-        work=("work", "sum"), n_series=("n_series", "sum"), device=("device", "first")).reset_index()
+    overall = (
+        pooled.groupby("model", sort=False)
+        .agg(work=("work", "sum"), n_series=("n_series", "sum"), device=("device", "first"))
+        .reset_index()
+    )
     overall["ms_per_series"] = overall["work"] / overall["n_series"].clip(lower=1)
     overall["dataset"] = OVERALL
     return pd.concat([sp, overall[sp.columns]], ignore_index=True)
@@ -534,8 +600,10 @@ def _verdict_b(dataset: str, speed: pd.DataFrame) -> dict:
         verdict = "refuted"
     else:
         verdict = "inconclusive"
-    parts = [f"{r.model} {_fmt(r.ms_per_series, 1)} ms ({r.device}, x{_fmt(q)} arima)"
-             for r, q in zip(neural.itertuples(), ratios)]
+    parts = [
+        f"{r.model} {_fmt(r.ms_per_series, 1)} ms ({r.device}, x{_fmt(q)} arima)"
+        for r, q in zip(neural.itertuples(), ratios)
+    ]
     return {"verdict": verdict, "evidence": f"ms/series: arima {_fmt(ref_ms, 1)}; " + "; ".join(parts)}
 
 
@@ -554,8 +622,10 @@ def _verdict_c_steps(dataset: str, summary: pd.DataFrame, steps: pd.DataFrame) -
     best = s.sort_values("smape_mean").iloc[0]["model"]
     b1, bh, bg, h = _growth(steps, dataset, best)
     a1, ah, ag, _ = _growth(steps, dataset, REFERENCE)
-    return (f"sMAPE step 1 -> {h}: {best} {_fmt(b1)} -> {_fmt(bh)} (x{_fmt(bg)}), "
-            f"arima {_fmt(a1)} -> {_fmt(ah)} (x{_fmt(ag)})")
+    return (
+        f"sMAPE step 1 -> {h}: {best} {_fmt(b1)} -> {_fmt(bh)} (x{_fmt(bg)}), "
+        f"arima {_fmt(a1)} -> {_fmt(ah)} (x{_fmt(ag)})"
+    )
 
 
 FAIL_SKILL = 0.1
@@ -587,20 +657,29 @@ def memory_verdict(memory: pd.DataFrame) -> dict:
     reach = []
     for (model, task), g in neural.groupby(["model", "task"], sort=True):
         ok_lags = g.loc[g["ok"], "lag"]
-        reach.append(f"{model}/{task} succeeds up to L={int(ok_lags.max())}" if len(ok_lags)
-                     else f"{model}/{task} succeeds at no lag")
+        reach.append(
+            f"{model}/{task} succeeds up to L={int(ok_lags.max())}"
+            if len(ok_lags)
+            else f"{model}/{task} succeeds at no lag"
+        )
     summary = "; ".join(reach)
     if len(failing):
         first = failing.sort_values(["lag", "skill"]).iloc[0]
         helpers = able[able["ok"] & (able["task"] == first["task"]) & (able["lag"] == first["lag"])]["model"]
-        return {"verdict": "supported",
-                "evidence": f"memory study: {first['model']} skill {_fmt(first['skill'])} on {first['task']} at L={int(first['lag'])} "
-                            f"where {', '.join(sorted(helpers))} {'succeeds' if len(helpers) == 1 else 'succeed'}; {summary}"}
+        return {
+            "verdict": "supported",
+            "evidence": f"memory study: {first['model']} skill {_fmt(first['skill'])} on {first['task']} at L={int(first['lag'])} "
+            f"where {', '.join(sorted(helpers))} {'succeeds' if len(helpers) == 1 else 'succeed'}; {summary}",
+        }
     if len(neural) and neural["ok"].all():
-        return {"verdict": "refuted",
-                "evidence": f"memory study: every neural model has skill >= {OK_SKILL} up to L={int(neural['lag'].max())}; {summary}"}
-    return {"verdict": "inconclusive",
-            "evidence": f"memory study: no neural model fails where arima or an LSTM/GRU succeeds; {summary}"}
+        return {
+            "verdict": "refuted",
+            "evidence": f"memory study: every neural model has skill >= {OK_SKILL} up to L={int(neural['lag'].max())}; {summary}",
+        }
+    return {
+        "verdict": "inconclusive",
+        "evidence": f"memory study: no neural model fails where arima or an LSTM/GRU succeeds; {summary}",
+    }
 
 
 def verdicts(
@@ -618,8 +697,11 @@ def verdicts(
     adds a ``cost-study`` row to claim (b).
     """
     datasets = list(dict.fromkeys(summary["dataset"]))
-    speed_all = _speed_rows(speed) if speed is not None and len(speed) else pd.DataFrame(
-        columns=["dataset", "model", "ms_per_series", "n_series", "device"])
+    speed_all = (
+        _speed_rows(speed)
+        if speed is not None and len(speed)
+        else pd.DataFrame(columns=["dataset", "model", "ms_per_series", "n_series", "device"])
+    )
     for d in speed_all["dataset"].unique():
         if d not in datasets:
             datasets.append(d)
@@ -632,25 +714,45 @@ def verdicts(
         rows.append({"claim": "b", "dataset": d, "rule": RULES["b"], **_verdict_b(d, speed_all)})
     if cost_verdict is not None and len(cost_verdict):
         cv = cost_verdict.iloc[0]
-        rows.append({"claim": "b", "dataset": COST_STUDY, "rule": cv["rule"], "verdict": cv["verdict"],
-                     "evidence": cv["evidence"]})
+        rows.append(
+            {
+                "claim": "b",
+                "dataset": COST_STUDY,
+                "rule": cv["rule"],
+                "verdict": cv["verdict"],
+                "evidence": cv["evidence"],
+            }
+        )
     for d in datasets:
         evidence = _verdict_c_steps(d, summary, steps)
         if d == OVERALL and memory is not None and len(memory):
             mv = memory_verdict(memory)
-            rows.append({"claim": "c", "dataset": d, "rule": RULES["c_memory"], "verdict": mv["verdict"],
-                         "evidence": mv["evidence"] + "; " + evidence})
+            rows.append(
+                {
+                    "claim": "c",
+                    "dataset": d,
+                    "rule": RULES["c_memory"],
+                    "verdict": mv["verdict"],
+                    "evidence": mv["evidence"] + "; " + evidence,
+                }
+            )
         else:
             note = "" if d != OVERALL else "; no memory study attached (rnnbench study memory)"
-            rows.append({"claim": "c", "dataset": d, "rule": RULES["c"], "verdict": "inconclusive",
-                         "evidence": evidence + note})
+            rows.append(
+                {"claim": "c", "dataset": d, "rule": RULES["c"], "verdict": "inconclusive", "evidence": evidence + note}
+            )
     return pd.DataFrame(rows, columns=VERDICT_COLUMNS)
 
 
-def claims_tables(series: pd.DataFrame, forecasts: pd.DataFrame | None, speed: pd.DataFrame,
-                  memory: pd.DataFrame | None = None, stored_steps: pd.DataFrame | None = None,
-                  cost_verdict: pd.DataFrame | None = None,
-                  stored_versus: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+def claims_tables(
+    series: pd.DataFrame,
+    forecasts: pd.DataFrame | None,
+    speed: pd.DataFrame,
+    memory: pd.DataFrame | None = None,
+    stored_steps: pd.DataFrame | None = None,
+    cost_verdict: pd.DataFrame | None = None,
+    stored_versus: pd.DataFrame | None = None,
+) -> dict[str, pd.DataFrame]:
     """Every claims table from frames already in memory (the report has read them once).
 
     Without ``forecasts`` (a run kept without its per-step forecasts, like the committed
@@ -689,7 +791,9 @@ def _optional(path: Path, read: Callable[[Path], pd.DataFrame]) -> pd.DataFrame 
     return read(path) if path.exists() else None
 
 
-def stored_inputs(root: Path, series: pd.DataFrame, studies: Mapping[str, Any]) -> tuple[pd.DataFrame | None, str, dict]:
+def stored_inputs(
+    root: Path, series: pd.DataFrame, studies: Mapping[str, Any]
+) -> tuple[pd.DataFrame | None, str, dict]:
     """What :func:`claims_tables` needs of a finished run dir beside its metrics: (forecasts,
     the note of :func:`load_forecasts`, keyword arguments). The stored claims/step_errors.csv
     and claims/versus.csv stand in where the forecasts are too large or absent; the attached
@@ -701,12 +805,16 @@ def stored_inputs(root: Path, series: pd.DataFrame, studies: Mapping[str, Any]) 
         steps = _optional(root / "claims" / "step_errors.csv", pd.read_csv)
         no_forecasts = forecasts is None or forecasts.empty
         versus = _optional(root / "claims" / "versus.csv", pd.read_csv) if no_forecasts else None
-    return forecasts, note, {
-        "stored_steps": steps,
-        "stored_versus": versus,
-        "memory": studies["memory"].tables.get("memory") if "memory" in studies else None,
-        "cost_verdict": studies["cost"].tables.get("verdict") if "cost" in studies else None,
-    }
+    return (
+        forecasts,
+        note,
+        {
+            "stored_steps": steps,
+            "stored_versus": versus,
+            "memory": studies["memory"].tables.get("memory") if "memory" in studies else None,
+            "cost_verdict": studies["cost"].tables.get("verdict") if "cost" in studies else None,
+        },
+    )
 
 
 def claims_report(store_root: Path | str) -> dict[str, pd.DataFrame]:
@@ -716,5 +824,6 @@ def claims_report(store_root: Path | str) -> dict[str, pd.DataFrame]:
     speed = _optional(root / "speed.csv", pd.read_csv)
     series = pd.read_parquet(root / "metrics.parquet")
     forecasts, _, stored = stored_inputs(root, series, read_studies(root))
-    return claims_tables(series, forecasts,
-                         speed if speed is not None else pd.DataFrame(columns=analysis.SPEED_COLUMNS), **stored)
+    return claims_tables(
+        series, forecasts, speed if speed is not None else pd.DataFrame(columns=analysis.SPEED_COLUMNS), **stored
+    )

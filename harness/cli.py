@@ -27,7 +27,7 @@ BAD_INPUT = (DataError, ModelError, SuiteError, StoreError, PluginError, StudyEr
 RESULTS_DIR = Path("results")
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+def _show_warning(message, category, filename, lineno, file=None, line=None):
     click.echo(f"rnnbench: warning: {message}", err=True)
 
 
@@ -71,7 +71,7 @@ class _Group(click.Group):
         except click.UsageError as exc:
             _usage_error(ctx, exc)
 
-    def invoke(self, ctx: click.Context):  # noqa: ANN201
+    def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except BAD_INPUT as exc:
@@ -91,8 +91,9 @@ def _usage_error(ctx: click.Context, exc: click.UsageError) -> None:
 
 @click.group(cls=_Group)
 @click.version_option(package_name="rnnbench")
-@click.option("--plugins-dir", type=click.Path(file_okay=False), default=None,
-              help="Also load every .py plugin in this folder.")
+@click.option(
+    "--plugins-dir", type=click.Path(file_okay=False), default=None, help="Also load every .py plugin in this folder."
+)
 @click.pass_context
 def cli(ctx: click.Context, plugins_dir: str | None) -> None:
     """Benchmark recurrent neural networks against ARIMA on the same time series."""
@@ -100,25 +101,49 @@ def cli(ctx: click.Context, plugins_dir: str | None) -> None:
     ctx.ensure_object(dict)["plugins_dir"] = plugins_dir
 
 
-def execution_options(fn):  # noqa: ANN001, ANN201
+def execution_options(fn):
     """--workers, --executor, --scheduler and the time limits, shared by run and study memory."""
     opts = [
-        click.option("--workers", type=int, default=None, help="Worker processes (or dask LocalCluster workers) [default: all cores]."),
-        click.option("--executor", type=click.Choice(["serial", "processes", "dask"]), default="processes", show_default=True,
-                     help="serial (in this process, for debugging), processes (a pool on this machine) or dask."),
-        click.option("--scheduler", metavar="ADDRESS", default=None,
-                     help="With --executor dask: a running scheduler (tcp://host:8786); without it a LocalCluster is started."),
-        click.option("--timeout-series", type=float, default=None, metavar="SECONDS",
-                     help="Time limit of one local-model fit; past it the series is a `timeout` row."),
-        click.option("--timeout-experiment", type=float, default=None, metavar="SECONDS",
-                     help="Time limit of one experiment (a model on a dataset with one seed)."),
+        click.option(
+            "--workers",
+            type=int,
+            default=None,
+            help="Worker processes (or dask LocalCluster workers) [default: all cores].",
+        ),
+        click.option(
+            "--executor",
+            type=click.Choice(["serial", "processes", "dask"]),
+            default="processes",
+            show_default=True,
+            help="serial (in this process, for debugging), processes (a pool on this machine) or dask.",
+        ),
+        click.option(
+            "--scheduler",
+            metavar="ADDRESS",
+            default=None,
+            help="With --executor dask: a running scheduler (tcp://host:8786); without it a LocalCluster is started.",
+        ),
+        click.option(
+            "--timeout-series",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="Time limit of one local-model fit; past it the series is a `timeout` row.",
+        ),
+        click.option(
+            "--timeout-experiment",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="Time limit of one experiment (a model on a dataset with one seed).",
+        ),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
     return fn
 
 
-def _run_options(ctx: click.Context, workers, executor, scheduler, timeout_series, timeout_experiment):  # noqa: ANN001, ANN202
+def _run_options(ctx: click.Context, workers, executor, scheduler, timeout_series, timeout_experiment):
     from harness.executors import RunOptions
 
     if workers is not None and workers < 1:
@@ -130,9 +155,14 @@ def _run_options(ctx: click.Context, workers, executor, scheduler, timeout_serie
     for name, value in (("--timeout-series", timeout_series), ("--timeout-experiment", timeout_experiment)):
         if value is not None and not value > 0:
             raise SuiteError(f"{name} must be a positive number of seconds, got {value:g}")
-    return RunOptions(executor=executor, workers=workers or os.cpu_count() or 1, scheduler=scheduler,
-                      timeout_series=timeout_series, timeout_experiment=timeout_experiment,
-                      plugins_dir=ctx.ensure_object(dict).get("plugins_dir"))
+    return RunOptions(
+        executor=executor,
+        workers=workers or os.cpu_count() or 1,
+        scheduler=scheduler,
+        timeout_series=timeout_series,
+        timeout_experiment=timeout_experiment,
+        plugins_dir=ctx.ensure_object(dict).get("plugins_dir"),
+    )
 
 
 def _out_dir(out: str | None, run_id: str | None, resume: str | None = None) -> str | None:
@@ -153,7 +183,9 @@ RUN_ID_HELP = "Name the run folder results/NAME (letters, digits, '-', '_', '.')
 
 
 @cli.command()
-@click.option("--suite", default=None, help=f"Suite name in datasets/suites/ or a .toml path [default: {DEFAULT_SUITE}].")
+@click.option(
+    "--suite", default=None, help=f"Suite name in datasets/suites/ or a .toml path [default: {DEFAULT_SUITE}]."
+)
 @click.option("--models", help="Comma-separated model names (replaces the suite's).")
 @click.option("--datasets", help="Comma-separated dataset names or long-format .csv/.parquet paths.")
 @click.option("--limit", type=int, help="Deterministic sample of N series per dataset, spread over categories.")
@@ -166,10 +198,31 @@ RUN_ID_HELP = "Name the run folder results/NAME (letters, digits, '-', '_', '.')
 @execution_options
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory [default: a new folder under results/].")
 @click.option("--run-id", "run_id", metavar="NAME", help=RUN_ID_HELP)
-@click.option("--resume", type=click.Path(file_okay=False), help="Continue this run directory, skipping finished experiments.")
+@click.option(
+    "--resume", type=click.Path(file_okay=False), help="Continue this run directory, skipping finished experiments."
+)
 @click.pass_context
-def run(ctx: click.Context, suite, models, datasets, limit, seeds, horizon, protocol, windows, step, params, workers,
-        executor, scheduler, timeout_series, timeout_experiment, out, run_id, resume) -> None:  # noqa: ANN001
+def run(
+    ctx: click.Context,
+    suite,
+    models,
+    datasets,
+    limit,
+    seeds,
+    horizon,
+    protocol,
+    windows,
+    step,
+    params,
+    workers,
+    executor,
+    scheduler,
+    timeout_series,
+    timeout_experiment,
+    out,
+    run_id,
+    resume,
+) -> None:
     """Run a benchmark suite and write results and report.md."""
     from harness.execute import execute
 
@@ -177,18 +230,32 @@ def run(ctx: click.Context, suite, models, datasets, limit, seeds, horizon, prot
 
     run_options = _run_options(ctx, workers, executor, scheduler, timeout_series, timeout_experiment)
     options = dict(
-        suite=suite, models=_csv_list(models), datasets=_csv_list(datasets), limit=limit, seeds=_seed_list(seeds),
-        horizon=horizon, protocol=protocol, windows=windows, step=step, params=list(params),
+        suite=suite,
+        models=_csv_list(models),
+        datasets=_csv_list(datasets),
+        limit=limit,
+        seeds=_seed_list(seeds),
+        horizon=horizon,
+        protocol=protocol,
+        windows=windows,
+        step=step,
+        params=list(params),
     )
-    code = execute(_registry(ctx), options, run=run_options, out=out, resume=resume,
-                   results_dir=RESULTS_DIR, argv=sys.argv)
+    code = execute(
+        _registry(ctx), options, run=run_options, out=out, resume=resume, results_dir=RESULTS_DIR, argv=sys.argv
+    )
     ctx.exit(code)
 
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--study", "study_dirs", multiple=True, type=click.Path(file_okay=False),
-              help="Attach this study's summary (a `rnnbench study` directory) first (repeatable).")
+@click.option(
+    "--study",
+    "study_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Attach this study's summary (a `rnnbench study` directory) first (repeatable).",
+)
 def report(run_dir: str, study_dirs: tuple[str, ...]) -> None:
     """Rebuild accuracy.csv, speed.csv and report.md of RUN_DIR from its stored results.
 
@@ -218,8 +285,13 @@ def study() -> None:
 @click.option("--models", help="Comma-separated model names (replaces the memory suite's).")
 @click.option("--seeds", help="Comma-separated integer seeds [default: 0,1].")
 @click.option("--param", "-p", "params", multiple=True, help="Model parameter MODEL.NAME=VALUE (repeatable).")
-@click.option("--gradient-lag", type=int, default=24, show_default=True,
-              help="Lag of the lagged-copy task the gradient-decay networks are trained on.")
+@click.option(
+    "--gradient-lag",
+    type=int,
+    default=24,
+    show_default=True,
+    help="Lag of the lagged-copy task the gradient-decay networks are trained on.",
+)
 @click.option("--gradient-epochs", type=int, default=30, show_default=True, help="Training epochs of those networks.")
 @click.option("--gradient-hidden", type=int, default=32, show_default=True, help="Their hidden size.")
 @execution_options
@@ -227,9 +299,25 @@ def study() -> None:
 @click.option("--run-id", "run_id", metavar="NAME", help=RUN_ID_HELP)
 @click.option("--resume", type=click.Path(file_okay=False), help="Continue this study directory.")
 @click.pass_context
-def study_memory(ctx: click.Context, tasks, lags, models, seeds, params, gradient_lag, gradient_epochs,
-                 gradient_hidden, workers, executor, scheduler, timeout_series, timeout_experiment, out,
-                 run_id, resume) -> None:  # noqa: ANN001
+def study_memory(
+    ctx: click.Context,
+    tasks,
+    lags,
+    models,
+    seeds,
+    params,
+    gradient_lag,
+    gradient_epochs,
+    gradient_hidden,
+    workers,
+    executor,
+    scheduler,
+    timeout_series,
+    timeout_experiment,
+    out,
+    run_id,
+    resume,
+) -> None:
     """Error against the lag L of the needed information, and gradient decay (claim c).
 
     Runs the `memory` suite (results stored like any run), then writes studies/memory/ in the
@@ -241,22 +329,38 @@ def study_memory(ctx: click.Context, tasks, lags, models, seeds, params, gradien
     out = _out_dir(out, run_id, resume)
     run_options = _run_options(ctx, workers, executor, scheduler, timeout_series, timeout_experiment)
     if gradient_lag not in LAGS:
-        raise StudyError(f"--gradient-lag {gradient_lag} has no lagged-copy dataset; choose from {', '.join(map(str, LAGS))}")
+        raise StudyError(
+            f"--gradient-lag {gradient_lag} has no lagged-copy dataset; choose from {', '.join(map(str, LAGS))}"
+        )
     if gradient_epochs < 1 or gradient_hidden < 1:
         raise StudyError("--gradient-epochs and --gradient-hidden must be positive")
     registry = _registry(ctx)
-    options = dict(suite=None if resume else SUITE, models=study_models(_csv_list(models)), seeds=_seed_list(seeds),
-                   datasets=dataset_names(_csv_list(tasks), _int_list(lags, "lags")), params=list(params))
+    options = dict(
+        suite=None if resume else SUITE,
+        models=study_models(_csv_list(models)),
+        seeds=_seed_list(seeds),
+        datasets=dataset_names(_csv_list(tasks), _int_list(lags, "lags")),
+        params=list(params),
+    )
 
-    def after_run(store) -> None:  # noqa: ANN001
-        gradient = GradientConfig(lag=gradient_lag, hidden=gradient_hidden, epochs=gradient_epochs,
-                                  seeds=tuple(store.config().seeds))
+    def after_run(store) -> None:
+        gradient = GradientConfig(
+            lag=gradient_lag, hidden=gradient_hidden, epochs=gradient_epochs, seeds=tuple(store.config().seeds)
+        )
         tables = write_memory_study(store, registry, gradient)
         v = tables["verdict"].iloc[0]
         click.echo(f"rnnbench: memory study: claim (c) {v['verdict']}: {v['evidence']}", err=True)
 
-    code = execute(registry, options, run=run_options, out=out, resume=resume,
-                   results_dir=RESULTS_DIR, argv=sys.argv, after_run=after_run)
+    code = execute(
+        registry,
+        options,
+        run=run_options,
+        out=out,
+        resume=resume,
+        results_dir=RESULTS_DIR,
+        argv=sys.argv,
+        after_run=after_run,
+    )
     ctx.exit(code)
 
 
@@ -271,7 +375,7 @@ def study_memory(ctx: click.Context, tasks, lags, models, seeds, params, gradien
 @click.option("--out", type=click.Path(file_okay=False), help="Study directory [default: a new folder under results/].")
 @click.option("--run-id", "run_id", metavar="NAME", help=RUN_ID_HELP)
 @click.pass_context
-def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, repeats, tiny, out, run_id) -> None:  # noqa: ANN001
+def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, repeats, tiny, out, run_id) -> None:
     """How fit+predict time grows with series length, number of series and hidden size (claim b).
 
     Writes studies/cost/ (cost.csv, exponents.csv, crossover.csv, verdict.csv, figures),
@@ -283,9 +387,14 @@ def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, re
 
     out = _out_dir(out, run_id)
     overrides: dict = {}
-    for key, value in (("models", _csv_list(models)), ("lengths", _int_list(lengths, "lengths")),
-                       ("n_series", _int_list(n_series, "n-series")), ("hidden", _int_list(hidden, "hidden")),
-                       ("epochs", epochs), ("repeats", repeats)):
+    for key, value in (
+        ("models", _csv_list(models)),
+        ("lengths", _int_list(lengths, "lengths")),
+        ("n_series", _int_list(n_series, "n-series")),
+        ("hidden", _int_list(hidden, "hidden")),
+        ("epochs", epochs),
+        ("repeats", repeats),
+    ):
         if value is not None:
             overrides[key] = tuple(value) if isinstance(value, list) else value
     try:
@@ -299,6 +408,7 @@ def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, re
     if root.exists() and any(root.iterdir()):
         raise StudyError(f"output directory {root} is not empty; give a new --out")
     with tqdm(unit="point", disable=None, file=sys.stderr, dynamic_ncols=True) as bar:
+
         def progress(done: int, total: int, row: dict) -> None:
             bar.total = total
             bar.set_description(f"{row['axis']}={row['value']} {row['model']}")
@@ -350,12 +460,14 @@ def list_datasets(ctx: click.Context) -> None:
             continue
         try:
             ds = spec.load()
-        except Exception as exc:  # noqa: BLE001 - one broken loader must not hide the others
+        except Exception as exc:  # one broken loader must not hide the others
             click.echo(f"{spec.name:<20} failed to load: {type(exc).__name__}: {exc}")
             continue
         p = ds.panel
         test = "official" if ds.test is not None else "holdout"
-        click.echo(f"{spec.name:<20} {len(p):>6} {p.freq:<10} {p.horizon:>3} {p.season_length:>3}  {test:<8} {ds.description}")
+        click.echo(
+            f"{spec.name:<20} {len(p):>6} {p.freq:<10} {p.horizon:>3} {p.season_length:>3}  {test:<8} {ds.description}"
+        )
 
 
 @cli.command("plugins")

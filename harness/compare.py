@@ -31,12 +31,24 @@ HARDWARE_FIELDS = ("machine", "cpu", "cores", "memory_gb")
 VERSION_FIELDS = ("numpy", "statsmodels", "torch")
 
 COLUMNS = [
-    "dataset", "model", "flag",
-    "smape_a", "smape_b", "delta_smape", "tolerance",
-    "mase_a", "mase_b", "delta_mase",
-    "owa_a", "owa_b", "delta_owa",
-    "ms_per_series_a", "ms_per_series_b", "speed_ratio",
-    "rel_cost_a", "rel_cost_b",
+    "dataset",
+    "model",
+    "flag",
+    "smape_a",
+    "smape_b",
+    "delta_smape",
+    "tolerance",
+    "mase_a",
+    "mase_b",
+    "delta_mase",
+    "owa_a",
+    "owa_b",
+    "delta_owa",
+    "ms_per_series_a",
+    "ms_per_series_b",
+    "speed_ratio",
+    "rel_cost_a",
+    "rel_cost_b",
 ]
 
 
@@ -93,8 +105,9 @@ def compare_warnings(a: RunStore, b: RunStore) -> list[str]:
     fa, fb = ma.get("datasets") or {}, mb.get("datasets") or {}
     for name in sorted(set(fa) & set(fb)):
         if fa[name] != fb[name]:
-            out.append(f"dataset {name} has different fingerprints ({fa[name]} vs {fb[name]}): "
-                       "its accuracy is not comparable")
+            out.append(
+                f"dataset {name} has different fingerprints ({fa[name]} vs {fb[name]}): its accuracy is not comparable"
+            )
     ver = _differs(ma.get("versions") or {}, mb.get("versions") or {}, VERSION_FIELDS)
     if ver:
         out.append(f"package versions differ ({'; '.join(ver)}): forecasts and timings may differ for that reason")
@@ -129,7 +142,9 @@ def compare_runs(a: RunStore, b: RunStore) -> tuple[pd.DataFrame, list[str]]:
     both = df[df["_merge"] == "both"]
     diff_n = both[both["n_series_a"] != both["n_series_b"]]
     for _, row in diff_n.iterrows():
-        warnings.append(f"{row['dataset']}/{row['model']} was scored on {row['n_series_a']:.0f} vs "
-                        f"{row['n_series_b']:.0f} series: its accuracy is not comparable")
+        warnings.append(
+            f"{row['dataset']}/{row['model']} was scored on {row['n_series_a']:.0f} vs "
+            f"{row['n_series_b']:.0f} series: its accuracy is not comparable"
+        )
     df = df.sort_values(KEYS, kind="stable").reset_index(drop=True)
     return df[COLUMNS], warnings

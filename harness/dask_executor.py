@@ -39,8 +39,9 @@ class DaskExecutor(Executor):
         else:
             # a unit that kills its worker is lost at once, not retried 3 times on other workers
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                             dashboard_address=":0")
+                self._cluster = LocalCluster(
+                    n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+                )
             self.client = Client(self._cluster)
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})) or self.workers)
         # every worker (and any that joins or restarts later) imports the run's plugins first
@@ -81,7 +82,7 @@ class DaskExecutor(Executor):
                     yield Done(unit, future.result())
                 except KilledWorker as exc:
                     yield Lost(unit, "crash", f"worker process died ({first_line(exc)})")
-                except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be sent back
+                except Exception as exc:  # e.g. a result that cannot be sent back
                     yield Lost(unit, "crash", f"unit failed outside the model: {first_line(exc)}")
             # where units run is only needed to enforce time limits: don't poll the scheduler otherwise
             processing = self._processing() if any(u.timeout for u in pending.values()) else {}
@@ -96,19 +97,24 @@ class DaskExecutor(Executor):
 
     def _processing(self) -> dict[str, str]:
         """Task key -> address of the worker running it now."""
-        def where(dask_scheduler) -> dict:  # noqa: ANN001
-            return {str(ts.key): ts.processing_on.address for ts in dask_scheduler.tasks.values()
-                    if ts.processing_on is not None}
+
+        def where(dask_scheduler) -> dict:
+            return {
+                str(ts.key): ts.processing_on.address
+                for ts in dask_scheduler.tasks.values()
+                if ts.processing_on is not None
+            }
+
         try:
             return self.client.run_on_scheduler(where)
-        except Exception:  # noqa: BLE001 - without it, time limits count from submission
+        except Exception:  # without it, time limits count from submission
             return {}
 
     def _restart(self, address: str | None) -> None:
         if address:
             try:
                 self.client.restart_workers([address], timeout=60)
-            except Exception:  # noqa: BLE001 - the worker may already be gone
+            except Exception:  # the worker may already be gone
                 pass
 
     def close(self) -> None:
@@ -126,5 +132,5 @@ class _PluginLoader(WorkerPlugin):
     def __init__(self, plugins_dir: str | None) -> None:
         self.plugins_dir = plugins_dir
 
-    def setup(self, worker: Any) -> None:  # noqa: ARG002
+    def setup(self, worker: Any) -> None:
         load_plugins(self.plugins_dir)

@@ -9,8 +9,8 @@ Long format (``unique_id, ds, y``, as in statsforecast) is how data enters and l
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Sequence
 
 import numpy as np
 
@@ -48,11 +48,11 @@ class Panel:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def with_values(self, values: Sequence[np.ndarray]) -> "Panel":
+    def with_values(self, values: Sequence[np.ndarray]) -> Panel:
         """The same series (ids, metadata) with other values, e.g. cut at a forecast origin."""
         return replace(self, values=tuple(values))
 
-    def subset(self, indices: Sequence[int]) -> "Panel":
+    def subset(self, indices: Sequence[int]) -> Panel:
         return replace(
             self,
             ids=tuple(self.ids[i] for i in indices),
@@ -105,11 +105,11 @@ class Dataset:
             h.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
         return h.hexdigest()[:16]
 
-    def subset(self, indices: Sequence[int]) -> "Dataset":
+    def subset(self, indices: Sequence[int]) -> Dataset:
         test = None if self.test is None else tuple(self.test[i] for i in indices)
         return replace(self, panel=self.panel.subset(indices), test=test)
 
-    def sample(self, limit: int | None) -> "Dataset":
+    def sample(self, limit: int | None) -> Dataset:
         """A deterministic sample of ``limit`` series spread over the dataset's categories.
 
         Series are taken in turn from each category (in order of first appearance), each

@@ -9,16 +9,17 @@ from __future__ import annotations
 import copy
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 import pandas as pd
 from tqdm import tqdm
 
+from harness.executors import RunOptions, make_executor
 from harness.plugins import Registry
 from harness.report import build_report, terminal_summary
-from harness.executors import RunOptions, make_executor
 from harness.runner import plan, resolve_datasets, run_experiment
 from harness.store import RunStore, default_run_dir
 from harness.suite import DEFAULT_SUITE, RunConfig, apply_overrides, load_suite
@@ -32,16 +33,35 @@ def build_config(options: dict[str, Any], base: RunConfig | None = None) -> RunC
     if options.get("protocol") or options.get("windows") or options.get("step"):
         current = config.protocol
         kind = options.get("protocol") or ("rolling" if options.get("windows") else current.kind)
-        protocol = ProtocolSpec(kind=kind, windows=options.get("windows") or current.windows,
-                                step=options.get("step") or current.step, refit_global=current.refit_global)
+        protocol = ProtocolSpec(
+            kind=kind,
+            windows=options.get("windows") or current.windows,
+            step=options.get("step") or current.step,
+            refit_global=current.refit_global,
+        )
     return apply_overrides(
-        config, models=options.get("models"), datasets=options.get("datasets"), seeds=options.get("seeds"),
-        limit=options.get("limit"), horizon=options.get("horizon"), params=options.get("params") or [], protocol=protocol,
+        config,
+        models=options.get("models"),
+        datasets=options.get("datasets"),
+        seeds=options.get("seeds"),
+        limit=options.get("limit"),
+        horizon=options.get("horizon"),
+        params=options.get("params") or [],
+        protocol=protocol,
     )
 
 
-def execute(registry: Registry, options: dict[str, Any], *, run: RunOptions, out: str | None, resume: str | None,
-            results_dir: Path, argv: list[str], after_run: Callable[[RunStore], None] | None = None) -> int:
+def execute(
+    registry: Registry,
+    options: dict[str, Any],
+    *,
+    run: RunOptions,
+    out: str | None,
+    resume: str | None,
+    results_dir: Path,
+    argv: list[str],
+    after_run: Callable[[RunStore], None] | None = None,
+) -> int:
     """Run (or resume) a suite; return the exit code (0 all ok, 1 something failed).
 
     ``after_run(store)`` runs once the results are written and before the report is built, so a
@@ -65,8 +85,11 @@ def execute(registry: Registry, options: dict[str, Any], *, run: RunOptions, out
 
     todo = [e for e in experiments if not store.is_done(e)]
     skipped = len(experiments) - len(todo)
-    click.echo(f"rnnbench: {len(experiments)} experiments ({skipped} already done) on {len(datasets)} datasets "
-               f"-> {store.root}", err=True)
+    click.echo(
+        f"rnnbench: {len(experiments)} experiments ({skipped} already done) on {len(datasets)} datasets "
+        f"-> {store.root}",
+        err=True,
+    )
     started = time.perf_counter()
     store.record_run_options(run)
     executor = make_executor(run.executor, run.workers, run.scheduler, run.plugins_dir)

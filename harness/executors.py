@@ -29,11 +29,12 @@ import ctypes
 import multiprocessing
 import signal
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 EXECUTORS = ("serial", "processes", "dask")
 
@@ -92,7 +93,7 @@ def alarm(seconds: float | None) -> Iterator[None]:
             yield
         return
 
-    def _raise(signum, frame):  # noqa: ANN001, ARG001
+    def _raise(signum, frame):
         raise UnitTimeout(message)
 
     previous = signal.signal(signal.SIGALRM, _raise)
@@ -152,7 +153,7 @@ class Executor:
     def close(self) -> None:
         """Release workers and connections; safe to call twice."""
 
-    def __enter__(self) -> "Executor":
+    def __enter__(self) -> Executor:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -173,7 +174,7 @@ class SerialExecutor(Executor):
             except UnitTimeout as exc:
                 yield Lost(unit, "timeout", str(exc))
                 continue
-            except Exception as exc:  # noqa: BLE001 - as the other executors report it
+            except Exception as exc:  # as the other executors report it
                 yield Lost(unit, "crash", f"unit failed outside the model: {first_line(exc)}")
                 continue
             yield Done(unit, value)
@@ -190,21 +191,26 @@ class ProcessExecutor(Executor):
         self.plugins_dir = plugins_dir
         self._pools: dict[str, Any] = {}
 
-    def _pool(self, method: str):  # noqa: ANN202
+    def _pool(self, method: str):
         if method not in self._pools:
             from pebble import ProcessPool
 
             # a spawned worker starts empty: it imports the same plugins before its first unit
             init = (load_plugins, (self.plugins_dir,)) if method == "spawn" else (None, ())
-            self._pools[method] = ProcessPool(max_workers=self.workers, context=multiprocessing.get_context(method),
-                                              initializer=init[0], initargs=init[1])
+            self._pools[method] = ProcessPool(
+                max_workers=self.workers,
+                context=multiprocessing.get_context(method),
+                initializer=init[0],
+                initargs=init[1],
+            )
         return self._pools[method]
 
     def run(self, units: list[Unit]) -> Iterator[Outcome]:
         from pebble import ProcessExpired
 
-        futures = {self._pool("spawn" if u.fresh else "fork").schedule(u.fn, args=u.args, timeout=u.timeout): u
-                   for u in units}
+        futures = {
+            self._pool("spawn" if u.fresh else "fork").schedule(u.fn, args=u.args, timeout=u.timeout): u for u in units
+        }
         try:
             for future in as_completed(futures):
                 unit = futures[future]
@@ -214,7 +220,7 @@ class ProcessExecutor(Executor):
                     yield Lost(unit, "timeout", f"timed out after {unit.timeout:g} s (worker killed)")
                 except ProcessExpired as exc:
                     yield Lost(unit, "crash", f"worker process died ({_exit_reason(exc.exitcode)})")
-                except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be sent back
+                except Exception as exc:  # e.g. a result that cannot be sent back
                     yield Lost(unit, "crash", f"unit failed outside the model: {first_line(exc)}")
         finally:  # the caller stopped early (experiment time limit): stop what is left
             for future in futures:

@@ -22,10 +22,10 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: no display on servers / CI; must precede the pyplot import
 
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker as mticker  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
+import numpy as np
+import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,20 @@ DPI = 110
 # Okabe-Ito without yellow (too light on white), then Paul Tol "muted"; all distinguishable
 # under the common colour-vision deficiencies, and markers/line styles add a second cue.
 PALETTE = [
-    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000",
-    "#882255", "#44AA99", "#999933", "#332288", "#AA4499", "#117733", "#DDCC77",
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#000000",
+    "#882255",
+    "#44AA99",
+    "#999933",
+    "#332288",
+    "#AA4499",
+    "#117733",
+    "#DDCC77",
 ]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
 BASELINE_STYLES = {
@@ -128,8 +140,13 @@ def _legend_below(fig: plt.Figure, handles: list, labels: list[str]) -> None:
         fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0.0))
 
 
-def accuracy_vs_cost(accuracy: pd.DataFrame, speed: pd.DataFrame, path: Path | str,
-                     dataset: str | None = None, styles: Mapping[str, Style] | None = None) -> Path:
+def accuracy_vs_cost(
+    accuracy: pd.DataFrame,
+    speed: pd.DataFrame,
+    path: Path | str,
+    dataset: str | None = None,
+    styles: Mapping[str, Style] | None = None,
+) -> Path:
     """sMAPE against compute cost, one point per model, one panel per dataset (or just ``dataset``).
 
     accuracy: columns dataset, model, smape (accuracy.csv); speed: dataset, model,
@@ -137,7 +154,8 @@ def accuracy_vs_cost(accuracy: pd.DataFrame, speed: pd.DataFrame, path: Path | s
     magnitude; points with no positive cost are left out (log of 0 is undefined).
     """
     merged = accuracy[["dataset", "model", "smape"]].merge(
-        speed[["dataset", "model", "ms_per_series"]], on=["dataset", "model"], how="inner")
+        speed[["dataset", "model", "ms_per_series"]], on=["dataset", "model"], how="inner"
+    )
     if dataset is not None:
         merged = merged[merged["dataset"] == dataset]
     merged = merged[(merged["ms_per_series"] > 0) & merged["smape"].notna()]
@@ -152,8 +170,15 @@ def accuracy_vs_cost(accuracy: pd.DataFrame, speed: pd.DataFrame, path: Path | s
             sub = merged[merged["dataset"] == ds].sort_values("ms_per_series")
             for _, row in sub.iterrows():
                 s = st[row["model"]]
-                ax.scatter(row["ms_per_series"], row["smape"], color=s["color"], marker=s["marker"],
-                           s=55, zorder=3, label=row["model"])
+                ax.scatter(
+                    row["ms_per_series"],
+                    row["smape"],
+                    color=s["color"],
+                    marker=s["marker"],
+                    s=55,
+                    zorder=3,
+                    label=row["model"],
+                )
             ax.set_xscale("log")
             # plain numbers: the default log labels are mathtext, which RC turns off
             ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
@@ -179,8 +204,7 @@ def _label_points(ax: plt.Axes, sub: pd.DataFrame) -> None:
     out in y (a cheap one-pass repel), with a thin leader line when moved.
     """
     trans = ax.transData  # final once scale and limits are set; no draw needed
-    pts = [(trans.transform((x, y)), m, x, y) for x, y, m in
-           zip(sub["ms_per_series"], sub["smape"], sub["model"])]
+    pts = [(trans.transform((x, y)), m, x, y) for x, y, m in zip(sub["ms_per_series"], sub["smape"], sub["model"])]
     pts.sort(key=lambda p: p[0][1])
     min_gap = 12.0  # display pixels between label baselines (about one line of 8pt text at 110 dpi)
     placed: list[tuple[float, float]] = []
@@ -191,14 +215,26 @@ def _label_points(ax: plt.Axes, sub: pd.DataFrame) -> None:
                 ly = qy + min_gap
         placed.append((px, ly))
         dy_points = (ly - py) * 72.0 / ax.figure.dpi
-        ax.annotate(str(model), (x, y), xytext=(6, dy_points), textcoords="offset points",
-                    fontsize=8, va="center",
-                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.5"} if dy_points > 1 else None)
+        ax.annotate(
+            str(model),
+            (x, y),
+            xytext=(6, dy_points),
+            textcoords="offset points",
+            fontsize=8,
+            va="center",
+            arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.5"} if dy_points > 1 else None,
+        )
 
 
-def _line_panels(df: pd.DataFrame, by: str, x: str, st: Mapping[str, Style], title: str,
-                 draw: Callable[[plt.Axes, pd.DataFrame, Style, str], Any],
-                 decorate: Callable[[plt.Axes, Any, pd.DataFrame], None]) -> plt.Figure:
+def _line_panels(
+    df: pd.DataFrame,
+    by: str,
+    x: str,
+    st: Mapping[str, Style],
+    title: str,
+    draw: Callable[[plt.Axes, pd.DataFrame, Style, str], Any],
+    decorate: Callable[[plt.Axes, Any, pd.DataFrame], None],
+) -> plt.Figure:
     """One panel per value of ``by`` (a grid), one line per model drawn by ``draw(ax, line,
     style, model)`` over ``x``, panel labels by ``decorate(ax, key, sub)``, a shared legend."""
     panels = list(dict.fromkeys(df[by]))
@@ -227,8 +263,16 @@ def smape_by_step(step_table: pd.DataFrame, path: Path | str, styles: Mapping[st
         raise ValueError("empty step table")
 
     def draw(ax: plt.Axes, line: pd.DataFrame, s: Style, model: str) -> Any:
-        (h,) = ax.plot(line["step"], line["smape"], color=s["color"], marker=s["marker"],
-                       linestyle=s["linestyle"], markersize=4, linewidth=1.5, label=model)
+        (h,) = ax.plot(
+            line["step"],
+            line["smape"],
+            color=s["color"],
+            marker=s["marker"],
+            linestyle=s["linestyle"],
+            markersize=4,
+            linewidth=1.5,
+            label=model,
+        )
         return h
 
     def decorate(ax: plt.Axes, dataset: Any, sub: pd.DataFrame) -> None:
@@ -240,8 +284,9 @@ def smape_by_step(step_table: pd.DataFrame, path: Path | str, styles: Mapping[st
             ax.set_xticks(sorted(steps))
 
     with plt.rc_context(RC):
-        fig = _line_panels(df, "dataset", "step", _styles_for(df["model"].unique(), styles),
-                           "sMAPE by forecast step", draw, decorate)
+        fig = _line_panels(
+            df, "dataset", "step", _styles_for(df["model"].unique(), styles), "sMAPE by forecast step", draw, decorate
+        )
     return _save(fig, path)
 
 
@@ -258,9 +303,18 @@ def memory_vs_lag(memory: pd.DataFrame, path: Path | str, styles: Mapping[str, S
 
     def draw(ax: plt.Axes, line: pd.DataFrame, s: Style, model: str) -> Any:
         sd = line["error_sd"].fillna(0.0) / line["floor"] if "error_sd" in line else None
-        return ax.errorbar(line["lag"], line["error"] / line["floor"], yerr=sd, color=s["color"],
-                           marker=s["marker"], linestyle=s["linestyle"], markersize=4, linewidth=1.5,
-                           capsize=2, label=model)
+        return ax.errorbar(
+            line["lag"],
+            line["error"] / line["floor"],
+            yerr=sd,
+            color=s["color"],
+            marker=s["marker"],
+            linestyle=s["linestyle"],
+            markersize=4,
+            linewidth=1.5,
+            capsize=2,
+            label=model,
+        )
 
     def decorate(ax: plt.Axes, task: Any, sub: pd.DataFrame) -> None:
         best = sub.groupby("lag")[["optimum", "floor"]].mean().reset_index()
@@ -274,8 +328,15 @@ def memory_vs_lag(memory: pd.DataFrame, path: Path | str, styles: Mapping[str, S
         ax.set_ylabel("RMSE / floor (1 = learned nothing)")
 
     with plt.rc_context(RC):
-        fig = _line_panels(df, "task", "lag", _styles_for(df["model"].unique(), styles),
-                           "Memory study: error against lag (dotted: best achievable)", draw, decorate)
+        fig = _line_panels(
+            df,
+            "task",
+            "lag",
+            _styles_for(df["model"].unique(), styles),
+            "Memory study: error against lag (dotted: best achievable)",
+            draw,
+            decorate,
+        )
     return _save(fig, path)
 
 
@@ -294,7 +355,7 @@ def cd_groups(ranks: Mapping[str, float], cd: float) -> list[tuple[str, ...]]:
             j += 1
         if j > i and not any(a <= i and j <= b for a, b in spans):
             spans.append((i, j))
-    return [tuple(order[a:b + 1]) for a, b in spans]
+    return [tuple(order[a : b + 1]) for a, b in spans]
 
 
 def critical_difference(ranks: pd.DataFrame, cd: float, path: Path | str, title: str = "") -> Path:
@@ -345,8 +406,13 @@ def critical_difference(ranks: pd.DataFrame, cd: float, path: Path | str, title:
         gap = 0.35
         for g, members in enumerate(groups):
             y = -0.3 - gap * g
-            ax.plot([x_of(rank_of[members[0]]) - 0.006, x_of(rank_of[members[-1]]) + 0.006], [y, y],
-                    color="black", lw=4, solid_capstyle="round")
+            ax.plot(
+                [x_of(rank_of[members[0]]) - 0.006, x_of(rank_of[members[-1]]) + 0.006],
+                [y, y],
+                color="black",
+                lw=4,
+                solid_capstyle="round",
+            )
         label_top = -0.3 - gap * len(groups) - 0.15
         for i, (model, rank) in enumerate(zip(r["model"].astype(str), r["avg_rank"])):
             left = i < n_left
@@ -356,8 +422,14 @@ def critical_difference(ranks: pd.DataFrame, cd: float, path: Path | str, title:
             xe = 0.17 if left else 0.83
             ax.plot([xr, xr, xe], [0, y, y], color="0.25", lw=0.9)
             ax.plot([xr], [0], marker="o", color="black", markersize=3)
-            ax.text(xe - 0.01 if left else xe + 0.01, y, f"{model} ({rank:.2f})" if left else f"({rank:.2f}) {model}",
-                    ha="right" if left else "left", va="center", fontsize=9)
+            ax.text(
+                xe - 0.01 if left else xe + 0.01,
+                y,
+                f"{model} ({rank:.2f})" if left else f"({rank:.2f}) {model}",
+                ha="right" if left else "left",
+                va="center",
+                fontsize=9,
+            )
         ax.set_ylim(label_top - (rows - 1) - 0.6, 1.6)
         if title:
             ax.set_title(title, fontsize=11)
@@ -367,9 +439,15 @@ def critical_difference(ranks: pd.DataFrame, cd: float, path: Path | str, title:
 HistoryLookup = Callable[[str, str], "np.ndarray | None"]
 
 
-def forecast_examples(forecasts: pd.DataFrame, history_lookup: HistoryLookup | None, path: Path | str,
-                      n: int = 4, models: list[str] | None = None, styles: Mapping[str, Style] | None = None,
-                      history_len: int | None = None) -> Path:
+def forecast_examples(
+    forecasts: pd.DataFrame,
+    history_lookup: HistoryLookup | None,
+    path: Path | str,
+    n: int = 4,
+    models: list[str] | None = None,
+    styles: Mapping[str, Style] | None = None,
+    history_len: int | None = None,
+) -> Path:
     """Truth and each model's seed-0 forecast for the first ``n`` series (sorted unique_id).
 
     forecasts: forecasts.parquet columns (unique_id, window, origin, step, y, yhat, dataset,
@@ -418,8 +496,16 @@ def forecast_examples(forecasts: pd.DataFrame, history_lookup: HistoryLookup | N
                 if m.empty:
                     continue
                 s = st[model]
-                (h,) = ax.plot(origin + m["step"].to_numpy() - 1, m["yhat"], color=s["color"],
-                               linestyle=s["linestyle"], marker=s["marker"], markersize=3, lw=1.3, label=model)
+                (h,) = ax.plot(
+                    origin + m["step"].to_numpy() - 1,
+                    m["yhat"],
+                    color=s["color"],
+                    linestyle=s["linestyle"],
+                    marker=s["marker"],
+                    markersize=3,
+                    lw=1.3,
+                    label=model,
+                )
                 seen.setdefault(model, h)
             ax.set_title(f"{dataset} / {uid}")
             ax.set_xlabel("time index")
@@ -476,12 +562,17 @@ def write_figures(run_dir: Path | str, tables: Mapping[str, Any]) -> dict[str, P
     for ds, r in (tables.get("ranks") or {}).items():
         if isinstance(r, pd.DataFrame) and not r.empty:
             cd = float(cds.get(ds, float("nan")))
-            attempt(f"cd_{safe_name(ds)}",
-                    lambda p, r=r, cd=cd, ds=ds: critical_difference(r, cd, p, title=f"{ds}: average rank (1 = best)"))
+            attempt(
+                f"cd_{safe_name(ds)}",
+                lambda p, r=r, cd=cd, ds=ds: critical_difference(r, cd, p, title=f"{ds}: average rank (1 = best)"),
+            )
     if usable("forecasts"):
         fc = tables["forecasts"]
         for ds in sorted(fc["dataset"].astype(str).unique()):
-            attempt(f"forecasts_{safe_name(ds)}",
-                    lambda p, ds=ds: forecast_examples(fc[fc["dataset"].astype(str) == ds], tables.get("history"),
-                                                       p, styles=styles))
+            attempt(
+                f"forecasts_{safe_name(ds)}",
+                lambda p, ds=ds: forecast_examples(
+                    fc[fc["dataset"].astype(str) == ds], tables.get("history"), p, styles=styles
+                ),
+            )
     return written

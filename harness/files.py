@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.data import Dataset, DataError, Panel
+from harness.data import DataError, Dataset, Panel
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("unique_id", "ds", "y")
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".csv", ".parquet", ".pq")
@@ -38,12 +38,36 @@ FREQ_DEFAULTS: dict[str, tuple[int, int]] = {
 
 # What pandas reads as missing by default (the read_csv documentation); kept for ds, y and
 # category, not for unique_id.
-_CSV_NA: list[str] = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-                      "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+_CSV_NA: list[str] = [
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+]
 
 # pandas offsets for writing dates of a known frequency.
 _PANDAS_FREQ: dict[str, str] = {
-    "yearly": "YS", "quarterly": "QS", "monthly": "MS", "weekly": "W", "daily": "D", "hourly": "h",
+    "yearly": "YS",
+    "quarterly": "QS",
+    "monthly": "MS",
+    "weekly": "W",
+    "daily": "D",
+    "hourly": "h",
 }
 
 
@@ -53,8 +77,9 @@ def is_data_file(name: str) -> bool:
     return Path(name).suffix.lower() in SUPPORTED_SUFFIXES or "/" in name or "\\" in name
 
 
-def load_long_file(path: str | Path, *, horizon: int | None = None, season_length: int | None = None,
-                   freq: str | None = None) -> Dataset:
+def load_long_file(
+    path: str | Path, *, horizon: int | None = None, season_length: int | None = None, freq: str | None = None
+) -> Dataset:
     """Read a ``.csv`` or ``.parquet`` file in long format into a :class:`Dataset`.
 
     Series keep the order of their first appearance in the file and are sorted by ``ds`` within
@@ -70,8 +95,10 @@ def load_long_file(path: str | Path, *, horizon: int | None = None, season_lengt
 
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
-        raise DataError(f"{where}: missing required column(s) {', '.join(missing)} "
-                        f"(found: {', '.join(map(str, frame.columns)) or 'none'}; need unique_id, ds, y)")
+        raise DataError(
+            f"{where}: missing required column(s) {', '.join(missing)} "
+            f"(found: {', '.join(map(str, frame.columns)) or 'none'}; need unique_id, ds, y)"
+        )
     if len(frame) == 0:
         raise DataError(f"{where}: file has no rows")
 
@@ -94,8 +121,9 @@ def load_long_file(path: str | Path, *, horizon: int | None = None, season_lengt
     if dup.any():
         row = data[dup].iloc[0]
         total = int(dup.sum())
-        raise DataError(f"{where}: duplicate (unique_id, ds) = ({row['unique_id']}, {row['ds']}); "
-                        f"{total} duplicate row(s) in all")
+        raise DataError(
+            f"{where}: duplicate (unique_id, ds) = ({row['unique_id']}, {row['ds']}); {total} duplicate row(s) in all"
+        )
 
     category = _as_text(frame["category"], "category", where) if "category" in frame.columns else None
     if category is not None:
@@ -119,17 +147,30 @@ def load_long_file(path: str | Path, *, horizon: int | None = None, season_lengt
     for uid in order:
         g = groups[uid]
         if len(g) <= h + 1:
-            raise DataError(f"{where}: series {uid} is too short: {len(g)} points, needs at least {h + 2} "
-                            f"for horizon {h} (more than horizon + 1)")
+            raise DataError(
+                f"{where}: series {uid} is too short: {len(g)} points, needs at least {h + 2} "
+                f"for horizon {h} (more than horizon + 1)"
+            )
         values.append(g["y"].to_numpy(dtype=np.float64))
         categories.append(str(g["category"].iloc[0]) if category is not None else "")
 
-    panel = Panel(ids=tuple(order), values=tuple(values), freq=freq_name, season_length=int(m),
-                  horizon=int(h), categories=tuple(categories))
+    panel = Panel(
+        ids=tuple(order),
+        values=tuple(values),
+        freq=freq_name,
+        season_length=int(m),
+        horizon=int(h),
+        categories=tuple(categories),
+    )
     first_ds = [str(groups[uid]["ds"].iloc[0]) for uid in order]
-    return Dataset(name=path.stem, panel=panel, test=None,
-                   description=f"{path.name}: {len(order)} series, {freq_name}, h={h}, m={m}",
-                   source=str(path), meta={"file": str(path), "first_ds": first_ds})
+    return Dataset(
+        name=path.stem,
+        panel=panel,
+        test=None,
+        description=f"{path.name}: {len(order)} series, {freq_name}, h={h}, m={m}",
+        source=str(path),
+        meta={"file": str(path), "first_ds": first_ds},
+    )
 
 
 def write_long_file(dataset: Dataset, path: str | Path, *, start: str | None = None) -> Path:
@@ -153,8 +194,11 @@ def write_long_file(dataset: Dataset, path: str | Path, *, start: str | None = N
     has_category = any(panel.categories)
     for uid, cat, values in zip(panel.ids, panel.categories, dataset.full_values()):
         n = len(values)
-        ds = (pd.date_range(start, periods=n, freq=pandas_freq) if start is not None
-              else np.arange(1, n + 1, dtype=np.int64))
+        ds = (
+            pd.date_range(start, periods=n, freq=pandas_freq)
+            if start is not None
+            else np.arange(1, n + 1, dtype=np.int64)
+        )
         part = pd.DataFrame({"unique_id": uid, "ds": ds, "y": np.asarray(values, dtype=np.float64)})
         if has_category:
             part["category"] = cat
@@ -175,7 +219,9 @@ _EXACT_FLOATS = {"float_precision": "round_trip"} if int(pd.__version__.split(".
 def _read(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise DataError(f"{path}: unsupported file type {suffix or '(none)'}; use .csv or .parquet (long format unique_id, ds, y)")
+        raise DataError(
+            f"{path}: unsupported file type {suffix or '(none)'}; use .csv or .parquet (long format unique_id, ds, y)"
+        )
     if not path.exists():
         raise DataError(f"{path}: file not found")
     if not path.is_file():
@@ -190,9 +236,14 @@ def _read(path: Path) -> pd.DataFrame:
             # trailing comma on every line is still read correctly).
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)
-                return pd.read_csv(path, dtype={"unique_id": str, "ds": str}, keep_default_na=False,
-                                   na_values={"unique_id": [""], "ds": _CSV_NA, "y": _CSV_NA, "category": _CSV_NA},
-                                   index_col=False, **_EXACT_FLOATS)
+                return pd.read_csv(
+                    path,
+                    dtype={"unique_id": str, "ds": str},
+                    keep_default_na=False,
+                    na_values={"unique_id": [""], "ds": _CSV_NA, "y": _CSV_NA, "category": _CSV_NA},
+                    index_col=False,
+                    **_EXACT_FLOATS,
+                )
         return pd.read_parquet(path)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file is empty") from None
@@ -205,7 +256,7 @@ def _read(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: unreadable: not UTF-8 text") from None
     except OSError as exc:
         raise DataError(f"{path}: unreadable: {exc.strerror or exc}") from None
-    except Exception as exc:  # noqa: BLE001 - pyarrow raises its own types for corrupt files
+    except Exception as exc:  # pyarrow raises its own types for corrupt files
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: unreadable {suffix[1:]} file: {message}") from None
 
@@ -226,8 +277,10 @@ def _numeric_y(column: pd.Series, ids: pd.Series, where: str) -> np.ndarray:
     bad = numeric.isna() & column.notna() & (_as_text(column, "y", where).str.strip() != "")
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"{where}: non-numeric y value {str(column.iloc[i])!r} in series {ids.iloc[i]} "
-                        f"(data row {i + 1}); {int(bad.sum())} such row(s)")
+        raise DataError(
+            f"{where}: non-numeric y value {str(column.iloc[i])!r} in series {ids.iloc[i]} "
+            f"(data row {i + 1}); {int(bad.sum())} such row(s)"
+        )
     return numeric.to_numpy(dtype=np.float64)
 
 
@@ -249,8 +302,10 @@ def _parse_ds(column: pd.Series, ids: pd.Series, where: str) -> pd.Series:
             ok = np.isfinite(v) & (np.abs(v) < 2.0**63) & (np.mod(v, 1) == 0)
         if not ok.all():
             i = int(np.flatnonzero(~ok)[0])
-            raise DataError(f"{where}: ds {float(v[i])!r} in series {ids.iloc[i]} (data row {i + 1}) is not an integer; "
-                            "ds must be dates or integers")
+            raise DataError(
+                f"{where}: ds {float(v[i])!r} in series {ids.iloc[i]} (data row {i + 1}) is not an integer; "
+                "ds must be dates or integers"
+            )
         return column.astype(np.int64).reset_index(drop=True)
     text = _as_text(column, "ds", where).str.strip()
     if text.str.fullmatch(r"[+-]?\d+").all():
@@ -271,8 +326,10 @@ def _parse_ds(column: pd.Series, ids: pd.Series, where: str) -> pd.Series:
     bad = parsed.isna()
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"{where}: unparseable ds {text.iloc[i]!r} in series {ids.iloc[i]} (data row {i + 1}); "
-                        "ds must be dates or integers")
+        raise DataError(
+            f"{where}: unparseable ds {text.iloc[i]!r} in series {ids.iloc[i]} (data row {i + 1}); "
+            "ds must be dates or integers"
+        )
     if not pd.api.types.is_datetime64_any_dtype(parsed):
         raise DataError(f"{where}: ds mixes time zones (or dates with and without one); give all ds in one time zone")
     return parsed.reset_index(drop=True)
@@ -343,8 +400,14 @@ def _offset_name(alias: object) -> str | None:
 
 def _spacing_name(ds: pd.Series) -> str:
     days = float(np.median(np.diff(ds.sort_values().to_numpy()).astype("timedelta64[s]").astype(np.int64))) / 86400
-    for name, lo, hi in (("hourly", 1 / 24 - 1e-6, 1 / 24 + 1e-6), ("daily", 1, 1), ("weekly", 7, 7),
-                         ("monthly", 28, 31), ("quarterly", 89, 92), ("yearly", 365, 366)):
+    for name, lo, hi in (
+        ("hourly", 1 / 24 - 1e-6, 1 / 24 + 1e-6),
+        ("daily", 1, 1),
+        ("weekly", 7, 7),
+        ("monthly", 28, 31),
+        ("quarterly", 89, 92),
+        ("yearly", 365, 366),
+    ):
         if lo - 1e-9 <= days <= hi + 1e-9 and not math.isnan(days):
             return name
     return "other"

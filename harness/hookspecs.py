@@ -6,7 +6,8 @@ models or datasets from a single function, and so that the core decides what reg
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pluggy
 

@@ -14,11 +14,10 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Union
 
 import pandas as pd
 
-Block = Union[str, pd.DataFrame, Path]
+Block = str | pd.DataFrame | Path
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222;
@@ -42,7 +41,7 @@ def fmt_value(value: object) -> str:
     """Numbers as a reader wants them in a table: 3 decimals, 3 significant digits when extreme."""
     if isinstance(value, bool) or value is None:
         return "–" if value is None else str(value)
-    if isinstance(value, float) or (hasattr(value, "dtype") and getattr(value, "dtype").kind == "f"):
+    if isinstance(value, float) or (hasattr(value, "dtype") and value.dtype.kind == "f"):
         v = float(value)  # type: ignore[arg-type]
         if math.isnan(v):
             return "–"
@@ -73,8 +72,7 @@ def image_html(path: Path) -> str:
         return f'<p class="missing">figure not found: {html.escape(path.name)}</p>'
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     name = html.escape(path.stem)
-    return (f'<figure><img alt="{name}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{name}</figcaption></figure>")
+    return f'<figure><img alt="{name}" src="data:image/png;base64,{data}"><figcaption>{name}</figcaption></figure>'
 
 
 def block_html(block: Block) -> str:

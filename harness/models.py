@@ -49,7 +49,9 @@ class Forecaster:
         unknown = sorted(set(params) - set(self.defaults))
         if unknown:
             known = ", ".join(sorted(self.defaults)) or "none"
-            raise ModelError(f"model {self.name or type(self).__name__}: unknown parameter {unknown[0]!r} (known: {known})")
+            raise ModelError(
+                f"model {self.name or type(self).__name__}: unknown parameter {unknown[0]!r} (known: {known})"
+            )
         self.horizon = int(horizon)
         self.season_length = int(season_length)
         self.seed = int(seed)

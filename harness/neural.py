@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -63,10 +64,13 @@ class WindowForecaster(Forecaster):
             number = isinstance(value, numbers.Integral if integer else numbers.Real) and not isinstance(value, bool)
             if not (number and value > 0):
                 kind = "a positive integer" if integer else "a positive number"
-                raise ModelError(f"model {self.name}: {param} must be {kind}{' or null' if nullable else ''}, "
-                                 f"got {value!r}")
+                raise ModelError(
+                    f"model {self.name}: {param} must be {kind}{' or null' if nullable else ''}, got {value!r}"
+                )
         if self.strategy not in self.strategies:
-            raise ModelError(f"model {self.name}: strategy must be one of {', '.join(self.strategies)}, got {self.strategy!r}")
+            raise ModelError(
+                f"model {self.name}: strategy must be one of {', '.join(self.strategies)}, got {self.strategy!r}"
+            )
         if self.training not in ("global", "local"):
             raise ModelError(f"model {self.name}: training must be one of global, local, got {self.training!r}")
         try:
@@ -101,8 +105,9 @@ class WindowForecaster(Forecaster):
         return self._transforms
 
     def _train(self, zs: list[np.ndarray], seed: int) -> Predictor:
-        windows = W.training_windows(zs, self.window, self.n_out, normalize=self.normalize,
-                                     max_per_series=self.max_windows_per_series)
+        windows = W.training_windows(
+            zs, self.window, self.n_out, normalize=self.normalize, max_per_series=self.max_windows_per_series
+        )
         train, val = windows.split_last()
         if len(train.X) == 0:  # one window per series: train on it, no early stopping
             return self.train_network(windows, None, seed)

@@ -15,14 +15,15 @@ import importlib.util
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 
 from harness import hookspecs
-from harness.data import Dataset, DataError
+from harness.data import DataError, Dataset
 from harness.models import Forecaster, ModelError
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -79,9 +80,8 @@ class ModelSpec:
             model.__init__(horizon=horizon, season_length=season_length, seed=seed, **params)
         except ModelError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a plugin's own validation error
-            raise ModelError(f"model {self.name}: cannot be built with these parameters: "
-                             f"{_one_line(exc)}") from exc
+        except Exception as exc:  # a plugin's own validation error
+            raise ModelError(f"model {self.name}: cannot be built with these parameters: {_one_line(exc)}") from exc
         return model
 
 
@@ -135,8 +135,9 @@ def _strict() -> bool:
 def _fail(registry: Registry, plugin: str, what: str, exc: BaseException) -> None:
     message = f"plugin {plugin!r} failed to {what} and was skipped: {type(exc).__name__}: {exc}"
     if _strict():  # not skipped: an error
-        raise PluginError(f"plugin {plugin!r} failed to {what} (RNNBENCH_STRICT_PLUGINS is set): "
-                          f"{type(exc).__name__}: {exc}") from exc
+        raise PluginError(
+            f"plugin {plugin!r} failed to {what} (RNNBENCH_STRICT_PLUGINS is set): {type(exc).__name__}: {exc}"
+        ) from exc
     registry.failures[plugin] = message
     warnings.warn(message, PluginWarning, stacklevel=3)
 
@@ -169,7 +170,9 @@ def _import_path(path: Path) -> Any:
     return module
 
 
-def build_plugin_manager(plugins_dir: str | Path | None = None, registry: Registry | None = None) -> pluggy.PluginManager:
+def build_plugin_manager(
+    plugins_dir: str | Path | None = None, registry: Registry | None = None
+) -> pluggy.PluginManager:
     """A PluginManager with the built-in, entry-point and plugins-dir plugins that loaded."""
     registry = registry if registry is not None else Registry()
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
@@ -183,7 +186,7 @@ def build_plugin_manager(plugins_dir: str | Path | None = None, registry: Regist
         try:
             pm.register(importlib.import_module(module_name), module_name)
             sources[module_name] = ("builtin", __version__)
-        except Exception as exc:  # noqa: BLE001 - any import failure is reported, not fatal
+        except Exception as exc:  # any import failure is reported, not fatal
             _fail(registry, module_name, "import", exc)
 
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -193,7 +196,7 @@ def build_plugin_manager(plugins_dir: str | Path | None = None, registry: Regist
             pm.register(ep.load(), ep.name)
             version = ep.dist.version if ep.dist is not None else "unknown"
             sources[ep.name] = ("entry-point", version)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             _fail(registry, ep.name, "import", exc)
 
     if plugins_dir is not None:
@@ -206,7 +209,7 @@ def build_plugin_manager(plugins_dir: str | Path | None = None, registry: Regist
             try:
                 pm.register(_import_path(path), path.stem)
                 sources[path.stem] = ("plugins-dir", "-")
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 _fail(registry, path.stem, "import", exc)
 
     for name, plugin in pm.list_name_plugin():
@@ -222,18 +225,28 @@ def load_registry(plugins_dir: str | Path | None = None) -> Registry:
     registry = Registry()
     pm = build_plugin_manager(plugins_dir, registry)
     for impl in pm.hook.register_models.get_hookimpls():
-        _collect(registry, impl.plugin_name, "register models", lambda reg, f=impl.function: f(register=reg),
-                 _model_registrar(registry, impl.plugin_name))
+        _collect(
+            registry,
+            impl.plugin_name,
+            "register models",
+            lambda reg, f=impl.function: f(register=reg),
+            _model_registrar(registry, impl.plugin_name),
+        )
     for impl in pm.hook.register_datasets.get_hookimpls():
-        _collect(registry, impl.plugin_name, "register datasets", lambda reg, f=impl.function: f(register=reg),
-                 _dataset_registrar(registry, impl.plugin_name))
+        _collect(
+            registry,
+            impl.plugin_name,
+            "register datasets",
+            lambda reg, f=impl.function: f(register=reg),
+            _dataset_registrar(registry, impl.plugin_name),
+        )
     return registry
 
 
 def _collect(registry: Registry, plugin: str, what: str, call: Callable, register: Callable) -> None:
     try:
         call(register)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         _fail(registry, plugin, what, exc)
 
 
@@ -255,13 +268,16 @@ def _model_registrar(registry: Registry, plugin: str) -> Callable[..., None]:
 
 
 def _dataset_registrar(registry: Registry, plugin: str) -> Callable[..., None]:
-    def register(name: str, load: Callable[[], Dataset] | None, *, description: str = "", parts: tuple[str, ...] | list[str] = ()) -> None:
+    def register(
+        name: str, load: Callable[[], Dataset] | None, *, description: str = "", parts: tuple[str, ...] | list[str] = ()
+    ) -> None:
         if (load is None) == (not parts):
             raise ValueError(f"register_datasets: {name}: give either a loader or parts, not both or neither")
         if name in registry.datasets:
             raise ValueError(f"dataset name {name!r} is already registered by {registry.datasets[name].plugin}")
-        registry.datasets[name] = DatasetSpec(name, None if load is None else _checked_loader(name, load),
-                                              description, tuple(parts), plugin)
+        registry.datasets[name] = DatasetSpec(
+            name, None if load is None else _checked_loader(name, load), description, tuple(parts), plugin
+        )
 
     return register
 
@@ -274,12 +290,13 @@ def _one_line(exc: BaseException) -> str:
 def _checked_loader(name: str, load: Callable[[], Dataset]) -> Callable[[], Dataset]:
     """The plugin's loader, with any failure turned into a one-line :class:`DataError` naming the
     dataset (a dataset that cannot be loaded is bad input, not a crash)."""
+
     def checked() -> Dataset:
         try:
             return load()
         except DataError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a plugin's loader may fail in any way
+        except Exception as exc:  # a plugin's loader may fail in any way
             raise DataError(f"dataset {name!r} failed to load: {_one_line(exc)}") from exc
 
     checked.__wrapped__ = load  # type: ignore[attr-defined]

@@ -12,15 +12,35 @@ from pathlib import Path
 import pandas as pd
 
 from harness import claims, figures, html
-from harness.studies import Study, read_studies
 from harness.analysis import accuracy_table, failures_table, speed_table
 from harness.store import RunStore, atomic_write_frame, atomic_write_text
+from harness.studies import Study, read_studies
 
 ACCURACY_SHOWN = ["model", "n_series", "smape", "mase", "owa", "rmse", "mae", "coverage", "msis", "smape_sd"]
 SPEED_SHOWN = ["model", "device", "fit_s", "predict_s", "cpu_s", "wall_s", "ms_per_series", "rel_cost", "peak_rss_mb"]
-SUMMARY_SHOWN = ["dataset", "model", "n_series", "smape_mean", "smape_median", "mase_mean", "owa", "avg_rank",
-                 "smape_seed_sd"]
-VERSUS_SHOWN = ["dataset", "model", "n_series", "mean_diff", "win_rate", "win_lo", "win_hi", "wilcoxon_p", "dm_stat", "dm_p"]
+SUMMARY_SHOWN = [
+    "dataset",
+    "model",
+    "n_series",
+    "smape_mean",
+    "smape_median",
+    "mase_mean",
+    "owa",
+    "avg_rank",
+    "smape_seed_sd",
+]
+VERSUS_SHOWN = [
+    "dataset",
+    "model",
+    "n_series",
+    "mean_diff",
+    "win_rate",
+    "win_lo",
+    "win_hi",
+    "wilcoxon_p",
+    "dm_stat",
+    "dm_p",
+]
 CLAIM_TITLES = {
     "a": "(a) Accuracy: do RNNs forecast more accurately than ARIMA?",
     "b": "(b) Cost: are RNNs computationally slow?",
@@ -41,12 +61,16 @@ def _present(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 def _cost_blocks(study: Study | None) -> list:
     if study is None:
-        return ["How cost grows with series length, number of series and hidden size: attach a cost study "
-                "(`rnnbench study cost`, then `rnnbench report RUN_DIR --study STUDY_DIR`)."]
+        return [
+            "How cost grows with series length, number of series and hidden size: attach a cost study "
+            "(`rnnbench study cost`, then `rnnbench report RUN_DIR --study STUDY_DIR`)."
+        ]
     t = study.tables
-    blocks: list = ["Cost study: fit+predict time against the work; exponent = slope of log time on log size "
-                    "(1 = linear). Where arima's cost (per series, so linear in the number of series) and a "
-                    "global RNN's cross:"]
+    blocks: list = [
+        "Cost study: fit+predict time against the work; exponent = slope of log time on log size "
+        "(1 = linear). Where arima's cost (per series, so linear in the number of series) and a "
+        "global RNN's cross:"
+    ]
     for name in ("exponents", "crossover"):
         if name in t:
             blocks.append(t[name])
@@ -55,8 +79,10 @@ def _cost_blocks(study: Study | None) -> list:
 
 def _memory_blocks(study: Study | None) -> list:
     if study is None or "memory" not in study.tables:
-        return ["The memory study (`rnnbench study memory`) isolates this claim; attach it with "
-                "`rnnbench report RUN_DIR --study STUDY_DIR`."]
+        return [
+            "The memory study (`rnnbench study memory`) isolates this claim; attach it with "
+            "`rnnbench report RUN_DIR --study STUDY_DIR`."
+        ]
     mem = study.tables["memory"]
     wide = mem.pivot_table(index=["task", "lag"], columns="model", values="skill").reset_index()
     wide.columns.name = None
@@ -69,35 +95,49 @@ def _memory_blocks(study: Study | None) -> list:
     if "decay" in study.tables:
         decay = study.tables["decay"]
         shown = decay.groupby(["network", "source"], sort=False)[["rho", "half_life", "r2"]].mean().reset_index()
-        blocks += ["Gradient decay in networks trained on the lagged-copy task: norm of dh_T/dh_(T-k) falls as rho^k "
-                   "(half-life in steps; NumPy backward pass and torch autograd agree on the Elman networks):", shown]
+        blocks += [
+            "Gradient decay in networks trained on the lagged-copy task: norm of dh_T/dh_(T-k) falls as rho^k "
+            "(half-life in steps; NumPy backward pass and torch autograd agree on the Elman networks):",
+            shown,
+        ]
         blocks += [study.figures[k] for k in ("gradient_decay",) if k in study.figures]
     return blocks
 
 
 def _claim_sections(tables: dict, figs: dict[str, Path], studies: dict[str, Study]) -> list[Section]:
     verdicts = tables["verdicts"]
-    sections: list[Section] = [("Claims", [
-        "Each claim gets a verdict per dataset and overall (all series pooled) by the rule written "
-        "beside it: supported, refuted or inconclusive. RNNs are the models named rnn/lstm/gru; the "
-        "reference is arima.",
-        _present(verdicts, ["claim", "dataset", "verdict", "evidence"]),
-    ])]
+    sections: list[Section] = [
+        (
+            "Claims",
+            [
+                "Each claim gets a verdict per dataset and overall (all series pooled) by the rule written "
+                "beside it: supported, refuted or inconclusive. RNNs are the models named rnn/lstm/gru; the "
+                "reference is arima.",
+                _present(verdicts, ["claim", "dataset", "verdict", "evidence"]),
+            ],
+        )
+    ]
     for claim, title in CLAIM_TITLES.items():
         rows = verdicts[verdicts["claim"] == claim]
         blocks: list = [f"Rule: {rows['rule'].iloc[0]}" if len(rows) else "No verdict (no data)."]
         if claim == "a":
-            blocks += [_present(tables["summary"], SUMMARY_SHOWN),
-                       "Paired comparison with arima over series (win rate with a 95% bootstrap interval, "
-                       "Wilcoxon signed-rank, Diebold-Mariano on scaled absolute errors):",
-                       _present(tables["versus"], VERSUS_SHOWN)]
-            fr = tables["friedman"].drop_duplicates("dataset")[["dataset", "k", "n_series", "friedman_stat", "friedman_p", "cd"]]
+            blocks += [
+                _present(tables["summary"], SUMMARY_SHOWN),
+                "Paired comparison with arima over series (win rate with a 95% bootstrap interval, "
+                "Wilcoxon signed-rank, Diebold-Mariano on scaled absolute errors):",
+                _present(tables["versus"], VERSUS_SHOWN),
+            ]
+            fr = tables["friedman"].drop_duplicates("dataset")[
+                ["dataset", "k", "n_series", "friedman_stat", "friedman_p", "cd"]
+            ]
             blocks += ["Friedman test across all models and the Nemenyi critical difference of average ranks:", fr]
             blocks += [figs[k] for k in sorted(figs) if k.startswith("cd_")]
         elif claim == "b":
             speed = tables["speed"]
             if len(speed):
-                blocks.append(_present(speed, ["dataset", "model", "device", "device_name", "ms_per_series", "rel_cost"]))
+                blocks.append(
+                    _present(speed, ["dataset", "model", "device", "device_name", "ms_per_series", "rel_cost"])
+                )
             blocks += [figs[k] for k in ("accuracy_vs_cost",) if k in figs]
             blocks += _cost_blocks(studies.get("cost"))
         else:
@@ -105,7 +145,10 @@ def _claim_sections(tables: dict, figs: dict[str, Path], studies: dict[str, Stud
             if len(steps):
                 wide = steps.pivot_table(index=["dataset", "step"], columns="model", values="smape").reset_index()
                 wide.columns.name = None
-                blocks += ["sMAPE by forecast step (a steeper rise means information decays faster with lead time):", wide]
+                blocks += [
+                    "sMAPE by forecast step (a steeper rise means information decays faster with lead time):",
+                    wide,
+                ]
             blocks += [figs[k] for k in ("smape_by_step",) if k in figs]
             blocks += _memory_blocks(studies.get("memory"))
         sections.append((title, blocks))
@@ -130,12 +173,17 @@ def build_report(store: RunStore) -> str:
     for name in ("summary", "versus", "friedman", "step_errors", "verdicts"):
         atomic_write_frame(tables[name], store.root / "claims" / f"{name}.csv")
     fr = tables["friedman"]
-    figs = figures.write_figures(store.root, {
-        "accuracy": accuracy, "speed": speed, "step_errors": tables["step_errors"],
-        "ranks": {d: g[["model", "avg_rank"]] for d, g in fr.groupby("dataset")},
-        "cd": {d: float(g["cd"].iloc[0]) for d, g in fr.groupby("dataset")},
-        "forecasts": forecasts,
-    })
+    figs = figures.write_figures(
+        store.root,
+        {
+            "accuracy": accuracy,
+            "speed": speed,
+            "step_errors": tables["step_errors"],
+            "ranks": {d: g[["model", "avg_rank"]] for d, g in fr.groupby("dataset")},
+            "cd": {d: float(g["cd"].iloc[0]) for d, g in fr.groupby("dataset")},
+            "forecasts": forecasts,
+        },
+    )
     manifest = store.manifest()
     config = manifest["config"]
     intro = [
@@ -159,9 +207,15 @@ def build_report(store: RunStore) -> str:
         spd = speed[speed["dataset"] == dataset].set_index("model").reindex(acc["model"]).reset_index()
         fp = manifest.get("datasets", {}).get(dataset, "")
         excluded = int(acc["n_excluded"].max()) if len(acc) else 0
-        blocks = [f"{int(acc['n_series'].max())} series, fingerprint {fp}"
-                  + (f", {excluded} series left out because a model failed on them" if excluded else "") + ".",
-                  "Accuracy:", _present(acc, ACCURACY_SHOWN), "Speed:", _present(spd, SPEED_SHOWN)]
+        blocks = [
+            f"{int(acc['n_series'].max())} series, fingerprint {fp}"
+            + (f", {excluded} series left out because a model failed on them" if excluded else "")
+            + ".",
+            "Accuracy:",
+            _present(acc, ACCURACY_SHOWN),
+            "Speed:",
+            _present(spd, SPEED_SHOWN),
+        ]
         key = f"forecasts_{figures.safe_name(dataset)}"
         if key in figs:
             blocks.append(figs[key])
@@ -194,7 +248,9 @@ def terminal_summary(store: RunStore) -> str:
     """A compact table for the end of ``rnnbench run``."""
     accuracy = pd.read_csv(store.root / "accuracy.csv")
     speed = pd.read_csv(store.root / "speed.csv")
-    merged = accuracy.merge(speed[["dataset", "model", "ms_per_series", "rel_cost"]], on=["dataset", "model"], how="left")
+    merged = accuracy.merge(
+        speed[["dataset", "model", "ms_per_series", "rel_cost"]], on=["dataset", "model"], how="left"
+    )
     shown = merged[["dataset", "model", "n_series", "smape", "mase", "owa", "ms_per_series", "rel_cost"]]
     verdicts = pd.read_csv(store.root / "claims" / "verdicts.csv")
     overall = verdicts[verdicts["dataset"] == claims.OVERALL][["claim", "verdict", "evidence"]]

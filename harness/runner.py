@@ -23,15 +23,16 @@ import json
 import math
 import time
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from harness import metrics
-from harness.data import Dataset, DataError
+from harness.data import DataError, Dataset
 from harness.executors import Done, Executor, RunOptions, SerialExecutor, Unit, UnitTimeout, alarm, first_line
 from harness.models import Forecast, Forecaster, as_forecast
 from harness.plugins import ModelSpec, Registry
@@ -53,14 +54,31 @@ SCORE_BATCH = 2048
 
 #: Columns of the per-series rows (``series.parquet``, ``metrics.parquet``) and their dtypes.
 SERIES_COLUMNS: dict[str, str] = {
-    "unique_id": "object", "category": "object", "window": "int64", "origin": "int64", "series_s": "float64",
-    "status": "object", "message": "object", **{name: "float64" for name in metrics.SCORE_NAMES},
-    "dataset": "object", "model": "object", "seed": "int64",
+    "unique_id": "object",
+    "category": "object",
+    "window": "int64",
+    "origin": "int64",
+    "series_s": "float64",
+    "status": "object",
+    "message": "object",
+    **{name: "float64" for name in metrics.SCORE_NAMES},
+    "dataset": "object",
+    "model": "object",
+    "seed": "int64",
 }
 #: Columns of the forecast rows (``forecasts.parquet``): one per series x window x step.
 FORECAST_COLUMNS: dict[str, str] = {
-    "unique_id": "object", "window": "int64", "origin": "int64", "step": "int64", "y": "float64",
-    "yhat": "float64", "lo": "float64", "hi": "float64", "dataset": "object", "model": "object", "seed": "int64",
+    "unique_id": "object",
+    "window": "int64",
+    "origin": "int64",
+    "step": "int64",
+    "y": "float64",
+    "yhat": "float64",
+    "lo": "float64",
+    "hi": "float64",
+    "dataset": "object",
+    "model": "object",
+    "seed": "int64",
 }
 
 
@@ -97,7 +115,10 @@ class Experiment:
     @property
     def key(self) -> str:
         """A file-name-safe name that is unique within a run."""
-        safe = lambda s: "".join(c if c.isalnum() or c in "-." else "_" for c in s)  # noqa: E731
+
+        def safe(s):
+            return "".join(c if c.isalnum() or c in "-." else "_" for c in s)
+
         return f"{safe(self.task.name)}__{safe(self.model.name)}__seed{self.seed}__{self.config_id[:8]}"
 
 
@@ -225,7 +246,9 @@ def plan(config: RunConfig, registry: Registry, datasets: list[Dataset]) -> list
         for name in model_names:
             spec = specs[name]
             # building once checks parameter values the model itself validates
-            spec.build(horizon=task.horizon, season_length=task.season_length, seed=config.seeds[0], params=params[name])
+            spec.build(
+                horizon=task.horizon, season_length=task.season_length, seed=config.seeds[0], params=params[name]
+            )
             seeds = config.seeds[:1] if spec.cls.deterministic else config.seeds
             experiments.extend(Experiment(task, spec, params[name], seed) for seed in seeds)
     return experiments
@@ -238,9 +261,15 @@ def plan(config: RunConfig, registry: Registry, datasets: list[Dataset]) -> list
 LocalRow = tuple[tuple[int, int], "Forecast | None", "str | None", str, float, float]
 
 
-def _fit_predict_chunk(spec: ModelSpec, params: dict, horizon: int, season_length: int,
-                       seed: int, items: list[tuple[tuple[int, int], np.ndarray]],
-                       timeout_series: float | None) -> tuple[list[LocalRow], float]:
+def _fit_predict_chunk(
+    spec: ModelSpec,
+    params: dict,
+    horizon: int,
+    season_length: int,
+    seed: int,
+    items: list[tuple[tuple[int, int], np.ndarray]],
+    timeout_series: float | None,
+) -> tuple[list[LocalRow], float]:
     """Worker: fit and forecast each series of a chunk, timing each and catching its failure;
     a series past ``timeout_series`` seconds is a ``timeout`` row and the chunk goes on."""
     model = spec.build(horizon=horizon, season_length=season_length, seed=seed, params=params)
@@ -259,7 +288,7 @@ def _fit_predict_chunk(spec: ModelSpec, params: dict, horizon: int, season_lengt
                 fc, err, status = as_forecast(raw, horizon), None, "ok"
             except UnitTimeout as exc:
                 fc, err, status = None, f"series {exc}", "timeout"
-            except Exception as exc:  # noqa: BLE001 - a failing series is a row, not a crash
+            except Exception as exc:  # a failing series is a row, not a crash
                 fc, err, status = None, first_line(exc, 500), "failed"
             out.append((key, fc, err, status, time.perf_counter() - wall0, time.process_time() - cpu0))
     return out, peak_rss_mb()
@@ -277,12 +306,17 @@ def _warm_up(model: Forecaster, name: str, items: list, timeout: float | None) -
     try:
         with alarm(timeout):
             model.fit_predict_one(items[0][1])
-    except (Exception, UnitTimeout):  # noqa: BLE001 - the timed call will record the failure
+    except (Exception, UnitTimeout):  # the timed call will record the failure
         pass
 
 
-def run_experiment(exp: Experiment, executor: Executor | None = None, options: RunOptions | None = None,
-                   progress: Callable[[int], None] = lambda n: None, sink: Sink | None = None) -> ExperimentResult:
+def run_experiment(
+    exp: Experiment,
+    executor: Executor | None = None,
+    options: RunOptions | None = None,
+    progress: Callable[[int], None] = lambda n: None,
+    sink: Sink | None = None,
+) -> ExperimentResult:
     """Fit and forecast every window of a task with one model; score each series.
 
     Local models go to ``executor`` in chunks of series; a global model as one unit. Whatever a
@@ -354,15 +388,21 @@ def _chunks(items: list, workers: int) -> list[list]:
     :data:`CHUNK_SERIES` items each (for bounded memory)."""
     n = max(1, min(len(items), workers * 8), math.ceil(len(items) / CHUNK_SERIES))
     bounds = [len(items) * k // n for k in range(n + 1)]
-    return [items[bounds[k]:bounds[k + 1]] for k in range(n)]
+    return [items[bounds[k] : bounds[k + 1]] for k in range(n)]
 
 
 #: What became of one series and window: (forecast or None, status, message, fit wall s).
 Resolved = tuple["Forecast | None", str, str, float]
 
 
-def _run_local(exp: Experiment, windows: list[Window], executor: Executor, options: RunOptions,
-               progress: Callable[[int], None], tally: _Tally) -> dict:
+def _run_local(
+    exp: Experiment,
+    windows: list[Window],
+    executor: Executor,
+    options: RunOptions,
+    progress: Callable[[int], None],
+    tally: _Tally,
+) -> dict:
     """Run a local model chunk by chunk; each chunk's rows go to ``tally`` once it and every
     chunk before it are finished, so rows keep series order whatever order chunks finish in."""
     items = [((w.index, i), np.asarray(y, dtype=float)) for w in windows for i, y in enumerate(w.context.values)]
@@ -376,8 +416,12 @@ def _run_local(exp: Experiment, windows: list[Window], executor: Executor, optio
     base = (exp.model, exp.params, exp.task.horizon, exp.task.season_length, exp.seed)
 
     def unit(number: int, chunk: list) -> Unit:
-        return Unit(_fit_predict_chunk, (*base, chunk, options.timeout_series),
-                    timeout=_unit_limit(options, len(chunk), deadline), tag=(number, chunk))
+        return Unit(
+            _fit_predict_chunk,
+            (*base, chunk, options.timeout_series),
+            timeout=_unit_limit(options, len(chunk), deadline),
+            tag=(number, chunk),
+        )
 
     def flush() -> None:
         nonlocal flushed
@@ -419,8 +463,11 @@ def _run_local(exp: Experiment, windows: list[Window], executor: Executor, optio
         got = received.setdefault(number, {})
         for key, _ in chunks[number]:
             if key not in got:
-                got[key] = ((None, "timeout", f"experiment timed out after {options.timeout_experiment:g} s", math.nan)
-                            if timed_out else (None, "failed", "no forecast", math.nan))
+                got[key] = (
+                    (None, "timeout", f"experiment timed out after {options.timeout_experiment:g} s", math.nan)
+                    if timed_out
+                    else (None, "failed", "no forecast", math.nan)
+                )
     flush()
     if timed_out:
         progress(0)
@@ -431,12 +478,26 @@ def _past(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() > deadline
 
 
-def _run_global(exp: Experiment, windows: list[Window], executor: Executor, options: RunOptions,
-                progress: Callable[[int], None], tally: _Tally) -> dict:
+def _run_global(
+    exp: Experiment,
+    windows: list[Window],
+    executor: Executor,
+    options: RunOptions,
+    progress: Callable[[int], None],
+    tally: _Tally,
+) -> dict:
     task = exp.task
     # the windows carry every series' context: the task's dataset is not sent to the worker again
-    args = (exp.model, exp.params, task.horizon, task.season_length, task.protocol.refit_global, exp.seed,
-            windows, options.timeout_experiment)
+    args = (
+        exp.model,
+        exp.params,
+        task.horizon,
+        task.season_length,
+        task.protocol.refit_global,
+        exp.seed,
+        windows,
+        options.timeout_experiment,
+    )
     limit = options.timeout_experiment + UNIT_MARGIN_S if options.timeout_experiment else None
     (outcome,) = list(executor.run([Unit(_global_unit, args, timeout=limit, fresh=True)]))
     n_all = sum(len(w.context) for w in windows)
@@ -447,8 +508,14 @@ def _run_global(exp: Experiment, windows: list[Window], executor: Executor, opti
     else:  # the unit was lost: every series fails with its message
         forecasts, failures = {}, {}
         default = ("timeout" if outcome.kind == "timeout" else "failed", outcome.message)
-        timing = {"device": "unknown", "fit_s": math.nan, "predict_s": math.nan, "cpu_s": math.nan,
-                  "peak_rss_mb": math.nan, "message": outcome.message}
+        timing = {
+            "device": "unknown",
+            "fit_s": math.nan,
+            "predict_s": math.nan,
+            "cpu_s": math.nan,
+            "peak_rss_mb": math.nan,
+            "message": outcome.message,
+        }
     by_index = {w.index: w for w in windows}
     batch: list = []
     for w in windows:  # scored and handed on in batches, in series order
@@ -465,8 +532,16 @@ def _run_global(exp: Experiment, windows: list[Window], executor: Executor, opti
     return timing
 
 
-def _global_unit(spec: ModelSpec, params: dict, horizon: int, season_length: int, refit: bool, seed: int,
-                 windows: list[Window], timeout: float | None):
+def _global_unit(
+    spec: ModelSpec,
+    params: dict,
+    horizon: int,
+    season_length: int,
+    refit: bool,
+    seed: int,
+    windows: list[Window],
+    timeout: float | None,
+):
     """Worker: fit a global model once (or at every origin when ``refit``) and forecast every window."""
     model = spec.build(horizon=horizon, season_length=season_length, seed=seed, params=params)
     fit_timer = Timer(model.synchronize)
@@ -478,7 +553,7 @@ def _global_unit(spec: ModelSpec, params: dict, horizon: int, season_length: int
     try:
         with alarm(timeout):
             model.warm_up(windows[0].context)
-    except (Exception, UnitTimeout):  # noqa: BLE001 - a real problem shows up again, and is recorded, in fit
+    except (Exception, UnitTimeout):  # a real problem shows up again, and is recorded, in fit
         pass
     deadline = time.monotonic() + timeout if timeout else None
     for w in windows:
@@ -492,13 +567,19 @@ def _global_unit(spec: ModelSpec, params: dict, horizon: int, season_length: int
                 with predict_timer:
                     out = model.predict(w.context)
             per_series = _split_global_output(out, len(w.context))
-        except (Exception, UnitTimeout) as exc:  # noqa: BLE001
+        except (Exception, UnitTimeout) as exc:
             status = "timeout" if isinstance(exc, UnitTimeout) else "failed"
             message = f"experiment {exc}" if status == "timeout" else first_line(exc, 500)
             failures.update({k: (status, message) for k in keys})
             if not fitted or status == "timeout":
-                failures.update({(v.index, i): (status, message) for v in windows for i in range(len(v.context))
-                                 if (v.index, i) not in forecasts})
+                failures.update(
+                    {
+                        (v.index, i): (status, message)
+                        for v in windows
+                        for i in range(len(v.context))
+                        if (v.index, i) not in forecasts
+                    }
+                )
                 break
             continue
         for key, raw in zip(keys, per_series):
@@ -531,8 +612,11 @@ def _split_global_output(out: Any, n: int) -> list[Any]:
     return out
 
 
-def _score(exp: Experiment, windows: dict[int, Window],
-           results: Iterable[tuple[tuple[int, int], Forecast | None, str, str, float]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _score(
+    exp: Experiment,
+    windows: dict[int, Window],
+    results: Iterable[tuple[tuple[int, int], Forecast | None, str, str, float]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-series metric rows and long-format forecast rows of a batch of results, in its order.
 
     ``windows``: window index -> Window; each result is (key (window index, series index),
@@ -569,26 +653,40 @@ def _score(exp: Experiment, windows: dict[int, Window],
         for k in metrics.SCORE_NAMES:
             floats[k].append(scores[k])
     n_rows = len(ints["window"])
-    ident = {"dataset": [task.name] * n_rows, "model": [exp.model.name] * n_rows,
-             "seed": np.full(n_rows, exp.seed, dtype=np.int64)}
-    columns = {**text, **{k: np.asarray(v, dtype=np.int64) for k, v in ints.items()},
-               **{k: np.asarray(v, dtype=np.float64) for k, v in floats.items()}, **ident}
+    ident = {
+        "dataset": [task.name] * n_rows,
+        "model": [exp.model.name] * n_rows,
+        "seed": np.full(n_rows, exp.seed, dtype=np.int64),
+    }
+    columns = {
+        **text,
+        **{k: np.asarray(v, dtype=np.int64) for k, v in ints.items()},
+        **{k: np.asarray(v, dtype=np.float64) for k, v in floats.items()},
+        **ident,
+    }
     series = pd.DataFrame({name: columns[name] for name in SERIES_COLUMNS})
     n = len(fc_rows)
     if not n:
         return series, _empty(FORECAST_COLUMNS)
     nan = np.full(h, np.nan)
     rows = [r for r, _, _ in fc_rows]
-    fc_df = pd.DataFrame({
-        "unique_id": np.repeat(np.array([text["unique_id"][r] for r in rows], dtype=object), h),
-        "window": np.repeat(columns["window"][rows], h),
-        "origin": np.repeat(columns["origin"][rows], h),
-        "step": np.tile(np.arange(1, h + 1, dtype=np.int64), n),
-        "y": np.concatenate([np.asarray(t, dtype=float) for _, t, _ in fc_rows]),
-        "yhat": np.concatenate([np.asarray(fc.mean, dtype=float) for _, _, fc in fc_rows]),
-        "lo": np.concatenate([nan if fc.lower is None else np.asarray(fc.lower, dtype=float) for _, _, fc in fc_rows]),
-        "hi": np.concatenate([nan if fc.upper is None else np.asarray(fc.upper, dtype=float) for _, _, fc in fc_rows]),
-        "dataset": [task.name] * (n * h), "model": [exp.model.name] * (n * h),
-        "seed": np.full(n * h, exp.seed, dtype=np.int64),
-    })
+    fc_df = pd.DataFrame(
+        {
+            "unique_id": np.repeat(np.array([text["unique_id"][r] for r in rows], dtype=object), h),
+            "window": np.repeat(columns["window"][rows], h),
+            "origin": np.repeat(columns["origin"][rows], h),
+            "step": np.tile(np.arange(1, h + 1, dtype=np.int64), n),
+            "y": np.concatenate([np.asarray(t, dtype=float) for _, t, _ in fc_rows]),
+            "yhat": np.concatenate([np.asarray(fc.mean, dtype=float) for _, _, fc in fc_rows]),
+            "lo": np.concatenate(
+                [nan if fc.lower is None else np.asarray(fc.lower, dtype=float) for _, _, fc in fc_rows]
+            ),
+            "hi": np.concatenate(
+                [nan if fc.upper is None else np.asarray(fc.upper, dtype=float) for _, _, fc in fc_rows]
+            ),
+            "dataset": [task.name] * (n * h),
+            "model": [exp.model.name] * (n * h),
+            "seed": np.full(n * h, exp.seed, dtype=np.int64),
+        }
+    )
     return series, fc_df

@@ -125,9 +125,7 @@ def deseasonalize(y: ArrayLike, m: int, h: int) -> tuple[np.ndarray, np.ndarray]
     return x / insample, future
 
 
-def deseasonalize_if_seasonal(
-    y: ArrayLike, m: int, h: int, z: float = Z90
-) -> tuple[np.ndarray, np.ndarray, bool]:
+def deseasonalize_if_seasonal(y: ArrayLike, m: int, h: int, z: float = Z90) -> tuple[np.ndarray, np.ndarray, bool]:
     """The M4 preprocessing rule: deseasonalise only series that pass :func:`is_seasonal`.
 
     Returns ``(adjusted_y, future_indices, seasonal)``; when the series is not seasonal, or is

@@ -149,7 +149,9 @@ def _git_commit() -> str | None:
         return None
     if out.returncode != 0:
         return None
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=5)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=5
+    )
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
@@ -163,8 +165,10 @@ def run_dir_for(results_dir: Path | str, run_id: str) -> Path:
     out of ``results_dir`` (a path separator, '..', an absolute path, a leading '.') is a
     :class:`StoreError`."""
     if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
-        raise StoreError(f"--run-id {run_id!r}: a run id is a plain name of letters, digits, '-', '_' and '.' "
-                         "(not starting with '.', no '/', at most 128 characters)")
+        raise StoreError(
+            f"--run-id {run_id!r}: a run id is a plain name of letters, digits, '-', '_' and '.' "
+            "(not starting with '.', no '/', at most 128 characters)"
+        )
     return Path(results_dir) / run_id
 
 
@@ -188,7 +192,9 @@ class RunStore:
     # --- creating and opening ---
 
     @classmethod
-    def create(cls, root: Path, config: RunConfig, fingerprints: dict[str, str], plugins: list[dict], argv: list[str]) -> "RunStore":
+    def create(
+        cls, root: Path, config: RunConfig, fingerprints: dict[str, str], plugins: list[dict], argv: list[str]
+    ) -> RunStore:
         root = Path(root)
         if (root / MANIFEST).exists():
             raise StoreError(f"{root} already holds a run; resume it with --resume {root} or choose another --out")
@@ -213,7 +219,7 @@ class RunStore:
         return store
 
     @classmethod
-    def open(cls, root: Path) -> "RunStore":
+    def open(cls, root: Path) -> RunStore:
         root = Path(root)
         if not (root / MANIFEST).is_file():
             raise StoreError(f"{root} is not a run directory (no {MANIFEST})")
@@ -235,7 +241,9 @@ class RunStore:
         try:
             return RunConfig.from_dict(self.manifest()["config"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise StoreError(f"{self.root / MANIFEST} holds no usable run config ({type(exc).__name__}: {exc})") from None
+            raise StoreError(
+                f"{self.root / MANIFEST} holds no usable run config ({type(exc).__name__}: {exc})"
+            ) from None
 
     def record_run_options(self, run: Any) -> None:
         """Append how this (re)start executes - executor, workers, time limits - to the manifest's
@@ -342,7 +350,9 @@ class RunStore:
             experiments = pd.read_csv(self.root / "experiments.csv")
             series = pd.read_parquet(self.root / "metrics.parquet")
         except (OSError, ValueError) as exc:
-            raise StoreError(f"{self.root} has no finished results ({exc}); finish it with --resume {self.root}") from None
+            raise StoreError(
+                f"{self.root} has no finished results ({exc}); finish it with --resume {self.root}"
+            ) from None
         return experiments, series
 
 
@@ -395,7 +405,7 @@ class PartWriter:
     def abort(self) -> None:
         try:
             self._close()
-        except Exception:  # noqa: BLE001, S110 - the folder goes anyway
+        except Exception:  # the folder goes anyway
             pass
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -404,7 +414,7 @@ class PartWriter:
         for writer in writers.values():
             writer.close()
 
-    def __enter__(self) -> PartWriter:  # noqa: PYI034
+    def __enter__(self) -> PartWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

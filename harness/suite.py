@@ -29,6 +29,7 @@ from typing import Any
 from harness.data import DataError
 from harness.tasks import ProtocolSpec
 
+
 def _suites_dir() -> Path:
     """``datasets/suites`` of the source tree (a checkout or an editable install), else the copy a
     regular install puts in ``<prefix>/share/rnnbench/suites``."""
@@ -78,7 +79,7 @@ class RunConfig:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RunConfig":
+    def from_dict(cls, data: dict) -> RunConfig:
         return cls(
             suite=data["suite"],
             datasets=[DatasetChoice(**d) for d in data["datasets"]],
@@ -242,6 +243,8 @@ def apply_overrides(
     for text in params:
         model, key, value = parse_param(text)
         if model not in config.models:
-            raise SuiteError(f"--param {text!r}: model {model!r} is not in this run (models: {', '.join(config.models)})")
+            raise SuiteError(
+                f"--param {text!r}: model {model!r} is not in this run (models: {', '.join(config.models)})"
+            )
         config.models[model][key] = value
     return config

@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from harness.data import Dataset, DataError, Panel
+from harness.data import DataError, Dataset, Panel
 
 Protocol = Literal["holdout", "rolling"]
 

@@ -12,8 +12,8 @@ import platform
 import resource
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass
@@ -24,7 +24,7 @@ class Timer:
     wall_s: float = 0.0
     cpu_s: float = 0.0
 
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         self.synchronize()
         self._wall0 = time.perf_counter()
         self._cpu0 = time.process_time()

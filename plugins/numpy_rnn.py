@@ -330,8 +330,9 @@ class ElmanRNN:
     # Backward pass (BPTT)
     # ----------------------------------------------------------------------------------------
 
-    def _backward_recursion(self, D: np.ndarray, dH: np.ndarray, T: int, t0: int,
-                            trace: np.ndarray | None = None) -> None:
+    def _backward_recursion(
+        self, D: np.ndarray, dH: np.ndarray, T: int, t0: int, trace: np.ndarray | None = None
+    ) -> None:
         """The BPTT recursion from step ``T`` back to step ``t0 + 1``, shared by training
         (:meth:`_loss_and_grads_tm`) and :meth:`state_jacobians`::
 
@@ -574,7 +575,6 @@ class ElmanRNN:
         return history
 
 
-
 # --- the forecasting plugin -------------------------------------------------------------------
 
 
@@ -602,22 +602,36 @@ class RNNNumpy(harness.WindowForecaster):
     }
     positive: ClassVar[dict[str, tuple[bool, bool]]] = {
         **harness.WindowForecaster.positive,
-        "hidden": (True, False), "epochs": (True, False), "batch_size": (True, False), "lr": (False, False),
-        "clip_norm": (False, True), "bptt_steps": (True, True), "patience": (True, True),
+        "hidden": (True, False),
+        "epochs": (True, False),
+        "batch_size": (True, False),
+        "lr": (False, False),
+        "clip_norm": (False, True),
+        "bptt_steps": (True, True),
+        "patience": (True, True),
     }
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if self.activation not in ACTIVATIONS:
-            raise harness.ModelError(f"model {self.name}: activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
+            raise harness.ModelError(
+                f"model {self.name}: activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"
+            )
 
     def train_network(self, train: Any, val: Any, seed: int) -> Any:
         net = ElmanRNN(1, int(self.hidden), self.n_out, activation=self.activation, seed=seed, dtype=self.dtype)
         net.fit(
-            train.X[:, :, None], train.Y,
-            X_val=None if val is None else val.X[:, :, None], Y_val=None if val is None else val.Y,
-            epochs=int(self.epochs), batch_size=int(self.batch_size), lr=float(self.lr), optimizer=self.optimizer,
-            clip_norm=self.clip_norm, bptt_steps=self.bptt_steps, patience=None if self.patience is None else int(self.patience),
+            train.X[:, :, None],
+            train.Y,
+            X_val=None if val is None else val.X[:, :, None],
+            Y_val=None if val is None else val.Y,
+            epochs=int(self.epochs),
+            batch_size=int(self.batch_size),
+            lr=float(self.lr),
+            optimizer=self.optimizer,
+            clip_norm=self.clip_norm,
+            bptt_steps=self.bptt_steps,
+            patience=None if self.patience is None else int(self.patience),
         )
         self.nets_.append(net)
         return lambda x: net.predict(x[:, :, None].astype(net.dtype, copy=False)).astype(float)

@@ -15,7 +15,8 @@ stationary distribution, not from the arbitrary zero start.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.signal import lfilter
@@ -42,21 +43,40 @@ def _ids(prefix: str, n: int) -> tuple[str, ...]:
     return tuple(f"{prefix}-{i + 1:0{width}d}" for i in range(n))
 
 
-def _dataset(name: str, prefix: str, values: list[np.ndarray], *, freq: str, season_length: int,
-             horizon: int, description: str, meta: dict) -> harness.Dataset:
-    panel = harness.Panel(ids=_ids(prefix, len(values)), values=tuple(values), freq=freq,
-                          season_length=season_length, horizon=horizon)
-    return harness.Dataset(name=name, panel=panel, test=None, description=description,
-                           source="synthetic", meta=meta)
+def _dataset(
+    name: str,
+    prefix: str,
+    values: list[np.ndarray],
+    *,
+    freq: str,
+    season_length: int,
+    horizon: int,
+    description: str,
+    meta: dict,
+) -> harness.Dataset:
+    panel = harness.Panel(
+        ids=_ids(prefix, len(values)), values=tuple(values), freq=freq, season_length=season_length, horizon=horizon
+    )
+    return harness.Dataset(name=name, panel=panel, test=None, description=description, source="synthetic", meta=meta)
 
 
 def _fmt(values: Sequence[float]) -> str:
     return "(" + ", ".join(f"{v:g}" for v in values) + ")"
 
 
-def arma(n_series: int = 50, length: Length = (120, 200), ar: Sequence[float] = (0.6, -0.2),
-         ma: Sequence[float] = (0.3,), sigma: float = 1.0, mean: float = 0.0, *, seed: int = 0,
-         horizon: int = 8, burn_in: int = 200, name: str = "arma") -> harness.Dataset:
+def arma(
+    n_series: int = 50,
+    length: Length = (120, 200),
+    ar: Sequence[float] = (0.6, -0.2),
+    ma: Sequence[float] = (0.3,),
+    sigma: float = 1.0,
+    mean: float = 0.0,
+    *,
+    seed: int = 0,
+    horizon: int = 8,
+    burn_in: int = 200,
+    name: str = "arma",
+) -> harness.Dataset:
     """Independent ARMA(p, q) series ``y_t - mean = sum ar_i (y_{t-i} - mean) + e_t + sum ma_j e_{t-j}``
     with Gaussian ``e_t ~ N(0, sigma^2)``.
 
@@ -67,7 +87,9 @@ def arma(n_series: int = 50, length: Length = (120, 200), ar: Sequence[float] = 
     ma = [float(m) for m in ma]
     ar_poly = np.r_[1.0, -np.asarray(ar)]
     if ar and np.any(np.abs(np.roots(ar_poly[::-1])) <= 1.0):
-        raise ValueError(f"AR coefficients {ar} are not stationary (a root of the AR polynomial is inside the unit circle)")
+        raise ValueError(
+            f"AR coefficients {ar} are not stationary (a root of the AR polynomial is inside the unit circle)"
+        )
     rng = np.random.default_rng(seed)
     lengths = _lengths(rng, n_series, length)
     values = []
@@ -75,19 +97,40 @@ def arma(n_series: int = 50, length: Length = (120, 200), ar: Sequence[float] = 
         e = rng.normal(0.0, sigma, size=int(n) + burn_in)
         x = lfilter(np.r_[1.0, ma], ar_poly, e)
         values.append(mean + x[burn_in:])
-    description = (f"synthetic ARMA({len(ar)},{len(ma)}): ar={_fmt(ar)}, ma={_fmt(ma)}, sigma={sigma:g}, "
-                   f"mean={mean:g}, {n_series} series, seed {seed}")
-    meta = {"generator": "arma", "ar": ar, "ma": ma, "sigma": float(sigma), "mean": float(mean),
-            "seed": seed, "burn_in": burn_in}
-    return _dataset(name, "arma", values, freq="other", season_length=1, horizon=horizon,
-                    description=description, meta=meta)
+    description = (
+        f"synthetic ARMA({len(ar)},{len(ma)}): ar={_fmt(ar)}, ma={_fmt(ma)}, sigma={sigma:g}, "
+        f"mean={mean:g}, {n_series} series, seed {seed}"
+    )
+    meta = {
+        "generator": "arma",
+        "ar": ar,
+        "ma": ma,
+        "sigma": float(sigma),
+        "mean": float(mean),
+        "seed": seed,
+        "burn_in": burn_in,
+    }
+    return _dataset(
+        name, "arma", values, freq="other", season_length=1, horizon=horizon, description=description, meta=meta
+    )
 
 
-def trend_seasonal(n_series: int = 50, length: Length = (120, 200), season_length: int = 12,
-                   level: float = 100.0, slope: float = 0.2, amplitude: float = 10.0,
-                   noise_ar: float = 0.5, sigma: float = 2.0, *, seed: int = 0, horizon: int = 18,
-                   freq: str = "monthly", burn_in: int = 100,
-                   name: str = "trend-seasonal") -> harness.Dataset:
+def trend_seasonal(
+    n_series: int = 50,
+    length: Length = (120, 200),
+    season_length: int = 12,
+    level: float = 100.0,
+    slope: float = 0.2,
+    amplitude: float = 10.0,
+    noise_ar: float = 0.5,
+    sigma: float = 2.0,
+    *,
+    seed: int = 0,
+    horizon: int = 18,
+    freq: str = "monthly",
+    burn_in: int = 100,
+    name: str = "trend-seasonal",
+) -> harness.Dataset:
     """``y_t = level + slope*t + amplitude*sin(2*pi*t/season_length + phase) + u_t`` with a random
     phase per series (stored in ``meta["phases"]``) and AR(1) noise ``u_t = noise_ar*u_{t-1} + e_t``,
     ``e_t ~ N(0, sigma^2)``. Additive, so classical decomposition and seasonal models see exactly
@@ -107,19 +150,47 @@ def trend_seasonal(n_series: int = 50, length: Length = (120, 200), season_lengt
         u = lfilter([1.0], [1.0, -noise_ar], e)[burn_in:]
         t = np.arange(n, dtype=np.float64)
         values.append(level + slope * t + amplitude * np.sin(2.0 * np.pi * t / season_length + phase) + u)
-    description = (f"synthetic trend+season: level={level:g}, slope={slope:g}, amplitude={amplitude:g}, "
-                   f"m={season_length}, AR(1) noise phi={noise_ar:g} sigma={sigma:g}, {n_series} series, seed {seed}")
-    meta = {"generator": "trend_seasonal", "level": float(level), "slope": float(slope),
-            "amplitude": float(amplitude), "season_length": int(season_length), "noise_ar": float(noise_ar),
-            "sigma": float(sigma), "phases": [float(p) for p in phases], "seed": seed}
-    return _dataset(name, "seasonal", values, freq=freq, season_length=season_length, horizon=horizon,
-                    description=description, meta=meta)
+    description = (
+        f"synthetic trend+season: level={level:g}, slope={slope:g}, amplitude={amplitude:g}, "
+        f"m={season_length}, AR(1) noise phi={noise_ar:g} sigma={sigma:g}, {n_series} series, seed {seed}"
+    )
+    meta = {
+        "generator": "trend_seasonal",
+        "level": float(level),
+        "slope": float(slope),
+        "amplitude": float(amplitude),
+        "season_length": int(season_length),
+        "noise_ar": float(noise_ar),
+        "sigma": float(sigma),
+        "phases": [float(p) for p in phases],
+        "seed": seed,
+    }
+    return _dataset(
+        name,
+        "seasonal",
+        values,
+        freq=freq,
+        season_length=season_length,
+        horizon=horizon,
+        description=description,
+        meta=meta,
+    )
 
 
-def threshold_ar(n_series: int = 50, length: Length = (120, 200), low: Sequence[float] = (3.0, 0.6),
-                 high: Sequence[float] = (1.0, 0.7), threshold: float = 5.0, delay: int = 1,
-                 sigma: float = 1.0, *, seed: int = 0, horizon: int = 8, burn_in: int = 200,
-                 name: str = "tar") -> harness.Dataset:
+def threshold_ar(
+    n_series: int = 50,
+    length: Length = (120, 200),
+    low: Sequence[float] = (3.0, 0.6),
+    high: Sequence[float] = (1.0, 0.7),
+    threshold: float = 5.0,
+    delay: int = 1,
+    sigma: float = 1.0,
+    *,
+    seed: int = 0,
+    horizon: int = 8,
+    burn_in: int = 200,
+    name: str = "tar",
+) -> harness.Dataset:
     """Two-regime SETAR(2; 1, 1): ``y_t = c + phi*y_{t-1} + e_t`` with ``(c, phi) = low`` when
     ``y_{t-delay} <= threshold`` and ``high`` otherwise, ``e_t ~ N(0, sigma^2)``.
 
@@ -146,21 +217,31 @@ def threshold_ar(n_series: int = 50, length: Length = (120, 200), low: Sequence[
             else:
                 y[t] = c_high + phi_high * y[t - 1] + e[t]
         values.append(y[burn_in:])
-    description = (f"synthetic SETAR(2;1,1): low (c, phi)={_fmt((c_low, phi_low))}, high={_fmt((c_high, phi_high))}, "
-                   f"threshold={threshold:g}, delay={delay}, sigma={sigma:g}, {n_series} series, seed {seed}")
-    meta = {"generator": "threshold_ar", "low": [c_low, phi_low], "high": [c_high, phi_high],
-            "threshold": float(threshold), "delay": int(delay), "sigma": float(sigma), "seed": seed}
-    return _dataset(name, "tar", values, freq="other", season_length=1, horizon=horizon,
-                    description=description, meta=meta)
+    description = (
+        f"synthetic SETAR(2;1,1): low (c, phi)={_fmt((c_low, phi_low))}, high={_fmt((c_high, phi_high))}, "
+        f"threshold={threshold:g}, delay={delay}, sigma={sigma:g}, {n_series} series, seed {seed}"
+    )
+    meta = {
+        "generator": "threshold_ar",
+        "low": [c_low, phi_low],
+        "high": [c_high, phi_high],
+        "threshold": float(threshold),
+        "delay": int(delay),
+        "sigma": float(sigma),
+        "seed": seed,
+    }
+    return _dataset(
+        name, "tar", values, freq="other", season_length=1, horizon=horizon, description=description, meta=meta
+    )
 
 
 # Registered panels: seed 0 and modest sizes so a benchmark run stays quick. The ARMA panel is
 # shifted to mean 10 because sMAPE (a percentage) is meaningless for series hovering around zero.
 REGISTERED = {
-    "synthetic-arma": lambda: arma(50, (120, 200), ar=(0.6, -0.2), ma=(0.3,), sigma=1.0, mean=10.0,
-                                   seed=0, name="synthetic-arma"),
-    "synthetic-seasonal": lambda: trend_seasonal(50, (120, 200), season_length=12, seed=0,
-                                                 name="synthetic-seasonal"),
+    "synthetic-arma": lambda: arma(
+        50, (120, 200), ar=(0.6, -0.2), ma=(0.3,), sigma=1.0, mean=10.0, seed=0, name="synthetic-arma"
+    ),
+    "synthetic-seasonal": lambda: trend_seasonal(50, (120, 200), season_length=12, seed=0, name="synthetic-seasonal"),
     "synthetic-tar": lambda: threshold_ar(50, (120, 200), seed=0, name="synthetic-tar"),
 }
 

@@ -39,12 +39,12 @@ then registers nothing, with a warning that says why.
 
 from __future__ import annotations
 
-import importlib.util
-
 import contextlib
+import importlib.util
 import math
 import warnings
-from typing import Any, Callable, ClassVar, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -83,12 +83,16 @@ def _network_class() -> Any:
         Input ``x`` of shape ``(batch, time)`` (one value per step); output ``(batch, n_out)``.
         """
 
-        def __init__(self, cell: str, hidden: int, n_out: int, layers: int, dropout: float,
-                     activation: str, strategy: str) -> None:
+        def __init__(
+            self, cell: str, hidden: int, n_out: int, layers: int, dropout: float, activation: str, strategy: str
+        ) -> None:
             super().__init__()
             self.cell, self.strategy, self.n_out = cell, strategy, n_out
-            kwargs: dict[str, Any] = {"num_layers": layers, "batch_first": True,
-                                      "dropout": dropout if layers > 1 else 0.0}
+            kwargs: dict[str, Any] = {
+                "num_layers": layers,
+                "batch_first": True,
+                "dropout": dropout if layers > 1 else 0.0,
+            }
             if cell == "rnn":
                 kwargs["nonlinearity"] = activation
             rnn_cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
@@ -115,8 +119,16 @@ def _network_class() -> Any:
     return RecurrentNet
 
 
-def build_network(cell: str, hidden: int, n_out: int, *, layers: int = 1, dropout: float = 0.0,
-                  activation: str = "tanh", strategy: str = "mimo") -> Any:
+def build_network(
+    cell: str,
+    hidden: int,
+    n_out: int,
+    *,
+    layers: int = 1,
+    dropout: float = 0.0,
+    activation: str = "tanh",
+    strategy: str = "mimo",
+) -> Any:
     """The forecaster's network (a ``torch.nn.Module``) with torch's default initialisation:
     ``(batch, time)`` windows in, ``(batch, n_out)`` forecasts out."""
     return _network_class()(cell, int(hidden), int(n_out), int(layers), float(dropout), activation, strategy)
@@ -161,8 +173,14 @@ class TorchRNN(harness.WindowForecaster):
     }
     positive: ClassVar[dict[str, tuple[bool, bool]]] = {
         **harness.WindowForecaster.positive,
-        "hidden": (True, False), "layers": (True, False), "epochs": (True, False), "batch_size": (True, False),
-        "lr": (False, False), "clip_norm": (False, True), "patience": (True, False), "threads": (True, True),
+        "hidden": (True, False),
+        "layers": (True, False),
+        "epochs": (True, False),
+        "batch_size": (True, False),
+        "lr": (False, False),
+        "clip_norm": (False, True),
+        "patience": (True, False),
+        "threads": (True, True),
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -171,14 +189,17 @@ class TorchRNN(harness.WindowForecaster):
         for param, allowed in (("cell", CELLS), ("activation", ACTIVATIONS), ("dtype", DTYPES), ("device", DEVICES)):
             if self.params[param] not in allowed:
                 raise harness.ModelError(
-                    f"model {self.name}: {param} must be one of {', '.join(allowed)}, got {self.params[param]!r}")
+                    f"model {self.name}: {param} must be one of {', '.join(allowed)}, got {self.params[param]!r}"
+                )
         if not (isinstance(self.dropout, (int, float)) and 0.0 <= float(self.dropout) < 1.0):
             raise harness.ModelError(f"model {self.name}: dropout must be a number in [0, 1), got {self.dropout!r}")
         cuda = torch.cuda.is_available()
         asked = self.params["device"]
         if asked == "cuda" and not cuda:
-            raise harness.ModelError(f"model {self.name}: device='cuda' but torch.cuda.is_available() is False "
-                                     f"(torch {torch.__version__}); use device='cpu' or 'auto'")
+            raise harness.ModelError(
+                f"model {self.name}: device='cuda' but torch.cuda.is_available() is False "
+                f"(torch {torch.__version__}); use device='cpu' or 'auto'"
+            )
         use_cuda = asked == "cuda" or (asked == "auto" and cuda)
         self._device = torch.device("cuda", torch.cuda.current_device()) if use_cuda else torch.device("cpu")
         if self.bf16 and not use_cuda:
@@ -232,8 +253,15 @@ class TorchRNN(harness.WindowForecaster):
     # --- fitting ------------------------------------------------------------------------------
 
     def _new_network(self) -> Any:
-        return build_network(self.cell, self.hidden, self.n_out, layers=self.layers, dropout=self.dropout,
-                             activation=self.activation, strategy=self.strategy)
+        return build_network(
+            self.cell,
+            self.hidden,
+            self.n_out,
+            layers=self.layers,
+            dropout=self.dropout,
+            activation=self.activation,
+            strategy=self.strategy,
+        )
 
     def _autocast(self) -> Any:
         torch = _torch()
@@ -338,12 +366,16 @@ class TorchRNN(harness.WindowForecaster):
         ``W_ih = W_x^T``, ``W_hh = W_h^T``, ``b_ih = b``, ``b_hh = 0`` and the head is ``W_y^T, b_y``.
         """
         if self.cell != "rnn" or int(self.layers) != 1 or self.strategy == "seq2seq" or self.training != "global":
-            raise harness.ModelError(f"model {self.name}: load_elman needs cell='rnn', layers=1, training='global', "
-                                     "strategy mimo or recursive")
+            raise harness.ModelError(
+                f"model {self.name}: load_elman needs cell='rnn', layers=1, training='global', "
+                "strategy mimo or recursive"
+            )
         expected = (int(self.hidden), int(self.hidden))
         if np.shape(params["W_h"]) != expected or np.shape(params["W_y"]) != (expected[0], self.n_out):
-            raise harness.ModelError(f"model {self.name}: load_elman needs W_h {expected} and W_y {(expected[0], self.n_out)}, "
-                                     f"got {np.shape(params['W_h'])} and {np.shape(params['W_y'])}")
+            raise harness.ModelError(
+                f"model {self.name}: load_elman needs W_h {expected} and W_y {(expected[0], self.n_out)}, "
+                f"got {np.shape(params['W_h'])} and {np.shape(params['W_y'])}"
+            )
         torch = _torch()
         net = self._new_network().to(self._device, self._dtype)
 
@@ -382,8 +414,11 @@ def register_models(register: Any) -> None:
     # find_spec, not import: importing torch costs seconds in every process (and every dask
     # worker) of a run, even one that never uses a torch model
     if importlib.util.find_spec("torch") is None:
-        warnings.warn("plugins.torch_rnn: torch is not installed; rnn-torch, lstm-torch, gru-torch are unavailable "
-                      "(pip install torch==2.13.0)")
+        warnings.warn(
+            "plugins.torch_rnn: torch is not installed; rnn-torch, lstm-torch, gru-torch are unavailable "
+            "(pip install torch==2.13.0)",
+            stacklevel=2,
+        )
         return
     register(TorchRNN, name="rnn-torch", cell="rnn")
     register(TorchRNN, name="lstm-torch", cell="lstm")

@@ -88,8 +88,12 @@ def test_auto_picks_seasonal_differencing_on_seasonal_series():
     assert model.last_model["seasonal_order"][1] == 1
     assert model.last_model["seasonal_order"][3] == 12
     # the forecast follows the seasonal pattern
-    truth = 100 + 0.2 * np.arange(144, 162) + 15 * np.sin(2 * np.pi * np.arange(144, 162) / 12) \
+    truth = (
+        100
+        + 0.2 * np.arange(144, 162)
+        + 15 * np.sin(2 * np.pi * np.arange(144, 162) / 12)
         + 5 * (np.arange(144, 162) % 12 == 3)
+    )
     assert np.corrcoef(fc.mean, truth)[0, 1] > 0.95
 
 
@@ -183,8 +187,13 @@ def test_register_models_hook_and_panel_interface():
     register_models(lambda cls, name=None, **params: registered.append((cls, name, params)))
     assert registered == [(AutoArima, None, {})]
     rng = np.random.default_rng(12)
-    panel = harness.Panel(ids=("a", "b"), values=(rng.standard_normal(60).cumsum(), rng.standard_normal(30)),
-                          freq="M", season_length=12, horizon=5)
+    panel = harness.Panel(
+        ids=("a", "b"),
+        values=(rng.standard_normal(60).cumsum(), rng.standard_normal(30)),
+        freq="M",
+        season_length=12,
+        horizon=5,
+    )
     out = AutoArima(horizon=5, season_length=12).predict(panel)
     assert len(out) == 2 and all(f.mean.shape == (5,) for f in out)
 

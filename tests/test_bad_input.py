@@ -13,9 +13,9 @@ from __future__ import annotations
 import shutil
 import sys
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -137,7 +137,9 @@ def run(*args: str) -> list[str]:
 
 def data(name: str, content: str | bytes, expected: str, *extra: str) -> Case:
     """A data file given by path, run with naive."""
-    return Case(f"file-{name}", lambda c: run("--models", "naive", "--datasets", c.write(name, content), *extra), expected)
+    return Case(
+        f"file-{name}", lambda c: run("--models", "naive", "--datasets", c.write(name, content), *extra), expected
+    )
 
 
 def option(id: str, expected: str, *args: str) -> Case:
@@ -153,10 +155,19 @@ def plugin(id: str, expected: str, *args: str) -> Case:
     return Case(f"plugin-{id}", lambda c: ["--plugins-dir", c.plugins(), "run", *args], expected)
 
 
-def run_id(id: str, value: Callable[[Ctx], str] | str, expected: str = "a run id is a plain name", *extra: str,
-           command: tuple[str, ...] = ("run",)) -> Case:
-    return Case(f"run-id-{id}", lambda c: [*command, "--run-id", value(c) if callable(value) else value, *extra],
-                expected, out=False)
+def run_id(
+    id: str,
+    value: Callable[[Ctx], str] | str,
+    expected: str = "a run id is a plain name",
+    *extra: str,
+    command: tuple[str, ...] = ("run",),
+) -> Case:
+    return Case(
+        f"run-id-{id}",
+        lambda c: [*command, "--run-id", value(c) if callable(value) else value, *extra],
+        expected,
+        out=False,
+    )
 
 
 CASES: list[Case] = [
@@ -170,34 +181,70 @@ CASES: list[Case] = [
     data("nan-y.csv", HEADER + rows(30, value=lambda i: "nan" if i == 4 else i), "series a has 1 NaN or infinite"),
     data("blank-y.csv", HEADER + rows(30, value=lambda i: "" if i == 4 else i), "series a has 1 NaN or infinite"),
     data("inf-y.csv", HEADER + rows(30, value=lambda i: "-inf" if i == 6 else i), "series a has 1 NaN or infinite"),
-    data("duplicate-rows.csv", HEADER + rows(30) + rows(1, value=lambda i: 5), "duplicate (unique_id, ds) = (a, 2015-01-01"),
-    data("unparseable-dates.csv", HEADER + rows(30).replace("2016-03-01", "the third of March"),
-         "unparseable ds 'the third of March'"),
+    data(
+        "duplicate-rows.csv",
+        HEADER + rows(30) + rows(1, value=lambda i: 5),
+        "duplicate (unique_id, ds) = (a, 2015-01-01",
+    ),
+    data(
+        "unparseable-dates.csv",
+        HEADER + rows(30).replace("2016-03-01", "the third of March"),
+        "unparseable ds 'the third of March'",
+    ),
     data("missing-ds.csv", HEADER + rows(30).replace("2016-03-01", ""), "missing ds in series a"),
     data("empty-unique_id.csv", HEADER + rows(30, uid=""), "empty unique_id in data row 1"),
     data("too-short.csv", HEADER + rows(40) + rows(12, uid="tiny"), "series tiny is too short: 12 points"),
-    data("shorter-than-horizon.csv", HEADER + rows(30), "series a is too short: 30 points, needs at least 32",
-         "--horizon", "30"),
+    data(
+        "shorter-than-horizon.csv",
+        HEADER + rows(30),
+        "series a is too short: 30 points, needs at least 32",
+        "--horizon",
+        "30",
+    ),
     data("malformed.csv", HEADER + rows(30) + 'a,"2020-01-01,1\n', "malformed CSV"),
     data("extra-field.csv", HEADER + rows(30).replace("\n", ",x\n"), "rows have more fields than the header"),
     data("latin1.csv", (HEADER + rows(30, uid="Zürich")).encode("latin-1"), "not UTF-8"),
-    data("boolean-y.csv", HEADER + rows(30, value=lambda i: ["true", "false"][i % 2]), "y must be numeric, found booleans"),
+    data(
+        "boolean-y.csv",
+        HEADER + rows(30, value=lambda i: ["true", "false"][i % 2]),
+        "y must be numeric, found booleans",
+    ),
     data("really-text.parquet", GOOD, "unreadable parquet file"),
-    Case("file-parquet-missing-y",
-         lambda c: run("--models", "naive", "--datasets",
-                       c.frame("no-y.parquet", pd.DataFrame({"unique_id": ["a"] * 30, "ds": range(30)}))),
-         "missing required column(s) y"),
-    Case("file-parquet-nan-y",
-         lambda c: run("--models", "naive", "--datasets",
-                       c.frame("nan.parquet", pd.DataFrame({"unique_id": ["a"] * 30, "ds": range(30),
-                                                            "y": np.r_[np.arange(29.0), np.nan]}))),
-         "series a has 1 NaN or infinite"),
+    Case(
+        "file-parquet-missing-y",
+        lambda c: run(
+            "--models",
+            "naive",
+            "--datasets",
+            c.frame("no-y.parquet", pd.DataFrame({"unique_id": ["a"] * 30, "ds": range(30)})),
+        ),
+        "missing required column(s) y",
+    ),
+    Case(
+        "file-parquet-nan-y",
+        lambda c: run(
+            "--models",
+            "naive",
+            "--datasets",
+            c.frame(
+                "nan.parquet",
+                pd.DataFrame({"unique_id": ["a"] * 30, "ds": range(30), "y": np.r_[np.arange(29.0), np.nan]}),
+            ),
+        ),
+        "series a has 1 NaN or infinite",
+    ),
     Case("file-is-a-directory", lambda c: run("--models", "naive", "--datasets", c.folder("folder.csv")), "not a file"),
-    Case("file-does-not-exist", lambda c: run("--models", "naive", "--datasets", str(c.root / "nowhere.csv")),
-         "file not found"),
+    Case(
+        "file-does-not-exist",
+        lambda c: run("--models", "naive", "--datasets", str(c.root / "nowhere.csv")),
+        "file not found",
+    ),
     data("unsupported.xlsx", "PK\x03\x04", "unsupported file type .xlsx"),
-    Case("file-given-twice", lambda c: run("--models", "naive", "--datasets", f"{c.good()},{c.good()}"),
-         "dataset 'good' appears twice"),
+    Case(
+        "file-given-twice",
+        lambda c: run("--models", "naive", "--datasets", f"{c.good()},{c.good()}"),
+        "dataset 'good' appears twice",
+    ),
     # --- values and options ---
     option("horizon-0", "--horizon must be a positive integer, got 0", "--horizon", "0"),
     option("horizon-negative", "--horizon must be a positive integer, got -3", "--horizon", "-3"),
@@ -217,65 +264,140 @@ CASES: list[Case] = [
     option("unknown-model", "unknown model 'nosuchmodel'", "--models", "nosuchmodel"),
     Case("unknown-dataset", lambda c: run("--datasets", "nosuchdata"), "unknown dataset 'nosuchdata'"),
     option("param-unknown-name", "model arima: unknown parameter 'nope'", "--models", "arima", "-p", "arima.nope=1"),
-    option("param-bad-value", "arima: ic must be one of aic, aicc, bic, got 'nope'", "--models", "arima", "-p", "arima.ic=nope"),
-    option("param-without-equals", "--param 'arima.ic': expected MODEL.NAME=VALUE", "--models", "arima", "-p", "arima.ic"),
+    option(
+        "param-bad-value",
+        "arima: ic must be one of aic, aicc, bic, got 'nope'",
+        "--models",
+        "arima",
+        "-p",
+        "arima.ic=nope",
+    ),
+    option(
+        "param-without-equals", "--param 'arima.ic': expected MODEL.NAME=VALUE", "--models", "arima", "-p", "arima.ic"
+    ),
     option("param-without-model", "--param 'ic=bic': expected MODEL.NAME=VALUE", "--models", "arima", "-p", "ic=bic"),
-    option("param-negative-hidden", "model rnn-numpy: hidden must be a positive integer, got -4",
-           "--models", "rnn-numpy", "-p", "rnn-numpy.hidden=-4"),
-    option("param-string-lr", "model lstm-torch: lr must be a positive number, got 'fast'",
-           "--models", "lstm-torch", "-p", "lstm-torch.lr=fast"),
+    option(
+        "param-negative-hidden",
+        "model rnn-numpy: hidden must be a positive integer, got -4",
+        "--models",
+        "rnn-numpy",
+        "-p",
+        "rnn-numpy.hidden=-4",
+    ),
+    option(
+        "param-string-lr",
+        "model lstm-torch: lr must be a positive number, got 'fast'",
+        "--models",
+        "lstm-torch",
+        "-p",
+        "lstm-torch.lr=fast",
+    ),
     Case("cli-unknown-top-level-option", lambda c: ["--bogus", "run"], "No such option '--bogus'", out=False),
     Case("cli-unknown-command", lambda c: ["bogus"], "No such command 'bogus'", out=False),
     option("param-model-not-in-run", "model 'arima' is not in this run", "--models", "naive", "-p", "arima.ic=bic"),
-    Case("horizon-of-official-test-set", lambda c: run("--datasets", "m3-yearly", "--limit", "2", "--horizon", "3"),
-         "official test set of horizon 6"),
+    Case(
+        "horizon-of-official-test-set",
+        lambda c: run("--datasets", "m3-yearly", "--limit", "2", "--horizon", "3"),
+        "official test set of horizon 6",
+    ),
     # --- suites ---
     Case("suite-missing", lambda c: run("--suite", "nosuchsuite"), "suite 'nosuchsuite' not found"),
     suite("toml-syntax-error", 'datasets = ["airline"\n[models.naive]\n', "is not valid TOML"),
     suite("unknown-key", 'datasets = ["airline"]\ncolour = "red"\n[models.naive]\n', "unknown key 'colour'"),
-    suite("no-datasets", 'datasets = []\n[models.naive]\n', "no datasets"),
-    suite("no-datasets-key", '[models.naive]\n', "no datasets"),
+    suite("no-datasets", "datasets = []\n[models.naive]\n", "no datasets"),
+    suite("no-datasets-key", "[models.naive]\n", "no datasets"),
     suite("no-models", 'datasets = ["airline"]\n', "no models"),
     suite("models-not-tables", 'datasets = ["airline"]\nmodels = ["naive"]\n', "[models] must be tables"),
-    suite("dataset-unknown-key", 'datasets = [{name = "airline", horizn = 3}]\n[models.naive]\n', "unknown key 'horizn'"),
+    suite(
+        "dataset-unknown-key", 'datasets = [{name = "airline", horizn = 3}]\n[models.naive]\n', "unknown key 'horizn'"
+    ),
     suite("seeds-not-a-list", 'datasets = ["airline"]\nseeds = 3\n[models.naive]\n', "seeds must be a list"),
     suite("seed-negative", 'datasets = ["airline"]\nseeds = [-4]\n[models.naive]\n', "got -4"),
     suite("limit-0", 'datasets = ["airline"]\nlimit = 0\n[models.naive]\n', "limit must be a positive integer, got 0"),
-    suite("unknown-protocol", 'datasets = ["airline"]\n[protocol]\nkind = "sideways"\n[models.naive]\n',
-          "unknown protocol 'sideways'"),
+    suite(
+        "unknown-protocol",
+        'datasets = ["airline"]\n[protocol]\nkind = "sideways"\n[models.naive]\n',
+        "unknown protocol 'sideways'",
+    ),
     suite("unknown-dataset", 'datasets = ["nosuchdata"]\n[models.naive]\n', "unknown dataset 'nosuchdata'"),
     Case("suite-is-a-directory", lambda c: run("--suite", c.folder("suite.toml")), "cannot read suite file"),
     # --- resume and existing output folders ---
-    Case("resume-not-a-run", lambda c: run("--resume", c.folder("notarun", {"notes.txt": "hello"})),
-         "is not a run directory (no manifest.json)", out=False),
+    Case(
+        "resume-not-a-run",
+        lambda c: run("--resume", c.folder("notarun", {"notes.txt": "hello"})),
+        "is not a run directory (no manifest.json)",
+        out=False,
+    ),
     Case("resume-missing", lambda c: run("--resume", str(c.root / "nowhere")), "is not a run directory", out=False),
-    Case("resume-changed-models", lambda c: run("--resume", c.finished_run(), "--models", "naive,snaive"),
-         "it was made with another config (models differ)", out=False),
-    Case("resume-changed-seeds", lambda c: run("--resume", c.finished_run(), "--seeds", "0,1"),
-         "another config (seeds differ)", out=False),
-    Case("resume-changed-suite", lambda c: run("--resume", c.finished_run(), "--suite", "quick"),
-         "another config", out=False),
-    Case("resume-corrupt-manifest",
-         lambda c: run("--resume", c.folder("corrupt", {"manifest.json": '{"config": '})), "cannot read", out=False),
-    Case("resume-manifest-without-config",
-         lambda c: run("--resume", c.folder("noconfig", {"manifest.json": '{"rnnbench_run": 1}'})),
-         "holds no usable run config", out=False),
-    Case("out-holds-a-run", lambda c: run("--models", "naive", "--datasets", c.good(), "--out", c.finished_run()),
-         "already holds a run", out=False),
-    Case("out-not-empty",
-         lambda c: run("--models", "naive", "--datasets", c.good(), "--out", c.folder("busy", {"keep.txt": "mine"})),
-         "is not empty", out=False),
+    Case(
+        "resume-changed-models",
+        lambda c: run("--resume", c.finished_run(), "--models", "naive,snaive"),
+        "it was made with another config (models differ)",
+        out=False,
+    ),
+    Case(
+        "resume-changed-seeds",
+        lambda c: run("--resume", c.finished_run(), "--seeds", "0,1"),
+        "another config (seeds differ)",
+        out=False,
+    ),
+    Case(
+        "resume-changed-suite",
+        lambda c: run("--resume", c.finished_run(), "--suite", "quick"),
+        "another config",
+        out=False,
+    ),
+    Case(
+        "resume-corrupt-manifest",
+        lambda c: run("--resume", c.folder("corrupt", {"manifest.json": '{"config": '})),
+        "cannot read",
+        out=False,
+    ),
+    Case(
+        "resume-manifest-without-config",
+        lambda c: run("--resume", c.folder("noconfig", {"manifest.json": '{"rnnbench_run": 1}'})),
+        "holds no usable run config",
+        out=False,
+    ),
+    Case(
+        "out-holds-a-run",
+        lambda c: run("--models", "naive", "--datasets", c.good(), "--out", c.finished_run()),
+        "already holds a run",
+        out=False,
+    ),
+    Case(
+        "out-not-empty",
+        lambda c: run("--models", "naive", "--datasets", c.good(), "--out", c.folder("busy", {"keep.txt": "mine"})),
+        "is not empty",
+        out=False,
+    ),
     # --- plugins (what they hand over before a run starts) ---
     Case("plugins-dir-missing", lambda c: ["--plugins-dir", str(c.root / "nowhere"), "run"], "is not a directory"),
-    Case("plugin-broken-strict", lambda c: ["--plugins-dir", c.plugins("raise ImportError('no wheel for this')\n"), "run"],
-         "plugin 'broken' failed to import (RNNBENCH_STRICT_PLUGINS is set): ImportError: no wheel", env={"RNNBENCH_STRICT_PLUGINS": "1"}),
+    Case(
+        "plugin-broken-strict",
+        lambda c: ["--plugins-dir", c.plugins("raise ImportError('no wheel for this')\n"), "run"],
+        "plugin 'broken' failed to import (RNNBENCH_STRICT_PLUGINS is set): ImportError: no wheel",
+        env={"RNNBENCH_STRICT_PLUGINS": "1"},
+    ),
     plugin("dataset-not-a-dataset", "its loader returned list, not a harness.Dataset", "--datasets", "returns-list"),
-    plugin("dataset-loader-raises", "dataset 'raises' failed to load: RuntimeError: remote archive unreachable",
-           "--datasets", "raises"),
+    plugin(
+        "dataset-loader-raises",
+        "dataset 'raises' failed to load: RuntimeError: remote archive unreachable",
+        "--datasets",
+        "raises",
+    ),
     plugin("dataset-has-nan", "dataset has-nan: series s0 has 1 NaN or infinite value(s)", "--datasets", "has-nan"),
     plugin("dataset-test-too-short", "series s0 has 4 test values, horizon is 6", "--datasets", "short-test"),
-    plugin("model-rejects-value", "model picky: cannot be built with these parameters: ValueError: alpha must be in (0, 1)",
-           "--datasets", "airline", "--models", "picky", "-p", "picky.alpha=3"),
+    plugin(
+        "model-rejects-value",
+        "model picky: cannot be built with these parameters: ValueError: alpha must be in (0, 1)",
+        "--datasets",
+        "airline",
+        "--models",
+        "picky",
+        "-p",
+        "picky.alpha=3",
+    ),
     # --- run ids: a plain name under results/, never a path ---
     run_id("parent", "../evil"),
     run_id("nested", "a/b"),

@@ -68,8 +68,12 @@ def test_snaive_repeats_last_season():
 
 
 def test_snaive_falls_back_to_naive():
-    np.testing.assert_array_equal(SeasonalNaive(horizon=2, season_length=4).fit_predict_one(np.array([1.0, 2.0])), [2.0, 2.0])
-    np.testing.assert_array_equal(SeasonalNaive(horizon=2, season_length=1).fit_predict_one(np.array([1.0, 3.0])), [3.0, 3.0])
+    np.testing.assert_array_equal(
+        SeasonalNaive(horizon=2, season_length=4).fit_predict_one(np.array([1.0, 2.0])), [2.0, 2.0]
+    )
+    np.testing.assert_array_equal(
+        SeasonalNaive(horizon=2, season_length=1).fit_predict_one(np.array([1.0, 3.0])), [3.0, 3.0]
+    )
 
 
 def test_naive2_seasonal_series():
@@ -196,9 +200,13 @@ def test_naive2_m3_published_non_seasonal(part, published):
     assert round(m3_naive2_smape(part), 2) == published
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "published 16.91 scores the original 1999 NAIVE2 forecasts (M3Forecast.xls); the documented "
-    "M4 procedure gives 16.76 and no documented procedure reproduces 16.91 (see issue 2 note)"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "published 16.91 scores the original 1999 NAIVE2 forecasts (M3Forecast.xls); the documented "
+        "M4 procedure gives 16.76 and no documented procedure reproduces 16.91 (see issue 2 note)"
+    ),
+)
 def test_naive2_m3_monthly_published():
     """Naive2 on all 1428 M3 monthly series (h=18, m=12): published mean sMAPE 16.91.
     Never loosen this assertion; strict xfail makes it fail loudly the day it passes."""

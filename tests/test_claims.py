@@ -12,8 +12,12 @@ from scipy import stats
 from harness import claims
 
 
-def make_series(smape_by_model: dict[str, np.ndarray], dataset: str = "d1", seeds: dict[str, int] | None = None,
-                seed_noise: float = 0.0) -> pd.DataFrame:
+def make_series(
+    smape_by_model: dict[str, np.ndarray],
+    dataset: str = "d1",
+    seeds: dict[str, int] | None = None,
+    seed_noise: float = 0.0,
+) -> pd.DataFrame:
     """metrics.parquet-like rows: one window, given per-series sMAPE per model (MASE = sMAPE/10)."""
     rows = []
     for model, values in smape_by_model.items():
@@ -22,9 +26,26 @@ def make_series(smape_by_model: dict[str, np.ndarray], dataset: str = "d1", seed
             for i, v in enumerate(values):
                 noise = seed_noise * (seed - (n_seeds - 1) / 2) if n_seeds > 1 else 0.0
                 s = float(v) + noise
-                rows.append({"unique_id": f"S{i}", "category": "x", "window": 0, "origin": 10, "series_s": np.nan,
-                             "status": "ok", "message": "", "smape": s, "mase": s / 10, "rmse": s, "mae": s,
-                             "coverage": np.nan, "msis": np.nan, "dataset": dataset, "model": model, "seed": seed})
+                rows.append(
+                    {
+                        "unique_id": f"S{i}",
+                        "category": "x",
+                        "window": 0,
+                        "origin": 10,
+                        "series_s": np.nan,
+                        "status": "ok",
+                        "message": "",
+                        "smape": s,
+                        "mase": s / 10,
+                        "rmse": s,
+                        "mae": s,
+                        "coverage": np.nan,
+                        "msis": np.nan,
+                        "dataset": dataset,
+                        "model": model,
+                        "seed": seed,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -34,15 +55,38 @@ def make_forecasts(errors: dict[str, np.ndarray], dataset: str = "d1", y: float 
     for model, err in errors.items():
         for i in range(err.shape[0]):
             for t in range(err.shape[1]):
-                rows.append({"unique_id": f"S{i}", "window": 0, "origin": 10, "step": t + 1, "y": y,
-                             "yhat": y + err[i, t], "lo": np.nan, "hi": np.nan, "dataset": dataset,
-                             "model": model, "seed": 0})
+                rows.append(
+                    {
+                        "unique_id": f"S{i}",
+                        "window": 0,
+                        "origin": 10,
+                        "step": t + 1,
+                        "y": y,
+                        "yhat": y + err[i, t],
+                        "lo": np.nan,
+                        "hi": np.nan,
+                        "dataset": dataset,
+                        "model": model,
+                        "seed": 0,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 def speed(ms: dict[str, float], dataset: str = "d1") -> pd.DataFrame:
-    return pd.DataFrame([{"dataset": dataset, "model": m, "device": "cpu", "n_series": 10, "ms_per_series": v,
-                          "rel_cost": v / ms.get("naive", v)} for m, v in ms.items()])
+    return pd.DataFrame(
+        [
+            {
+                "dataset": dataset,
+                "model": m,
+                "device": "cpu",
+                "n_series": 10,
+                "ms_per_series": v,
+                "rel_cost": v / ms.get("naive", v),
+            }
+            for m, v in ms.items()
+        ]
+    )
 
 
 RNG = np.random.default_rng(42)
@@ -104,8 +148,9 @@ def test_seeds_averaged_per_series():
 
 def test_summary_ranks_owa_and_overall_pooling():
     d1 = make_series({"lstm": BASE - 1, "arima": BASE, "naive2": BASE + 1}, dataset="d1")
-    d2 = make_series({"lstm": BASE[:10] + 3, "arima": BASE[:10], "naive2": BASE[:10] + 1, "extra": BASE[:10]},
-                     dataset="d2")
+    d2 = make_series(
+        {"lstm": BASE[:10] + 3, "arima": BASE[:10], "naive2": BASE[:10] + 1, "extra": BASE[:10]}, dataset="d2"
+    )
     summ = claims.summary_table(pd.concat([d1, d2])).set_index(["dataset", "model"])
     assert summ.loc[("d1", "lstm"), "avg_rank"] == 1.0 and summ.loc[("d1", "naive2"), "avg_rank"] == 3.0
     assert summ.loc[("d2", "lstm"), "avg_rank"] == 4.0
@@ -164,8 +209,9 @@ def test_diebold_mariano_hand_computation():
 
 def test_step_errors_shape():
     h, n = 4, 5
-    fc = pd.concat([make_forecasts({"lstm": np.ones((n, h)), "arima": np.full((n, h), 2.0)}, dataset=d)
-                    for d in ("d1", "d2")])
+    fc = pd.concat(
+        [make_forecasts({"lstm": np.ones((n, h)), "arima": np.full((n, h), 2.0)}, dataset=d) for d in ("d1", "d2")]
+    )
     st = claims.step_errors(fc)
     assert list(st.columns) == claims.STEP_COLUMNS
     assert len(st) == 3 * 2 * h  # (d1, d2, overall) x 2 models x h steps
@@ -188,8 +234,16 @@ def test_verdict_b_cost():
 
 def test_verdict_c_memory():
     # floor 3, optimum 1: skill = (3 - error) / 2
-    mem = pd.DataFrame({"task": "copy", "model": ["rnn", "lstm", "rnn", "lstm"], "lag": [10, 10, 100, 100],
-                        "error": [1.2, 1.2, 2.9, 1.5], "floor": [3.0] * 4, "optimum": [1.0] * 4})
+    mem = pd.DataFrame(
+        {
+            "task": "copy",
+            "model": ["rnn", "lstm", "rnn", "lstm"],
+            "lag": [10, 10, 100, 100],
+            "error": [1.2, 1.2, 2.9, 1.5],
+            "floor": [3.0] * 4,
+            "optimum": [1.0] * 4,
+        }
+    )
     v = claims.memory_verdict(mem)
     assert v["verdict"] == "supported"  # rnn skill 0.05 at L=100 where lstm has skill 0.75
     assert "rnn skill 0.05 on copy at L=100 where lstm succeeds" in v["evidence"]
@@ -202,11 +256,21 @@ def test_verdict_c_memory():
 
 def test_verdict_c_memory_failure_counts_only_where_the_task_was_learnable():
     # everything fails at L=100 (arima too): the task may be impossible there, not a memory failure
-    mem = pd.DataFrame({"task": "copy", "model": ["rnn-numpy", "arima", "rnn-numpy", "arima"], "lag": [10, 10, 100, 100],
-                        "error": [1.1, 1.0, 3.0, 3.0], "floor": 3.0, "optimum": 1.0})
+    mem = pd.DataFrame(
+        {
+            "task": "copy",
+            "model": ["rnn-numpy", "arima", "rnn-numpy", "arima"],
+            "lag": [10, 10, 100, 100],
+            "error": [1.1, 1.0, 3.0, 3.0],
+            "floor": 3.0,
+            "optimum": 1.0,
+        }
+    )
     assert claims.memory_verdict(mem)["verdict"] == "inconclusive"
     # another task where arima succeeds does not make the copy failure count
-    other = pd.DataFrame({"task": "adding", "model": ["arima"], "lag": [100], "error": [1.0], "floor": 3.0, "optimum": 1.0})
+    other = pd.DataFrame(
+        {"task": "adding", "model": ["arima"], "lag": [100], "error": [1.0], "floor": 3.0, "optimum": 1.0}
+    )
     assert claims.memory_verdict(pd.concat([mem, other]))["verdict"] == "inconclusive"
     assert claims.memory_skill(mem).tolist() == [0.95, 1.0, 0.0, 0.0]
 
@@ -216,7 +280,9 @@ def test_claims_report_round_trip(tmp_path):
     e_ref = RNG.normal(0, 2, size=(len(BASE), h))
     s = make_series({"lstm": BASE - 1, "arima": BASE, "naive2": BASE + 1})
     s.to_parquet(tmp_path / "metrics.parquet")
-    make_forecasts({"lstm": e_ref * 0.5, "arima": e_ref, "naive2": e_ref * 2}).to_parquet(tmp_path / "forecasts.parquet")
+    make_forecasts({"lstm": e_ref * 0.5, "arima": e_ref, "naive2": e_ref * 2}).to_parquet(
+        tmp_path / "forecasts.parquet"
+    )
     speed({"lstm": 30.0, "arima": 10.0, "naive2": 0.1}).to_csv(tmp_path / "speed.csv", index=False)
     out = claims.claims_report(tmp_path)
     assert {"per_series", "summary", "versus", "friedman", "step_errors", "speed", "verdicts"} <= set(out)

@@ -18,7 +18,9 @@ from tests.conftest import invoke
 @pytest.fixture
 def run_dir(long_csv: Path, tmp_path: Path) -> Path:
     out = tmp_path / "a"
-    result = invoke(["run", "--models", "naive,snaive", "--datasets", str(long_csv), "--workers", "1", "--out", str(out)])
+    result = invoke(
+        ["run", "--models", "naive,snaive", "--datasets", str(long_csv), "--workers", "1", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -29,7 +31,7 @@ def _copy(run: Path, name: str) -> Path:
     return dest
 
 
-def _edit_manifest(run: Path, edit) -> None:  # noqa: ANN001
+def _edit_manifest(run: Path, edit) -> None:
     path = run / "manifest.json"
     manifest = json.loads(path.read_text())
     edit(manifest)

@@ -24,7 +24,7 @@ def _rows(curves: dict[str, tuple[float, float]], axes: dict[str, list[int]]) ->
         for model, (a, b) in curves.items():
             vals = values[:1] if (axis == "hidden" and model == "arima") else values
             for v in vals:
-                rows.append({"axis": axis, "value": v, "model": model, "device": "cpu", "total_s": a * v ** b})
+                rows.append({"axis": axis, "value": v, "model": model, "device": "cpu", "total_s": a * v**b})
     return pd.DataFrame(rows)
 
 
@@ -48,8 +48,12 @@ def test_tiny_study_end_to_end(tmp_path, registry):
     nn = rows[rows["model"] == "rnn-numpy"]
     assert (nn["n_params"] > 0).all() and nn["hidden"].notna().all()
     # the base point is measured once and reused on every axis
-    base = rows[(rows["length"] == config.base_length) & (rows["n_series"] == config.base_n_series)
-                & (rows["model"] == "rnn-numpy") & (rows["hidden"] == config.base_hidden)]
+    base = rows[
+        (rows["length"] == config.base_length)
+        & (rows["n_series"] == config.base_n_series)
+        & (rows["model"] == "rnn-numpy")
+        & (rows["hidden"] == config.base_hidden)
+    ]
     assert base["axis"].nunique() == 3 and base["total_s"].nunique() == 1
 
     cost.write_cost_study(tmp_path, config, rows)
@@ -107,8 +111,9 @@ def test_config_rejects_nonsense():
 
 
 def test_fit_exponents_recovers_a_known_power_law():
-    rows = _rows({"arima": (0.01, 1.5), "lstm-torch": (0.2, 0.25)},
-                 {"length": [100, 200, 400, 800], "hidden": [8, 16, 32]})
+    rows = _rows(
+        {"arima": (0.01, 1.5), "lstm-torch": (0.2, 0.25)}, {"length": [100, 200, 400, 800], "hidden": [8, 16, 32]}
+    )
     ex = cost.fit_exponents(rows).set_index(["axis", "model"])
     assert list(ex.reset_index().columns) == cost.EXPONENT_COLUMNS
     assert ex.loc[("length", "arima"), "exponent"] == pytest.approx(1.5, abs=1e-12)
@@ -132,8 +137,9 @@ def test_crossover_where_the_lines_cross():
 
 
 def test_crossover_outside_the_range_and_parallel_lines():
-    rows = _rows({"arima": (0.01, 1.0), "rnn-torch": (0.1, 0.5), "gru-torch": (0.5, 1.0)},
-                 {"length": [1000, 2000, 4000]})
+    rows = _rows(
+        {"arima": (0.01, 1.0), "rnn-torch": (0.1, 0.5), "gru-torch": (0.5, 1.0)}, {"length": [1000, 2000, 4000]}
+    )
     cx = cost.crossover(rows).set_index("model")
     out = cx.loc["rnn-torch"]
     assert out["crossover_value"] == pytest.approx(100.0, rel=1e-9)
@@ -154,9 +160,10 @@ def test_crossover_along_hidden_uses_arimas_flat_base_cost():
 
 
 def _three_axes(rnn_scale: float, rnn_slope: float = 1.0) -> pd.DataFrame:
-    return _rows({"arima": (0.01, 1.0), "rnn-numpy": (0.01 * rnn_scale, rnn_slope),
-                  "lstm-torch": (0.02 * rnn_scale, rnn_slope)},
-                 {"length": [100, 200, 400], "n_series": [8, 32, 128], "hidden": [32, 64, 128]})
+    return _rows(
+        {"arima": (0.01, 1.0), "rnn-numpy": (0.01 * rnn_scale, rnn_slope), "lstm-torch": (0.02 * rnn_scale, rnn_slope)},
+        {"length": [100, 200, 400], "n_series": [8, 32, 128], "hidden": [32, 64, 128]},
+    )
 
 
 def test_cost_verdict_rules():

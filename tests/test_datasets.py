@@ -59,11 +59,14 @@ def test_competition_part(registry, name, count, horizon, season_length, freq):
     assert len(set(p.ids)) == count
 
 
-@pytest.mark.parametrize("collection,parts,total", [
-    ("m3", ["m3-yearly", "m3-quarterly", "m3-monthly", "m3-other"], 3003),
-    ("m1", ["m1-yearly", "m1-quarterly", "m1-monthly"], 1001),
-    ("tourism", ["tourism-yearly", "tourism-quarterly", "tourism-monthly"], 1311),
-])
+@pytest.mark.parametrize(
+    "collection,parts,total",
+    [
+        ("m3", ["m3-yearly", "m3-quarterly", "m3-monthly", "m3-other"], 3003),
+        ("m1", ["m1-yearly", "m1-quarterly", "m1-monthly"], 1001),
+        ("tourism", ["tourism-yearly", "tourism-quarterly", "tourism-monthly"], 1311),
+    ],
+)
 def test_collections(registry, collection, parts, total):
     spec = registry.dataset(collection)
     assert spec.load is None
@@ -99,6 +102,7 @@ def test_competition_loading_is_lazy():
 
 # --- sampling and fingerprints --------------------------------------------------------------
 
+
 def test_sample_deterministic_and_spread(registry):
     ds = load(registry, "m3-monthly")
     a, b = ds.sample(12), ds.sample(12)
@@ -126,11 +130,15 @@ def test_fingerprint_stable_and_sensitive(registry):
 
 # --- classic series -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name,length,freq,m,h", [
-    ("airline", 144, "monthly", 12, 18),
-    ("sunspots", 309, "yearly", 1, 11),
-    ("co2", 526, "monthly", 12, 18),
-])
+
+@pytest.mark.parametrize(
+    "name,length,freq,m,h",
+    [
+        ("airline", 144, "monthly", 12, 18),
+        ("sunspots", 309, "yearly", 1, 11),
+        ("co2", 526, "monthly", 12, 18),
+    ],
+)
 def test_classic(registry, name, length, freq, m, h):
     ds = load(registry, name)
     assert len(ds.panel) == 1 and ds.panel.ids == (name,)
@@ -171,8 +179,11 @@ def test_synthetic_deterministic_per_seed(make):
 
 
 def test_registered_synthetic(registry):
-    for name, freq, m, h in [("synthetic-arma", "other", 1, 8), ("synthetic-seasonal", "monthly", 12, 18),
-                             ("synthetic-tar", "other", 1, 8)]:
+    for name, freq, m, h in [
+        ("synthetic-arma", "other", 1, 8),
+        ("synthetic-seasonal", "monthly", 12, 18),
+        ("synthetic-tar", "other", 1, 8),
+    ]:
         ds = load(registry, name)
         assert ds.name == name and len(ds.panel) == 50
         assert (ds.panel.freq, ds.panel.season_length, ds.panel.horizon) == (freq, m, h)
@@ -239,6 +250,7 @@ def test_threshold_ar_truth():
 
 # --- user files -----------------------------------------------------------------------------
 
+
 def _frame(n: int = 30, ids=("a", "b"), start="2020-01-01", freq="MS") -> pd.DataFrame:
     rows = []
     for k, uid in enumerate(ids):
@@ -287,10 +299,17 @@ def test_sorted_by_ds_and_first_appearance_order(tmp_path):
         assert np.all(np.diff(v) == 1.0)
 
 
-@pytest.mark.parametrize("freq,expected", [
-    ("YS", ("yearly", 6, 1)), ("QS", ("quarterly", 8, 4)), ("ME", ("monthly", 18, 12)),
-    ("W-SUN", ("weekly", 13, 1)), ("D", ("daily", 14, 7)), ("h", ("hourly", 48, 24)),
-])
+@pytest.mark.parametrize(
+    "freq,expected",
+    [
+        ("YS", ("yearly", 6, 1)),
+        ("QS", ("quarterly", 8, 4)),
+        ("ME", ("monthly", 18, 12)),
+        ("W-SUN", ("weekly", 13, 1)),
+        ("D", ("daily", 14, 7)),
+        ("h", ("hourly", 48, 24)),
+    ],
+)
 def test_frequency_inference(tmp_path, freq, expected):
     rows = [("s", str(d), float(i)) for i, d in enumerate(pd.date_range("2001-01-01", periods=60, freq=freq))]
     path = _csv(tmp_path, pd.DataFrame(rows, columns=["unique_id", "ds", "y"]))

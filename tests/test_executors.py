@@ -18,7 +18,6 @@ import pytest
 from harness.executors import Done, Lost, ProcessExecutor, SerialExecutor, Unit, UnitTimeout, alarm
 from tests.conftest import invoke, plugin_folder, sorted_metrics
 
-
 BROKEN_PLUGIN = textwrap.dedent(
     '''
     """Deliberately broken models: each misbehaves only on the series whose mean is above 35."""
@@ -92,7 +91,9 @@ def panel_csv(tmp_path):
     rng = np.random.default_rng(1)
     for k in range(4):
         y = 10.0 * (k + 1) + rng.normal(0, 0.5, 40)
-        rows.append(pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range("2020-01-01", periods=40, freq="MS"), "y": y}))
+        rows.append(
+            pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range("2020-01-01", periods=40, freq="MS"), "y": y})
+        )
     path = tmp_path / "levels.csv"
     pd.concat(rows).to_csv(path, index=False)
     return path
@@ -111,9 +112,27 @@ def test_broken_plugins_cost_only_their_own_rows(executor, panel_csv, broken_dir
     else:
         models.append("broken-global")
     out = tmp_path / "run"
-    result = invoke(["--plugins-dir", str(broken_dir), "run", "--datasets", str(panel_csv), "--horizon", "4",
-                     "--models", ",".join(models), "--executor", executor, "--workers", "2",
-                     "--timeout-series", "2", "--out", str(out)])
+    result = invoke(
+        [
+            "--plugins-dir",
+            str(broken_dir),
+            "run",
+            "--datasets",
+            str(panel_csv),
+            "--horizon",
+            "4",
+            "--models",
+            ",".join(models),
+            "--executor",
+            executor,
+            "--workers",
+            "2",
+            "--timeout-series",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     assert result.exit_code == 1, result.stderr
     m = pd.read_parquet(out / "metrics.parquet")
     for model in models:
@@ -140,9 +159,27 @@ def test_broken_plugins_cost_only_their_own_rows(executor, panel_csv, broken_dir
 
 def test_experiment_time_limit_records_timeout_rows_and_the_run_goes_on(panel_csv, broken_dir, tmp_path):
     out = tmp_path / "run"
-    result = invoke(["--plugins-dir", str(broken_dir), "run", "--datasets", str(panel_csv), "--horizon", "4",
-                     "--models", "slow,naive", "-p", "slow.seconds=0.5", "--workers", "1",
-                     "--timeout-experiment", "1.6", "--out", str(out)])
+    result = invoke(
+        [
+            "--plugins-dir",
+            str(broken_dir),
+            "run",
+            "--datasets",
+            str(panel_csv),
+            "--horizon",
+            "4",
+            "--models",
+            "slow,naive",
+            "-p",
+            "slow.seconds=0.5",
+            "--workers",
+            "1",
+            "--timeout-experiment",
+            "1.6",
+            "--out",
+            str(out),
+        ]
+    )
     assert result.exit_code == 1, result.stderr
     m = pd.read_parquet(out / "metrics.parquet")
     slow = m[m["model"] == "slow"]
@@ -154,14 +191,19 @@ def test_experiment_time_limit_records_timeout_rows_and_the_run_goes_on(panel_cs
     assert experiments.loc["slow", "status"] == "failed" and experiments.loc["naive", "status"] == "ok"
 
 
-@pytest.mark.parametrize("bad, message", [
-    (["--timeout-series", "0"], "--timeout-series must be a positive number of seconds"),
-    (["--timeout-experiment", "-1"], "--timeout-experiment must be a positive number of seconds"),
-    (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler needs --executor dask"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (["--timeout-series", "0"], "--timeout-series must be a positive number of seconds"),
+        (["--timeout-experiment", "-1"], "--timeout-experiment must be a positive number of seconds"),
+        (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler needs --executor dask"),
+    ],
+)
 def test_execution_option_errors(bad, message, tmp_path, long_csv):
     out = tmp_path / "never"
-    result = invoke(["run", "--datasets", str(long_csv), "--horizon", "6", "--models", "naive", *bad, "--out", str(out)])
+    result = invoke(
+        ["run", "--datasets", str(long_csv), "--horizon", "6", "--models", "naive", *bad, "--out", str(out)]
+    )
     assert result.exit_code == 2 and message in result.stderr and not out.exists()
 
 
@@ -176,7 +218,7 @@ def _in_thread(fn):
     def target():
         try:
             out["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+        except BaseException as exc:  # handed back to the test
             out["error"] = exc
 
     t = threading.Thread(target=target, daemon=True)  # a thread that never stops must not hold pytest
@@ -212,8 +254,20 @@ def test_executors_run_units_and_report_lost_ones():
     assert isinstance(outcomes[1], Lost) and "TypeError" in outcomes[1].message
 
 
-RUN = ["--datasets", "synthetic-arma,synthetic-tar", "--limit", "8", "--models", "theta,arima,rnn-numpy,lstm-torch",
-       "-p", "rnn-numpy.epochs=3", "-p", "lstm-torch.epochs=2", "--seeds", "0,1"]
+RUN = [
+    "--datasets",
+    "synthetic-arma,synthetic-tar",
+    "--limit",
+    "8",
+    "--models",
+    "theta,arima,rnn-numpy,lstm-torch",
+    "-p",
+    "rnn-numpy.epochs=3",
+    "-p",
+    "lstm-torch.epochs=2",
+    "--seeds",
+    "0,1",
+]
 
 
 def test_results_are_identical_whichever_executor_runs_them(tmp_path):
@@ -244,8 +298,25 @@ def test_dask_isolates_a_worker_that_dies(first, panel_csv, broken_dir, tmp_path
         frame.sort_values(["unique_id", "ds"]).to_csv(data, index=False)
     culprit, innocent = ("s0", ["s1", "s2", "s3"]) if first else ("s3", ["s0", "s1", "s2"])
     out = tmp_path / "run"
-    result = invoke(["--plugins-dir", str(broken_dir), "run", "--datasets", str(data), "--horizon", "4",
-                     "--models", "naive,broken-exit-late", "--executor", "dask", "--workers", "2", "--out", str(out)])
+    result = invoke(
+        [
+            "--plugins-dir",
+            str(broken_dir),
+            "run",
+            "--datasets",
+            str(data),
+            "--horizon",
+            "4",
+            "--models",
+            "naive,broken-exit-late",
+            "--executor",
+            "dask",
+            "--workers",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     assert result.exit_code == 1, result.stderr
     m = pd.read_parquet(out / "metrics.parquet")
     rows = m[m["model"] == "broken-exit-late"].set_index("unique_id")
@@ -257,10 +328,25 @@ def test_dask_executor_without_distributed_is_a_one_line_error(monkeypatch, tmp_
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "distributed" else real(name, *a))
     out = tmp_path / "never"
-    result = invoke(["run", "--datasets", str(long_csv), "--horizon", "6", "--models", "naive", "--executor", "dask",
-                     "--out", str(out)])
+    result = invoke(
+        [
+            "run",
+            "--datasets",
+            str(long_csv),
+            "--horizon",
+            "6",
+            "--models",
+            "naive",
+            "--executor",
+            "dask",
+            "--out",
+            str(out),
+        ]
+    )
     assert result.exit_code == 2 and not out.exists()
-    assert result.stderr.strip() == "rnnbench: error: --executor dask needs the dask extra: pip install 'rnnbench[dask]'"
+    assert (
+        result.stderr.strip() == "rnnbench: error: --executor dask needs the dask extra: pip install 'rnnbench[dask]'"
+    )
 
 
 def test_runs_without_dask_never_import_distributed():
@@ -278,14 +364,43 @@ def test_dask_runs_on_an_existing_cluster_given_its_address(panel_csv, broken_di
     its own rows after dask's retries on other workers."""
     from distributed import LocalCluster
 
-    base = ["--plugins-dir", str(broken_dir), "run", "--datasets", str(panel_csv), "--horizon", "4",
-            "--timeout-series", "2"]
-    serial = invoke([*base, "--models", "naive,theta,broken-raise,broken-hang", "--executor", "serial",
-                     "--out", str(tmp_path / "serial")])
+    base = [
+        "--plugins-dir",
+        str(broken_dir),
+        "run",
+        "--datasets",
+        str(panel_csv),
+        "--horizon",
+        "4",
+        "--timeout-series",
+        "2",
+    ]
+    serial = invoke(
+        [
+            *base,
+            "--models",
+            "naive,theta,broken-raise,broken-hang",
+            "--executor",
+            "serial",
+            "--out",
+            str(tmp_path / "serial"),
+        ]
+    )
     assert serial.exit_code == 1, serial.stderr
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
-        result = invoke([*base, "--models", "naive,theta,broken-raise,broken-hang,broken-exit", "--executor", "dask",
-                         "--scheduler", cluster.scheduler_address, "--out", str(tmp_path / "remote")])
+        result = invoke(
+            [
+                *base,
+                "--models",
+                "naive,theta,broken-raise,broken-hang,broken-exit",
+                "--executor",
+                "dask",
+                "--scheduler",
+                cluster.scheduler_address,
+                "--out",
+                str(tmp_path / "remote"),
+            ]
+        )
     assert result.exit_code == 1, result.stderr
     remote = sorted_metrics(tmp_path / "remote")
     rows = remote[remote["model"] == "broken-exit"].set_index("unique_id")

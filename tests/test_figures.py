@@ -34,9 +34,17 @@ def assert_png(path: Path, min_kb: float = 8.0) -> None:
 def tables() -> dict:
     rng = np.random.default_rng(0)
     acc = pd.DataFrame([{"dataset": d, "model": m, "smape": 10 + rng.random() * 5} for d in DATASETS for m in MODELS])
-    spd = pd.DataFrame([{"dataset": d, "model": m, "ms_per_series": 10 ** rng.uniform(-2, 2)} for d in DATASETS for m in MODELS])
-    steps = pd.DataFrame([{"dataset": d, "model": m, "step": h, "smape": 8 + h + rng.random()}
-                          for d in DATASETS for m in MODELS for h in range(1, 7)])
+    spd = pd.DataFrame(
+        [{"dataset": d, "model": m, "ms_per_series": 10 ** rng.uniform(-2, 2)} for d in DATASETS for m in MODELS]
+    )
+    steps = pd.DataFrame(
+        [
+            {"dataset": d, "model": m, "step": h, "smape": 8 + h + rng.random()}
+            for d in DATASETS
+            for m in MODELS
+            for h in range(1, 7)
+        ]
+    )
     ranks = pd.DataFrame({"model": MODELS, "avg_rank": [1.6, 2.1, 3.4, 3.6, 4.3]})
     rows = []
     for d in DATASETS:
@@ -45,11 +53,29 @@ def tables() -> dict:
             for m in MODELS:
                 for seed in (0, 1):
                     for h in range(6):
-                        rows.append({"unique_id": uid, "window": 0, "origin": 30, "step": h + 1, "y": y[h],
-                                     "yhat": y[h] + rng.normal(), "lo": np.nan, "hi": np.nan,
-                                     "dataset": d, "model": m, "seed": seed})
-    return {"accuracy": acc, "speed": spd, "step_errors": steps, "ranks": {"m3-monthly": ranks},
-            "cd": {"m3-monthly": 1.2}, "forecasts": pd.DataFrame(rows)}
+                        rows.append(
+                            {
+                                "unique_id": uid,
+                                "window": 0,
+                                "origin": 30,
+                                "step": h + 1,
+                                "y": y[h],
+                                "yhat": y[h] + rng.normal(),
+                                "lo": np.nan,
+                                "hi": np.nan,
+                                "dataset": d,
+                                "model": m,
+                                "seed": seed,
+                            }
+                        )
+    return {
+        "accuracy": acc,
+        "speed": spd,
+        "step_errors": steps,
+        "ranks": {"m3-monthly": ranks},
+        "cd": {"m3-monthly": 1.2},
+        "forecasts": pd.DataFrame(rows),
+    }
 
 
 def test_accuracy_vs_cost(tables: dict, tmp_path: Path) -> None:
@@ -75,14 +101,22 @@ def test_cd_groups_are_maximal_cliques() -> None:
 def test_forecast_examples_with_and_without_history(tables: dict, tmp_path: Path) -> None:
     fc = tables["forecasts"]
     assert_png(figures.forecast_examples(fc, None, tmp_path / "f.png", n=4))
-    history = lambda ds, uid: np.linspace(90, 100, 30)  # noqa: E731
+
+    def history(ds, uid):
+        return np.linspace(90, 100, 30)
+
     assert_png(figures.forecast_examples(fc, history, tmp_path / "g.png", n=2, models=["arima", "naive"]))
 
 
 def test_write_figures_names_and_skips_missing(tables: dict, tmp_path: Path) -> None:
     written = figures.write_figures(tmp_path, tables)
-    assert set(written) == {"accuracy_vs_cost", "smape_by_step", "cd_m3-monthly",
-                            "forecasts_m3-monthly", "forecasts_airline"}
+    assert set(written) == {
+        "accuracy_vs_cost",
+        "smape_by_step",
+        "cd_m3-monthly",
+        "forecasts_m3-monthly",
+        "forecasts_airline",
+    }
     for path in written.values():
         assert path.parent == tmp_path / "figures"
         assert_png(path)
@@ -92,12 +126,17 @@ def test_write_figures_names_and_skips_missing(tables: dict, tmp_path: Path) -> 
 
 
 def test_hostile_names_do_not_break_figures_or_paths(tables: dict, tmp_path: Path) -> None:
-    acc = tables["accuracy"].assign(model=lambda d: d["model"].replace("arima", "$\\bad{$"),
-                                    dataset=lambda d: d["dataset"].replace("airline", "../../evil"))
-    spd = tables["speed"].assign(model=lambda d: d["model"].replace("arima", "$\\bad{$"),
-                                 dataset=lambda d: d["dataset"].replace("airline", "../../evil"))
-    written = figures.write_figures(tmp_path, {"accuracy": acc, "speed": spd,
-                                               "ranks": {"../../evil": tables["ranks"]["m3-monthly"]}})
+    acc = tables["accuracy"].assign(
+        model=lambda d: d["model"].replace("arima", "$\\bad{$"),
+        dataset=lambda d: d["dataset"].replace("airline", "../../evil"),
+    )
+    spd = tables["speed"].assign(
+        model=lambda d: d["model"].replace("arima", "$\\bad{$"),
+        dataset=lambda d: d["dataset"].replace("airline", "../../evil"),
+    )
+    written = figures.write_figures(
+        tmp_path, {"accuracy": acc, "speed": spd, "ranks": {"../../evil": tables["ranks"]["m3-monthly"]}}
+    )
     assert set(written) == {"accuracy_vs_cost", "cd_evil"}
     assert all(p.parent == tmp_path / "figures" for p in written.values())
 
@@ -113,8 +152,12 @@ EVIL = "<script>alert(1)</script>"
 
 
 def _page(tmp_path: Path) -> tuple[str, Path]:
-    png = figures.smape_by_step(pd.DataFrame({"dataset": "d", "model": ["a", "a", EVIL, EVIL], "step": [1, 2, 1, 2],
-                                              "smape": [1.0, 2.0, 1.5, 2.5]}), tmp_path / "fig.png")
+    png = figures.smape_by_step(
+        pd.DataFrame(
+            {"dataset": "d", "model": ["a", "a", EVIL, EVIL], "step": [1, 2, 1, 2], "smape": [1.0, 2.0, 1.5, 2.5]}
+        ),
+        tmp_path / "fig.png",
+    )
     table = pd.DataFrame({"model": [EVIL, "arima"], "smape": [12.34567, float("nan")], "n": [3, 4]})
     sections = [(f"dataset {EVIL}", [f"model {EVIL} did well", table, png]), ("Second", ["plain & simple"])]
     return render_html(f"run {EVIL}", sections), png
@@ -145,10 +188,21 @@ def test_page_renders_in_headless_chromium(tmp_path: Path) -> None:
     html_path = tmp_path / "report.html"
     html_path.write_text(page, encoding="utf-8")
     shot = tmp_path / "shot.png"
-    cmd = [shutil.which("chromium"), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,2000",
-           html_path.resolve().as_uri()]
+    cmd = [
+        shutil.which("chromium"),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={shot}",
+        "--window-size=1200,2000",
+        html_path.resolve().as_uri(),
+    ]
     subprocess.run(cmd, check=False, timeout=120, capture_output=True)
     assert shot.is_file() and shot.stat().st_size > 0
     img = mpimg.imread(shot)[..., :3]

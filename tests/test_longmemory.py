@@ -79,8 +79,9 @@ def test_adding_floor_matches_ar2_formula():
 def test_defaults_leave_a_wide_gap_between_optimum_and_floor():
     # optimal/floor with defaults: copy 0.312, adding 0.408, seasonal 0.447. The verdict rule of
     # the memory study needs optimal < 0.5*floor; adding with alpha=0.45 would be 0.513.
-    ratios = {task: make(2, 12).meta["optimal_rmse"] / make(2, 12).meta["floor_rmse"]
-              for task, make in GENERATORS.items()}
+    ratios = {
+        task: make(2, 12).meta["optimal_rmse"] / make(2, 12).meta["floor_rmse"] for task, make in GENERATORS.items()
+    }
     assert ratios["copy"] == pytest.approx(0.3122, abs=1e-3)
     assert ratios["adding"] == pytest.approx(0.4079, abs=1e-3)
     assert ratios["seasonal"] == pytest.approx(0.4472, abs=1e-3)
@@ -88,8 +89,9 @@ def test_defaults_leave_a_wide_gap_between_optimum_and_floor():
     assert lm.adding(2, 12, alpha=0.45).meta["optimal_rmse"] / lm.adding(2, 12, alpha=0.45).meta["floor_rmse"] > 0.5
 
 
-@pytest.mark.parametrize("task,lag", [("copy", 6), ("copy", 24), ("adding", 6), ("adding", 12),
-                                      ("seasonal", 6), ("seasonal", 24)])
+@pytest.mark.parametrize(
+    "task,lag", [("copy", 6), ("copy", 24), ("adding", 6), ("adding", 12), ("seasonal", 6), ("seasonal", 24)]
+)
 def test_oracle_reaches_optimal_and_mean_reaches_floor(task, lag):
     # 200 series x 6 test points: the RMSE's relative sampling error is about 2-3%.
     d = GENERATORS[task](200, lag, length=1200, seed=11)
@@ -122,23 +124,26 @@ def test_oracle_forecast_by_hand():
         lm.oracle_forecast(a, np.zeros(11), 0, 3)
 
 
-@pytest.mark.parametrize("call", [
-    lambda: lm.lagged_copy(2, 4),  # horizon 6 > lag 4
-    lambda: lm.adding(2, 6, horizon=7),
-    lambda: lm.long_seasonal(2, 5),
-    lambda: lm.lagged_copy(2, 12, phi=1.0),
-    lambda: lm.lagged_copy(2, 12, phi=-1.2),
-    lambda: lm.adding(2, 12, alpha=0.5),
-    lambda: lm.adding(2, 12, alpha=-1.0),
-    lambda: lm.lagged_copy(2, 0, horizon=1),
-    lambda: lm.adding(2, -6, horizon=1),
-    lambda: lm.long_seasonal(2, 0, horizon=1),
-    lambda: lm.lagged_copy(0, 12),
-    lambda: lm.lagged_copy(2, 12, sigma=0.0),
-    lambda: lm.adding(2, 12, length=29),  # needs 2*12 + 6 = 30
-    lambda: lm.long_seasonal(2, 12, amplitude=0.0),
-    lambda: lm.dataset_name("reverse", 6),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: lm.lagged_copy(2, 4),  # horizon 6 > lag 4
+        lambda: lm.adding(2, 6, horizon=7),
+        lambda: lm.long_seasonal(2, 5),
+        lambda: lm.lagged_copy(2, 12, phi=1.0),
+        lambda: lm.lagged_copy(2, 12, phi=-1.2),
+        lambda: lm.adding(2, 12, alpha=0.5),
+        lambda: lm.adding(2, 12, alpha=-1.0),
+        lambda: lm.lagged_copy(2, 0, horizon=1),
+        lambda: lm.adding(2, -6, horizon=1),
+        lambda: lm.long_seasonal(2, 0, horizon=1),
+        lambda: lm.lagged_copy(0, 12),
+        lambda: lm.lagged_copy(2, 12, sigma=0.0),
+        lambda: lm.adding(2, 12, length=29),  # needs 2*12 + 6 = 30
+        lambda: lm.long_seasonal(2, 12, amplitude=0.0),
+        lambda: lm.dataset_name("reverse", 6),
+    ],
+)
 def test_bad_parameters_raise(call):
     with pytest.raises(ValueError):
         call()

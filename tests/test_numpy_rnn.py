@@ -49,15 +49,18 @@ def test_same_seed_same_forecasts_other_seed_differs():
     assert not np.allclose(runs[0], runs[2])
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"strategy": "seq2seq"}, "strategy must be one of"),
-    ({"training": "both"}, "training must be one of"),
-    ({"activation": "gelu"}, "activation must be one of"),
-    ({"deseasonalize": "x13"}, "deseasonalize must be one of"),
-    ({"hidden": 0}, "hidden must be a positive integer, got 0"),
-    ({"bptt_steps": -1}, "bptt_steps must be a positive integer or null, got -1"),
-    ({"clip_norm": "big"}, "clip_norm must be a positive number or null"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"strategy": "seq2seq"}, "strategy must be one of"),
+        ({"training": "both"}, "training must be one of"),
+        ({"activation": "gelu"}, "activation must be one of"),
+        ({"deseasonalize": "x13"}, "deseasonalize must be one of"),
+        ({"hidden": 0}, "hidden must be a positive integer, got 0"),
+        ({"bptt_steps": -1}, "bptt_steps must be a positive integer or null, got -1"),
+        ({"clip_norm": "big"}, "clip_norm must be a positive number or null"),
+    ],
+)
 def test_bad_parameters_are_model_errors(params, message):
     with pytest.raises(harness.ModelError, match=message):
         RNNNumpy(horizon=6, season_length=1, **params)
@@ -71,8 +74,25 @@ def test_optional_training_limits_accept_null():
 
 def test_runs_from_the_cli_with_seeds(tmp_path):
     out = tmp_path / "run"
-    result = invoke(["run", "--models", "rnn-numpy", "--datasets", "synthetic-seasonal", "--limit", "8",
-                     "--seeds", "0,1", "-p", "rnn-numpy.epochs=3", "--workers", "1", "--out", str(out)])
+    result = invoke(
+        [
+            "run",
+            "--models",
+            "rnn-numpy",
+            "--datasets",
+            "synthetic-seasonal",
+            "--limit",
+            "8",
+            "--seeds",
+            "0,1",
+            "-p",
+            "rnn-numpy.epochs=3",
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert result.exit_code == 0, result.output
     metrics = pd.read_parquet(out / "metrics.parquet").query("model == 'rnn-numpy'")
     assert sorted(metrics["seed"].unique()) == [0, 1] and (metrics["status"] == "ok").all()

@@ -59,7 +59,11 @@ def test_shapes_and_init_are_deterministic():
     net = ElmanRNN(3, 5, 2, seed=7)
     assert list(net.params) == list(PARAM_NAMES)
     assert {k: v.shape for k, v in net.params.items()} == {
-        "W_x": (3, 5), "W_h": (5, 5), "b": (5,), "W_y": (5, 2), "b_y": (2,)
+        "W_x": (3, 5),
+        "W_h": (5, 5),
+        "b": (5,),
+        "W_y": (5, 2),
+        "b_y": (2,),
     }
     assert np.allclose(net.params["W_h"] @ net.params["W_h"].T, np.eye(5))  # orthogonal
     assert not net.params["b"].any() and not net.params["b_y"].any()

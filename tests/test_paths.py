@@ -28,8 +28,29 @@ def test_run_dir_for_accepts_plain_names(name):
     assert run_dir_for(Path("results"), name) == Path("results") / name
 
 
-@pytest.mark.parametrize("name", ["", ".", "..", "../x", "a/b", "a/../b", "/abs", "\\abs", "a\\b", ".hidden",
-                                  "x" * 129, "tab\there", "new\nline", "nul\0", "sp ace", "ünïcode", "a:b", "~"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        ".",
+        "..",
+        "../x",
+        "a/b",
+        "a/../b",
+        "/abs",
+        "\\abs",
+        "a\\b",
+        ".hidden",
+        "x" * 129,
+        "tab\there",
+        "new\nline",
+        "nul\0",
+        "sp ace",
+        "ünïcode",
+        "a:b",
+        "~",
+    ],
+)
 def test_run_dir_for_refuses_anything_else(name):
     with pytest.raises(StoreError, match="plain name"):
         run_dir_for(Path("results"), name)
@@ -39,7 +60,7 @@ def hostile_plugin(tmp: Path) -> str:
     """Models and a dataset whose names and series ids look like paths, some of them absolute
     paths into the test's own folder (so a write there would be seen)."""
     return textwrap.dedent(
-        f'''
+        f"""
         import numpy as np
         import harness
 
@@ -72,7 +93,7 @@ def hostile_plugin(tmp: Path) -> str:
         @harness.hookimpl
         def register_datasets(register):
             register("..", load)
-        '''
+        """
     )
 
 
@@ -90,8 +111,23 @@ def test_hostile_names_write_only_inside_the_run_dir(tmp_path, monkeypatch):
     before = tree(tmp_path)
 
     models = f"../../escape,{tmp_path / 'abs-escape'},naive"
-    result = invoke(["--plugins-dir", str(plugins), "run", "--run-id", "hostile-1.0_x", "--models", models,
-                     "--datasets", f"{data},..", "--horizon", "6", "--workers", "1"])
+    result = invoke(
+        [
+            "--plugins-dir",
+            str(plugins),
+            "run",
+            "--run-id",
+            "hostile-1.0_x",
+            "--models",
+            models,
+            "--datasets",
+            f"{data},..",
+            "--horizon",
+            "6",
+            "--workers",
+            "1",
+        ]
+    )
 
     assert result.exit_code == 0, result.output
     run_dir = work / "results" / "hostile-1.0_x"
@@ -113,8 +149,21 @@ def test_hostile_names_write_only_inside_the_run_dir(tmp_path, monkeypatch):
 
     # the same --run-id again is refused, and nothing changes
     before = tree(tmp_path)
-    again = invoke(["--plugins-dir", str(plugins), "run", "--run-id", "hostile-1.0_x", "--models", "naive",
-                    "--datasets", str(data), "--horizon", "6"])
+    again = invoke(
+        [
+            "--plugins-dir",
+            str(plugins),
+            "run",
+            "--run-id",
+            "hostile-1.0_x",
+            "--models",
+            "naive",
+            "--datasets",
+            str(data),
+            "--horizon",
+            "6",
+        ]
+    )
     assert again.exit_code == 2 and "already holds a run" in again.stderr
     assert tree(tmp_path) == before
 
@@ -137,18 +186,37 @@ def unpickling_calls(text: str) -> list[str]:
     return [why for pattern, why in UNPICKLING if pattern.search(text)]
 
 
-@pytest.mark.parametrize("snippet", [
-    "pickle.load(f)", "obj = pickle.loads(b)", "pd.read_pickle(path)", "df = pandas.read_pickle(p)",
-    "np.load(p, allow_pickle=True)", "numpy.load(p, allow_pickle = True)", "joblib.load(p)", "torch.load(p)",
-    "torch.load(p, map_location='cpu')", "cloudpickle.loads(b)", "dill.load(f)", "shelve.open(p)",
-])
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "pickle.load(f)",
+        "obj = pickle.loads(b)",
+        "pd.read_pickle(path)",
+        "df = pandas.read_pickle(p)",
+        "np.load(p, allow_pickle=True)",
+        "numpy.load(p, allow_pickle = True)",
+        "joblib.load(p)",
+        "torch.load(p)",
+        "torch.load(p, map_location='cpu')",
+        "cloudpickle.loads(b)",
+        "dill.load(f)",
+        "shelve.open(p)",
+    ],
+)
 def test_the_scanner_finds_unpickling(snippet):
     assert unpickling_calls(snippet)
 
 
-@pytest.mark.parametrize("snippet", [
-    "np.load(p)", "torch.load(p, weights_only=True)", "json.loads(text)", "pd.read_parquet(p)", "pickle.dumps(x)",
-])
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "np.load(p)",
+        "torch.load(p, weights_only=True)",
+        "json.loads(text)",
+        "pd.read_parquet(p)",
+        "pickle.dumps(x)",
+    ],
+)
 def test_the_scanner_lets_safe_reads_pass(snippet):
     assert not unpickling_calls(snippet)
 

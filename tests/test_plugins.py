@@ -29,8 +29,21 @@ def test_plugins_dir_plugin_is_listed_and_runs(plugins_dir, long_csv, tmp_path):
     assert "drift-damped" in listing.output and "damping=0.5" in listing.output
 
     out = tmp_path / "run"
-    result = invoke(["--plugins-dir", str(plugins_dir), "run", "--models", "drift,panel-mean",
-                     "--datasets", str(long_csv), "--workers", "2", "--out", str(out)])
+    result = invoke(
+        [
+            "--plugins-dir",
+            str(plugins_dir),
+            "run",
+            "--models",
+            "drift,panel-mean",
+            "--datasets",
+            str(long_csv),
+            "--workers",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     assert result.exit_code == 0, result.output
     report = (out / "report.md").read_text()
     assert "| drift " in report and "| panel-mean " in report
@@ -99,6 +112,6 @@ def test_listings(monkeypatch):
     assert models.exit_code == 0 and "naive2" in models.output and "local" in models.output
     datasets = invoke(["datasets"])
     assert datasets.exit_code == 0
-    line = next(l for l in datasets.output.splitlines() if l.startswith("m3-monthly "))
+    line = next(row for row in datasets.output.splitlines() if row.startswith("m3-monthly "))
     assert line.split()[1:5] == ["1428", "monthly", "18", "12"]
-    assert "collection" in next(l for l in datasets.output.splitlines() if l.startswith("m3 "))
+    assert "collection" in next(row for row in datasets.output.splitlines() if row.startswith("m3 "))

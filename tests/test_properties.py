@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from harness import metrics
-from harness.data import Dataset, DataError
+from harness.data import DataError, Dataset
 from harness.files import load_long_file
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -33,11 +33,30 @@ finite = st.floats(allow_nan=False, allow_infinity=False)
 #: they underflow to 0 (an RMSE of errors all that small is 0, less than their MAE).
 moderate = st.just(0.0) | st.floats(1e-100, 1e100) | st.floats(-1e100, -1e-100)
 #: Any series id: unicode, commas, quotes, line breaks, spaces, things that look like numbers or "NA".
-TRICKY_IDS = ["NA", "nan", "None", "null", "N/A", "#N/A", "1", "01", "1.0", "-", " a ", 'q"uote', "com,ma", "ünï",
-              "../x", "a\rb", "line\nbreak"]
+TRICKY_IDS = [
+    "NA",
+    "nan",
+    "None",
+    "null",
+    "N/A",
+    "#N/A",
+    "1",
+    "01",
+    "1.0",
+    "-",
+    " a ",
+    'q"uote',
+    "com,ma",
+    "ünï",
+    "../x",
+    "a\rb",
+    "line\nbreak",
+]
 series_id = st.text(min_size=1, max_size=10) | st.sampled_from(TRICKY_IDS)
 #: The same without NUL, where pandas' CSV parser ends a field (a CSV with NUL in it is not text).
-csv_series_id = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=10) | st.sampled_from(TRICKY_IDS)
+csv_series_id = st.text(
+    st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=10
+) | st.sampled_from(TRICKY_IDS)
 
 
 @st.composite
@@ -120,20 +139,72 @@ def test_random_bytes_load_or_raise_data_error(content, suffix):
         _loads_or_data_error(path, None)
 
 
-TOKENS = st.sampled_from([
-    "", " ", "a", "b", "s1", "NA", "nan", "inf", "-inf", "1e400", "-0", "0", "1", "3.5", "-2", "true", "False",
-    "99999999999999999999", "-99999999999999999999", "9223372036854775808", "2020-01-01", "2020-02-01",
-    "2020-13-45", "1677-09-21", "2262-04-12", "9999-12-31", "10000-01-01", "0001-01-01", "2020-01-01 25:00",
-    "2020-01-01T00:00:00+05:00", "2020-01-01T00:00:00Z", "20200101", "1.5e3", '"', '""', "'", "\t", "ü", "\r",
-    "#", "NaT", "None",
-]) | st.text(max_size=6)
-HEADERS = st.sampled_from(["unique_id,ds,y", "unique_id,ds,y,category", "ds,y", "unique_id,y,ds", "unique_id,ds,y,y",
-                           "unique_id,unique_id,ds,y", "", "unique_id,ds,y,"])
+TOKENS = st.sampled_from(
+    [
+        "",
+        " ",
+        "a",
+        "b",
+        "s1",
+        "NA",
+        "nan",
+        "inf",
+        "-inf",
+        "1e400",
+        "-0",
+        "0",
+        "1",
+        "3.5",
+        "-2",
+        "true",
+        "False",
+        "99999999999999999999",
+        "-99999999999999999999",
+        "9223372036854775808",
+        "2020-01-01",
+        "2020-02-01",
+        "2020-13-45",
+        "1677-09-21",
+        "2262-04-12",
+        "9999-12-31",
+        "10000-01-01",
+        "0001-01-01",
+        "2020-01-01 25:00",
+        "2020-01-01T00:00:00+05:00",
+        "2020-01-01T00:00:00Z",
+        "20200101",
+        "1.5e3",
+        '"',
+        '""',
+        "'",
+        "\t",
+        "ü",
+        "\r",
+        "#",
+        "NaT",
+        "None",
+    ]
+) | st.text(max_size=6)
+HEADERS = st.sampled_from(
+    [
+        "unique_id,ds,y",
+        "unique_id,ds,y,category",
+        "ds,y",
+        "unique_id,y,ds",
+        "unique_id,ds,y,y",
+        "unique_id,unique_id,ds,y",
+        "",
+        "unique_id,ds,y,",
+    ]
+)
 
 
 @MORE
-@given(header=HEADERS, rows=st.lists(st.lists(TOKENS, min_size=1, max_size=5), max_size=30),
-       horizon=st.none() | st.integers(-1, 4))
+@given(
+    header=HEADERS,
+    rows=st.lists(st.lists(TOKENS, min_size=1, max_size=5), max_size=30),
+    horizon=st.none() | st.integers(-1, 4),
+)
 def test_junk_csv_loads_or_raises_data_error(header, rows, horizon):
     text = header + "\n" + "".join(",".join(row) + "\n" for row in rows)
     with tempfile.TemporaryDirectory() as folder:
@@ -152,8 +223,11 @@ def test_random_text_csv_loads_or_raises_data_error(text):
 
 
 @MORE
-@given(ds=st.lists(TOKENS, min_size=1, max_size=12), ids=st.lists(st.sampled_from(["a", "b", "NA", "1"]), min_size=12,
-                                                               max_size=12), horizon=st.none() | st.integers(1, 3))
+@given(
+    ds=st.lists(TOKENS, min_size=1, max_size=12),
+    ids=st.lists(st.sampled_from(["a", "b", "NA", "1"]), min_size=12, max_size=12),
+    horizon=st.none() | st.integers(1, 3),
+)
 def test_csv_with_junk_ds_loads_or_raises_data_error(ds, ids, horizon):
     """Valid ids and values, any ds: the ds parser is where dates, integers and junk meet."""
     text = "unique_id,ds,y\n" + "".join(f"{uid},{d},{k}.5\n" for k, (uid, d) in enumerate(zip(ids, ds)))
@@ -174,8 +248,11 @@ def _column(n: int):
         st.lists(st.none() | st.integers(-5, 5), min_size=n, max_size=n),
         st.lists(st.sampled_from(["2020-01-01", "2020-02-01", "x", "1", "nan"]), min_size=n, max_size=n),
         st.lists(st.binary(max_size=3), min_size=n, max_size=n),
-        st.lists(st.datetimes(timezones=st.sampled_from([datetime.timezone.utc, datetime.timezone(datetime.timedelta(hours=5))])),
-                 min_size=n, max_size=n),
+        st.lists(
+            st.datetimes(timezones=st.sampled_from([datetime.UTC, datetime.timezone(datetime.timedelta(hours=5))])),
+            min_size=n,
+            max_size=n,
+        ),
         st.lists(st.integers(0, 2**64 - 1), min_size=n, max_size=n).map(lambda v: np.array(v, dtype=np.uint64)),
         st.lists(st.floats(-1e30, 1e30).map(round), min_size=n, max_size=n).map(lambda v: np.array(v, dtype=float)),
     )
@@ -187,7 +264,7 @@ def _parquet_loads_or_data_error(frame: pd.DataFrame, horizon: int | None) -> No
         path = Path(folder) / "junk.parquet"
         try:
             frame.to_parquet(path, index=False)
-        except Exception:  # noqa: BLE001 - pyarrow cannot store this frame; nothing to load
+        except Exception:  # pyarrow cannot store this frame; nothing to load
             assume(False)
         _loads_or_data_error(path, horizon)
 
@@ -196,14 +273,23 @@ def _parquet_loads_or_data_error(frame: pd.DataFrame, horizon: int | None) -> No
 @given(data=st.data(), n=st.integers(1, 12), horizon=st.none() | st.integers(1, 3))
 def test_parquet_with_any_ds_type_loads_or_raises_data_error(data, n, horizon):
     """Valid ids and values, a ds column of any type Parquet holds."""
-    frame = pd.DataFrame({"unique_id": data.draw(st.lists(st.sampled_from(["a", "b"]), min_size=n, max_size=n)),
-                          "ds": data.draw(_column(n), label="ds"), "y": np.arange(n, dtype=float)})
+    frame = pd.DataFrame(
+        {
+            "unique_id": data.draw(st.lists(st.sampled_from(["a", "b"]), min_size=n, max_size=n)),
+            "ds": data.draw(_column(n), label="ds"),
+            "y": np.arange(n, dtype=float),
+        }
+    )
     _parquet_loads_or_data_error(frame, horizon)
 
 
 @MORE
-@given(data=st.data(), n=st.integers(0, 25), columns=st.sets(st.sampled_from(["unique_id", "ds", "y", "category"])),
-       horizon=st.none() | st.integers(1, 4))
+@given(
+    data=st.data(),
+    n=st.integers(0, 25),
+    columns=st.sets(st.sampled_from(["unique_id", "ds", "y", "category"])),
+    horizon=st.none() | st.integers(1, 4),
+)
 def test_parquet_of_any_column_types_loads_or_raises_data_error(data, n, columns, horizon):
     frame = pd.DataFrame({name: data.draw(_column(n), label=name) for name in sorted(columns)})
     _parquet_loads_or_data_error(frame, horizon)
@@ -212,7 +298,8 @@ def test_parquet_of_any_column_types_loads_or_raises_data_error(data, n, columns
 # --- metrics ------------------------------------------------------------------------------------
 
 pairs = st.integers(1, 24).flatmap(
-    lambda n: st.tuples(st.lists(moderate, min_size=n, max_size=n), st.lists(moderate, min_size=n, max_size=n)))
+    lambda n: st.tuples(st.lists(moderate, min_size=n, max_size=n), st.lists(moderate, min_size=n, max_size=n))
+)
 
 
 @MORE
@@ -282,10 +369,18 @@ def test_coverage_is_a_share(n, data):
 
 
 @MORE
-@given(h=st.integers(1, 18), n=st.integers(0, 30), m=st.integers(1, 24), intervals=st.booleans(),
-       level=st.none() | st.floats(0.5, 99.5), data=st.data())
+@given(
+    h=st.integers(1, 18),
+    n=st.integers(0, 30),
+    m=st.integers(1, 24),
+    intervals=st.booleans(),
+    level=st.none() | st.floats(0.5, 99.5),
+    data=st.data(),
+)
 def test_series_scores_never_raises_on_finite_input(h, n, m, intervals, level, data):
-    draw = lambda k, size: np.array(data.draw(st.lists(finite, min_size=size, max_size=size), label=k))  # noqa: E731
+    def draw(k, size):
+        return np.array(data.draw(st.lists(finite, min_size=size, max_size=size), label=k))
+
     y, f, x = draw("y", h), draw("f", h), draw("insample", n)
     lower, upper = (draw("lower", h), draw("upper", h)) if intervals else (None, None)
     with warnings.catch_warnings():

@@ -24,9 +24,20 @@ from tests.conftest import RESULT_KEYS, invoke, plan_of, sorted_metrics
 
 #: ~16 experiments, ~15 s uninterrupted on 2 cores: local models in a pool of 2 workers and a
 #: global one (the numpy RNN, 3 seeds) in a spawned worker, so a kill hits worker processes too.
-CONFIG = ["--datasets", "synthetic-arma,synthetic-tar", "--limit", "12",
-          "--models", "naive,snaive,theta,arima,rnn-numpy", "-p", "rnn-numpy.epochs=3",
-          "--seeds", "0,1,2", "--workers", "2"]
+CONFIG = [
+    "--datasets",
+    "synthetic-arma,synthetic-tar",
+    "--limit",
+    "12",
+    "--models",
+    "naive,snaive,theta,arima,rnn-numpy",
+    "-p",
+    "rnn-numpy.epochs=3",
+    "--seeds",
+    "0,1,2",
+    "--workers",
+    "2",
+]
 MODELS = {"naive": 1, "snaive": 1, "theta": 1, "arima": 1, "rnn-numpy": 3, "naive2": 1}  # seeds per model
 TOTAL = 2 * sum(MODELS.values())
 DONE_LINE = re.compile(r"(\d+) experiments \((\d+) already done\)")
@@ -45,7 +56,9 @@ def _parts(run: Path) -> dict[str, Path]:
 
 
 def _snapshot(run: Path) -> dict[str, tuple[bytes, int]]:
-    return {k: ((p / "summary.json").read_bytes(), (p / "summary.json").stat().st_mtime_ns) for k, p in _parts(run).items()}
+    return {
+        k: ((p / "summary.json").read_bytes(), (p / "summary.json").stat().st_mtime_ns) for k, p in _parts(run).items()
+    }
 
 
 def _results(run: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -72,8 +85,9 @@ def _done_line(stderr: str) -> tuple[int, int]:
 def reference(tmp_path_factory) -> Path:
     """The same config run without interruption (a real subprocess, like the killed one)."""
     out = tmp_path_factory.mktemp("reference") / "run"
-    done = subprocess.run(_cmd(*CONFIG, "--out", str(out)), cwd=out.parent, capture_output=True, text=True,
-                          timeout=300, check=False)
+    done = subprocess.run(
+        _cmd(*CONFIG, "--out", str(out)), cwd=out.parent, capture_output=True, text=True, timeout=300, check=False
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(_parts(out)) == TOTAL
     return out
@@ -88,7 +102,7 @@ def _stat(pid: int) -> tuple[int, int, str, str] | None:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = text[text.rindex(")") + 2:].split()  # the command name may hold spaces and ')'
+    fields = text[text.rindex(")") + 2 :].split()  # the command name may hold spaces and ')'
     return int(fields[1]), int(fields[2]), fields[0], fields[19]
 
 
@@ -119,8 +133,10 @@ def _alive(pid: int, started: str) -> bool:
 #: kill runs by default (~15-25 s on 2 cores beside the ~15 s reference run); more with
 #: ``-m slow``: later kills, and one once every experiment is saved (while the results and the
 #: report are written, or after the run ended).
-KILLS = [(0, 1, 3.0)] + [pytest.param(*kill, marks=pytest.mark.slow) for kill in
-                         [(1, 1, 3.0), (2, 1, 3.0), (3, 1, 3.0), (4, 1, 12.0), (5, 1, 12.0), (6, TOTAL, 2.0)]]
+KILLS = [(0, 1, 3.0)] + [
+    pytest.param(*kill, marks=pytest.mark.slow)
+    for kill in [(1, 1, 3.0), (2, 1, 3.0), (3, 1, 3.0), (4, 1, 12.0), (5, 1, 12.0), (6, TOTAL, 2.0)]
+]
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists() or not hasattr(os, "killpg"), reason="needs POSIX and /proc")
@@ -132,8 +148,13 @@ def test_kill_whole_group_and_resume(reference, tmp_path, kill_seed, after_parts
     extra = random.Random(kill_seed).uniform(0.0, longest)
     out = tmp_path / "run"
     with open(tmp_path / "stderr.txt", "w") as err:
-        proc = subprocess.Popen(_cmd(*CONFIG, "--out", str(out)), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=err,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            _cmd(*CONFIG, "--out", str(out)),
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 120
         while len(_parts(out)) < after_parts:
@@ -159,17 +180,21 @@ def test_kill_whole_group_and_resume(reference, tmp_path, kill_seed, after_parts
 
     # nothing of the group survives: driver, pool workers, the spawned global-model worker
     deadline = time.monotonic() + 10
-    while (survivors := [pid for pid, started in group.items() if _alive(pid, started)]) and time.monotonic() < deadline:
+    while (
+        survivors := [pid for pid, started in group.items() if _alive(pid, started)]
+    ) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not survivors, f"processes of the killed run still alive: {survivors}"
     assert not _group_and_descendants(proc.pid), "a process of the group started after the snapshot survived"
     assert not finished_before or proc.returncode == 0
     assert finished_before or proc.returncode == -signal.SIGKILL
     with capsys.disabled():
-        print(f"\n[kill seed {kill_seed}] killed {killed_at:.2f} s after checkpoint {after_parts} (extra {extra:.2f} s): "
-              f"{len(snapshot)}/{TOTAL} finished, group of {len(group)} processes, temporary files {temps}, "
-              f"metrics.parquet {'present' if (out / 'metrics.parquet').exists() else 'absent'}"
-              + (" (the run had already finished)" if finished_before else ""))
+        print(
+            f"\n[kill seed {kill_seed}] killed {killed_at:.2f} s after checkpoint {after_parts} (extra {extra:.2f} s): "
+            f"{len(snapshot)}/{TOTAL} finished, group of {len(group)} processes, temporary files {temps}, "
+            f"metrics.parquet {'present' if (out / 'metrics.parquet').exists() else 'absent'}"
+            + (" (the run had already finished)" if finished_before else "")
+        )
 
     t0 = time.monotonic()
     resumed = invoke(["run", "--resume", str(out)])
@@ -249,7 +274,10 @@ def test_torn_checkpoints_are_redone(reference, tmp_path):
     assert set(after) == set(_parts(reference))
     for case, key in torn.items():
         assert after[key] != before[key], f"{case}: not redone"
-        assert json.loads(after[key][0])["config_id"] == json.loads((reference / "parts" / key / "summary.json").read_text())["config_id"]
+        assert (
+            json.loads(after[key][0])["config_id"]
+            == json.loads((reference / "parts" / key / "summary.json").read_text())["config_id"]
+        )
     for key in set(after) - set(torn.values()):
         assert after[key] == before[key], f"{key} was redone"
     assert not stale.exists() and not stale_result.exists()
@@ -319,8 +347,9 @@ def test_save_is_atomic_and_fsynced(reference, tmp_path, monkeypatch):
         writer.commit(summary)
     monkeypatch.undo()
     i = calls.index(("replace", final))
-    assert {"series.parquet", "forecasts.parquet", "summary.json", f".{final.name}.tmp-{os.getpid()}"} <= \
-        {p.name for kind, p in calls[:i] if kind == "fsync"}
+    assert {"series.parquet", "forecasts.parquet", "summary.json", f".{final.name}.tmp-{os.getpid()}"} <= {
+        p.name for kind, p in calls[:i] if kind == "fsync"
+    }
     assert store.is_done(exp) and _snapshot(out)[exp.key] != old
     pd.testing.assert_frame_equal(pd.read_parquet(final / "series.parquet"), series)
     pd.testing.assert_frame_equal(pd.read_parquet(final / "forecasts.parquet"), forecasts)

@@ -69,7 +69,9 @@ def test_run_writes_all_result_files(long_csv, tmp_path):
     assert set(accuracy["model"]) == {"naive", "snaive", "naive2"}
     assert accuracy.set_index("model").loc["naive2", "owa"] == pytest.approx(1.0)
     speed = pd.read_csv(out / "speed.csv")
-    assert {"dataset", "model", "device", "fit_s", "predict_s", "cpu_s", "ms_per_series", "rel_cost"} <= set(speed.columns)
+    assert {"dataset", "model", "device", "fit_s", "predict_s", "cpu_s", "ms_per_series", "rel_cost"} <= set(
+        speed.columns
+    )
     assert speed.set_index("model").loc["naive", "rel_cost"] == pytest.approx(1.0)
     assert (speed["device"] == "cpu").all()
     metrics_df = pd.read_parquet(out / "metrics.parquet")
@@ -103,8 +105,21 @@ def test_failures_are_rows_and_the_run_goes_on(long_csv, tmp_path):
     path = tmp_path / "flaky.csv"
     data.to_csv(path, index=False)
     out = tmp_path / "run"
-    result = invoke(["--plugins-dir", str(plugins), "run", "--models", "naive,flaky,global-boom",
-                     "--datasets", str(path), "--workers", "2", "--out", str(out)])
+    result = invoke(
+        [
+            "--plugins-dir",
+            str(plugins),
+            "run",
+            "--models",
+            "naive,flaky,global-boom",
+            "--datasets",
+            str(path),
+            "--workers",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     assert result.exit_code == 1, result.output
     m = pd.read_parquet(out / "metrics.parquet").set_index(["model", "unique_id"])
     assert m.loc[("flaky", "s0"), "status"] == "ok"
@@ -161,8 +176,21 @@ def test_report_rebuilds_from_stored_results(long_csv, tmp_path):
 
 
 def test_rolling_origin_scores_every_window(long_csv, tmp_path):
-    result, out = _run(tmp_path, "--models", "naive", "--datasets", str(long_csv), "--protocol", "rolling",
-                       "--windows", "3", "--step", "6", "--workers", "1")
+    result, out = _run(
+        tmp_path,
+        "--models",
+        "naive",
+        "--datasets",
+        str(long_csv),
+        "--protocol",
+        "rolling",
+        "--windows",
+        "3",
+        "--step",
+        "6",
+        "--workers",
+        "1",
+    )
     assert result.exit_code == 0, result.output
     m = pd.read_parquet(out / "metrics.parquet").query("model == 'naive' and unique_id == 's0'")
     assert list(m["window"]) == [0, 1, 2]
@@ -174,8 +202,23 @@ def test_rolling_origin_scores_every_window(long_csv, tmp_path):
 
 def test_model_parameter_from_command_line_is_recorded(long_csv, tmp_path, plugins_dir):
     out = tmp_path / "run"
-    result = invoke(["--plugins-dir", str(plugins_dir), "run", "--models", "drift", "-p", "drift.damping=0.25",
-                     "--datasets", str(long_csv), "--workers", "1", "--out", str(out)])
+    result = invoke(
+        [
+            "--plugins-dir",
+            str(plugins_dir),
+            "run",
+            "--models",
+            "drift",
+            "-p",
+            "drift.damping=0.25",
+            "--datasets",
+            str(long_csv),
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert result.exit_code == 0
     exp = pd.read_csv(out / "experiments.csv").set_index("model")
     assert json.loads(exp.loc["drift", "params"]) == {"damping": 0.25}
@@ -185,7 +228,9 @@ def test_suite_file_sets_models_params_and_limit(tmp_path, plugins_dir):
     suite = tmp_path / "mine.toml"
     suite.write_text('datasets = ["m3-monthly"]\nlimit = 6\nseeds = [0]\n[models.drift]\ndamping = 0.5\n')
     out = tmp_path / "run"
-    result = invoke(["--plugins-dir", str(plugins_dir), "run", "--suite", str(suite), "--workers", "1", "--out", str(out)])
+    result = invoke(
+        ["--plugins-dir", str(plugins_dir), "run", "--suite", str(suite), "--workers", "1", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     acc = pd.read_csv(out / "accuracy.csv")
     assert set(acc["model"]) == {"drift", "naive", "naive2"} and (acc["n_series"] == 6).all()
@@ -287,8 +332,23 @@ def test_default_run_with_no_arguments(tmp_path, monkeypatch):
 
 def test_report_has_the_three_claim_sections_in_markdown_and_html(long_csv, tmp_path, plugins_dir):
     out = tmp_path / "run"
-    result = invoke(["--plugins-dir", str(plugins_dir), "run", "--models", "arima,rnn-numpy,drift",
-                     "-p", "rnn-numpy.epochs=3", "--datasets", str(long_csv), "--workers", "1", "--out", str(out)])
+    result = invoke(
+        [
+            "--plugins-dir",
+            str(plugins_dir),
+            "run",
+            "--models",
+            "arima,rnn-numpy,drift",
+            "-p",
+            "rnn-numpy.epochs=3",
+            "--datasets",
+            str(long_csv),
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert result.exit_code == 0, result.output
     md = (out / "report.md").read_text()
     page = (out / "report.html").read_text()

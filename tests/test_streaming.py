@@ -14,19 +14,44 @@ import pytest
 from harness import claims, runner, store
 from tests.conftest import invoke, plan_of
 
+
 def _dtypes(frame: pd.DataFrame) -> dict[str, str]:
     """Column -> dtype name, with text columns as "object" whether pandas reads them as object
     (pandas 2) or as its string dtype "str" (pandas 3)."""
     return {c: "object" if pd.api.types.is_string_dtype(t) else str(t) for c, t in frame.dtypes.items()}
 
 
-SERIES_DTYPES = {"unique_id": "object", "category": "object", "window": "int64", "origin": "int64",
-                 "series_s": "float64", "status": "object", "message": "object", "smape": "float64",
-                 "mase": "float64", "rmse": "float64", "mae": "float64", "coverage": "float64", "msis": "float64",
-                 "dataset": "object", "model": "object", "seed": "int64"}
-FORECAST_DTYPES = {"unique_id": "object", "window": "int64", "origin": "int64", "step": "int64", "y": "float64",
-                   "yhat": "float64", "lo": "float64", "hi": "float64", "dataset": "object", "model": "object",
-                   "seed": "int64"}
+SERIES_DTYPES = {
+    "unique_id": "object",
+    "category": "object",
+    "window": "int64",
+    "origin": "int64",
+    "series_s": "float64",
+    "status": "object",
+    "message": "object",
+    "smape": "float64",
+    "mase": "float64",
+    "rmse": "float64",
+    "mae": "float64",
+    "coverage": "float64",
+    "msis": "float64",
+    "dataset": "object",
+    "model": "object",
+    "seed": "int64",
+}
+FORECAST_DTYPES = {
+    "unique_id": "object",
+    "window": "int64",
+    "origin": "int64",
+    "step": "int64",
+    "y": "float64",
+    "yhat": "float64",
+    "lo": "float64",
+    "hi": "float64",
+    "dataset": "object",
+    "model": "object",
+    "seed": "int64",
+}
 MODELS = ["naive", "theta", "arima", "rnn-numpy", "naive2"]
 
 
@@ -36,8 +61,23 @@ def streamed_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("stream") / "run"
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(store, "RESULT_ROW_GROUP", 100)
-        result = invoke(["run", "--datasets", "synthetic-arma", "--limit", "20", "--models", "naive,theta,arima,rnn-numpy",
-                         "-p", "rnn-numpy.epochs=2", "--workers", "2", "--out", str(out)])
+        result = invoke(
+            [
+                "run",
+                "--datasets",
+                "synthetic-arma",
+                "--limit",
+                "20",
+                "--models",
+                "naive,theta,arima,rnn-numpy",
+                "-p",
+                "rnn-numpy.epochs=2",
+                "--workers",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
     assert result.exit_code == 0, result.output
     return out
 
@@ -124,14 +164,35 @@ def test_step_errors_by_row_group_match_step_errors(tmp_path):
                 for i in range(n):
                     for window in (0, 1):
                         failed = dataset == "d1" and model == "lstm" and seed == 1 and i == 3 and window == 1
-                        series_rows.append({"dataset": dataset, "unique_id": f"s{i}", "window": window, "model": model,
-                                            "seed": seed, "status": "failed" if failed else "ok"})
+                        series_rows.append(
+                            {
+                                "dataset": dataset,
+                                "unique_id": f"s{i}",
+                                "window": window,
+                                "model": model,
+                                "seed": seed,
+                                "status": "failed" if failed else "ok",
+                            }
+                        )
                         if failed:
                             continue
                         y = rng.uniform(5, 15, h)
-                        fc_rows += [{"unique_id": f"s{i}", "window": window, "origin": 20 + window, "step": t + 1,
-                                     "y": y[t], "yhat": y[t] + rng.normal(0, 1 + (model == "naive")), "lo": np.nan,
-                                     "hi": np.nan, "dataset": dataset, "model": model, "seed": seed} for t in range(h)]
+                        fc_rows += [
+                            {
+                                "unique_id": f"s{i}",
+                                "window": window,
+                                "origin": 20 + window,
+                                "step": t + 1,
+                                "y": y[t],
+                                "yhat": y[t] + rng.normal(0, 1 + (model == "naive")),
+                                "lo": np.nan,
+                                "hi": np.nan,
+                                "dataset": dataset,
+                                "model": model,
+                                "seed": seed,
+                            }
+                            for t in range(h)
+                        ]
     series, forecasts = pd.DataFrame(series_rows), pd.DataFrame(fc_rows)
     forecasts.to_parquet(tmp_path / "f.parquet", index=False, row_group_size=13)
     assert pq.ParquetFile(tmp_path / "f.parquet").num_row_groups > 10
@@ -155,8 +216,12 @@ def test_chunks_are_consecutive_and_bounded():
 
 def test_part_writer_commits_whole_or_leaves_nothing(tmp_path):
     final = tmp_path / "parts" / "exp"
-    series = pd.DataFrame({k: pd.Series([1] if v == "int64" else [1.0] if v == "float64" else ["x"], dtype=v)
-                           for k, v in runner.SERIES_COLUMNS.items()})
+    series = pd.DataFrame(
+        {
+            k: pd.Series([1] if v == "int64" else [1.0] if v == "float64" else ["x"], dtype=v)
+            for k, v in runner.SERIES_COLUMNS.items()
+        }
+    )
     with store.PartWriter(final) as writer:
         writer.append(series, runner._empty(runner.FORECAST_COLUMNS))  # a chunk that failed everywhere
         writer.append(series, runner._empty(runner.FORECAST_COLUMNS))

@@ -14,9 +14,28 @@ from harness.studies import memory as M
 from tests.conftest import invoke
 
 TINY_MEMORY = [
-    "study", "memory", "--tasks", "copy", "--lags", "6", "--seeds", "0", "--models", "rnn-numpy,lstm-torch",
-    "-p", "rnn-numpy.epochs=3", "-p", "lstm-torch.epochs=2", "--gradient-lag", "6", "--gradient-epochs", "1",
-    "--gradient-hidden", "6", "--workers", "1",
+    "study",
+    "memory",
+    "--tasks",
+    "copy",
+    "--lags",
+    "6",
+    "--seeds",
+    "0",
+    "--models",
+    "rnn-numpy,lstm-torch",
+    "-p",
+    "rnn-numpy.epochs=3",
+    "-p",
+    "lstm-torch.epochs=2",
+    "--gradient-lag",
+    "6",
+    "--gradient-epochs",
+    "1",
+    "--gradient-hidden",
+    "6",
+    "--workers",
+    "1",
 ]
 
 
@@ -39,8 +58,16 @@ def cost_study(tmp_path_factory):
 
 def test_memory_study_writes_its_tables_and_the_floor_is_measured(memory_study):
     folder = memory_study / "studies" / "memory"
-    for name in ("memory.csv", "memory_seeds.csv", "gradients.csv", "decay.csv", "verdict.csv", "study.json",
-                 "figures/memory_error.png", "figures/gradient_decay.png"):
+    for name in (
+        "memory.csv",
+        "memory_seeds.csv",
+        "gradients.csv",
+        "decay.csv",
+        "verdict.csv",
+        "study.json",
+        "figures/memory_error.png",
+        "figures/gradient_decay.png",
+    ):
         assert (folder / name).exists(), name
     mem = pd.read_csv(folder / "memory.csv")
     assert list(mem.columns) == M.MEMORY_COLUMNS
@@ -64,7 +91,13 @@ def test_memory_study_error_is_the_pooled_rmse_of_the_stored_forecasts(memory_st
 
 def test_gradient_tables_start_at_identity_and_both_sources_agree(memory_study):
     norms = pd.read_csv(memory_study / "studies" / "memory" / "gradients.csv")
-    assert set(norms["network"]) >= {"elman-numpy-tanh", "elman-numpy-relu", "elman-numpy-sigmoid", "lstm-torch", "gru-torch"}
+    assert set(norms["network"]) >= {
+        "elman-numpy-tanh",
+        "elman-numpy-relu",
+        "elman-numpy-sigmoid",
+        "lstm-torch",
+        "gru-torch",
+    }
     assert np.allclose(norms.loc[norms["k"] == 0, "norm"], 1.0)
     elman = norms[norms["network"].str.startswith("elman-numpy")]
     wide = elman.pivot_table(index=["network", "seed", "k"], columns="source", values="norm")
@@ -91,8 +124,26 @@ def test_cost_study_tables(cost_study):
 
 def test_report_attaches_studies_and_keeps_them(memory_study, cost_study, tmp_path, long_csv):
     run = tmp_path / "run"
-    assert invoke(["run", "--datasets", str(long_csv), "--models", "naive,arima,rnn-numpy", "-p", "rnn-numpy.epochs=2",
-                   "--horizon", "6", "--out", str(run), "--workers", "1"]).exit_code == 0
+    assert (
+        invoke(
+            [
+                "run",
+                "--datasets",
+                str(long_csv),
+                "--models",
+                "naive,arima,rnn-numpy",
+                "-p",
+                "rnn-numpy.epochs=2",
+                "--horizon",
+                "6",
+                "--out",
+                str(run),
+                "--workers",
+                "1",
+            ]
+        ).exit_code
+        == 0
+    )
     result = invoke(["report", str(run), "--study", str(memory_study), "--study", str(cost_study)])
     assert result.exit_code == 0, result.stderr
     assert (run / "studies" / "memory" / "memory.csv").exists() and (run / "studies" / "cost" / "verdict.csv").exists()
@@ -107,15 +158,18 @@ def test_report_attaches_studies_and_keeps_them(memory_study, cost_study, tmp_pa
     assert (run / "report.md").read_text() == first
 
 
-@pytest.mark.parametrize("args, message", [
-    (["study", "memory", "--lags", "7"], "lag 7 has no registered dataset"),
-    (["study", "memory", "--tasks", "copy,juggling"], "unknown memory task 'juggling'"),
-    (["study", "memory", "--gradient-lag", "5"], "--gradient-lag 5 has no lagged-copy dataset"),
-    (["study", "memory", "--models", "nosuchmodel"], "unknown model"),
-    (["study", "cost", "--lengths", "0,100"], "cost study: CostStudyConfig.lengths must be positive"),
-    (["study", "cost", "--models", "nosuchmodel"], "unknown model"),
-    (["study", "cost", "--repeats", "0"], "cost study:"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["study", "memory", "--lags", "7"], "lag 7 has no registered dataset"),
+        (["study", "memory", "--tasks", "copy,juggling"], "unknown memory task 'juggling'"),
+        (["study", "memory", "--gradient-lag", "5"], "--gradient-lag 5 has no lagged-copy dataset"),
+        (["study", "memory", "--models", "nosuchmodel"], "unknown model"),
+        (["study", "cost", "--lengths", "0,100"], "cost study: CostStudyConfig.lengths must be positive"),
+        (["study", "cost", "--models", "nosuchmodel"], "unknown model"),
+        (["study", "cost", "--repeats", "0"], "cost study:"),
+    ],
+)
 def test_study_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
     out = tmp_path / "never"
     result = invoke([*args, "--out", str(out)])
@@ -139,14 +193,32 @@ def test_report_study_bad_input(tmp_path, memory_study):
 
 def test_memory_tables_on_known_forecasts():
     # two series of a copy task, one window, 2 steps; model "good" is off by 1, "mean" (floor) by 3
-    series = pd.DataFrame({"dataset": "d", "unique_id": ["a", "b"] * 2, "window": 0, "status": "ok",
-                           "model": ["good", "good", "mean", "mean"], "seed": 0})
+    series = pd.DataFrame(
+        {
+            "dataset": "d",
+            "unique_id": ["a", "b"] * 2,
+            "window": 0,
+            "status": "ok",
+            "model": ["good", "good", "mean", "mean"],
+            "seed": 0,
+        }
+    )
     rows = []
     for model, err in (("good", 1.0), ("mean", 3.0)):
         for uid in ("a", "b"):
             for step in (1, 2):
-                rows.append({"dataset": "d", "unique_id": uid, "window": 0, "model": model, "seed": 0, "step": step,
-                             "y": 0.0, "yhat": err})
+                rows.append(
+                    {
+                        "dataset": "d",
+                        "unique_id": uid,
+                        "window": 0,
+                        "model": model,
+                        "seed": 0,
+                        "step": step,
+                        "y": 0.0,
+                        "yhat": err,
+                    }
+                )
     metas = {"d": {"generator": "lagged_copy", "lag": 6, "optimal_rmse": 1.0, "floor_rmse": 3.2}}
     per_seed, table = M.memory_tables(series, pd.DataFrame(rows), metas)
     t = table.set_index("model")

@@ -13,12 +13,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import harness  # noqa: E402
-from harness.plugins import load_registry  # noqa: E402
-from plugins import torch_rnn  # noqa: E402
-from plugins.numpy_rnn import ElmanRNN, RNNNumpy  # noqa: E402
-from plugins.torch_rnn import TorchRNN, build_network  # noqa: E402
-from tests.conftest import sine_panel, split  # noqa: E402
+import harness
+from harness.plugins import load_registry
+from plugins import torch_rnn
+from plugins.numpy_rnn import ElmanRNN, RNNNumpy
+from plugins.torch_rnn import TorchRNN, build_network
+from tests.conftest import sine_panel, split
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {"epochs": 2, "hidden": 8, "batch_size": 64}
@@ -102,23 +102,26 @@ def test_threads_are_restored_after_fit_and_predict():
     assert torch.get_num_threads() == before
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"cell": "transformer"}, "cell must be one of"),
-    ({"strategy": "direct"}, "strategy must be one of"),
-    ({"training": "both"}, "training must be one of"),
-    ({"activation": "sigmoid"}, "activation must be one of"),
-    ({"device": "tpu"}, "device must be one of"),
-    ({"dtype": "float16"}, "dtype must be one of"),
-    ({"deseasonalize": "x13"}, "deseasonalize must be one of"),
-    ({"layers": 0}, "layers must be a positive integer"),
-    ({"hidden": -4}, "hidden must be a positive integer, got -4"),
-    ({"epochs": 2.5}, "epochs must be a positive integer, got 2.5"),
-    ({"lr": 0}, "lr must be a positive number, got 0"),
-    ({"batch_size": True}, "batch_size must be a positive integer, got True"),
-    ({"max_windows_per_series": 0}, "max_windows_per_series must be a positive integer or null"),
-    ({"dropout": 1.0}, "dropout must be a number in"),
-    ({"nonsense": 1}, "unknown parameter"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"cell": "transformer"}, "cell must be one of"),
+        ({"strategy": "direct"}, "strategy must be one of"),
+        ({"training": "both"}, "training must be one of"),
+        ({"activation": "sigmoid"}, "activation must be one of"),
+        ({"device": "tpu"}, "device must be one of"),
+        ({"dtype": "float16"}, "dtype must be one of"),
+        ({"deseasonalize": "x13"}, "deseasonalize must be one of"),
+        ({"layers": 0}, "layers must be a positive integer"),
+        ({"hidden": -4}, "hidden must be a positive integer, got -4"),
+        ({"epochs": 2.5}, "epochs must be a positive integer, got 2.5"),
+        ({"lr": 0}, "lr must be a positive number, got 0"),
+        ({"batch_size": True}, "batch_size must be a positive integer, got True"),
+        ({"max_windows_per_series": 0}, "max_windows_per_series must be a positive integer or null"),
+        ({"dropout": 1.0}, "dropout must be a number in"),
+        ({"nonsense": 1}, "unknown parameter"),
+    ],
+)
 def test_bad_parameters_are_model_errors(params, message):
     with pytest.raises(harness.ModelError, match=message):
         model(**params)
@@ -139,8 +142,9 @@ def test_cuda_or_bf16_without_cuda_are_model_errors():
 @pytest.mark.parametrize("cell, strategy", [("lstm", "mimo"), ("gru", "recursive"), ("rnn", "seq2seq")])
 def test_learns_a_noiseless_seasonal_panel(cell, strategy):
     train, truth = split(sine_panel())
-    m = model(cell=cell, strategy=strategy, deseasonalize="none", epochs=60, hidden=16, patience=60,
-              batch_size=32, lr=3e-3)
+    m = model(
+        cell=cell, strategy=strategy, deseasonalize="none", epochs=60, hidden=16, patience=60, batch_size=32, lr=3e-3
+    )
     m.fit(train)
     forecast = m.predict(train)
     assert smape(truth, forecast) < 3.0  # naive scores about 20 on this panel
@@ -165,8 +169,20 @@ def test_one_step_error_of_an_ar2_panel_is_near_the_optimum():
     panel, y = ar2_panel()
     n_test = 30
     train = panel.with_values([v[:-n_test] for v in panel.values])
-    m = TorchRNN(horizon=1, season_length=1, seed=0, device="cpu", cell="lstm", strategy="recursive",
-                 input_size=6, epochs=60, patience=10, batch_size=64, lr=3e-3, log=False)
+    m = TorchRNN(
+        horizon=1,
+        season_length=1,
+        seed=0,
+        device="cpu",
+        cell="lstm",
+        strategy="recursive",
+        input_size=6,
+        epochs=60,
+        patience=10,
+        batch_size=64,
+        lr=3e-3,
+        log=False,
+    )
     m.fit(train)
     errors, oracle, naive = [], [], []
     n = y.shape[1]
@@ -177,7 +193,9 @@ def test_one_step_error_of_an_ar2_panel_is_near_the_optimum():
         errors.append(truth - forecast)
         oracle.append(truth - (10 + 0.6 * (y[:, origin - 1] - 10) - 0.3 * (y[:, origin - 2] - 10)))
         naive.append(truth - y[:, origin - 1])
-    rmse = {k: float(np.sqrt(np.mean(np.square(v)))) for k, v in (("model", errors), ("oracle", oracle), ("naive", naive))}
+    rmse = {
+        k: float(np.sqrt(np.mean(np.square(v)))) for k, v in (("model", errors), ("oracle", oracle), ("naive", naive))
+    }
     assert rmse["model"] < 1.15 * rmse["oracle"], rmse
     assert rmse["model"] < 0.92 * rmse["naive"], rmse
 

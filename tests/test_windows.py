@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 
 from harness.windows import (
-    Preprocessing, SeriesTransform, default_input_size, forecast_direct, forecast_recursive,
-    last_inputs, training_windows,
+    Preprocessing,
+    SeriesTransform,
+    default_input_size,
+    forecast_direct,
+    forecast_recursive,
+    last_inputs,
+    training_windows,
 )
 
 
@@ -22,7 +27,7 @@ def test_transform_is_exactly_inverted_in_sample(method, log):
     y = seasonal_series()
     tr = SeriesTransform.fit(y, 12, 18, Preprocessing(log=log, deseasonalize=method))
     assert tr.use_log == log
-    back = (np.exp(tr.z + tr.seasonal) if log else (tr.z + tr.seasonal) * tr.scale)
+    back = np.exp(tr.z + tr.seasonal) if log else (tr.z + tr.seasonal) * tr.scale
     np.testing.assert_allclose(back, y, rtol=1e-12)
     assert bool(np.any(tr.seasonal)) == (method != "none")
 
@@ -75,7 +80,10 @@ def test_last_inputs_pads_short_series_with_their_first_value():
 
 def test_recursive_and_direct_forecasts_continue_a_line():
     inputs = np.array([[1.0, 2.0, 3.0], [10.0, 12.0, 14.0]])
-    one_step = lambda x: x[:, -1:] - x[:, -2:-1]  # next = last + last difference  # noqa: E731
+
+    def one_step(x):
+        return x[:, -1:] - x[:, -2:-1]  # next = last + last difference
+
     rec = forecast_recursive(one_step, inputs, 3, normalize=True)
     np.testing.assert_allclose(rec, [[4, 5, 6], [16, 18, 20]])
     direct = forecast_direct(lambda x: (x[:, -1:] - x[:, -2:-1]) * np.arange(1, 4), inputs, normalize=True)

@@ -66,8 +66,10 @@ def attach_study(run_root: Path | str, study_root: Path | str) -> list[str]:
     else:
         sources = {k: study_dir(src, k) for k in KINDS if study_dir(src, k).is_dir()}
     if not sources:
-        raise StudyError(f"{src} holds no study (expected studies/memory/ or studies/cost/ in it); "
-                         "make one with `rnnbench study memory` or `rnnbench study cost`")
+        raise StudyError(
+            f"{src} holds no study (expected studies/memory/ or studies/cost/ in it); "
+            "make one with `rnnbench study memory` or `rnnbench study cost`"
+        )
     dest_root = Path(run_root) / "studies"
     for kind, path in sources.items():
         if not (path / "verdict.csv").exists():

@@ -69,17 +69,34 @@ REFERENCE_DEVICE = "cpu"
 #: Axes along which the local reference and the global RNNs scale differently (crossover).
 CROSSOVER_AXES: tuple[str, ...] = ("n_series", "length", "hidden")
 
-ROW_COLUMNS = ["axis", "value", "model", "device", "device_name", "repeat", "length", "n_series", "hidden",
-               "fit_s", "predict_s", "total_s", "cpu_s", "ms_per_series", "n_params"]
+ROW_COLUMNS = [
+    "axis",
+    "value",
+    "model",
+    "device",
+    "device_name",
+    "repeat",
+    "length",
+    "n_series",
+    "hidden",
+    "fit_s",
+    "predict_s",
+    "total_s",
+    "cpu_s",
+    "ms_per_series",
+    "n_params",
+]
 EXPONENT_COLUMNS = ["axis", "model", "device", "exponent", "exponent_se", "intercept", "r2", "n_points"]
 CROSSOVER_COLUMNS = ["axis", "model", "device", "crossover_value", "within_range", "cheaper_below", "note"]
 VERDICT_COLUMNS = ["claim", "verdict", "rule", "evidence"]
 
-RULE = ("cost study: total fit+predict time of every neural model (each device) vs arima (cpu) at every "
-        "measured point of every axis (length, n_series, hidden; arima timed at the base point on the hidden "
-        "axis): supported if every neural model costs more at every point, refuted if every neural model "
-        "costs less at every point, else inconclusive; evidence quotes the log-log cost exponents and the "
-        "crossovers of the fitted cost lines")
+RULE = (
+    "cost study: total fit+predict time of every neural model (each device) vs arima (cpu) at every "
+    "measured point of every axis (length, n_series, hidden; arima timed at the base point on the hidden "
+    "axis): supported if every neural model costs more at every point, refuted if every neural model "
+    "costs less at every point, else inconclusive; evidence quotes the log-log cost exponents and the "
+    "crossovers of the fitted cost lines"
+)
 
 
 def _default_devices() -> tuple[str, ...]:
@@ -140,8 +157,16 @@ class CostStudyConfig:
     @classmethod
     def tiny(cls, **overrides: Any) -> CostStudyConfig:
         """A seconds-long configuration for CI: two values per axis, 2 epochs, three models."""
-        kwargs: dict[str, Any] = {"models": ("arima", "rnn-numpy", "lstm-torch"), "lengths": (60, 120), "n_series": (4, 8),
-                                      "hidden": (4, 8), "base_length": 60, "base_n_series": 4, "base_hidden": 4, "epochs": 2}
+        kwargs: dict[str, Any] = {
+            "models": ("arima", "rnn-numpy", "lstm-torch"),
+            "lengths": (60, 120),
+            "n_series": (4, 8),
+            "hidden": (4, 8),
+            "base_length": 60,
+            "base_n_series": 4,
+            "base_hidden": 4,
+            "epochs": 2,
+        }
         kwargs.update(overrides)
         return cls(**kwargs)
 
@@ -167,7 +192,7 @@ def _n_params(model: Any) -> float:
     if hasattr(model, "_new_network"):  # the torch RNNs
         try:
             return float(sum(p.numel() for p in model._new_network().parameters()))
-        except Exception:  # noqa: BLE001 - a count is a nicety, not a result
+        except Exception:  # a count is a nicety, not a result
             return math.nan
     if hasattr(model, "n_out") and "hidden" in getattr(model, "params", {}):
         try:
@@ -175,13 +200,14 @@ def _n_params(model: Any) -> float:
 
             if isinstance(model, RNNNumpy):
                 return float(ElmanRNN(1, int(model.hidden), int(model.n_out)).n_params)
-        except Exception:  # noqa: BLE001
+        except Exception:
             return math.nan
     return math.nan
 
 
-def run_cost_study(config: CostStudyConfig, registry: Any,
-                   progress: Callable[[int, int, dict], None] | None = None) -> pd.DataFrame:
+def run_cost_study(
+    config: CostStudyConfig, registry: Any, progress: Callable[[int, int, dict], None] | None = None
+) -> pd.DataFrame:
     """Time every (axis, value, model, device, repeat) of ``config``; one row each (``ROW_COLUMNS``).
 
     ``registry`` is a :class:`harness.plugins.Registry` (``load_registry()``); ``progress(done,
@@ -245,8 +271,9 @@ def run_cost_study(config: CostStudyConfig, registry: Any,
             if (name, device) in warmed:
                 continue
             warmed.add((name, device))
-            exp = Experiment(task_for(smallest[0], smallest[1]), specs[name], params_for(name, smallest[2], device),
-                             config.seed)
+            exp = Experiment(
+                task_for(smallest[0], smallest[1]), specs[name], params_for(name, smallest[2], device), config.seed
+            )
             run_experiment(exp, pool, run_options)  # untimed warm-up
         for repeat in range(config.repeats):
             for axis, value, name, device, point, has_hidden in runs:
@@ -262,19 +289,32 @@ def run_cost_study(config: CostStudyConfig, registry: Any,
                         raise RuntimeError(
                             f"cost study: {name} on {device} at length={point['length']}, n_series={point['n_series']}"
                             f"{'' if hidden is None else f', hidden={hidden}'}: {s['n_failed']} series failed "
-                            f"({s['message']})")
-                    model = specs[name].build(horizon=task.horizon, season_length=task.season_length,
-                                              seed=config.seed, params=params)
+                            f"({s['message']})"
+                        )
+                    model = specs[name].build(
+                        horizon=task.horizon, season_length=task.season_length, seed=config.seed, params=params
+                    )
                     fit_s, predict_s = float(s["fit_s"]), float(s["predict_s"])
                     cache[key] = {
                         "device_name": s.get("device_name") or (cpu_name if device == "cpu" else device),
-                        "fit_s": fit_s, "predict_s": predict_s, "total_s": fit_s + predict_s,
+                        "fit_s": fit_s,
+                        "predict_s": predict_s,
+                        "total_s": fit_s + predict_s,
                         "cpu_s": float(s["cpu_s"]),
                         "ms_per_series": (fit_s + predict_s) * 1000.0 / max(1, point["n_series"]),
                         "n_params": _n_params(model),
                     }
-                row = {"axis": axis, "value": value, "model": name, "device": device, "repeat": repeat,
-                       "length": point["length"], "n_series": point["n_series"], "hidden": hidden, **cache[key]}
+                row = {
+                    "axis": axis,
+                    "value": value,
+                    "model": name,
+                    "device": device,
+                    "repeat": repeat,
+                    "length": point["length"],
+                    "n_series": point["n_series"],
+                    "hidden": hidden,
+                    **cache[key],
+                }
                 rows.append(row)
                 if progress is not None:
                     progress(len(rows), total, row)
@@ -312,9 +352,18 @@ def fit_exponents(rows: pd.DataFrame) -> pd.DataFrame:
             continue
         fit = linregress(np.log(g["value"]), np.log(g["total_s"]))
         se = float(fit.stderr) if len(g) > 2 else math.nan
-        out.append({"axis": axis, "model": model, "device": device, "exponent": float(fit.slope),
-                    "exponent_se": se, "intercept": float(fit.intercept), "r2": float(fit.rvalue ** 2),
-                    "n_points": len(g)})
+        out.append(
+            {
+                "axis": axis,
+                "model": model,
+                "device": device,
+                "exponent": float(fit.slope),
+                "exponent_se": se,
+                "intercept": float(fit.intercept),
+                "r2": float(fit.rvalue**2),
+                "n_points": len(g),
+            }
+        )
     return pd.DataFrame(out, columns=EXPONENT_COLUMNS)
 
 
@@ -357,7 +406,9 @@ def crossover(rows: pd.DataFrame) -> pd.DataFrame:
         if ref_key in ex.index:
             ref = ex.loc[ref_key]
         elif len(base) == 1:  # hidden axis: arima has no hidden size, its cost is a flat line
-            ref = pd.Series({"exponent": 0.0, "exponent_se": 0.0, "intercept": math.log(float(base["total_s"].iloc[0]))})
+            ref = pd.Series(
+                {"exponent": 0.0, "exponent_se": 0.0, "intercept": math.log(float(base["total_s"].iloc[0]))}
+            )
         else:
             continue
         vals = med.loc[med["axis"] == axis, "value"]
@@ -367,13 +418,22 @@ def crossover(rows: pd.DataFrame) -> pd.DataFrame:
                 continue
             label = _label(model, device)
             measured = _cheaper_everywhere(comparisons, axis, model, device)
-            tested = {"rnn": f"{label} cheaper everywhere tested",
-                      REFERENCE: f"{REFERENCE} cheaper everywhere tested",
-                      "mixed": "cheaper model changes within the tested range", "": ""}[measured]
+            tested = {
+                "rnn": f"{label} cheaper everywhere tested",
+                REFERENCE: f"{REFERENCE} cheaper everywhere tested",
+                "mixed": "cheaper model changes within the tested range",
+                "": "",
+            }[measured]
             diff = float(ref["exponent"] - fit["exponent"])
             se = math.sqrt(np.nansum([ref["exponent_se"] ** 2, fit["exponent_se"] ** 2]))
-            row = {"axis": axis, "model": model, "device": device, "crossover_value": math.nan,
-                   "within_range": False, "cheaper_below": ""}
+            row = {
+                "axis": axis,
+                "model": model,
+                "device": device,
+                "crossover_value": math.nan,
+                "within_range": False,
+                "cheaper_below": "",
+            }
             if abs(diff) <= max(2 * se, 1e-9):  # the floor absorbs rounding in exact (synthetic) fits
                 row["note"] = "; ".join(filter(None, ["no crossover: slopes equal within 2 se", tested]))
             else:
@@ -383,10 +443,17 @@ def crossover(rows: pd.DataFrame) -> pd.DataFrame:
                 other = REFERENCE if cheaper_below == "rnn" else label
                 below = label if cheaper_below == "rnn" else REFERENCE
                 where = f"lines cross at {axis}={x_star:.3g}"
-                note = (f"{where}: {below} cheaper below, {other} above" if inside
-                        else f"{where}, outside the tested range {lo:g}-{hi:g}")
-                row.update(crossover_value=x_star, within_range=inside, cheaper_below=cheaper_below,
-                           note="; ".join(filter(None, [note, tested])))
+                note = (
+                    f"{where}: {below} cheaper below, {other} above"
+                    if inside
+                    else f"{where}, outside the tested range {lo:g}-{hi:g}"
+                )
+                row.update(
+                    crossover_value=x_star,
+                    within_range=inside,
+                    cheaper_below=cheaper_below,
+                    note="; ".join(filter(None, [note, tested])),
+                )
             out.append(row)
     return pd.DataFrame(out, columns=CROSSOVER_COLUMNS)
 
@@ -431,12 +498,16 @@ def cost_verdict(rows: pd.DataFrame) -> dict[str, str]:
         sub = ex[ex["axis"] == axis]
         if sub.empty:
             continue
-        fits = ", ".join(f"{_label(m, d)} {b:.2f}" + ("" if not np.isfinite(se) else f"±{se:.2f}")
-                         for m, d, b, se in zip(sub["model"], sub["device"], sub["exponent"], sub["exponent_se"]))
+        fits = ", ".join(
+            f"{_label(m, d)} {b:.2f}" + ("" if not np.isfinite(se) else f"±{se:.2f}")
+            for m, d, b, se in zip(sub["model"], sub["device"], sub["exponent"], sub["exponent_se"])
+        )
         parts.append(f"exponent along {axis}: {fits}")
     cx = crossover(rows)
-    notes = [f"{_label(m, d)} vs arima along {a}: {n}" for a, m, d, n in zip(cx["axis"], cx["model"], cx["device"],
-                                                                              cx["note"])]
+    notes = [
+        f"{_label(m, d)} vs arima along {a}: {n}"
+        for a, m, d, n in zip(cx["axis"], cx["model"], cx["device"], cx["note"])
+    ]
     if notes:
         parts.append("crossovers: " + "; ".join(notes))
     return {**out, "verdict": verdict, "evidence": ". ".join(parts)}
@@ -461,11 +532,13 @@ def plot_cost(rows: pd.DataFrame, exponents: pd.DataFrame, path_dir: Path | str)
     med = _median_costs(rows)
     med["label"] = [_label(m, d) for m, d in zip(med["model"], med["device"])]
     styles = model_styles(med["label"].unique())
-    ex = {(a, _label(m, d)): (b, se) for a, m, d, b, se in
-          zip(exponents["axis"], exponents["model"], exponents["device"], exponents["exponent"],
-              exponents["exponent_se"])}
-    names = {"length": "series length (observations)", "n_series": "number of series",
-             "hidden": "hidden size"}
+    ex = {
+        (a, _label(m, d)): (b, se)
+        for a, m, d, b, se in zip(
+            exponents["axis"], exponents["model"], exponents["device"], exponents["exponent"], exponents["exponent_se"]
+        )
+    }
+    names = {"length": "series length (observations)", "n_series": "number of series", "hidden": "hidden size"}
     out: dict[str, Path] = {}
     for axis in [a for a in AXES if a in set(med["axis"])]:
         sub = med[med["axis"] == axis]
@@ -477,11 +550,24 @@ def plot_cost(rows: pd.DataFrame, exponents: pd.DataFrame, path_dir: Path | str)
                 fit = ex.get((axis, label))
                 text = label + ("" if fit is None else f" (b={fit[0]:.2f})")
                 if len(line) == 1:
-                    ax.axhline(float(line["total_s"].iloc[0]), color=s["color"], linestyle="--", lw=1.2,
-                               label=f"{label} (base point; no {axis} parameter)")
+                    ax.axhline(
+                        float(line["total_s"].iloc[0]),
+                        color=s["color"],
+                        linestyle="--",
+                        lw=1.2,
+                        label=f"{label} (base point; no {axis} parameter)",
+                    )
                     continue
-                ax.plot(line["value"], line["total_s"], color=s["color"], marker=s["marker"],
-                        linestyle=s["linestyle"], markersize=5, lw=1.5, label=text)
+                ax.plot(
+                    line["value"],
+                    line["total_s"],
+                    color=s["color"],
+                    marker=s["marker"],
+                    linestyle=s["linestyle"],
+                    markersize=5,
+                    lw=1.5,
+                    label=text,
+                )
             ax.set_xscale("log")
             ax.set_yscale("log")
             fmt = mticker.FuncFormatter(lambda v, _: f"{v:g}")
@@ -548,13 +634,22 @@ def write_cost_study(root: Path, config: CostStudyConfig, rows: pd.DataFrame) ->
 
     med = _median_costs(rows)
     med["model"] = [_label(m, d) for m, d in zip(med["model"], med["device"])]
-    lines = ["# Cost study (claim b: \"RNNs are computationally slow\")", "",
-             (f"Fit + predict seconds of each model as one thing varies around the base point "
-             f"(length {config.base_length}, {config.base_n_series} series, hidden {config.base_hidden}); "
-             f"recurrent models train exactly {config.epochs} epochs (no early stopping); synthetic ARMA data, "
-             f"horizon {config.horizon}; {config.repeats} repeat(s), medians shown. Timed with the benchmark's "
-             "runner, so the numbers mean what speed.csv's mean."), "",
-             f"**Verdict: {verdict['verdict']}.** {verdict['evidence']}", "", f"Rule: {RULE}.", ""]
+    lines = [
+        '# Cost study (claim b: "RNNs are computationally slow")',
+        "",
+        (
+            f"Fit + predict seconds of each model as one thing varies around the base point "
+            f"(length {config.base_length}, {config.base_n_series} series, hidden {config.base_hidden}); "
+            f"recurrent models train exactly {config.epochs} epochs (no early stopping); synthetic ARMA data, "
+            f"horizon {config.horizon}; {config.repeats} repeat(s), medians shown. Timed with the benchmark's "
+            "runner, so the numbers mean what speed.csv's mean."
+        ),
+        "",
+        f"**Verdict: {verdict['verdict']}.** {verdict['evidence']}",
+        "",
+        f"Rule: {RULE}.",
+        "",
+    ]
     for axis in AXES:
         sub = med[med["axis"] == axis]
         if sub.empty:
@@ -568,8 +663,15 @@ def write_cost_study(root: Path, config: CostStudyConfig, rows: pd.DataFrame) ->
         lines += [f"## Total seconds vs {axis}", "", _table(table), ""]
         if axis in figures:
             lines += [f"![cost vs {axis}](studies/cost/{figures[axis].name})", ""]
-    lines += ["## Exponents (log-log slope of total seconds)", "",
-              _table(exponents.drop(columns=["intercept"]).round(3)), "",
-              "## Crossovers with arima", "", _table(cross), ""]
+    lines += [
+        "## Exponents (log-log slope of total seconds)",
+        "",
+        _table(exponents.drop(columns=["intercept"]).round(3)),
+        "",
+        "## Crossovers with arima",
+        "",
+        _table(cross),
+        "",
+    ]
     atomic_write_text(root / "report.md", "\n".join(lines))
     return verdict

@@ -373,8 +373,18 @@ BATCH_SIZE = 64
 LR = 3e-3
 
 
-def train_elman(X: np.ndarray, Y: np.ndarray, activation: str, hidden: int, seed: int, epochs: int,
-                *, val_frac: float = 0.0, batch_size: int = BATCH_SIZE, lr: float = LR) -> ElmanRNN:
+def train_elman(
+    X: np.ndarray,
+    Y: np.ndarray,
+    activation: str,
+    hidden: int,
+    seed: int,
+    epochs: int,
+    *,
+    val_frac: float = 0.0,
+    batch_size: int = BATCH_SIZE,
+    lr: float = LR,
+) -> ElmanRNN:
     """An :class:`ElmanRNN` (float64) trained as ``rnn-numpy`` trains it (Adam, clipping at 1.0,
     early stopping with its patience), with the study's batch size and learning rate, on windows ``X`` ``(n, T)`` -> targets ``Y`` ``(n, n_out)``, with the last
     ``val_frac`` of the windows as the validation tail (0, the default: none, all ``epochs``
@@ -384,15 +394,34 @@ def train_elman(X: np.ndarray, Y: np.ndarray, activation: str, hidden: int, seed
     d = RNNNumpy.defaults
     train, val = _split_tail(X, Y, val_frac)
     net = ElmanRNN(1, int(hidden), Y.shape[1], activation=activation, seed=int(seed), dtype="float64")
-    net.fit(train.X[:, :, None], train.Y,
-            X_val=None if val is None else val.X[:, :, None], Y_val=None if val is None else val.Y,
-            epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), optimizer=d["optimizer"],
-            clip_norm=d["clip_norm"], bptt_steps=d["bptt_steps"], patience=int(d["patience"]))
+    net.fit(
+        train.X[:, :, None],
+        train.Y,
+        X_val=None if val is None else val.X[:, :, None],
+        Y_val=None if val is None else val.Y,
+        epochs=int(epochs),
+        batch_size=int(batch_size),
+        lr=float(lr),
+        optimizer=d["optimizer"],
+        clip_norm=d["clip_norm"],
+        bptt_steps=d["bptt_steps"],
+        patience=int(d["patience"]),
+    )
     return net
 
 
-def train_torch(X: np.ndarray, Y: np.ndarray, cell: str, hidden: int, seed: int, epochs: int,
-                *, val_frac: float = 0.0, batch_size: int = BATCH_SIZE, lr: float = LR) -> Any:
+def train_torch(
+    X: np.ndarray,
+    Y: np.ndarray,
+    cell: str,
+    hidden: int,
+    seed: int,
+    epochs: int,
+    *,
+    val_frac: float = 0.0,
+    batch_size: int = BATCH_SIZE,
+    lr: float = LR,
+) -> Any:
     """A :func:`plugins.torch_rnn.build_network` network (``cell`` rnn/lstm/gru, one layer, linear
     head on the last step) trained by :meth:`TorchRNN.train_network` itself: Adam, MSE, clipping
     at 1.0, the forecaster's patience, the study's batch size and learning rate (the same as the
@@ -405,9 +434,19 @@ def train_torch(X: np.ndarray, Y: np.ndarray, cell: str, hidden: int, seed: int,
 
     X, Y = _targets(X, Y)
     train, val = _split_tail(X, Y, val_frac)
-    model = TorchRNN(horizon=Y.shape[1], seed=int(seed), cell=cell, hidden=int(hidden), epochs=int(epochs),
-                     device="cpu", dtype="float32", input_size=X.shape[1], threads=1,
-                     batch_size=int(batch_size), lr=float(lr))
+    model = TorchRNN(
+        horizon=Y.shape[1],
+        seed=int(seed),
+        cell=cell,
+        hidden=int(hidden),
+        epochs=int(epochs),
+        device="cpu",
+        dtype="float32",
+        input_size=X.shape[1],
+        threads=1,
+        batch_size=int(batch_size),
+        lr=float(lr),
+    )
     with _torch_threads(1):
         model.train_network(train, val, int(seed))
     return model.nets_[-1]
@@ -419,8 +458,10 @@ def train_torch(X: np.ndarray, Y: np.ndarray, cell: str, hidden: int, seed: int,
 
 
 def _rows(network: str, activation: str, seed: int, source: str, norms: np.ndarray) -> list[dict[str, Any]]:
-    return [{"network": network, "activation": activation, "seed": seed, "source": source, "k": k, "norm": float(v)}
-            for k, v in enumerate(norms)]
+    return [
+        {"network": network, "activation": activation, "seed": seed, "source": source, "k": k, "norm": float(v)}
+        for k, v in enumerate(norms)
+    ]
 
 
 def _max_rel_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -482,9 +523,12 @@ def gradient_decay(
                 diff = _max_rel_diff(own, auto)
                 agreement[f"{name}/seed={seed}"] = diff
                 if not diff <= AGREEMENT_RTOL:
-                    warnings.warn(f"gradient_decay: {name} seed {seed}: NumPy backward pass and torch autograd "
-                                  f"differ by {diff:.3g} (relative) in the Jacobian norms", RuntimeWarning,
-                                  stacklevel=2)
+                    warnings.warn(
+                        f"gradient_decay: {name} seed {seed}: NumPy backward pass and torch autograd "
+                        f"differ by {diff:.3g} (relative) in the Jacobian norms",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
                 rows += _rows(name, act, seed, "numpy-backward", own)
                 rows += _rows(name, act, seed, "torch-autograd", auto)
             for cell in cells:
@@ -495,8 +539,12 @@ def gradient_decay(
     rate_rows = []
     for key, g in norms_df.groupby(["network", "activation", "seed", "source"], sort=False):
         fit = fit_decay(g.sort_values("k")["norm"].to_numpy())
-        rate_rows.append({**dict(zip(["network", "activation", "seed", "source"], key)),
-                          **{c: fit[c] for c in ("rho", "half_life", "r2", "k_fit")}})
+        rate_rows.append(
+            {
+                **dict(zip(["network", "activation", "seed", "source"], key)),
+                **{c: fit[c] for c in ("rho", "half_life", "r2", "k_fit")},
+            }
+        )
     rates_df = pd.DataFrame(rate_rows, columns=RATES_COLUMNS)
     rates_df.attrs["max_rel_diff"] = agreement
     return norms_df, rates_df
@@ -513,8 +561,10 @@ def plot_decay(norms: pd.DataFrame, path: Path | str) -> Path:
 
     from harness.figures import RC, _save, model_styles, plt
 
-    df = norms[((norms["source"] == "numpy-backward") & norms["network"].str.startswith("elman-numpy"))
-               | ((norms["source"] == "torch-autograd") & ~norms["network"].str.startswith("elman-numpy"))]
+    df = norms[
+        ((norms["source"] == "numpy-backward") & norms["network"].str.startswith("elman-numpy"))
+        | ((norms["source"] == "torch-autograd") & ~norms["network"].str.startswith("elman-numpy"))
+    ]
     if df.empty:
         raise ValueError("no norms to plot")
     curves = df.groupby(["network", "k"], sort=False)["norm"].apply(lambda s: float(geometric_mean(s.to_numpy())))
@@ -527,16 +577,33 @@ def plot_decay(norms: pd.DataFrame, path: Path | str) -> Path:
             k, v = curve.index.to_numpy(dtype=float), curve.to_numpy(dtype=float)
             fit = fit_decay(v)
             hl = fit["half_life"]
-            label = (f"{name}: rho={fit['rho']:.3f}, half-life={hl:.1f}" if math.isfinite(hl)
-                     else f"{name}: rho={fit['rho']:.3f}")
+            label = (
+                f"{name}: rho={fit['rho']:.3f}, half-life={hl:.1f}"
+                if math.isfinite(hl)
+                else f"{name}: rho={fit['rho']:.3f}"
+            )
             s = styles[name]
             shown = np.isfinite(v) & (v > 0)
-            ax.plot(k[shown], v[shown], color=s["color"], marker=s["marker"], markersize=3,
-                    linestyle=s["linestyle"], linewidth=1.5, label=label)
+            ax.plot(
+                k[shown],
+                v[shown],
+                color=s["color"],
+                marker=s["marker"],
+                markersize=3,
+                linestyle=s["linestyle"],
+                linewidth=1.5,
+                label=label,
+            )
             if math.isfinite(fit["rho"]):
                 kk = k[k >= 1]
-                ax.plot(kk, np.exp(fit["intercept"] + kk * math.log(fit["rho"])), color=s["color"],
-                        linestyle="--", linewidth=0.8, alpha=0.7)
+                ax.plot(
+                    kk,
+                    np.exp(fit["intercept"] + kk * math.log(fit["rho"])),
+                    color=s["color"],
+                    linestyle="--",
+                    linewidth=0.8,
+                    alpha=0.7,
+                )
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_xlabel("k (steps back from the last step T)")

