@@ -29,14 +29,14 @@ nvidia-smi -L || echo "nvidia-smi: not available"
 python3 -c "import torch, numpy, pandas, statsmodels; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name() if torch.cuda.is_available() else '-'); print('numpy', numpy.__version__, 'pandas', pandas.__version__, 'statsmodels', statsmodels.__version__)"
 
 stage "pytest -m gpu"
-timeout 240 python3 -m pytest -p no:cacheprovider -m gpu -o addopts="" -q tests/test_torch_rnn.py 2>&1 | tee "$OUT/pytest_gpu.log"
+timeout 120 python3 -m pytest -p no:cacheprovider -m gpu -o addopts="" -q tests/test_torch_rnn.py 2>&1 | tee "$OUT/pytest_gpu.log"
 
 stage "M3 monthly RNNs on cuda (all 1428 series)"
-timeout 240 python3 benchmarks/m3_monthly_rnns.py --device cuda --out /tmp/m3_cuda 2>&1 | tee "$OUT/m3_monthly_cuda.log"
+timeout 180 python3 benchmarks/m3_monthly_rnns.py --device cuda --out /tmp/m3_cuda 2>&1 | tee "$OUT/m3_monthly_cuda.log"
 cp /tmp/m3_cuda/speed.csv "$OUT/m3_monthly_cuda_speed.csv" 2>/dev/null
 
 stage "cost study, cpu and cuda rows of the torch RNNs beside arima"
-timeout 240 python3 -m harness study cost --models arima,rnn-torch,lstm-torch,gru-torch \
+timeout 180 python3 -m harness study cost --models arima,rnn-torch,lstm-torch,gru-torch \
   --lengths 200,800 --n-series 32,128 --hidden 32,128 --repeats 3 --out /tmp/cost_gpu 2>&1 | tail -n 30 | tee "$OUT/cost_study.log"
 cp /tmp/cost_gpu/studies/cost/cost.csv "$OUT/cost.csv" 2>/dev/null
 cp /tmp/cost_gpu/studies/cost/exponents.csv "$OUT/exponents.csv" 2>/dev/null
