@@ -5,20 +5,27 @@ change without breaking them.
 """
 
 from harness import windows
-from harness.data import DataError, Dataset, Panel
+from harness.data import Dataset, Panel
+from harness.errors import BadInput, DataError, ModelError, OptionError, PluginError, StoreError, StudyError, SuiteError
 from harness.hookspecs import hookimpl
-from harness.models import Forecast, Forecaster, LocalForecaster, ModelError
+from harness.models import Forecast, Forecaster, LocalForecaster
 from harness.neural import WindowForecaster
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BadInput",
     "Dataset",
     "DataError",
     "Forecast",
     "Forecaster",
     "LocalForecaster",
     "ModelError",
+    "OptionError",
+    "PluginError",
+    "StoreError",
+    "StudyError",
+    "SuiteError",
     "Panel",
     "hookimpl",
     "windows",

@@ -16,14 +16,10 @@ from pathlib import Path
 
 import click
 
-from harness.data import DataError
-from harness.models import ModelError
-from harness.plugins import PluginError, Registry, load_registry
-from harness.store import StoreError
-from harness.studies import StudyError
-from harness.suite import DEFAULT_SUITE, SuiteError
+from harness.errors import BadInput, OptionError, StoreError, StudyError, one_line
+from harness.plugins import Registry, load_registry
+from harness.suite import DEFAULT_SUITE
 
-BAD_INPUT = (DataError, ModelError, SuiteError, StoreError, PluginError, StudyError)
 RESULTS_DIR = Path("results")
 
 
@@ -74,8 +70,8 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except BAD_INPUT as exc:
-            click.echo(f"rnnbench: error: {' '.join(str(exc).splitlines())}", err=True)
+        except BadInput as exc:
+            click.echo(f"rnnbench: error: {one_line(exc)}", err=True)
             ctx.exit(2)
         except click.UsageError as exc:
             _usage_error(ctx, exc)
@@ -147,14 +143,14 @@ def _run_options(ctx: click.Context, workers, executor, scheduler, timeout_serie
     from harness.executors import RunOptions
 
     if workers is not None and workers < 1:
-        raise SuiteError(f"--workers must be a positive integer, got {workers}")
+        raise OptionError(f"--workers must be a positive integer, got {workers}")
     if scheduler and executor != "dask":
-        raise SuiteError(f"--scheduler needs --executor dask (got --executor {executor})")
+        raise OptionError(f"--scheduler needs --executor dask (got --executor {executor})")
     if executor == "dask" and importlib.util.find_spec("distributed") is None:
-        raise SuiteError("--executor dask needs the dask extra: pip install 'rnnbench[dask]'")
+        raise OptionError("--executor dask needs the dask extra: pip install 'rnnbench[dask]'")
     for name, value in (("--timeout-series", timeout_series), ("--timeout-experiment", timeout_experiment)):
         if value is not None and not value > 0:
-            raise SuiteError(f"{name} must be a positive number of seconds, got {value:g}")
+            raise OptionError(f"{name} must be a positive number of seconds, got {value:g}")
     return RunOptions(
         executor=executor,
         workers=workers or os.cpu_count() or 1,
@@ -266,11 +262,12 @@ def report(run_dir: str, study_dirs: tuple[str, ...]) -> None:
     from harness.studies import attach_study
 
     store = RunStore.open(Path(run_dir))
-    store.read_results()  # a run without results is bad input before anything is copied into it
-    for study_dir in study_dirs:
-        kinds = attach_study(store.root, study_dir)
-        click.echo(f"rnnbench: attached {', '.join(kinds)} study from {study_dir}", err=True)
-    build_report(store)
+    with store.lock():  # not while a run or another rebuild writes the directory
+        store.read_results()  # a run without results is bad input before anything is copied into it
+        for study_dir in study_dirs:
+            kinds = attach_study(store.root, study_dir)
+            click.echo(f"rnnbench: attached {', '.join(kinds)} study from {study_dir}", err=True)
+        build_report(store)
     click.echo(f"report: {store.root / 'report.md'}")
 
 
@@ -382,6 +379,7 @@ def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, re
     manifest.json and report.md in the study directory. Torch models also run on CUDA when present."""
     from tqdm import tqdm
 
+    from harness.runlock import LOCK_FILE, RunLock
     from harness.store import default_run_dir
     from harness.studies.cost import CostStudyConfig, run_cost_study, write_cost_study
 
@@ -405,9 +403,10 @@ def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, re
     for name in config.models:
         registry.model(name)  # unknown model: one line, exit 2, before anything is written
     root = Path(out) if out else default_run_dir(RESULTS_DIR, "cost")
-    if root.exists() and any(root.iterdir()):
+    if root.exists() and any(p.name != LOCK_FILE for p in root.iterdir()):
         raise StudyError(f"output directory {root} is not empty; give a new --out")
-    with tqdm(unit="point", disable=None, file=sys.stderr, dynamic_ncols=True) as bar:
+    root.mkdir(parents=True, exist_ok=True)
+    with RunLock(root), tqdm(unit="point", disable=None, file=sys.stderr, dynamic_ncols=True) as bar:
 
         def progress(done: int, total: int, row: dict) -> None:
             bar.total = total
@@ -415,7 +414,7 @@ def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, re
             bar.update(done - bar.n)
 
         rows = run_cost_study(config, registry, progress=progress)
-    verdict = write_cost_study(root, config, rows)
+        verdict = write_cost_study(root, config, rows)
     click.echo(f"rnnbench: cost study: claim (b) {verdict['verdict']}: {verdict['evidence']}", err=True)
     click.echo(f"report: {root / 'report.md'}")
 

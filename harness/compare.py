@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.store import RunStore, StoreError
+from harness.errors import StoreError
+from harness.store import RunStore
 
 KEYS = ["dataset", "model"]
 

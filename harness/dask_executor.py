@@ -15,13 +15,13 @@ import dask
 from distributed import Client, KilledWorker, LocalCluster, wait
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from harness.errors import one_line
 from harness.executors import (
     Done,
     Executor,
     Lost,
     Outcome,
     Unit,
-    first_line,
     load_plugins,
 )
 
@@ -81,9 +81,11 @@ class DaskExecutor(Executor):
                 try:
                     yield Done(unit, future.result())
                 except KilledWorker as exc:
-                    yield Lost(unit, "crash", f"worker process died ({first_line(exc)})")
+                    yield Lost(unit, "crash", f"worker process died ({one_line(exc, limit=300, with_type=True)})")
                 except Exception as exc:  # e.g. a result that cannot be sent back
-                    yield Lost(unit, "crash", f"unit failed outside the model: {first_line(exc)}")
+                    yield Lost(
+                        unit, "crash", f"unit failed outside the model: {one_line(exc, limit=300, with_type=True)}"
+                    )
             # where units run is only needed to enforce time limits: don't poll the scheduler otherwise
             processing = self._processing() if any(u.timeout for u in pending.values()) else {}
             for future, unit in list(pending.items()):

@@ -14,9 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-
-class DataError(ValueError):
-    """Bad input data: the message is one line naming the problem, shown to the user as is."""
+from harness.errors import DataError
 
 
 @dataclass(frozen=True)

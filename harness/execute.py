@@ -82,7 +82,19 @@ def execute(
         root = Path(out) if out else default_run_dir(results_dir, config.suite)
         plugins = [vars(p) | {"hooks": list(p.hooks)} for p in registry.plugins]
         store = RunStore.create(root, config, {d.name: d.fingerprint() for d in datasets}, plugins, argv)
+    with store.lock():
+        return _run(store, experiments, datasets, run, after_run)
 
+
+def _run(
+    store: RunStore,
+    experiments: list,
+    datasets: list,
+    run: RunOptions,
+    after_run: Callable[[RunStore], None] | None,
+) -> int:
+    """The locked part of :func:`execute`: run what is not checkpointed yet, then write results,
+    study tables and the report."""
     todo = [e for e in experiments if not store.is_done(e)]
     skipped = len(experiments) - len(todo)
     click.echo(

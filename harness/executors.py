@@ -36,6 +36,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from harness.errors import one_line
+
 EXECUTORS = ("serial", "processes", "dask")
 
 
@@ -175,7 +177,7 @@ class SerialExecutor(Executor):
                 yield Lost(unit, "timeout", str(exc))
                 continue
             except Exception as exc:  # as the other executors report it
-                yield Lost(unit, "crash", f"unit failed outside the model: {first_line(exc)}")
+                yield Lost(unit, "crash", f"unit failed outside the model: {one_line(exc, limit=300, with_type=True)}")
                 continue
             yield Done(unit, value)
 
@@ -221,7 +223,9 @@ class ProcessExecutor(Executor):
                 except ProcessExpired as exc:
                     yield Lost(unit, "crash", f"worker process died ({_exit_reason(exc.exitcode)})")
                 except Exception as exc:  # e.g. a result that cannot be sent back
-                    yield Lost(unit, "crash", f"unit failed outside the model: {first_line(exc)}")
+                    yield Lost(
+                        unit, "crash", f"unit failed outside the model: {one_line(exc, limit=300, with_type=True)}"
+                    )
         finally:  # the caller stopped early (experiment time limit): stop what is left
             for future in futures:
                 future.cancel()
@@ -239,11 +243,6 @@ def load_plugins(plugins_dir: str | None) -> None:
     from harness.plugins import load_registry
 
     load_registry(plugins_dir)
-
-
-def first_line(exc: BaseException, limit: int = 300) -> str:
-    """The exception as one short line: a result row's message, not a traceback."""
-    return f"{type(exc).__name__}: {exc}".splitlines()[0][:limit]
 
 
 def _exit_reason(code: int | None) -> str:

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.data import DataError, Dataset, Panel
+from harness.data import Dataset, Panel
+from harness.errors import DataError, one_line
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("unique_id", "ds", "y")
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".csv", ".parquet", ".pq")
@@ -257,8 +258,7 @@ def _read(path: Path) -> pd.DataFrame:
     except OSError as exc:
         raise DataError(f"{path}: unreadable: {exc.strerror or exc}") from None
     except Exception as exc:  # pyarrow raises its own types for corrupt files
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: unreadable {suffix[1:]} file: {message}") from None
+        raise DataError(f"{path}: unreadable {suffix[1:]} file: {one_line(exc, limit=200, with_type=True)}") from None
 
 
 def _as_text(column: pd.Series, name: str, where: str) -> pd.Series:

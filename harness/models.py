@@ -13,10 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from harness.data import Panel
-
-
-class ModelError(ValueError):
-    """A model was asked for something it cannot do (unknown parameter, bad value)."""
+from harness.errors import ModelError
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ import numpy as np
 
 from harness import windows as W
 from harness.data import Panel
-from harness.models import Forecaster, ModelError
+from harness.errors import ModelError
+from harness.models import Forecaster
 
 #: A trained network as the forecaster sees it: normalised input windows ``(n, input_size)`` in
 #: transformed space to outputs ``(n, n_out)``.

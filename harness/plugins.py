@@ -23,8 +23,9 @@ from typing import Any
 import pluggy
 
 from harness import hookspecs
-from harness.data import DataError, Dataset
-from harness.models import Forecaster, ModelError
+from harness.data import Dataset
+from harness.errors import DataError, ModelError, PluginError, one_line
+from harness.models import Forecaster
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.baselines",
@@ -37,10 +38,6 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.longmemory",
 )
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
-
-
-class PluginError(RuntimeError):
-    """A plugin failed to load or register while strict mode is on."""
 
 
 class PluginWarning(UserWarning):
@@ -81,7 +78,9 @@ class ModelSpec:
         except ModelError:
             raise
         except Exception as exc:  # a plugin's own validation error
-            raise ModelError(f"model {self.name}: cannot be built with these parameters: {_one_line(exc)}") from exc
+            raise ModelError(
+                f"model {self.name}: cannot be built with these parameters: {one_line(exc, with_type=True)}"
+            ) from exc
         return model
 
 
@@ -282,11 +281,6 @@ def _dataset_registrar(registry: Registry, plugin: str) -> Callable[..., None]:
     return register
 
 
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
-
-
 def _checked_loader(name: str, load: Callable[[], Dataset]) -> Callable[[], Dataset]:
     """The plugin's loader, with any failure turned into a one-line :class:`DataError` naming the
     dataset (a dataset that cannot be loaded is bad input, not a crash)."""
@@ -297,7 +291,7 @@ def _checked_loader(name: str, load: Callable[[], Dataset]) -> Callable[[], Data
         except DataError:
             raise
         except Exception as exc:  # a plugin's loader may fail in any way
-            raise DataError(f"dataset {name!r} failed to load: {_one_line(exc)}") from exc
+            raise DataError(f"dataset {name!r} failed to load: {one_line(exc, with_type=True)}") from exc
 
     checked.__wrapped__ = load  # type: ignore[attr-defined]
     return checked

@@ -32,8 +32,9 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from harness import metrics
-from harness.data import DataError, Dataset
-from harness.executors import Done, Executor, RunOptions, SerialExecutor, Unit, UnitTimeout, alarm, first_line
+from harness.data import Dataset
+from harness.errors import DataError, one_line
+from harness.executors import Done, Executor, RunOptions, SerialExecutor, Unit, UnitTimeout, alarm
 from harness.models import Forecast, Forecaster, as_forecast
 from harness.plugins import ModelSpec, Registry
 from harness.suite import DatasetChoice, RunConfig
@@ -289,7 +290,7 @@ def _fit_predict_chunk(
             except UnitTimeout as exc:
                 fc, err, status = None, f"series {exc}", "timeout"
             except Exception as exc:  # a failing series is a row, not a crash
-                fc, err, status = None, first_line(exc, 500), "failed"
+                fc, err, status = None, one_line(exc, limit=500, with_type=True), "failed"
             out.append((key, fc, err, status, time.perf_counter() - wall0, time.process_time() - cpu0))
     return out, peak_rss_mb()
 
@@ -569,7 +570,7 @@ def _global_unit(
             per_series = _split_global_output(out, len(w.context))
         except (Exception, UnitTimeout) as exc:
             status = "timeout" if isinstance(exc, UnitTimeout) else "failed"
-            message = f"experiment {exc}" if status == "timeout" else first_line(exc, 500)
+            message = f"experiment {exc}" if status == "timeout" else one_line(exc, limit=500, with_type=True)
             failures.update({k: (status, message) for k in keys})
             if not fitted or status == "timeout":
                 failures.update(
@@ -586,7 +587,7 @@ def _global_unit(
             try:
                 forecasts[key] = as_forecast(raw, horizon)
             except ValueError as exc:
-                failures[key] = ("failed", first_line(exc, 500))
+                failures[key] = ("failed", one_line(exc, limit=500, with_type=True))
     timing = {
         "device": model.device,
         "device_name": model.device_name,

@@ -18,7 +18,7 @@ A checkpoint is written into a temporary folder inside ``parts/`` and renamed in
 either exists whole or not at all; ``--resume`` skips experiments whose checkpoint is whole (all
 three files, a summary that parses, Parquet files whose footer reads) and carries the same config
 id, and redoes any other. Temporary files and folders left by a killed process are removed when
-the run is opened again. Nothing read back is unpickled: JSON, CSV and Parquet only.
+the next writer takes the run's lock (:mod:`harness.runlock`: one writing process per run). Nothing read back is unpickled: JSON, CSV and Parquet only.
 
 Files are fsynced before their rename and the folder after it: a rename is atomic, but without
 the fsync a power loss (not a mere kill) could leave the new name pointing at an empty or partly
@@ -43,6 +43,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from harness.errors import StoreError
+from harness.runlock import RunLock
 from harness.runner import FORECAST_COLUMNS, SERIES_COLUMNS, Experiment, ExperimentResult
 from harness.suite import RunConfig
 from harness.timing import hardware
@@ -64,10 +66,6 @@ TABLE_SCHEMAS = {"series.parquet": SERIES_SCHEMA, "forecasts.parquet": FORECAST_
 #: coalesced up to this size while they are copied): what the copy, and a reader going row group
 #: by row group, holds at once.
 RESULT_ROW_GROUP = 100_000
-
-
-class StoreError(ValueError):
-    """A run directory cannot be used (exists already, is not a run, or another config)."""
 
 
 #: Temporary names: ``.<name>.tmp-<pid>`` beside the file or checkpoint folder they will replace.
@@ -188,6 +186,7 @@ class RunStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._lock: RunLock | None = None
 
     # --- creating and opening ---
 
@@ -201,6 +200,10 @@ class RunStore:
         if root.exists() and any(root.iterdir()):
             raise StoreError(f"output folder {root} is not empty; choose another --out")
         root.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(root).acquire()  # a second `run --out` on the same folder, started at once
+        if (root / MANIFEST).exists():
+            lock.release()
+            raise StoreError(f"{root} already holds a run; resume it with --resume {root} or choose another --out")
         (root / PARTS).mkdir(exist_ok=True)
         manifest = {
             "rnnbench_run": 1,
@@ -215,6 +218,7 @@ class RunStore:
             "plugins": plugins,
         }
         store = cls(root)
+        store._lock = lock
         store.write_manifest(manifest)
         return store
 
@@ -225,8 +229,17 @@ class RunStore:
             raise StoreError(f"{root} is not a run directory (no {MANIFEST})")
         store = cls(root)
         store.manifest()  # fails clearly if unreadable
-        store.remove_stale_temps()
         return store
+
+    def lock(self) -> RunLock:
+        """Take the directory's writer lock (:class:`RunLockedError` naming the holder's pid if a
+        live process has it), then remove what a killed writer left behind. Opening a run only
+        reads it; every command that writes into one (run, resume, study, report) locks first.
+        Release with ``with store.lock(): ...`` or by the process's exit."""
+        if self._lock is None or not self._lock.held:
+            self._lock = RunLock(self.root).acquire()
+            self.remove_stale_temps()
+        return self._lock
 
     def manifest(self) -> dict[str, Any]:
         try:

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.data import DataError
+from harness.errors import DataError, OptionError, SuiteError
 from harness.tasks import ProtocolSpec
 
 
@@ -43,10 +43,6 @@ SUITES_DIR = _suites_dir()
 DEFAULT_SUITE = "quick"
 #: Seeds are what every random number generator accepts (numpy's legacy seed, torch): 0 .. 2**32-1.
 MAX_SEED = 2**32 - 1
-
-
-class SuiteError(ValueError):
-    """A suite file or option is unusable; the message is one line naming the problem."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +195,7 @@ def parse_param(text: str) -> tuple[str, str, Any]:
     key, sep, value = text.partition("=")
     model, dot, param = key.partition(".")
     if not (sep and dot and model and param):
-        raise SuiteError(f"--param {text!r}: expected MODEL.NAME=VALUE, e.g. arima.ic=bic")
+        raise OptionError(f"--param {text!r}: expected MODEL.NAME=VALUE, e.g. arima.ic=bic")
     try:
         parsed = json.loads(value)
     except json.JSONDecodeError:
@@ -231,19 +227,19 @@ def apply_overrides(
         config.seeds = seeds
     if limit is not None:
         if limit <= 0:
-            raise SuiteError(f"--limit must be a positive integer, got {limit}")
+            raise OptionError(f"--limit must be a positive integer, got {limit}")
         config.limit = limit
         config.datasets = [DatasetChoice(d.name, None, d.horizon, d.season_length) for d in config.datasets]
     if horizon is not None:
         if horizon <= 0:
-            raise SuiteError(f"--horizon must be a positive integer, got {horizon}")
+            raise OptionError(f"--horizon must be a positive integer, got {horizon}")
         config.datasets = [DatasetChoice(d.name, d.limit, horizon, d.season_length) for d in config.datasets]
     if protocol is not None:
         config.protocol = protocol
     for text in params:
         model, key, value = parse_param(text)
         if model not in config.models:
-            raise SuiteError(
+            raise OptionError(
                 f"--param {text!r}: model {model!r} is not in this run (models: {', '.join(config.models)})"
             )
         config.models[model][key] = value

@@ -12,7 +12,8 @@ from typing import Literal
 
 import numpy as np
 
-from harness.data import DataError, Dataset, Panel
+from harness.data import Dataset, Panel
+from harness.errors import DataError
 
 Protocol = Literal["holdout", "rolling"]
 

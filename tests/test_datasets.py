@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import harness
-from harness.data import DataError
+from harness.errors import DataError
 from harness.files import load_long_file, write_long_file
 from harness.plugins import load_registry
 from plugins import synthetic

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.store import StoreError, run_dir_for
+from harness.errors import StoreError
+from harness.store import run_dir_for
 from tests.conftest import invoke, plugin_folder, tree
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import harness
-from harness.plugins import DEFAULT_PLUGINS, PluginError, PluginWarning, load_registry
+from harness.errors import PluginError
+from harness.plugins import DEFAULT_PLUGINS, PluginWarning, load_registry
 from tests.conftest import invoke
 
 

@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from harness import metrics
-from harness.data import DataError, Dataset
+from harness.data import Dataset
+from harness.errors import DataError
 from harness.files import load_long_file
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -15,11 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.errors import StudyError
+
 KINDS = ("memory", "cost")
-
-
-class StudyError(ValueError):
-    """A study directory that cannot be attached (bad input: exit code 2)."""
 
 
 @dataclass

@@ -29,9 +29,10 @@ import pandas as pd
 
 from harness import claims, figures
 from harness import windows as W
+from harness.errors import StudyError
 from harness.plugins import Registry
 from harness.store import RunStore, atomic_write_frame, atomic_write_text
-from harness.studies import StudyError, study_dir
+from harness.studies import study_dir
 from plugins.longmemory import TASKS
 
 KIND = "memory"

@@ -1,0 +1,75 @@
+"""One home for the errors that mean "the input cannot be used" (exit code 2), and the one way to
+turn any exception into a one-line message.
+
+Everything a user can get wrong — a data file, a suite, an option, a model parameter, a plugin, a
+run directory, a study's arguments — raises a subclass of :class:`BadInput`. The CLI catches the
+base alone and prints one line; the Python API lets it propagate, so ``except harness.BadInput``
+is how a notebook tells a mistake of its own from a bug. The subclasses only say *where* the
+mistake was; none adds behaviour.
+
+A model that fails on a series is not bad input: it becomes a failure row (see the runner), not
+an error of this family.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadInput",
+    "DataError",
+    "ModelError",
+    "OptionError",
+    "PluginError",
+    "RunLockedError",
+    "StoreError",
+    "StudyError",
+    "SuiteError",
+    "one_line",
+]
+
+
+class BadInput(ValueError):
+    """Input the harness cannot use; the command line exits with code 2 and one line."""
+
+
+class DataError(BadInput):
+    """A dataset or data file the harness cannot use."""
+
+
+class ModelError(BadInput):
+    """A model was asked for something it cannot do (unknown parameter, bad value)."""
+
+
+class SuiteError(BadInput):
+    """A suite file that is malformed or names things that do not exist."""
+
+
+class OptionError(BadInput):
+    """A command-line option (or its API keyword) with an unusable value."""
+
+
+class PluginError(BadInput):
+    """A plugin failed to load or register while strict mode is on."""
+
+
+class StoreError(BadInput):
+    """A run directory that cannot be created, read or resumed."""
+
+
+class RunLockedError(StoreError):
+    """Another live process is writing the run directory."""
+
+
+class StudyError(BadInput):
+    """A study asked for something it cannot do (bad axis values, an unfit output folder)."""
+
+
+def one_line(exc: BaseException, *, limit: int | None = None, with_type: bool = False) -> str:
+    """``exc`` as one line: its message's lines joined by single spaces, prefixed with the
+    exception's type name when ``with_type`` (a result row's message, where the type says what
+    went wrong), cut to ``limit`` characters (ending in "...") when given."""
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    if with_type:
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if limit is not None and len(text) > limit:
+        text = text[: max(limit - 3, 0)] + "..."
+    return text
