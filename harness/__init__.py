@@ -9,6 +9,7 @@ from harness.data import DataError, Dataset, Panel
 from harness.hookspecs import hookimpl
 from harness.models import Forecast, Forecaster, LocalForecaster, ModelError
 from harness.neural import WindowForecaster
+from harness.seasonality import deseasonalize_if_seasonal
 
 __version__ = "0.1.0"
 
@@ -20,6 +21,7 @@ __all__ = [
     "LocalForecaster",
     "ModelError",
     "Panel",
+    "deseasonalize_if_seasonal",
     "hookimpl",
     "windows",
     "WindowForecaster",
