@@ -217,7 +217,7 @@ def gradient_tables(registry: Registry, config: GradientConfig) -> tuple[pd.Data
 
     X, Y = copy_windows(registry, config.lag, config.input_seasons)
     norms, rates = gradients.gradient_decay(
-        X, Y, hidden=config.hidden, seeds=config.seeds, epochs=config.epochs, n_eval=config.n_eval
+        X, Y, hidden=config.hidden, seeds=config.seeds, epochs=config.epochs, n_eval=config.n_eval, registry=registry
     )
     norms.insert(0, "lag", config.lag)
     rates.insert(0, "lag", config.lag)
