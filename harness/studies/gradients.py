@@ -476,22 +476,19 @@ def train_torch(
     (default: the plugins', loaded now)."""
     X, Y = _targets(X, Y)
     train, val = _split_tail(X, Y, val_frac)
-    model = (
-        _registry(registry)
-        .model(TORCH_MODEL)
-        .cls(
-            horizon=Y.shape[1],
-            seed=int(seed),
-            cell=cell,
-            hidden=int(hidden),
-            epochs=int(epochs),
-            device="cpu",
-            dtype="float32",
-            input_size=X.shape[1],
-            threads=1,
-            batch_size=int(batch_size),
-            lr=float(lr),
-        )
+    model_cls = _registry(registry).model(TORCH_MODEL).cls
+    model = model_cls(
+        horizon=Y.shape[1],
+        seed=int(seed),
+        cell=cell,
+        hidden=int(hidden),
+        epochs=int(epochs),
+        device="cpu",
+        dtype="float32",
+        input_size=X.shape[1],
+        threads=1,
+        batch_size=int(batch_size),
+        lr=float(lr),
     )
     with _torch_threads(1):
         model.train_network(train, val, int(seed))
