@@ -10,6 +10,7 @@ from harness.errors import BadInput, DataError, ModelError, OptionError, PluginE
 from harness.hookspecs import hookimpl
 from harness.models import Forecast, Forecaster, LocalForecaster
 from harness.neural import WindowForecaster
+from harness.seasonality import deseasonalize_if_seasonal
 
 __version__ = "0.1.0"
 
@@ -27,6 +28,7 @@ __all__ = [
     "StudyError",
     "SuiteError",
     "Panel",
+    "deseasonalize_if_seasonal",
     "hookimpl",
     "windows",
     "WindowForecaster",

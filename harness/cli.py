@@ -320,23 +320,32 @@ def study_memory(
     Runs the `memory` suite (results stored like any run), then writes studies/memory/ in the
     run directory: memory.csv, gradients.csv, decay.csv, verdict.csv and figures."""
     from harness.execute import execute
-    from harness.studies.memory import SUITE, GradientConfig, dataset_names, study_models, write_memory_study
-    from plugins.longmemory import LAGS
+    from harness.studies.memory import (
+        GRADIENT_TASK,
+        SUITE,
+        GradientConfig,
+        dataset_names,
+        memory_lags,
+        study_models,
+        write_memory_study,
+    )
 
     out = _out_dir(out, run_id, resume)
     run_options = _run_options(ctx, workers, executor, scheduler, timeout_series, timeout_experiment)
-    if gradient_lag not in LAGS:
+    registry = _registry(ctx)
+    gradient_lags = memory_lags(registry, GRADIENT_TASK)
+    if gradient_lag not in gradient_lags:
         raise StudyError(
-            f"--gradient-lag {gradient_lag} has no lagged-copy dataset; choose from {', '.join(map(str, LAGS))}"
+            f"--gradient-lag {gradient_lag} has no lagged-copy dataset; "
+            f"choose from {', '.join(map(str, gradient_lags)) or 'none registered'}"
         )
     if gradient_epochs < 1 or gradient_hidden < 1:
         raise StudyError("--gradient-epochs and --gradient-hidden must be positive")
-    registry = _registry(ctx)
     options = dict(
         suite=None if resume else SUITE,
         models=study_models(_csv_list(models)),
         seeds=_seed_list(seeds),
-        datasets=dataset_names(_csv_list(tasks), _int_list(lags, "lags")),
+        datasets=dataset_names(registry, _csv_list(tasks), _int_list(lags, "lags")),
         params=list(params),
     )
 

@@ -33,9 +33,13 @@ def register_models(register: Callable[..., Any]) -> None:
 def register_datasets(register: Callable[..., Any]) -> None:
     """Register datasets.
 
-    :param register: call ``register(name, load, *, description="", parts=())``.
+    :param register: call ``register(name, load, *, description="", parts=(), info=None)``.
         ``load`` is a zero-argument callable returning a :class:`harness.Dataset`; it is called
         lazily, only when the dataset is used or listed. A collection of other datasets (such as
         ``m3``, made of ``m3-yearly`` ... ``m3-other``) passes ``load=None`` and the member
-        names as ``parts``; running it runs each part as its own dataset.
+        names as ``parts``; running it runs each part as its own dataset. ``info`` is an optional
+        mapping of facts about the dataset that tools can read without loading it
+        (``registry.dataset(name).info``); the core reads none of its keys, a tool that selects
+        datasets by it documents its own (the memory study takes the datasets registered with
+        ``info={"study": "memory", "task": ..., "lag": ...}``).
     """

@@ -15,7 +15,7 @@ import importlib.util
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,13 +86,20 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A registered dataset (``load`` returns a :class:`Dataset`) or a collection of ``parts``."""
+    """A registered dataset (``load`` returns a :class:`Dataset`) or a collection of ``parts``.
+
+    ``info`` holds what the plugin declared about the dataset at registration, known without
+    loading it (a copy of the mapping given, empty if none; not to be changed). The core gives
+    its keys no meaning of its own; a tool that selects datasets documents the keys it reads
+    (the memory study: ``study="memory"``, ``task``, ``lag``; see :mod:`harness.studies.memory`).
+    """
 
     name: str
     load: Callable[[], Dataset] | None
     description: str
     parts: tuple[str, ...]
     plugin: str
+    info: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -268,14 +275,26 @@ def _model_registrar(registry: Registry, plugin: str) -> Callable[..., None]:
 
 def _dataset_registrar(registry: Registry, plugin: str) -> Callable[..., None]:
     def register(
-        name: str, load: Callable[[], Dataset] | None, *, description: str = "", parts: tuple[str, ...] | list[str] = ()
+        name: str,
+        load: Callable[[], Dataset] | None,
+        *,
+        description: str = "",
+        parts: tuple[str, ...] | list[str] = (),
+        info: Mapping[str, Any] | None = None,
     ) -> None:
         if (load is None) == (not parts):
             raise ValueError(f"register_datasets: {name}: give either a loader or parts, not both or neither")
+        if info is not None and not isinstance(info, Mapping):
+            raise TypeError(f"register_datasets: {name}: info must be a mapping, got {type(info).__name__}")
         if name in registry.datasets:
             raise ValueError(f"dataset name {name!r} is already registered by {registry.datasets[name].plugin}")
         registry.datasets[name] = DatasetSpec(
-            name, None if load is None else _checked_loader(name, load), description, tuple(parts), plugin
+            name,
+            None if load is None else _checked_loader(name, load),
+            description,
+            tuple(parts),
+            plugin,
+            dict(info or {}),
         )
 
     return register

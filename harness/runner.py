@@ -17,15 +17,13 @@ in memory and returns them.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import math
 import time
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +33,7 @@ from harness import metrics
 from harness.data import Dataset
 from harness.errors import DataError, one_line
 from harness.executors import Done, Executor, RunOptions, SerialExecutor, Unit, UnitTimeout, alarm
+from harness.experiments import FORECAST_COLUMNS, SERIES_COLUMNS, Experiment, ExperimentResult, Sink
 from harness.models import Forecast, Forecaster, as_forecast
 from harness.plugins import ModelSpec, Registry
 from harness.suite import DatasetChoice, RunConfig
@@ -52,91 +51,6 @@ LOCAL_THREADS = 1
 CHUNK_SERIES = 256
 #: Series (x windows) per batch when a global model's forecasts are scored and written.
 SCORE_BATCH = 2048
-
-#: Columns of the per-series rows (``series.parquet``, ``metrics.parquet``) and their dtypes.
-SERIES_COLUMNS: dict[str, str] = {
-    "unique_id": "object",
-    "category": "object",
-    "window": "int64",
-    "origin": "int64",
-    "series_s": "float64",
-    "status": "object",
-    "message": "object",
-    **{name: "float64" for name in metrics.SCORE_NAMES},
-    "dataset": "object",
-    "model": "object",
-    "seed": "int64",
-}
-#: Columns of the forecast rows (``forecasts.parquet``): one per series x window x step.
-FORECAST_COLUMNS: dict[str, str] = {
-    "unique_id": "object",
-    "window": "int64",
-    "origin": "int64",
-    "step": "int64",
-    "y": "float64",
-    "yhat": "float64",
-    "lo": "float64",
-    "hi": "float64",
-    "dataset": "object",
-    "model": "object",
-    "seed": "int64",
-}
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """One model with one parameter set and seed on one task."""
-
-    task: Task
-    model: ModelSpec
-    params: dict[str, Any]
-    seed: int
-
-    @functools.cached_property
-    def config(self) -> dict:
-        """What identifies the experiment's results (hashed into ``config_id``); computed once,
-        since it fingerprints every value of the dataset."""
-        return {
-            "dataset": self.task.name,
-            "fingerprint": self.task.dataset.fingerprint(),
-            "n_series": len(self.task.dataset.panel),
-            "horizon": self.task.horizon,
-            "season_length": self.task.season_length,
-            "protocol": self.task.protocol.as_dict(),
-            "model": self.model.name,
-            "params": self.params,
-            "seed": self.seed,
-        }
-
-    @property
-    def config_id(self) -> str:
-        text = json.dumps(self.config, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    @property
-    def key(self) -> str:
-        """A file-name-safe name that is unique within a run."""
-
-        def safe(s):
-            return "".join(c if c.isalnum() or c in "-." else "_" for c in s)
-
-        return f"{safe(self.task.name)}__{safe(self.model.name)}__seed{self.seed}__{self.config_id[:8]}"
-
-
-@dataclass
-class ExperimentResult:
-    """What one experiment produced: a timing summary and, unless the rows were streamed into a
-    sink (then both are None), its per-series rows and forecasts."""
-
-    summary: dict[str, Any]
-    series: pd.DataFrame | None = None
-    forecasts: pd.DataFrame | None = None
-
-
-class Sink(Protocol):
-    """Where scored rows go, a batch at a time and in series order (:class:`harness.store.PartWriter`)."""
-
-    def append(self, series: pd.DataFrame, forecasts: pd.DataFrame) -> None: ...
 
 
 class MemorySink:

@@ -44,8 +44,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness.errors import StoreError
+from harness.experiments import FORECAST_COLUMNS, SERIES_COLUMNS, Experiment, ExperimentResult
 from harness.runlock import RunLock
-from harness.runner import FORECAST_COLUMNS, SERIES_COLUMNS, Experiment, ExperimentResult
 from harness.suite import RunConfig
 from harness.timing import hardware
 
@@ -56,9 +56,10 @@ CHECKPOINT_TABLES = ("series.parquet", "forecasts.parquet")
 CHECKPOINT_FILES = (*CHECKPOINT_TABLES, "summary.json")
 _ARROW_TYPES = {"object": pa.string(), "int64": pa.int64(), "float64": pa.float64()}
 #: The Parquet schemas of a checkpoint's tables and of metrics.parquet / forecasts.parquet: the
-#: runner's columns (``SERIES_COLUMNS``, ``FORECAST_COLUMNS``) with fixed types, so every row
-#: group of every part has the same schema (strings: unique_id, category, status, message,
-#: dataset, model; int64: window, origin, step, seed; float64: times, metrics and values).
+#: row columns of :mod:`harness.experiments` (``SERIES_COLUMNS``, ``FORECAST_COLUMNS``) with fixed
+#: types, so every row group of every part has the same schema (strings: unique_id, category,
+#: status, message, dataset, model; int64: window, origin, step, seed; float64: times, metrics and
+#: values).
 SERIES_SCHEMA = pa.schema([pa.field(k, _ARROW_TYPES[v]) for k, v in SERIES_COLUMNS.items()])
 FORECAST_SCHEMA = pa.schema([pa.field(k, _ARROW_TYPES[v]) for k, v in FORECAST_COLUMNS.items()])
 TABLE_SCHEMAS = {"series.parquet": SERIES_SCHEMA, "forecasts.parquet": FORECAST_SCHEMA}

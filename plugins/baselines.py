@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 import harness
-from harness.seasonality import deseasonalize_if_seasonal
+from harness import deseasonalize_if_seasonal
 
 
 def _check(y: np.ndarray) -> np.ndarray:

@@ -30,7 +30,13 @@ Three families, all with ``season_length = L`` given to the models and horizon `
 Values are stationary around zero (score them with RMSE, not sMAPE). The AR families start from
 an exact draw of the stationary distribution and also discard a burn-in of ``10*L`` steps, so no
 trace of an arbitrary start remains; :func:`oracle_forecast` gives the optimal forecast of any
-series from its history, for tests and for plotting the optimum next to the models.
+series from its history (from what ``meta`` holds: ``generator``, ``lag`` and ``phi``, ``alpha``
+or ``patterns``), for tests and for plotting the optimum next to the models.
+
+What the memory study (:mod:`harness.studies.memory`) reads, it reads through the registry, never
+by importing this module: each panel is registered with ``info={"study": "memory", "task": TASK,
+"lag": L}`` (how the study finds the tasks and lags there are, without loading anything), and
+the loaded dataset's ``meta`` has ``task``, ``lag``, ``optimal_rmse`` and ``floor_rmse``.
 """
 
 from __future__ import annotations
@@ -155,6 +161,7 @@ def _simulate_ar(
 
 def _ar_dataset(
     generator: str,
+    task: str,
     coefs: tuple[float, ...],
     params: dict[str, float],
     *,
@@ -178,6 +185,7 @@ def _ar_dataset(
     ]
     meta = {
         "generator": generator,
+        "task": task,
         "lag": lag,
         **params,
         "sigma": float(sigma),
@@ -226,6 +234,7 @@ def lagged_copy(
     _check_stationary((phi,), f"lagged_copy phi={phi}")
     return _ar_dataset(
         "lagged_copy",
+        "copy",
         (float(phi),),
         {"phi": float(phi)},
         n_series=n_series,
@@ -265,6 +274,7 @@ def adding(
         raise ValueError(f"alpha must be in (-1, 0.5) for a stationary process (2*alpha < 1), got {alpha}")
     _check_stationary((alpha, alpha), f"adding alpha={alpha}")
     return _ar_dataset(
+        "adding",
         "adding",
         (float(alpha), float(alpha)),
         {"alpha": float(alpha)},
@@ -314,6 +324,7 @@ def long_seasonal(
     optimal, floor = float(sigma), float(np.sqrt(amplitude**2 + sigma**2))
     meta = {
         "generator": "long_seasonal",
+        "task": "seasonal",
         "lag": lag,
         "period": lag,
         "amplitude": float(amplitude),
@@ -394,7 +405,8 @@ def _loader(task: str, lag: int) -> Callable[[], harness.Dataset]:
 @harness.hookimpl
 def register_datasets(register: Callable[..., Any]) -> None:
     """Register the long-memory panels, ``memory-{copy,adding,seasonal}-L{6..192}`` (16 series,
-    h=6, seed 0, generated only when loaded), one collection per task and ``memory`` for all."""
+    h=6, seed 0, generated only when loaded), one collection per task and ``memory`` for all.
+    Each panel's ``info`` names its study, task and lag, which is how the memory study finds it."""
     for task in TASKS:
         for lag in LAGS:
             register(
@@ -402,6 +414,7 @@ def register_datasets(register: Callable[..., Any]) -> None:
                 _loader(task, lag),
                 description=f"{_TASK_DESCRIPTIONS[task]}, L={lag}, {N_SERIES} series of "
                 f"{default_length(lag)}, h={HORIZON}, seed 0",
+                info={"study": "memory", "task": task, "lag": lag},
             )
         register(
             f"memory-{task}",

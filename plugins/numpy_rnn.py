@@ -586,6 +586,11 @@ class RNNNumpy(harness.WindowForecaster):
     network reads a window one value per time step; its last output is the forecast.
     """
 
+    #: The network class this forecaster trains, for tools that train and inspect such networks
+    #: directly: the gradient-decay study (:mod:`harness.studies.gradients`) finds it here, through
+    #: the registry (``registry.model("rnn-numpy").cls.network``), not by importing this module.
+    network: ClassVar[type[ElmanRNN]] = ElmanRNN
+
     name: ClassVar[str] = "rnn-numpy"
     defaults: ClassVar[dict[str, Any]] = {
         **harness.WindowForecaster.defaults,

@@ -99,6 +99,20 @@ def test_failed_series_is_an_error(registry):
         cost.run_cost_study(config, reg)
 
 
+@pytest.mark.parametrize("n_series, length, seed", [(8, 100, 0), (3, 57, 5), (1000, 20, 1)])
+def test_workload_is_the_synthetic_arma_panel(n_series, length, seed):
+    """The core generates the timed panels itself; they are the numbers plugins.synthetic.arma
+    gave when the cost study used it, so timings stay comparable with earlier studies."""
+    from plugins.synthetic import arma
+
+    ours = cost.workload(n_series, length, seed=seed, horizon=8, name="w")
+    theirs = arma(n_series, length, mean=10.0, seed=seed, horizon=8, name="w")
+    assert ours.panel.ids == theirs.panel.ids and ours.fingerprint() == theirs.fingerprint()
+    for a, b in zip(ours.panel.values, theirs.panel.values):
+        np.testing.assert_array_equal(a, b)
+    assert ours.meta == theirs.meta
+
+
 def test_config_rejects_nonsense():
     with pytest.raises(ValueError, match="lengths"):
         CostStudyConfig(lengths=())

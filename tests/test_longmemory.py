@@ -167,6 +167,22 @@ def test_registered_names_and_collections():
     assert len(small.panel.values[0]) == 300
 
 
+def test_registration_info_is_how_the_memory_study_finds_the_panels():
+    from harness.studies import memory as M
+
+    registry = load_registry()
+    for task in lm.TASKS:
+        for lag in lm.LAGS:
+            spec = registry.dataset(lm.dataset_name(task, lag))
+            assert spec.info == {"study": "memory", "task": task, "lag": lag}
+        assert registry.dataset(f"memory-{task}").info == {}  # collections are not memory datasets
+    assert M.memory_datasets(registry) == {(t, lag): lm.dataset_name(t, lag) for t in lm.TASKS for lag in lm.LAGS}
+    assert M.memory_tasks(registry) == list(lm.TASKS) and M.memory_lags(registry) == list(lm.LAGS)
+    assert M.memory_lags(registry, M.GRADIENT_TASK) == list(lm.LAGS)
+    for task, make in GENERATORS.items():
+        assert make(2, 12).meta["task"] == task
+
+
 def test_mean_baseline_forecasts_the_mean():
     registry = load_registry()
     assert registry.model("mean").cls is Mean and registry.model("mean").scope == "local"

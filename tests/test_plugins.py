@@ -7,7 +7,7 @@ import pytest
 import harness
 from harness.errors import PluginError
 from harness.plugins import DEFAULT_PLUGINS, PluginWarning, load_registry
-from tests.conftest import invoke
+from tests.conftest import invoke, plugin_folder
 
 
 def test_builtin_plugins_register_models_and_datasets():
@@ -97,6 +97,22 @@ def test_register_rejects_non_forecaster_and_unknown_default(tmp_path):
     with pytest.warns(PluginWarning, match="unknown parameter 'b'"):
         registry = load_registry(folder)
     assert "x2" not in registry.models
+
+
+def test_dataset_info_is_kept_and_must_be_a_mapping(tmp_path):
+    folder = plugin_folder(
+        tmp_path / "p",
+        "import numpy as np\nimport harness\n"
+        "def load():\n    return harness.Dataset('x', harness.Panel(('a',), (np.arange(9.0),), 'other', 1, 2))\n"
+        "@harness.hookimpl\ndef register_datasets(register):\n"
+        "    register('with-info', load, info={'study': 'memory', 'lag': 3})\n"
+        "    register('bad-info', load, info=[('lag', 3)])\n",
+    )
+    with pytest.warns(PluginWarning, match="bad-info: info must be a mapping"):
+        registry = load_registry(folder)
+    assert registry.dataset("with-info").info == {"study": "memory", "lag": 3}
+    assert "bad-info" not in registry.datasets
+    assert registry.dataset("m3-monthly").info == {}  # registered without info
 
 
 def test_model_parameters_are_validated_and_become_attributes():

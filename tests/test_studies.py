@@ -219,13 +219,39 @@ def test_memory_tables_on_known_forecasts():
                         "yhat": err,
                     }
                 )
-    metas = {"d": {"generator": "lagged_copy", "lag": 6, "optimal_rmse": 1.0, "floor_rmse": 3.2}}
+    metas = {"d": {"task": "copy", "generator": "lagged_copy", "lag": 6, "optimal_rmse": 1.0, "floor_rmse": 3.2}}
     per_seed, table = M.memory_tables(series, pd.DataFrame(rows), metas)
     t = table.set_index("model")
     assert t.loc["good", "error"] == pytest.approx(1.0) and t.loc["good", "floor"] == pytest.approx(3.0)
     assert t.loc["good", "skill"] == pytest.approx(1.0) and t.loc["mean", "skill"] == pytest.approx(0.0)
     assert t.loc["good", "task"] == "copy" and t.loc["good", "floor_theory"] == pytest.approx(3.2)
     assert len(per_seed) == 2
+
+
+def test_memory_study_takes_its_datasets_from_the_registry(tmp_path):
+    """Any plugin's dataset registered with info study/task/lag takes part; nothing is imported."""
+    from harness.plugins import load_registry
+    from tests.conftest import plugin_folder
+
+    folder = plugin_folder(
+        tmp_path / "p",
+        "import numpy as np\nimport harness\n"
+        "def load():\n"
+        "    panel = harness.Panel(('a',), (np.arange(30.0),), 'other', 3, 2)\n"
+        "    return harness.Dataset('echo-L3', panel, meta={'lag': 3, 'optimal_rmse': 1.0, 'floor_rmse': 2.0})\n"
+        "@harness.hookimpl\ndef register_datasets(register):\n"
+        "    register('echo-L3', load, info={'study': 'memory', 'task': 'echo', 'lag': 3})\n",
+    )
+    registry = load_registry(folder)
+    assert M.memory_datasets(registry)[("echo", 3)] == "echo-L3"
+    assert M.memory_tasks(registry)[-1] == "echo" and 3 in M.memory_lags(registry)
+    assert M.dataset_names(registry, ["echo"], [3]) == ["echo-L3"]
+    assert M.dataset_names(registry, ["copy"], [6, 12]) == ["memory-copy-L6", "memory-copy-L12"]
+    assert M.dataset_names(registry, None, None) is None
+    with pytest.raises(M.StudyError, match="memory task 'echo' has no registered dataset at lag 6"):
+        M.dataset_names(registry, ["echo"], [6])
+    # the task comes from the registration where the dataset's meta has none
+    assert M._metas(["echo-L3", "memory-copy-L6", "not-registered"], registry)["echo-L3"]["task"] == "echo"
 
 
 def test_input_seasons_sets_the_window_in_seasons():

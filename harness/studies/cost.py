@@ -15,7 +15,9 @@ Three axes, each varied alone while the other two stay at the base point:
 - ``n_series``: series in the panel;
 - ``hidden``: hidden size of the recurrent models.
 
-Data at each point: ``plugins.synthetic.arma(n_series, length, mean=10, seed=seed, horizon=8)``.
+Data at each point: :func:`workload`, ``n_series`` ARMA(2,1) series of ``length`` values around
+10, seeded (the same numbers as ``plugins.synthetic.arma(n_series, length, mean=10, seed=seed,
+horizon=8)``, but generated here: the core does not import the built-in plugins).
 Each point is timed by the harness's own machinery, exactly as a benchmark run times it:
 ``Task(dataset, ProtocolSpec("holdout"))``, ``Experiment(task, spec, params, seed)``,
 ``run_experiment(exp, executor, options)`` with the ``processes`` executor. So ``fit_s``, ``predict_s`` and ``ms_per_series``
@@ -61,6 +63,7 @@ import numpy as np
 import pandas as pd
 
 from harness.claims import REFERENCE
+from harness.data import Dataset, Panel
 from harness.studies import study_dir
 
 AXES: tuple[str, ...] = ("length", "n_series", "hidden")
@@ -194,15 +197,56 @@ def _n_params(model: Any) -> float:
             return float(sum(p.numel() for p in model._new_network().parameters()))
         except Exception:  # a count is a nicety, not a result
             return math.nan
-    if hasattr(model, "n_out") and "hidden" in getattr(model, "params", {}):
+    network = getattr(type(model), "network", None)  # a NumPy network class (rnn-numpy's)
+    if network is not None and hasattr(model, "n_out") and "hidden" in getattr(model, "params", {}):
         try:
-            from plugins.numpy_rnn import ElmanRNN, RNNNumpy
-
-            if isinstance(model, RNNNumpy):
-                return float(ElmanRNN(1, int(model.hidden), int(model.n_out)).n_params)
+            return float(network(1, int(model.hidden), int(model.n_out)).n_params)
         except Exception:
             return math.nan
     return math.nan
+
+
+#: The process of the timed panels: ARMA(2,1) ``y_t - 10 = 0.6 (y_{t-1} - 10) - 0.2 (y_{t-2} - 10)
+#: + e_t + 0.3 e_{t-1}``, ``e_t ~ N(0, 1)``, after a burn-in of 200 steps (``synthetic-arma``'s).
+WORKLOAD_AR: tuple[float, ...] = (0.6, -0.2)
+WORKLOAD_MA: tuple[float, ...] = (0.3,)
+WORKLOAD_MEAN = 10.0
+WORKLOAD_BURN_IN = 200
+
+
+def workload(n_series: int, length: int, *, seed: int, horizon: int, name: str) -> Dataset:
+    """The panel timed at one point: ``n_series`` independent series of ``length`` values of the
+    ARMA(2,1) process above (mean 10, so sMAPE is meaningful), seeded by ``seed``.
+
+    The random draws are those of ``plugins.synthetic.arma(n_series, length, mean=10, seed=seed,
+    horizon=horizon)`` (one length drawn per series, then each series' noise), so the panels are
+    the ones earlier cost studies timed; it lives here because the core never imports plugins."""
+    from scipy.signal import lfilter
+
+    if n_series <= 0 or length <= 0:
+        raise ValueError(f"n_series and length must be positive, got {n_series} and {length}")
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(int(length), int(length) + 1, size=int(n_series))  # arma's per-series draw
+    ar_poly = np.r_[1.0, -np.asarray(WORKLOAD_AR)]
+    ma_poly = np.r_[1.0, np.asarray(WORKLOAD_MA)]
+    values = []
+    for n in lengths:
+        e = rng.normal(0.0, 1.0, size=int(n) + WORKLOAD_BURN_IN)
+        values.append(WORKLOAD_MEAN + lfilter(ma_poly, ar_poly, e)[WORKLOAD_BURN_IN:])
+    width = max(3, len(str(n_series)))
+    ids = tuple(f"arma-{i + 1:0{width}d}" for i in range(int(n_series)))
+    panel = Panel(ids=ids, values=tuple(values), freq="other", season_length=1, horizon=int(horizon))
+    meta = {
+        "generator": "arma",
+        "ar": list(WORKLOAD_AR),
+        "ma": list(WORKLOAD_MA),
+        "sigma": 1.0,
+        "mean": WORKLOAD_MEAN,
+        "seed": seed,
+        "burn_in": WORKLOAD_BURN_IN,
+    }
+    description = f"cost-study workload: ARMA(2,1) around {WORKLOAD_MEAN:g}, {n_series} series of {length}, seed {seed}"
+    return Dataset(name=name, panel=panel, description=description, source="synthetic", meta=meta)
 
 
 def run_cost_study(
@@ -219,7 +263,6 @@ def run_cost_study(
     from harness.runner import Experiment, run_experiment
     from harness.tasks import ProtocolSpec, Task
     from harness.timing import hardware
-    from plugins.synthetic import arma
 
     specs = {name: registry.model(name) for name in config.models}
     cpu_name = hardware()["cpu"]
@@ -239,7 +282,7 @@ def run_cost_study(
 
     def task_for(length: int, n: int) -> Task:
         if (length, n) not in datasets:
-            ds = arma(n, int(length), mean=10.0, seed=config.seed, horizon=config.horizon, name=f"cost-L{length}-N{n}")
+            ds = workload(n, int(length), seed=config.seed, horizon=config.horizon, name=f"cost-L{length}-N{n}")
             datasets[(length, n)] = Task(ds, ProtocolSpec(kind="holdout"))
         return datasets[(length, n)]
 

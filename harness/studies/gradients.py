@@ -10,13 +10,17 @@ reaches step T-k, and therefore how much training can learn to use information t
 ||J_k|| ≈ a·ρ^k with ρ < 1 the gradient vanishes exponentially: its half-life is ln 0.5 / ln ρ
 steps. This module measures ||J_k|| against k for trained networks:
 
-* NumPy Elman networks (tanh, relu, sigmoid) from :mod:`plugins.numpy_rnn`, twice: with the
-  implementation's OWN backward pass (:meth:`ElmanRNN.state_jacobians`, the training code seeded
-  with the identity) and with torch autograd on the same weights. The two must agree to rounding;
-  the study checks that, so the decay curves are also a test of the hand-written BPTT.
-* torch ``nn.RNN`` (tanh), ``nn.LSTM`` and ``nn.GRU`` networks from
-  :func:`plugins.torch_rnn.build_network`, trained exactly as the ``*-torch`` forecasters train,
-  with torch autograd.
+* NumPy Elman networks (tanh, relu, sigmoid), the ``network`` class of the registered
+  ``rnn-numpy`` model (``plugins.numpy_rnn.ElmanRNN``), twice: with the implementation's OWN
+  backward pass (its ``state_jacobians``, the training code seeded with the identity) and with
+  torch autograd on the same weights. The two must agree to rounding; the study checks that, so
+  the decay curves are also a test of the hand-written BPTT.
+* torch ``nn.RNN`` (tanh), ``nn.LSTM`` and ``nn.GRU`` networks trained by the registered
+  ``rnn-torch`` model itself (its ``train_network``), exactly as the ``*-torch`` forecasters
+  train, with torch autograd.
+
+Both models are found in the plugin registry (:func:`harness.plugins.load_registry`, or the one a
+caller passes as ``registry``), never imported: the core does not depend on the built-in plugins.
 
 For the LSTM the state is (h, c). ``J_k`` is defined as ∂h_T/∂h_{T-k} with c_{T-k} held fixed:
 the derivative through every path that leaves step T-k through h_{T-k} (the gates of step
@@ -40,21 +44,24 @@ import math
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from harness import windows as W
-from plugins.numpy_rnn import ElmanRNN, RNNNumpy
+from harness.plugins import Registry, load_registry
 
 if TYPE_CHECKING:  # torch is optional for the rest of the package; imported where used
     import torch
 
 __all__ = [
     "NORMS_COLUMNS",
+    "NUMPY_MODEL",
     "RATES_COLUMNS",
+    "TORCH_MODEL",
+    "ElmanNetwork",
     "State",
     "Step",
     "elman_step",
@@ -85,6 +92,33 @@ RATES_COLUMNS = ["network", "activation", "seed", "source", "rho", "half_life", 
 #: numpy backward pass and torch autograd on the same float64 weights must agree this closely
 #: (relative, per k); they differ only in the order of floating-point operations.
 AGREEMENT_RTOL = 1e-6
+
+#: The registered models whose networks are measured: the NumPy Elman networks are built from
+#: ``registry.model(NUMPY_MODEL).cls.network`` with that model's registered training parameters,
+#: the torch networks are trained by ``registry.model(TORCH_MODEL)`` (any ``cell``).
+NUMPY_MODEL = "rnn-numpy"
+TORCH_MODEL = "rnn-torch"
+
+
+@runtime_checkable
+class ElmanNetwork(Protocol):
+    """What this module needs of a NumPy Elman network (``rnn-numpy``'s ``network`` class):
+    ``h_t = f(x_t W_x + h_{t-1} W_h + b)`` with ``params`` ``W_x``, ``W_h``, ``b`` (and a read-out),
+    ``activation`` tanh/relu/sigmoid, and its own backward pass ``state_jacobians(X, k_max)``
+    returning ``J[b, k] = ∂h_T/∂h_{T-k}`` of shape ``(batch, k_max + 1, n_hidden, n_hidden)``.
+    The class is constructed as ``network(n_in, n_hidden, n_out, activation=, seed=, dtype=)``
+    and trained by its ``fit`` (the arguments of ``rnn-numpy``'s own training)."""
+
+    n_hidden: int
+    activation: str
+    params: dict[str, np.ndarray]
+
+    def state_jacobians(self, X: np.ndarray, k_max: int | None = None) -> np.ndarray: ...
+
+
+def _registry(registry: Registry | None) -> Registry:
+    """The caller's registry, or the plugins' (loaded now) when none is given."""
+    return registry if registry is not None else load_registry()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,7 +163,7 @@ def _check_k(k_max: int | None, T: int) -> int:
     return K
 
 
-def numpy_jacobian_norms(net: ElmanRNN, X: np.ndarray, k_max: int, *, chunk: int = 64) -> np.ndarray:
+def numpy_jacobian_norms(net: ElmanNetwork, X: np.ndarray, k_max: int, *, chunk: int = 64) -> np.ndarray:
     """||∂H_T/∂H_{T-k}|| for k = 0..k_max from the NumPy network's own backward pass.
 
     ``X``: windows ``(n, T)`` (univariate) or ``(n, T, n_in)``. Returns shape ``(k_max + 1,)``:
@@ -184,7 +218,7 @@ def _threads(n: int | None) -> Iterator[None]:
         yield
 
 
-def elman_step(net: ElmanRNN) -> Step:
+def elman_step(net: ElmanNetwork) -> Step:
     """The NumPy network's recurrence ``h_t = f(x_t W_x + h_{t-1} W_h + b)`` in torch float64
     ops, with the weights copied from ``net``: the independent (autograd) side of the check."""
     torch = _torch()
@@ -237,10 +271,10 @@ def module_step(net: Any) -> Step:
 
 
 def zero_state(net: Any, batch: int) -> State:
-    """The zero initial state (what training starts from) for an :class:`ElmanRNN` or a torch
+    """The zero initial state (what training starts from) for an :class:`ElmanNetwork` or a torch
     network: ``(h,)``, or ``(h, c)`` for an LSTM, each ``(batch, hidden)`` float64."""
     torch = _torch()
-    if isinstance(net, ElmanRNN):
+    if isinstance(net, ElmanNetwork):
         return (torch.zeros(batch, net.n_hidden, dtype=torch.float64),)
     enc = _encoder(net)
     n = 2 if isinstance(enc, torch.nn.LSTM) else 1
@@ -256,7 +290,7 @@ def torch_state_jacobians(step: Step, h_init: State, X: Any, k_max: int | None =
     ∂h_T/∂h_t for every t at once. For an LSTM the gradient with respect to the tensor h_t is
     the partial with c_t held fixed (see the module docstring). ``k_max`` defaults to T-1 and
     may be T (the initial state). Returns ``(n, k_max + 1, H, H)`` with ``J[b, k][i, j] =
-    ∂h_T[i]/∂h_{T-k}[j]``, the convention of :meth:`ElmanRNN.state_jacobians`.
+    ∂h_T[i]/∂h_{T-k}[j]``, the convention of :meth:`ElmanNetwork.state_jacobians`.
     """
     torch = _torch()
     Xt = torch.as_tensor(_as_windows(X), dtype=torch.float64)
@@ -384,16 +418,24 @@ def train_elman(
     val_frac: float = 0.0,
     batch_size: int = BATCH_SIZE,
     lr: float = LR,
-) -> ElmanRNN:
-    """An :class:`ElmanRNN` (float64) trained as ``rnn-numpy`` trains it (Adam, clipping at 1.0,
-    early stopping with its patience), with the study's batch size and learning rate, on windows ``X`` ``(n, T)`` -> targets ``Y`` ``(n, n_out)``, with the last
-    ``val_frac`` of the windows as the validation tail (0, the default: none, all ``epochs``
-    run and the final weights are kept; see :func:`_split_tail` for why).
-    Using the benchmark's recipe means the decay measured is that of the networks benchmarked."""
+    registry: Registry | None = None,
+) -> ElmanNetwork:
+    """An Elman network (``rnn-numpy``'s ``network`` class, float64) trained as ``rnn-numpy``
+    trains it (its registered optimizer, clipping, truncation and patience: Adam, clipping at
+    1.0, early stopping with its patience), with the study's batch size and learning rate, on
+    windows ``X`` ``(n, T)`` -> targets ``Y`` ``(n, n_out)``, with the last ``val_frac`` of the
+    windows as the validation tail (0, the default: none, all ``epochs`` run and the final
+    weights are kept; see :func:`_split_tail` for why). Using the benchmark's recipe means the
+    decay measured is that of the networks benchmarked. ``registry``: where ``rnn-numpy`` is
+    found (default: the plugins', loaded now)."""
     X, Y = _targets(X, Y)
-    d = RNNNumpy.defaults
+    spec = _registry(registry).model(NUMPY_MODEL)
+    network = getattr(spec.cls, "network", None)
+    if network is None:
+        raise TypeError(f"model {spec.name} ({spec.cls.__name__}) has no `network` class to train and inspect")
+    d = spec.params
     train, val = _split_tail(X, Y, val_frac)
-    net = ElmanRNN(1, int(hidden), Y.shape[1], activation=activation, seed=int(seed), dtype="float64")
+    net = network(1, int(hidden), Y.shape[1], activation=activation, seed=int(seed), dtype="float64")
     net.fit(
         train.X[:, :, None],
         train.Y,
@@ -421,20 +463,21 @@ def train_torch(
     val_frac: float = 0.0,
     batch_size: int = BATCH_SIZE,
     lr: float = LR,
+    registry: Registry | None = None,
 ) -> Any:
-    """A :func:`plugins.torch_rnn.build_network` network (``cell`` rnn/lstm/gru, one layer, linear
-    head on the last step) trained by :meth:`TorchRNN.train_network` itself: Adam, MSE, clipping
-    at 1.0, the forecaster's patience, the study's batch size and learning rate (the same as the
-    Elman networks', so budgets are equal), float32 on the CPU with one
-    thread, deterministic for a seed (torch.manual_seed inside fork_rng). The last ``val_frac``
-    of the windows are the validation tail (0, the default: none, all ``epochs`` run).
-    Returns the trained ``nn.Module`` (float32, eval mode); :func:`module_step` makes the
-    float64 copy used for the Jacobians."""
-    from plugins.torch_rnn import TorchRNN
-
+    """A torch network (``cell`` rnn/lstm/gru, one layer, linear head on the last step) trained
+    by the registered ``rnn-torch`` model's own ``train_network``: Adam, MSE, clipping at 1.0,
+    the forecaster's patience, the study's batch size and learning rate (the same as the Elman
+    networks', so budgets are equal), float32 on the CPU with one thread, deterministic for a
+    seed (torch.manual_seed inside fork_rng). The last ``val_frac`` of the windows are the
+    validation tail (0, the default: none, all ``epochs`` run). Returns the trained
+    ``nn.Module`` (float32, eval mode; the model's last in ``nets_``); :func:`module_step` makes
+    the float64 copy used for the Jacobians. ``registry``: where ``rnn-torch`` is found
+    (default: the plugins', loaded now)."""
     X, Y = _targets(X, Y)
     train, val = _split_tail(X, Y, val_frac)
-    model = TorchRNN(
+    model_cls = _registry(registry).model(TORCH_MODEL).cls
+    model = model_cls(
         horizon=Y.shape[1],
         seed=int(seed),
         cell=cell,
@@ -486,6 +529,7 @@ def gradient_decay(
     n_eval: int = 64,
     val_frac: float = 0.0,
     threads: int | None = 1,
+    registry: Registry | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train each network on windows ``X`` ``(n, T)`` -> ``Y`` ``(n, n_out)`` and measure how its
     state Jacobian ||∂h_T/∂h_{T-k}|| decays with k = 0..k_max (default T-1) on the first
@@ -505,8 +549,11 @@ def gradient_decay(
     for exactly ``epochs``, so networks are compared at equal budgets; see :func:`_split_tail`
     for why early stopping is off by default); ``threads``:
     BLAS and torch threads during the study (1 by default: these small matrices are fastest on
-    one thread, and much slower with several on a busy machine; ``None`` leaves the settings).
+    one thread, and much slower with several on a busy machine; ``None`` leaves the settings);
+    ``registry``: where the ``rnn-numpy`` and ``rnn-torch`` models are found (default: the
+    plugins', loaded once here).
     """
+    registry = _registry(registry)
     Xw, Yw = _targets(X, Y)
     T = Xw.shape[1]
     K = _check_k(k_max, T)
@@ -517,7 +564,7 @@ def gradient_decay(
         for seed in seeds:
             for act in activations:
                 name = f"elman-numpy-{act}"
-                net = train_elman(Xw, Yw, act, hidden, seed, epochs, val_frac=val_frac)
+                net = train_elman(Xw, Yw, act, hidden, seed, epochs, val_frac=val_frac, registry=registry)
                 own = numpy_jacobian_norms(net, X_eval, K)
                 auto = torch_jacobian_norms(elman_step(net), zero_state(net, len(X_eval)), X_eval, K)
                 diff = _max_rel_diff(own, auto)
@@ -532,7 +579,7 @@ def gradient_decay(
                 rows += _rows(name, act, seed, "numpy-backward", own)
                 rows += _rows(name, act, seed, "torch-autograd", auto)
             for cell in cells:
-                tnet = train_torch(Xw, Yw, cell, hidden, seed, epochs, val_frac=val_frac)
+                tnet = train_torch(Xw, Yw, cell, hidden, seed, epochs, val_frac=val_frac, registry=registry)
                 norms = torch_jacobian_norms(module_step(tnet), zero_state(tnet, len(X_eval)), X_eval, K)
                 rows += _rows(f"{cell}-torch", "tanh" if cell == "rnn" else "gated", seed, "torch-autograd", norms)
     norms_df = pd.DataFrame(rows, columns=NORMS_COLUMNS)

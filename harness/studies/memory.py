@@ -2,9 +2,9 @@
 
 A forecasting benchmark cannot isolate this claim: a model can be worse at step h for many
 reasons. Here the series are built so that the predictable part of the next values is exactly
-L steps back (``plugins.longmemory``: lagged copy, adding, long seasonal), each with a known best
-achievable error. A run of the ``memory`` suite forecasts them for L = 6 .. 192 with every
-model; this module turns that run into:
+L steps back (the built-in ``plugins.longmemory``: lagged copy, adding, long seasonal), each with
+a known best achievable error. A run of the ``memory`` suite forecasts them for L = 6 .. 192 with
+every model; this module turns that run into:
 
 * ``memory.csv``: per task x lag x model, the RMSE pooled over series and steps (mean over seeds,
   ``error_sd`` their sd), the best achievable RMSE (``optimum``, from the generating process) and
@@ -16,6 +16,14 @@ model; this module turns that run into:
   lagged-copy task, and the fitted per-step decay rate (:mod:`harness.studies.gradients`).
 * ``verdict.csv`` and figures, all under ``<run>/studies/memory/``, which the run's report (and
   any run it is attached to with ``rnnbench report RUN --study DIR``) reads for claim (c).
+
+The study knows its datasets only through the registry, like any other part of the core. A
+registered dataset takes part when its registration's ``info`` has ``study="memory"``, a
+``task`` name and an integer ``lag`` L (:func:`memory_datasets`: the tasks and lags there are,
+without loading anything); its loaded :class:`harness.Dataset`'s ``meta`` then holds ``task``,
+``lag``, ``optimal_rmse`` (the best achievable RMSE over the horizon) and ``floor_rmse`` (the
+expected RMSE of a model that learned nothing). The gradient diagnostic trains on the task
+``GRADIENT_TASK`` (the lagged copy).
 """
 
 from __future__ import annotations
@@ -33,11 +41,12 @@ from harness.errors import StudyError
 from harness.plugins import Registry
 from harness.store import RunStore, atomic_write_frame, atomic_write_text
 from harness.studies import study_dir
-from plugins.longmemory import TASKS
 
 KIND = "memory"
 SUITE = "memory"
 FLOOR_MODEL = "mean"
+#: The task whose datasets the gradient-decay networks are trained on.
+GRADIENT_TASK = "copy"
 MEMORY_COLUMNS = [
     "task",
     "lag",
@@ -54,23 +63,51 @@ MEMORY_COLUMNS = [
 ]
 
 
-def dataset_names(tasks: list[str] | None, lags: list[int] | None) -> list[str] | None:
-    """The registered datasets of these tasks and lags (None: the suite's own list)."""
-    from plugins import longmemory
+def memory_datasets(registry: Registry) -> dict[tuple[str, int], str]:
+    """``(task, lag) -> dataset name`` of every registered memory-study dataset (registered with
+    ``info`` ``study="memory"``, ``task`` and ``lag``), in registration order."""
+    out: dict[tuple[str, int], str] = {}
+    for name, spec in registry.datasets.items():
+        info = spec.info
+        if spec.load is not None and info.get("study") == KIND and "task" in info and "lag" in info:
+            out.setdefault((str(info["task"]), int(info["lag"])), name)
+    return out
 
+
+def memory_tasks(registry: Registry) -> list[str]:
+    """The memory tasks with a registered dataset, in registration order."""
+    return list(dict.fromkeys(task for task, _ in memory_datasets(registry)))
+
+
+def memory_lags(registry: Registry, task: str | None = None) -> list[int]:
+    """The lags with a registered memory dataset (of ``task``, or of any task), ascending."""
+    return sorted({lag for t, lag in memory_datasets(registry) if task is None or t == task})
+
+
+def memory_dataset(registry: Registry, task: str, lag: int) -> str:
+    """The registered dataset of ``task`` at ``lag``; :class:`StudyError` if there is none."""
+    try:
+        return memory_datasets(registry)[(task, int(lag))]
+    except KeyError:
+        lags = ", ".join(map(str, memory_lags(registry, task))) or "none"
+        raise StudyError(f"memory task {task!r} has no registered dataset at lag {lag} (lags: {lags})") from None
+
+
+def dataset_names(registry: Registry, tasks: list[str] | None, lags: list[int] | None) -> list[str] | None:
+    """The registered datasets of these tasks and lags (None: the suite's own list); a task or
+    lag without one is a :class:`StudyError`."""
     if tasks is None and lags is None:
         return None
-    tasks = tasks or list(TASKS)
-    lags = lags or list(longmemory.LAGS)
-    bad = [t for t in tasks if t not in TASKS]
+    known_tasks, known_lags = memory_tasks(registry), memory_lags(registry)
+    tasks = tasks or known_tasks
+    lags = lags or known_lags
+    bad = [t for t in tasks if t not in known_tasks]
     if bad:
-        raise StudyError(f"unknown memory task {bad[0]!r}; choose from {', '.join(TASKS)}")
-    bad_lags = [lag for lag in lags if lag not in longmemory.LAGS]
+        raise StudyError(f"unknown memory task {bad[0]!r}; choose from {', '.join(known_tasks) or 'none registered'}")
+    bad_lags = [lag for lag in lags if lag not in known_lags]
     if bad_lags:
-        raise StudyError(
-            f"lag {bad_lags[0]} has no registered dataset; choose from {', '.join(map(str, longmemory.LAGS))}"
-        )
-    return [longmemory.dataset_name(t, lag) for t in tasks for lag in lags]
+        raise StudyError(f"lag {bad_lags[0]} has no registered dataset; choose from {', '.join(map(str, known_lags))}")
+    return [memory_dataset(registry, t, lag) for t in tasks for lag in lags]
 
 
 def study_models(models: list[str] | None) -> list[str] | None:
@@ -98,21 +135,17 @@ class GradientConfig:
 
 
 def _metas(names: list[str], registry: Registry) -> dict[str, dict]:
-    """Generating-process facts (task, lag, optimum, floor) of the memory datasets of a run."""
+    """Generating-process facts (task, lag, optimum, floor) of the memory datasets of a run:
+    each one's ``meta``, with the ``task`` of its registration's ``info`` where ``meta`` has none."""
+    members = {name: task for (task, _), name in memory_datasets(registry).items()}
     out = {}
     for name in names:
-        if name not in registry.datasets:  # a data file or another plugin's dataset in the same run
+        if name not in members:  # a data file or another dataset in the same run
             continue
         meta = registry.dataset(name).load().meta
         if "optimal_rmse" in meta and "lag" in meta:
-            out[name] = meta
+            out[name] = {"task": members[name], **meta}
     return out
-
-
-def _task(meta: dict) -> str:
-    return {"lagged_copy": "copy", "adding": "adding", "long_seasonal": "seasonal"}.get(
-        meta["generator"], meta["generator"]
-    )
 
 
 def memory_tables(
@@ -122,7 +155,8 @@ def memory_tables(
 
     Only the (series, window) pairs every model forecast count (the harness's fairness rule),
     so the floor and every model's error are measured on the same values. RMSE is pooled over
-    series, windows and steps: sqrt(mean (y - yhat)^2).
+    series, windows and steps: sqrt(mean (y - yhat)^2). ``metas``: per dataset, its ``task``,
+    ``lag``, ``optimal_rmse`` and ``floor_rmse``.
     """
     f = claims.common_forecasts(series[series["dataset"].isin(list(metas))], forecasts)
     f = f.assign(se=(f["y"] - f["yhat"]) ** 2)
@@ -132,7 +166,7 @@ def memory_tables(
         .reset_index()
     )
     per_seed["error"] = np.sqrt(per_seed["mse"])
-    per_seed["task"] = per_seed["dataset"].map(lambda d: _task(metas[d]))
+    per_seed["task"] = per_seed["dataset"].map(lambda d: str(metas[d]["task"]))
     per_seed["lag"] = per_seed["dataset"].map(lambda d: int(metas[d]["lag"]))
     per_seed = per_seed[["task", "lag", "dataset", "model", "seed", "n_series", "error"]]
     floors = per_seed[per_seed["model"] == FLOOR_MODEL].groupby("dataset")["error"].mean()
@@ -167,11 +201,9 @@ def memory_tables(
 
 
 def copy_windows(registry: Registry, lag: int, input_seasons: float) -> tuple[np.ndarray, np.ndarray]:
-    """Training windows (X: (n, T), Y: (n, h)) of the lagged-copy task at ``lag``, scaled as
-    the study's neural models see them (raw values over their mean absolute value)."""
-    from plugins import longmemory
-
-    ds = registry.dataset(longmemory.dataset_name("copy", lag)).load()
+    """Training windows (X: (n, T), Y: (n, h)) of the lagged-copy task (``GRADIENT_TASK``) at
+    ``lag``, scaled as the study's neural models see them (raw values over their mean absolute value)."""
+    ds = registry.dataset(memory_dataset(registry, GRADIENT_TASK, lag)).load()
     h = ds.panel.horizon
     T = int(np.ceil(input_seasons * lag))
     prep = W.Preprocessing(log=False, deseasonalize="none", normalize=False)
@@ -186,7 +218,7 @@ def gradient_tables(registry: Registry, config: GradientConfig) -> tuple[pd.Data
 
     X, Y = copy_windows(registry, config.lag, config.input_seasons)
     norms, rates = gradients.gradient_decay(
-        X, Y, hidden=config.hidden, seeds=config.seeds, epochs=config.epochs, n_eval=config.n_eval
+        X, Y, hidden=config.hidden, seeds=config.seeds, epochs=config.epochs, n_eval=config.n_eval, registry=registry
     )
     norms.insert(0, "lag", config.lag)
     rates.insert(0, "lag", config.lag)

@@ -1,0 +1,110 @@
+"""What one experiment is and what it produces: the types and row schemas shared by the runner
+(:mod:`harness.runner`, which makes the rows) and the store (:mod:`harness.store`, which writes
+them), so that neither depends on the other.
+
+An :class:`Experiment` is one model with one parameter set and seed on one task; running it gives
+an :class:`ExperimentResult` (a timing summary and, unless streamed into a :class:`Sink`, its rows).
+Rows have the columns and dtypes of ``SERIES_COLUMNS`` (per series x window) and
+``FORECAST_COLUMNS`` (per series x window x step).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pandas as pd
+
+from harness import metrics
+from harness.plugins import ModelSpec
+from harness.tasks import Task
+
+__all__ = ["FORECAST_COLUMNS", "SERIES_COLUMNS", "Experiment", "ExperimentResult", "Sink"]
+
+#: Columns of the per-series rows (``series.parquet``, ``metrics.parquet``) and their dtypes.
+SERIES_COLUMNS: dict[str, str] = {
+    "unique_id": "object",
+    "category": "object",
+    "window": "int64",
+    "origin": "int64",
+    "series_s": "float64",
+    "status": "object",
+    "message": "object",
+    **{name: "float64" for name in metrics.SCORE_NAMES},
+    "dataset": "object",
+    "model": "object",
+    "seed": "int64",
+}
+#: Columns of the forecast rows (``forecasts.parquet``): one per series x window x step.
+FORECAST_COLUMNS: dict[str, str] = {
+    "unique_id": "object",
+    "window": "int64",
+    "origin": "int64",
+    "step": "int64",
+    "y": "float64",
+    "yhat": "float64",
+    "lo": "float64",
+    "hi": "float64",
+    "dataset": "object",
+    "model": "object",
+    "seed": "int64",
+}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One model with one parameter set and seed on one task."""
+
+    task: Task
+    model: ModelSpec
+    params: dict[str, Any]
+    seed: int
+
+    @functools.cached_property
+    def config(self) -> dict:
+        """What identifies the experiment's results (hashed into ``config_id``); computed once,
+        since it fingerprints every value of the dataset."""
+        return {
+            "dataset": self.task.name,
+            "fingerprint": self.task.dataset.fingerprint(),
+            "n_series": len(self.task.dataset.panel),
+            "horizon": self.task.horizon,
+            "season_length": self.task.season_length,
+            "protocol": self.task.protocol.as_dict(),
+            "model": self.model.name,
+            "params": self.params,
+            "seed": self.seed,
+        }
+
+    @property
+    def config_id(self) -> str:
+        text = json.dumps(self.config, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def key(self) -> str:
+        """A file-name-safe name that is unique within a run."""
+
+        def safe(s):
+            return "".join(c if c.isalnum() or c in "-." else "_" for c in s)
+
+        return f"{safe(self.task.name)}__{safe(self.model.name)}__seed{self.seed}__{self.config_id[:8]}"
+
+
+@dataclass
+class ExperimentResult:
+    """What one experiment produced: a timing summary and, unless the rows were streamed into a
+    sink (then both are None), its per-series rows and forecasts."""
+
+    summary: dict[str, Any]
+    series: pd.DataFrame | None = None
+    forecasts: pd.DataFrame | None = None
+
+
+class Sink(Protocol):
+    """Where scored rows go, a batch at a time and in series order (:class:`harness.store.PartWriter`)."""
+
+    def append(self, series: pd.DataFrame, forecasts: pd.DataFrame) -> None: ...
