@@ -9,6 +9,7 @@ from harness.data import DataError, Dataset, Panel
 from harness.hookspecs import hookimpl
 from harness.models import Forecast, Forecaster, LocalForecaster, ModelError
 from harness.neural import WindowForecaster
+from harness.params import Param, param
 
 __version__ = "0.1.0"
 
@@ -20,7 +21,9 @@ __all__ = [
     "LocalForecaster",
     "ModelError",
     "Panel",
+    "Param",
     "hookimpl",
+    "param",
     "windows",
     "WindowForecaster",
     "__version__",

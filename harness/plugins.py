@@ -61,13 +61,17 @@ class ModelSpec:
         return self.cls.scope
 
     def resolve_params(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Registered defaults updated with ``overrides``; an unknown name is an error."""
+        """Registered defaults updated with ``overrides``, each value checked against its
+        declaration (:class:`harness.Param`); an unknown name or a bad value is a one-line
+        :class:`ModelError`, raised before anything runs."""
         overrides = overrides or {}
         unknown = sorted(set(overrides) - set(self.params))
         if unknown:
             known = ", ".join(sorted(self.params)) or "none"
             raise ModelError(f"model {self.name}: unknown parameter {unknown[0]!r} (known: {known})")
-        return {**self.params, **overrides}
+        resolved = {**self.params, **overrides}
+        _validate(self.name, self.cls, resolved)
+        return resolved
 
     def build(self, *, horizon: int, season_length: int, seed: int, params: dict[str, Any]) -> Forecaster:
         """The model object. A constructor that rejects its parameters with any exception is a
@@ -250,6 +254,14 @@ def _collect(registry: Registry, plugin: str, what: str, call: Callable, registe
         _fail(registry, plugin, what, exc)
 
 
+def _validate(model: str, cls: type[Forecaster], params: dict[str, Any]) -> None:
+    """Check every value against its declaration; the first bad one is a :class:`ModelError`."""
+    for key, value in params.items():
+        declared = cls.parameters.get(key)
+        if declared is not None:
+            declared.validate(model, key, value)
+
+
 def _model_registrar(registry: Registry, plugin: str) -> Callable[..., None]:
     def register(cls: type[Forecaster], name: str | None = None, **default_params: Any) -> None:
         if not (isinstance(cls, type) and issubclass(cls, Forecaster)):
@@ -257,12 +269,14 @@ def _model_registrar(registry: Registry, plugin: str) -> Callable[..., None]:
         model_name = name or cls.name
         if not model_name:
             raise ValueError(f"register_models: {cls.__name__} has no name; pass name=...")
-        unknown = sorted(set(default_params) - set(cls.defaults))
+        unknown = sorted(set(default_params) - set(cls.parameters))
         if unknown:
             raise ModelError(f"register_models: {model_name}: unknown parameter {unknown[0]!r}")
+        params = {**cls.defaults, **default_params}
+        _validate(model_name, cls, params)
         if model_name in registry.models:
             raise ValueError(f"model name {model_name!r} is already registered by {registry.models[model_name].plugin}")
-        registry.models[model_name] = ModelSpec(model_name, cls, {**cls.defaults, **default_params}, plugin)
+        registry.models[model_name] = ModelSpec(model_name, cls, params, plugin)
 
     return register
 

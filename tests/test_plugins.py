@@ -90,7 +90,7 @@ def test_register_rejects_non_forecaster_and_unknown_default(tmp_path):
     folder = tmp_path / "p"
     folder.mkdir()
     (folder / "wrong.py").write_text(
-        "import harness\nclass X(harness.LocalForecaster):\n    name='x'\n    defaults={'a': 1}\n"
+        "import harness\nclass X(harness.LocalForecaster):\n    name='x'\n    a = harness.param(1, 'a')\n"
         "@harness.hookimpl\ndef register_models(register):\n    register(X, name='x2', b=3)\n"
     )
     with pytest.warns(PluginWarning, match="unknown parameter 'b'"):
