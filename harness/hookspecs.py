@@ -27,6 +27,8 @@ def register_models(register: Callable[..., Any]) -> None:
         ``cls.name``; ``default_params`` override the defaults of the parameters ``cls`` declares
         (:func:`harness.param`; they are validated) for this registration, so one class can be
         registered under several names (``register(TorchRNN, "lstm-torch", cell="lstm")``).
+        A class that does not implement the whole contract (an abstract method left) is
+        rejected with a warning, or an error with ``RNNBENCH_STRICT_PLUGINS=1``.
     """
 
 

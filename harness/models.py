@@ -3,10 +3,14 @@
 The harness owns windowing, refitting, timing and parallelism; a model owns only learning and
 forecasting. Parameters are declared once, as :func:`harness.param` class attributes, so they can
 be listed, validated, recorded with every result and hashed into its config id.
+
+The contract is checked: ``fit``/``predict`` (and ``fit_predict_one`` of a local model) are
+abstract, so a class that misses one cannot be built, and registering it fails at load.
 """
 
 from __future__ import annotations
 
+import abc
 import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -36,7 +40,7 @@ class Forecast:
     level: float | None = None
 
 
-class Forecaster:
+class Forecaster(abc.ABC):
     """A global model: ``fit`` once on the training panel of a task, then ``predict`` from any
     context panel of the same series.
 
@@ -75,7 +79,7 @@ class Forecaster:
                 f"{cls.__module__}.{cls.__name__} sets a plain `defaults` dict, which is deprecated: "
                 "declare each parameter as a class attribute with harness.param(default, description, ...)",
                 DeprecationWarning,
-                stacklevel=2,  # the class statement
+                stacklevel=3,  # past ABCMeta.__new__: the class statement
             )
             for key, value in legacy.items():
                 if key not in own:
@@ -115,25 +119,28 @@ class Forecaster:
     def synchronize(self) -> None:
         """Wait for asynchronous work (GPU kernels) to finish; the timer calls it before reading
         the clock. CPU models have nothing to wait for."""
+        return None  # an optional hook, not part of the abstract contract
 
     def warm_up(self, panel: Panel) -> None:
         """Untimed work before the timed ``fit`` (CUDA context, cuDNN autotuning, JIT), so one-off
         start-up costs are not reported as training time. Default: nothing."""
+        return None  # an optional hook, not part of the abstract contract
 
     def peak_device_memory_mb(self) -> float | None:
         """Peak accelerator memory of this model's work in MiB (e.g. from
         ``torch.cuda.max_memory_allocated``), or None on CPU."""
         return None
 
+    @abc.abstractmethod
     def fit(self, panel: Panel) -> None:
-        raise NotImplementedError
+        """Learn from the training panel of a task (every series, in-sample values only)."""
 
+    @abc.abstractmethod
     def predict(self, panel: Panel) -> np.ndarray | list[Forecast]:
         """Forecast ``self.horizon`` steps after the end of each series of ``panel``.
 
         Returns an array ``(len(panel), horizon)`` or one :class:`Forecast` per series.
         """
-        raise NotImplementedError
 
 
 class LocalForecaster(Forecaster):
@@ -147,11 +154,13 @@ class LocalForecaster(Forecaster):
     scope: ClassVar[str] = "local"
     deterministic: ClassVar[bool] = True
 
+    @abc.abstractmethod
     def fit_predict_one(self, y: np.ndarray) -> np.ndarray | Forecast:
-        raise NotImplementedError
+        """Fit to one series' history ``y`` and forecast ``self.horizon`` steps after it."""
 
     def fit(self, panel: Panel) -> None:
         """Local models learn nothing across series: fitting happens in ``predict``."""
+        return None
 
     def predict(self, panel: Panel) -> list[Forecast]:
         return [as_forecast(self.fit_predict_one(np.asarray(y, dtype=float)), self.horizon) for y in panel.values]

@@ -5,6 +5,7 @@ training. Neural plugins subclass :class:`WindowForecaster` and supply only the 
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Callable
 from typing import Any
@@ -84,10 +85,10 @@ class WindowForecaster(Forecaster):
         self._transforms: list[W.SeriesTransform] = []
         self._transformed_for: Panel | None = None
 
+    @abc.abstractmethod
     def train_network(self, train: W.Windows, val: W.Windows | None, seed: int) -> Predictor:
         """Train a network on ``train`` (early stopping on ``val`` when given) and return its
         predictor. ``train.X`` is ``(n, input_size)``, ``train.Y`` is ``(n, self.n_out)``."""
-        raise NotImplementedError
 
     def _transformed(self, panel: Panel) -> list[W.SeriesTransform]:
         # fit() and the first predict() usually get the same panel: reuse its transforms

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
+import inspect
 import os
 import sys
 import warnings
@@ -250,6 +251,8 @@ def load_registry(plugins_dir: str | Path | None = None) -> Registry:
 def _collect(registry: Registry, plugin: str, what: str, call: Callable, register: Callable) -> None:
     try:
         call(register)
+    except PluginError:  # already says which plugin and why (strict mode)
+        raise
     except Exception as exc:
         _fail(registry, plugin, what, exc)
 
@@ -262,10 +265,24 @@ def _validate(model: str, cls: type[Forecaster], params: dict[str, Any]) -> None
             declared.validate(model, key, value)
 
 
+def _skip_model(registry: Registry, plugin: str, message: str) -> None:
+    """One model of a plugin cannot be used: an error in strict mode, else a warning and the
+    plugin's other models are registered as usual."""
+    if _strict():
+        raise PluginError(f"{message} (RNNBENCH_STRICT_PLUGINS is set)")
+    previous = registry.failures.get(plugin)
+    registry.failures[plugin] = f"{previous}; {message}" if previous else message
+    warnings.warn(f"{message}; the model was skipped", PluginWarning, stacklevel=3)
+
+
 def _model_registrar(registry: Registry, plugin: str) -> Callable[..., None]:
     def register(cls: type[Forecaster], name: str | None = None, **default_params: Any) -> None:
         if not (isinstance(cls, type) and issubclass(cls, Forecaster)):
             raise TypeError(f"register_models: {cls!r} is not a subclass of harness.Forecaster")
+        if inspect.isabstract(cls):
+            missing = ", ".join(sorted(cls.__abstractmethods__))
+            _skip_model(registry, plugin, f"plugin {plugin!r}: model class {cls.__name__} does not implement {missing}")
+            return
         model_name = name or cls.name
         if not model_name:
             raise ValueError(f"register_models: {cls.__name__} has no name; pass name=...")
