@@ -9,6 +9,7 @@ that into an error. ``RNNBENCH_LOAD_PLUGINS=a,b`` loads only the named plugins.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -122,7 +123,9 @@ class Registry:
         try:
             return self.models[name]
         except KeyError:
-            raise ModelError(f"unknown model {name!r} (known: {', '.join(sorted(self.models))})") from None
+            close = difflib.get_close_matches(name, list(self.models), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ModelError(f"unknown model {name!r}{hint} (known: {', '.join(sorted(self.models))})") from None
 
     def dataset(self, name: str) -> DatasetSpec:
         try:

@@ -4,6 +4,7 @@ class hierarchy, the legacy ``defaults`` dict, validation before anything runs, 
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import textwrap
 import warnings
@@ -14,7 +15,7 @@ import pytest
 import harness
 from harness.params import Param, param
 from harness.plugins import PluginError, PluginWarning, load_registry
-from tests.conftest import plugin_folder
+from tests.conftest import invoke, plugin_folder
 
 # --- declaration and inference ------------------------------------------------------------------
 
@@ -308,3 +309,65 @@ def test_builtin_registrations_use_declared_parameters(registry):
             declared = {n for k in spec.cls.__mro__ for n, v in vars(k).items() if isinstance(v, Param)}
             assert declared == set(spec.cls.parameters), spec.name  # none from a legacy dict
             assert not hasattr(spec.cls, "positive"), spec.name
+
+
+# --- rnnbench models NAME ------------------------------------------------------------------------
+
+
+def table(output: str) -> dict[str, dict[str, str]]:
+    """The parameter table of ``rnnbench models NAME``, cut at the header's column starts."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("  parameter "))
+    header = lines[start]
+    names = header.split()
+    cuts = [header.index(n) for n in names] + [None]
+    rows = {}
+    for line in lines[start + 1 :]:
+        cells = [line[cuts[i] : cuts[i + 1]].strip() for i in range(len(names))]
+        rows[cells[0]] = dict(zip(names, cells))
+    return rows
+
+
+def test_models_name_describes_one_model_and_its_parameters(monkeypatch):
+    monkeypatch.setenv("RNNBENCH_LOAD_PLUGINS", "plugins.baselines,plugins.arima")
+    result = invoke(["models", "theta"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "theta: The standard Theta method (Assimakopoulos & Nikolopoulos 2000; Hyndman & Billah 2003)."
+    assert "  plugin  plugins.baselines" in lines and "  device  cpu" in lines
+    assert any(line.startswith("  scope   local") for line in lines)
+    rows = table(result.output)
+    assert list(rows) == ["theta", "level"]
+    assert rows["level"] == {
+        "parameter": "level",
+        "type": "float|null",
+        "default": "95.0",
+        "bounds": "in (0, 100)",
+        "description": "prediction interval in percent (null: point forecasts only)",
+    }
+    arima = table(invoke(["models", "arima"]).output)
+    assert list(arima) == list(load_registry().model("arima").cls.parameters)
+    assert (arima["ic"]["default"], arima["ic"]["bounds"]) == ("aicc", "one of aic, aicc, bic")
+    assert (arima["order"]["type"], arima["order"]["default"]) == ("list|null", "null")
+    assert (arima["stepwise"]["type"], arima["stepwise"]["default"]) == ("bool", "true")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch")
+def test_models_name_shows_the_registered_value():
+    result = invoke(["models", "lstm-torch"])
+    assert result.exit_code == 0, result.output
+    rows = table(result.output)
+    assert (rows["cell"]["default"], rows["cell"]["bounds"]) == ("lstm", "one of rnn, lstm, gru")
+    assert (rows["hidden"]["type"], rows["hidden"]["default"], rows["hidden"]["bounds"]) == ("int", "32", ">= 1")
+    assert rows["threads"]["type"] == "int|null" and rows["dropout"]["bounds"] == "in [0, 1)"
+    assert "  plugin  plugins.torch_rnn" in result.output.splitlines()
+
+
+def test_models_name_unknown_is_one_line_with_close_matches(monkeypatch):
+    monkeypatch.setenv("RNNBENCH_LOAD_PLUGINS", "plugins.baselines")
+    result = invoke(["models", "nave2"])
+    assert result.exit_code == 2 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rnnbench: error: unknown model 'nave2'; did you mean naive2")
+    listing = invoke(["models"])
+    assert listing.exit_code == 0 and len(listing.output.splitlines()) == 5  # the plain listing is unchanged
