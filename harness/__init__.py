@@ -10,6 +10,7 @@ from harness.errors import BadInput, DataError, ModelError, OptionError, PluginE
 from harness.hookspecs import hookimpl
 from harness.models import Forecast, Forecaster, LocalForecaster
 from harness.neural import WindowForecaster
+from harness.params import Param, param
 from harness.seasonality import deseasonalize_if_seasonal
 
 __version__ = "0.1.0"
@@ -29,7 +30,9 @@ __all__ = [
     "SuiteError",
     "Panel",
     "deseasonalize_if_seasonal",
+    "Param",
     "hookimpl",
+    "param",
     "windows",
     "WindowForecaster",
     "__version__",

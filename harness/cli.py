@@ -447,13 +447,65 @@ def compare(run_a: str, run_b: str, csv_out: str | None) -> None:
 
 
 @cli.command("models")
+@click.argument("name", required=False)
 @click.pass_context
-def list_models(ctx: click.Context) -> None:
-    """List registered models with their plugin, scope and default parameters."""
+def list_models(ctx: click.Context, name: str | None) -> None:
+    """List registered models with their plugin, scope and default parameters; with NAME, describe
+    that model and each of its parameters (type, default, bounds, meaning)."""
     registry = _registry(ctx)
+    if name is not None:
+        for line in describe_model(registry.model(name)):
+            click.echo(line)
+        return
     for spec in sorted(registry.models.values(), key=lambda s: s.name):
         params = ", ".join(f"{k}={v!r}" for k, v in spec.params.items()) or "-"
         click.echo(f"{spec.name:<16} {spec.scope:<7} {spec.plugin:<24} {params}")
+
+
+def describe_model(spec) -> list[str]:
+    """The lines of ``rnnbench models NAME``: what the model is, then a table of its parameters
+    with the values of this registration (``lstm-torch``: ``cell`` is ``lstm``)."""
+    import inspect
+    import json
+
+    doc = inspect.getdoc(spec.cls) or ""
+    summary = " ".join(doc.split("\n\n", 1)[0].split()).replace("``", "")
+    lines = [
+        f"{spec.name}: {summary}" if summary else spec.name,
+        "",
+        f"  plugin  {spec.plugin}",
+        f"  class   {spec.cls.__module__}.{spec.cls.__qualname__}",
+        f"  scope   {spec.scope}{' (deterministic: one seed per task)' if spec.cls.deterministic else ''}",
+        f"  device  {_model_device(spec)}",
+        "",
+    ]
+
+    def shown(value) -> str:  # as a -p value or a suite would write it
+        return value if isinstance(value, str) else json.dumps(value, default=str)
+
+    header = ("parameter", "type", "default", "bounds", "description")
+    rows = [
+        (key, p.type_name, shown(spec.params.get(key, p.default)), p.bounds, p.description)
+        for key, p in spec.cls.parameters.items()
+    ]
+    if not rows:
+        return [*lines, "  no parameters"]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    for row in [header, *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths)]
+        lines.append(("  " + "  ".join([*cells, row[4]])).rstrip())
+    return lines
+
+
+def _model_device(spec) -> str:
+    """Where the model computes with its registered parameters (built once to ask it)."""
+    asked = spec.params.get("device")
+    try:
+        model = spec.build(horizon=1, season_length=1, seed=0, params=spec.resolve_params())
+    except Exception as exc:  # a listing must not fail because one model cannot be built here
+        return f"unknown ({' '.join(str(exc).splitlines())})"
+    device = model.device
+    return f"{device} (device={asked})" if isinstance(asked, str) and asked != device else device
 
 
 @cli.command("datasets")

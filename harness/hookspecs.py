@@ -24,8 +24,11 @@ def register_models(register: Callable[..., Any]) -> None:
     :param register: call ``register(cls, name=None, **default_params)`` once per model name.
         ``cls`` subclasses :class:`harness.Forecaster` (global models, fit once on all series)
         or :class:`harness.LocalForecaster` (one series at a time). ``name`` defaults to
-        ``cls.name``; ``default_params`` override ``cls.defaults`` for this registration, so one
-        class can be registered under several names (``register(TorchRNN, "lstm-torch", cell="lstm")``).
+        ``cls.name``; ``default_params`` override the defaults of the parameters ``cls`` declares
+        (:func:`harness.param`; they are validated) for this registration, so one class can be
+        registered under several names (``register(TorchRNN, "lstm-torch", cell="lstm")``).
+        A class that does not implement the whole contract (an abstract method left) is
+        rejected with a warning, or an error with ``RNNBENCH_STRICT_PLUGINS=1``.
     """
 
 

@@ -1,12 +1,17 @@
 """The model contract plugins implement: Forecaster (global) and LocalForecaster (per series).
 
 The harness owns windowing, refitting, timing and parallelism; a model owns only learning and
-forecasting. Parameters are declared once, in ``defaults``, so they can be listed, validated,
-recorded with every result and hashed into its config id.
+forecasting. Parameters are declared once, as :func:`harness.param` class attributes, so they can
+be listed, validated, recorded with every result and hashed into its config id.
+
+The contract is checked: ``fit``/``predict`` (and ``fit_predict_one`` of a local model) are
+abstract, so a class that misses one cannot be built, and registering it fails at load.
 """
 
 from __future__ import annotations
 
+import abc
+import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -14,6 +19,12 @@ import numpy as np
 
 from harness.data import Panel
 from harness.errors import ModelError
+from harness.params import Param, from_legacy
+
+#: Names a parameter cannot have: the constructor's own arguments and the class's registry fields.
+RESERVED_NAMES = frozenset(
+    {"horizon", "season_length", "seed", "params", "parameters", "defaults", "name", "scope", "deterministic"}
+)
 
 
 @dataclass(frozen=True)
@@ -26,33 +37,69 @@ class Forecast:
     level: float | None = None
 
 
-class Forecaster:
+class Forecaster(abc.ABC):
     """A global model: ``fit`` once on the training panel of a task, then ``predict`` from any
     context panel of the same series.
 
-    Subclasses set ``name`` (default registry name), ``defaults`` (every tunable parameter with
-    its default value) and implement ``fit`` and ``predict``. Constructed by the harness as
-    ``cls(horizon=..., season_length=..., seed=..., **params)``; each parameter becomes an
-    attribute of the same name.
+    Subclasses set ``name`` (default registry name), declare every tunable parameter as a class
+    attribute with :func:`harness.param` (``hidden: int = param(32, "hidden units", ge=1)``) and
+    implement ``fit`` and ``predict``. The declarations of a class and its bases are collected
+    into ``parameters`` (a subclass may declare a name again to change it); ``defaults`` is
+    derived from them. Constructed by the harness as ``cls(horizon=..., season_length=...,
+    seed=..., **params)``: every value is validated against its declaration and becomes an
+    attribute of the same name (shadowing the declaration), and ``self.params`` holds them all.
+
+    A class that still sets a plain ``defaults = {...}`` dict keeps working (each entry becomes a
+    declaration typed by its value), with a DeprecationWarning.
     """
 
     name: ClassVar[str] = ""
     scope: ClassVar[str] = "global"
+    #: Every parameter's declaration, this class's and its bases' (collected, never set by hand).
+    parameters: ClassVar[dict[str, Param]] = {}
+    #: Every parameter's default value, derived from ``parameters``.
     defaults: ClassVar[dict[str, Any]] = {}
+    #: The declarations made by this class itself (``parameters`` merges them over the bases').
+    _declared: ClassVar[dict[str, Param]] = {}
     #: A deterministic model gives the same forecasts for every seed, so it runs once per task.
     deterministic: ClassVar[bool] = False
 
-    def __init__(self, *, horizon: int, season_length: int = 1, seed: int = 0, **params: Any) -> None:
-        unknown = sorted(set(params) - set(self.defaults))
-        if unknown:
-            known = ", ".join(sorted(self.defaults)) or "none"
-            raise ModelError(
-                f"model {self.name or type(self).__name__}: unknown parameter {unknown[0]!r} (known: {known})"
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declared: dict[str, Param] = {}
+        for base in reversed(cls.__mro__[1:]):
+            declared.update(base.__dict__.get("_declared", {}))
+        own = {key: value for key, value in vars(cls).items() if isinstance(value, Param)}
+        legacy = vars(cls).get("defaults")
+        if isinstance(legacy, dict) and legacy:
+            warnings.warn(
+                f"{cls.__module__}.{cls.__name__} sets a plain `defaults` dict, which is deprecated: "
+                "declare each parameter as a class attribute with harness.param(default, description, ...)",
+                DeprecationWarning,
+                stacklevel=3,  # past ABCMeta.__new__: the class statement
             )
+            for key, value in legacy.items():
+                if key not in own:
+                    own[key] = from_legacy(value, declared.get(key))
+        reserved = sorted(RESERVED_NAMES & set(own))
+        if reserved:
+            raise TypeError(f"{cls.__qualname__}: {reserved[0]!r} cannot be a parameter name (the harness sets it)")
+        cls._declared = own
+        cls.parameters = {**declared, **own}
+        cls.defaults = {key: p.default for key, p in cls.parameters.items()}
+
+    def __init__(self, *, horizon: int, season_length: int = 1, seed: int = 0, **params: Any) -> None:
+        model = self.name or type(self).__name__
+        unknown = sorted(set(params) - set(self.parameters))
+        if unknown:
+            known = ", ".join(sorted(self.parameters)) or "none"
+            raise ModelError(f"model {model}: unknown parameter {unknown[0]!r} (known: {known})")
         self.horizon = int(horizon)
         self.season_length = int(season_length)
         self.seed = int(seed)
         self.params: dict[str, Any] = {**self.defaults, **params}
+        for key, value in self.params.items():
+            self.parameters[key].validate(model, key, value)
         for key, value in self.params.items():
             setattr(self, key, value)
 
@@ -69,25 +116,28 @@ class Forecaster:
     def synchronize(self) -> None:
         """Wait for asynchronous work (GPU kernels) to finish; the timer calls it before reading
         the clock. CPU models have nothing to wait for."""
+        return None  # an optional hook, not part of the abstract contract
 
     def warm_up(self, panel: Panel) -> None:
         """Untimed work before the timed ``fit`` (CUDA context, cuDNN autotuning, JIT), so one-off
         start-up costs are not reported as training time. Default: nothing."""
+        return None  # an optional hook, not part of the abstract contract
 
     def peak_device_memory_mb(self) -> float | None:
         """Peak accelerator memory of this model's work in MiB (e.g. from
         ``torch.cuda.max_memory_allocated``), or None on CPU."""
         return None
 
+    @abc.abstractmethod
     def fit(self, panel: Panel) -> None:
-        raise NotImplementedError
+        """Learn from the training panel of a task (every series, in-sample values only)."""
 
+    @abc.abstractmethod
     def predict(self, panel: Panel) -> np.ndarray | list[Forecast]:
         """Forecast ``self.horizon`` steps after the end of each series of ``panel``.
 
         Returns an array ``(len(panel), horizon)`` or one :class:`Forecast` per series.
         """
-        raise NotImplementedError
 
 
 class LocalForecaster(Forecaster):
@@ -101,11 +151,13 @@ class LocalForecaster(Forecaster):
     scope: ClassVar[str] = "local"
     deterministic: ClassVar[bool] = True
 
+    @abc.abstractmethod
     def fit_predict_one(self, y: np.ndarray) -> np.ndarray | Forecast:
-        raise NotImplementedError
+        """Fit to one series' history ``y`` and forecast ``self.horizon`` steps after it."""
 
     def fit(self, panel: Panel) -> None:
         """Local models learn nothing across series: fitting happens in ``predict``."""
+        return None
 
     def predict(self, panel: Panel) -> list[Forecast]:
         return [as_forecast(self.fit_predict_one(np.asarray(y, dtype=float)), self.horizon) for y in panel.values]

@@ -5,10 +5,10 @@ training. Neural plugins subclass :class:`WindowForecaster` and supply only the 
 
 from __future__ import annotations
 
+import abc
 import math
-import numbers
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from harness import windows as W
 from harness.data import Panel
 from harness.errors import ModelError
 from harness.models import Forecaster
+from harness.params import param
 
 #: A trained network as the forecaster sees it: normalised input windows ``(n, input_size)`` in
 #: transformed space to outputs ``(n, n_out)``.
@@ -36,53 +37,45 @@ class WindowForecaster(Forecaster):
     ``input_seasons=k`` makes it ceil(k x season length) instead, for tasks whose information lies
     several seasons back (the memory study's adding task needs two); an explicit ``input_size`` wins.
 
-    Subclasses implement :meth:`train_network` and list their network's parameters in
-    ``defaults`` (``{**WindowForecaster.defaults, ...}``).
+    Subclasses implement :meth:`train_network` and declare their network's parameters with
+    :func:`harness.param`; to offer more strategies they declare ``strategy`` again with more
+    ``choices`` (every strategy but ``recursive`` emits the whole horizon at once).
     """
 
-    strategies: ClassVar[tuple[str, ...]] = ("mimo", "recursive")
-    defaults: ClassVar[dict[str, Any]] = {
-        "strategy": "mimo",
-        "training": "global",
-        "input_size": None,
-        "input_seasons": None,
-        "max_windows_per_series": 60,
-        "log": True,
-        "deseasonalize": "classical",
-        "normalize": True,
-    }
-
-    #: Parameters that must be positive: name -> (integer?, may be None). Checked when the model
-    #: is built, so ``-p rnn-numpy.hidden=-4`` is bad input (exit 2), not a column of failed rows.
-    positive: ClassVar[dict[str, tuple[bool, bool]]] = {"max_windows_per_series": (True, True)}
+    strategy: str = param(
+        "mimo",
+        "mimo: the output layer emits all horizon steps at once; recursive: one step, fed back horizon times",
+        choices=("mimo", "recursive"),
+    )
+    training: str = param(
+        "global", "global: one network on the windows of all series; local: one per series", choices=("global", "local")
+    )
+    input_size: int | None = param(
+        None, "input window length (null: ceil(1.25 x max(horizon, season length)))", type=int, ge=1
+    )
+    input_seasons: float | None = param(
+        None,
+        "input window of ceil(k x season length) when input_size is null (null: the default window)",
+        type=float,
+        gt=0,
+    )
+    max_windows_per_series: int | None = param(
+        60, "training windows per series, the newest (null: all)", ge=1, nullable=True
+    )
+    log: bool = param(True, "log-transform series whose values are all positive")
+    deseasonalize: str = param(
+        "classical",
+        "seasonal adjustment, applied when the M4 autocorrelation test finds seasonality",
+        choices=W.DESEASONALIZE,
+    )
+    normalize: bool = param(True, "express each window relative to its last input value")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        for param, (integer, nullable) in self.positive.items():
-            value = self.params[param]
-            if value is None and nullable:
-                continue
-            number = isinstance(value, numbers.Integral if integer else numbers.Real) and not isinstance(value, bool)
-            if not (number and value > 0):
-                kind = "a positive integer" if integer else "a positive number"
-                raise ModelError(
-                    f"model {self.name}: {param} must be {kind}{' or null' if nullable else ''}, got {value!r}"
-                )
-        if self.strategy not in self.strategies:
-            raise ModelError(
-                f"model {self.name}: strategy must be one of {', '.join(self.strategies)}, got {self.strategy!r}"
-            )
-        if self.training not in ("global", "local"):
-            raise ModelError(f"model {self.name}: training must be one of global, local, got {self.training!r}")
-        try:
-            self.prep = W.Preprocessing(self.log, self.deseasonalize, self.normalize)
-        except ValueError as exc:
-            raise ModelError(f"model {self.name}: {exc}") from None
+        self.prep = W.Preprocessing(self.log, self.deseasonalize, self.normalize)
         if self.input_size is not None:
             self.window = int(self.input_size)
         elif self.input_seasons is not None:
-            if not float(self.input_seasons) > 0:
-                raise ModelError(f"model {self.name}: input_seasons must be positive, got {self.input_seasons!r}")
             self.window = int(math.ceil(float(self.input_seasons) * self.season_length))
         else:
             self.window = W.default_input_size(self.horizon, self.season_length)
@@ -93,10 +86,10 @@ class WindowForecaster(Forecaster):
         self._transforms: list[W.SeriesTransform] = []
         self._transformed_for: Panel | None = None
 
+    @abc.abstractmethod
     def train_network(self, train: W.Windows, val: W.Windows | None, seed: int) -> Predictor:
         """Train a network on ``train`` (early stopping on ``val`` when given) and return its
         predictor. ``train.X`` is ``(n, input_size)``, ``train.Y`` is ``(n, self.n_out)``."""
-        raise NotImplementedError
 
     def _transformed(self, panel: Panel) -> list[W.SeriesTransform]:
         # fit() and the first predict() usually get the same panel: reuse its transforms

@@ -9,9 +9,11 @@ that into an error. ``RNNBENCH_LOAD_PLUGINS=a,b`` loads only the named plugins.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata
 import importlib.util
+import inspect
 import os
 import sys
 import warnings
@@ -58,13 +60,17 @@ class ModelSpec:
         return self.cls.scope
 
     def resolve_params(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Registered defaults updated with ``overrides``; an unknown name is an error."""
+        """Registered defaults updated with ``overrides``, each value checked against its
+        declaration (:class:`harness.Param`); an unknown name or a bad value is a one-line
+        :class:`ModelError`, raised before anything runs."""
         overrides = overrides or {}
         unknown = sorted(set(overrides) - set(self.params))
         if unknown:
             known = ", ".join(sorted(self.params)) or "none"
             raise ModelError(f"model {self.name}: unknown parameter {unknown[0]!r} (known: {known})")
-        return {**self.params, **overrides}
+        resolved = {**self.params, **overrides}
+        _validate(self.name, self.cls, resolved)
+        return resolved
 
     def build(self, *, horizon: int, season_length: int, seed: int, params: dict[str, Any]) -> Forecaster:
         """The model object. A constructor that rejects its parameters with any exception is a
@@ -123,7 +129,9 @@ class Registry:
         try:
             return self.models[name]
         except KeyError:
-            raise ModelError(f"unknown model {name!r} (known: {', '.join(sorted(self.models))})") from None
+            close = difflib.get_close_matches(name, list(self.models), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ModelError(f"unknown model {name!r}{hint} (known: {', '.join(sorted(self.models))})") from None
 
     def dataset(self, name: str) -> DatasetSpec:
         try:
@@ -252,23 +260,49 @@ def load_registry(plugins_dir: str | Path | None = None) -> Registry:
 def _collect(registry: Registry, plugin: str, what: str, call: Callable, register: Callable) -> None:
     try:
         call(register)
+    except PluginError:  # already says which plugin and why (strict mode)
+        raise
     except Exception as exc:
         _fail(registry, plugin, what, exc)
+
+
+def _validate(model: str, cls: type[Forecaster], params: dict[str, Any]) -> None:
+    """Check every value against its declaration; the first bad one is a :class:`ModelError`."""
+    for key, value in params.items():
+        declared = cls.parameters.get(key)
+        if declared is not None:
+            declared.validate(model, key, value)
+
+
+def _skip_model(registry: Registry, plugin: str, message: str) -> None:
+    """One model of a plugin cannot be used: an error in strict mode, else a warning and the
+    plugin's other models are registered as usual."""
+    if _strict():
+        raise PluginError(f"{message} (RNNBENCH_STRICT_PLUGINS is set)")
+    previous = registry.failures.get(plugin)
+    registry.failures[plugin] = f"{previous}; {message}" if previous else message
+    warnings.warn(f"{message}; the model was skipped", PluginWarning, stacklevel=3)
 
 
 def _model_registrar(registry: Registry, plugin: str) -> Callable[..., None]:
     def register(cls: type[Forecaster], name: str | None = None, **default_params: Any) -> None:
         if not (isinstance(cls, type) and issubclass(cls, Forecaster)):
             raise TypeError(f"register_models: {cls!r} is not a subclass of harness.Forecaster")
+        if inspect.isabstract(cls):
+            missing = ", ".join(sorted(cls.__abstractmethods__))
+            _skip_model(registry, plugin, f"plugin {plugin!r}: model class {cls.__name__} does not implement {missing}")
+            return
         model_name = name or cls.name
         if not model_name:
             raise ValueError(f"register_models: {cls.__name__} has no name; pass name=...")
-        unknown = sorted(set(default_params) - set(cls.defaults))
+        unknown = sorted(set(default_params) - set(cls.parameters))
         if unknown:
             raise ModelError(f"register_models: {model_name}: unknown parameter {unknown[0]!r}")
+        params = {**cls.defaults, **default_params}
+        _validate(model_name, cls, params)
         if model_name in registry.models:
             raise ValueError(f"model name {model_name!r} is already registered by {registry.models[model_name].plugin}")
-        registry.models[model_name] = ModelSpec(model_name, cls, {**cls.defaults, **default_params}, plugin)
+        registry.models[model_name] = ModelSpec(model_name, cls, params, plugin)
 
     return register
 

@@ -91,7 +91,7 @@ class AutoArima(harness.LocalForecaster):
        fit. A fixed ``order`` (and ``seasonal_order``) skips steps 2-5: no search, the given
        differencing; its constant defaults to a mean/drift when ``d+D <= 1``.
 
-    Parameters (``defaults``): ``order``/``seasonal_order`` fixed (p,d,q)/(P,D,Q) or None for
+    Parameters (declared below): ``order``/``seasonal_order`` fixed (p,d,q)/(P,D,Q) or None for
     the search; ``include_constant`` None (choose by ic; for a fixed order: when d+D<=1),
     True or False; ``d``/``D`` None (test) or fixed; ``ic``; ``stepwise``; ``max_p`` ...
     ``max_D``, ``max_order``, ``start_p`` ... ``start_Q``, ``nmodels`` as in auto.arima;
@@ -101,71 +101,53 @@ class AutoArima(harness.LocalForecaster):
     """
 
     name = "arima"
-    defaults: dict[str, Any] = {
-        "order": None,
-        "seasonal_order": None,
-        "include_constant": None,
-        "d": None,
-        "D": None,
-        "ic": "aicc",
-        "stepwise": True,
-        "max_p": 5,
-        "max_q": 5,
-        "max_P": 2,
-        "max_Q": 2,
-        "max_order": 5,
-        "max_d": 2,
-        "max_D": 1,
-        "start_p": 2,
-        "start_q": 2,
-        "start_P": 1,
-        "start_Q": 1,
-        "nmodels": 94,
-        "seasonal": True,
-        "alpha": 0.05,
-        "seasonal_threshold": 0.64,
-        "approximation": True,
-        "method": "css-ml",
-        "maxiter": 50,
-        "level": 95,
-    }
+    order: tuple[int, int, int] | None = harness.param(
+        None, "fixed (p, d, q) order, skipping the search (null: stepwise search)", type=tuple
+    )
+    seasonal_order: tuple[int, int, int] | None = harness.param(
+        None,
+        "fixed seasonal (P, D, Q) order, only with order (null: searched, or none when order is fixed)",
+        type=tuple,
+    )
+    include_constant: bool | None = harness.param(
+        None, "mean/drift term (null: chosen by ic; for a fixed order, when d+D <= 1)", type=bool
+    )
+    d: int | None = harness.param(None, "differencing order (null: KPSS tests)", type=int, ge=0)
+    D: int | None = harness.param(None, "seasonal differencing order (null: seasonal strength test)", type=int, ge=0)
+    ic: str = harness.param("aicc", "information criterion the search minimises", choices=_IC_NAMES)
+    stepwise: bool = harness.param(True, "Hyndman-Khandakar stepwise search (false: all orders up to max_order)")
+    max_p: int = harness.param(5, "largest AR order searched", ge=0)
+    max_q: int = harness.param(5, "largest MA order searched", ge=0)
+    max_P: int = harness.param(2, "largest seasonal AR order searched", ge=0)
+    max_Q: int = harness.param(2, "largest seasonal MA order searched", ge=0)
+    max_order: int = harness.param(5, "largest p+q+P+Q of the non-stepwise search", ge=0)
+    max_d: int = harness.param(2, "largest differencing order d the KPSS tests may choose", ge=0)
+    max_D: int = harness.param(1, "largest seasonal differencing order D", ge=0)
+    start_p: int = harness.param(2, "AR order of the stepwise search's starting model", ge=0)
+    start_q: int = harness.param(2, "MA order of the starting model", ge=0)
+    start_P: int = harness.param(1, "seasonal AR order of the starting model", ge=0)
+    start_Q: int = harness.param(1, "seasonal MA order of the starting model", ge=0)
+    nmodels: int = harness.param(94, "most candidate models the stepwise search fits", ge=0)
+    seasonal: bool = harness.param(True, "allow seasonal terms (false: non-seasonal even if m > 1)")
+    alpha: float = harness.param(0.05, "significance level of the KPSS differencing tests", gt=0, lt=1)
+    seasonal_threshold: float = harness.param(
+        0.64, "seasonal strength above which the series is seasonally differenced", ge=0, le=1
+    )
+    approximation: bool = harness.param(True, "compare candidates by the fast CSS criterion (false: exact MLE)")
+    method: str = harness.param(
+        "css-ml", "final fit: css-ml (CSS, then exact maximum likelihood) or css (CSS estimates)", choices=_METHODS
+    )
+    maxiter: int = harness.param(50, "L-BFGS iterations of the final maximum-likelihood fit", ge=0)
+    level: float = harness.param(95, "prediction interval in percent", type=float, gt=0, lt=100)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if self.horizon <= 0:
             raise harness.ModelError(f"arima: horizon must be positive, got {self.horizon}")
-        if self.ic not in _IC_NAMES:
-            raise harness.ModelError(f"arima: ic must be one of {', '.join(_IC_NAMES)}, got {self.ic!r}")
-        if self.method not in _METHODS:
-            raise harness.ModelError(f"arima: method must be one of {', '.join(_METHODS)}, got {self.method!r}")
-        if not 0 < float(self.level) < 100:
-            raise harness.ModelError(f"arima: level must be a percentage in (0, 100), got {self.level!r}")
-        for key in (
-            "max_p",
-            "max_q",
-            "max_P",
-            "max_Q",
-            "max_order",
-            "max_d",
-            "max_D",
-            "nmodels",
-            "maxiter",
-            "start_p",
-            "start_q",
-            "start_P",
-            "start_Q",
-        ):
-            value = getattr(self, key)
-            if not isinstance(value, (int, np.integer)) or value < 0:
-                raise harness.ModelError(f"arima: {key} must be a non-negative integer, got {value!r}")
         self._order = _check_order(self.order, "order")
         self._sorder = _check_order(self.seasonal_order, "seasonal_order")
         if self._sorder is not None and self._order is None:
             raise harness.ModelError("arima: seasonal_order needs order as well")
-        for key in ("d", "D"):
-            value = getattr(self, key)
-            if value is not None and (not isinstance(value, (int, np.integer)) or value < 0):
-                raise harness.ModelError(f"arima: {key} must be None or a non-negative integer, got {value!r}")
         self.last_model: dict[str, Any] | None = None  # what the last call fitted, for inspection
 
     # ------------------------------------------------------------------ public entry point

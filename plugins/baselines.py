@@ -29,7 +29,6 @@ class Naive(harness.LocalForecaster):
     """Random walk: every future value equals the last observation."""
 
     name: ClassVar[str] = "naive"
-    defaults: ClassVar[dict[str, Any]] = {}
 
     def fit_predict_one(self, y: np.ndarray) -> np.ndarray:
         y = _check(y)
@@ -41,7 +40,6 @@ class SeasonalNaive(harness.LocalForecaster):
     series is shorter than one season."""
 
     name: ClassVar[str] = "snaive"
-    defaults: ClassVar[dict[str, Any]] = {}
 
     def fit_predict_one(self, y: np.ndarray) -> np.ndarray:
         y = _check(y)
@@ -60,7 +58,6 @@ class Mean(harness.LocalForecaster):
     """
 
     name: ClassVar[str] = "mean"
-    defaults: ClassVar[dict[str, Any]] = {}
 
     def fit_predict_one(self, y: np.ndarray) -> np.ndarray:
         y = _check(y)
@@ -78,7 +75,6 @@ class Naive2(harness.LocalForecaster):
     """
 
     name: ClassVar[str] = "naive2"
-    defaults: ClassVar[dict[str, Any]] = {}
 
     def fit_predict_one(self, y: np.ndarray) -> np.ndarray:
         y = _check(y)
@@ -105,14 +101,12 @@ class Theta(harness.LocalForecaster):
     """
 
     name: ClassVar[str] = "theta"
-    defaults: ClassVar[dict[str, Any]] = {"theta": 2.0, "level": 95.0}
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if float(self.theta) < 1:
-            raise harness.ModelError(f"model {self.name}: theta must be >= 1, got {self.theta}")
-        if self.level is not None and not 0 < float(self.level) < 100:
-            raise harness.ModelError(f"model {self.name}: level must be in (0, 100) or None, got {self.level}")
+    theta: float = harness.param(
+        2.0, "SES plus (1 - 1/theta) x the linear trend's drift; 2 is the standard Theta method", ge=1
+    )
+    level: float | None = harness.param(
+        95.0, "prediction interval in percent (null: point forecasts only)", gt=0, lt=100, nullable=True
+    )
 
     def fit_predict_one(self, y: np.ndarray) -> harness.Forecast:
         from statsmodels.tsa.forecasting.theta import ThetaModel

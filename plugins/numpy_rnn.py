@@ -592,36 +592,24 @@ class RNNNumpy(harness.WindowForecaster):
     network: ClassVar[type[ElmanRNN]] = ElmanRNN
 
     name: ClassVar[str] = "rnn-numpy"
-    defaults: ClassVar[dict[str, Any]] = {
-        **harness.WindowForecaster.defaults,
-        "hidden": 32,
-        "activation": "tanh",
-        "epochs": 60,
-        "batch_size": 64,
-        "lr": 3e-3,
-        "optimizer": "adam",
-        "clip_norm": 1.0,
-        "bptt_steps": None,
-        "patience": 8,
-        "dtype": "float64",
-    }
-    positive: ClassVar[dict[str, tuple[bool, bool]]] = {
-        **harness.WindowForecaster.positive,
-        "hidden": (True, False),
-        "epochs": (True, False),
-        "batch_size": (True, False),
-        "lr": (False, False),
-        "clip_norm": (False, True),
-        "bptt_steps": (True, True),
-        "patience": (True, True),
-    }
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if self.activation not in ACTIVATIONS:
-            raise harness.ModelError(
-                f"model {self.name}: activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"
-            )
+    hidden: int = harness.param(32, "hidden units of the Elman layer", ge=1)
+    activation: str = harness.param("tanh", "hidden-layer activation", choices=ACTIVATIONS)
+    epochs: int = harness.param(60, "maximum training epochs", ge=1)
+    batch_size: int = harness.param(64, "training windows per mini-batch", ge=1)
+    lr: float = harness.param(3e-3, "learning rate", gt=0)
+    optimizer: str = harness.param(
+        "adam", "gradient-descent optimiser (adam, or sgd without momentum)", choices=("adam", "sgd")
+    )
+    clip_norm: float | None = harness.param(
+        1.0, "clip gradients to this global norm (null: no clipping)", gt=0, nullable=True
+    )
+    bptt_steps: int | None = harness.param(
+        None, "truncate backpropagation through time to this many steps (null: the whole window)", type=int, ge=1
+    )
+    patience: int | None = harness.param(
+        8, "early stopping after this many epochs without a better validation loss (null: never)", ge=1, nullable=True
+    )
+    dtype: str = harness.param("float64", "floating-point precision of the network", choices=("float32", "float64"))
 
     def train_network(self, train: Any, val: Any, seed: int) -> Any:
         net = ElmanRNN(1, int(self.hidden), self.n_out, activation=self.activation, seed=seed, dtype=self.dtype)

@@ -153,46 +153,34 @@ class TorchRNN(harness.WindowForecaster):
     """
 
     name: ClassVar[str] = "rnn-torch"
-    strategies: ClassVar[tuple[str, ...]] = STRATEGIES
-    defaults: ClassVar[dict[str, Any]] = {
-        **harness.WindowForecaster.defaults,
-        "cell": "rnn",
-        "hidden": 32,
-        "layers": 1,
-        "dropout": 0.0,
-        "activation": "tanh",
-        "epochs": 60,
-        "batch_size": 256,
-        "lr": 1e-3,
-        "clip_norm": 1.0,
-        "patience": 8,
-        "dtype": "float32",
-        "device": "auto",
-        "bf16": False,
-        "threads": 1,
-    }
-    positive: ClassVar[dict[str, tuple[bool, bool]]] = {
-        **harness.WindowForecaster.positive,
-        "hidden": (True, False),
-        "layers": (True, False),
-        "epochs": (True, False),
-        "batch_size": (True, False),
-        "lr": (False, False),
-        "clip_norm": (False, True),
-        "patience": (True, False),
-        "threads": (True, True),
-    }
+    strategy: str = harness.param(
+        "mimo",
+        "mimo: a Linear head emits all horizon steps at once; recursive: one step, fed back horizon times; "
+        "seq2seq: an encoder-decoder unrolls the horizon",
+        choices=STRATEGIES,
+    )
+    cell: str = harness.param("rnn", "recurrent cell (rnn: the Elman cell of rnn-numpy)", choices=CELLS)
+    hidden: int = harness.param(32, "hidden units per recurrent layer", ge=1)
+    layers: int = harness.param(1, "stacked recurrent layers", ge=1)
+    dropout: float = harness.param(0.0, "dropout between stacked layers (no effect with layers=1)", ge=0, lt=1)
+    activation: str = harness.param("tanh", "activation of cell=rnn (lstm and gru ignore it)", choices=ACTIVATIONS)
+    epochs: int = harness.param(60, "maximum training epochs", ge=1)
+    batch_size: int = harness.param(256, "training windows per mini-batch", ge=1)
+    lr: float = harness.param(1e-3, "Adam learning rate", gt=0)
+    clip_norm: float | None = harness.param(
+        1.0, "clip gradients to this global norm (null: no clipping)", gt=0, nullable=True
+    )
+    patience: int = harness.param(8, "early stopping after this many epochs without a better validation loss", ge=1)
+    dtype: str = harness.param("float32", "floating-point precision of weights and data", choices=DTYPES)
+    device: str = harness.param("auto", "where to train: auto (CUDA when available), cpu or cuda", choices=DEVICES)
+    bf16: bool = harness.param(False, "bfloat16 autocast in forward passes (CUDA only)")
+    threads: int | None = harness.param(
+        1, "torch CPU threads during fit and predict (null: leave torch's setting)", ge=1, nullable=True
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         torch = _torch()
-        for param, allowed in (("cell", CELLS), ("activation", ACTIVATIONS), ("dtype", DTYPES), ("device", DEVICES)):
-            if self.params[param] not in allowed:
-                raise harness.ModelError(
-                    f"model {self.name}: {param} must be one of {', '.join(allowed)}, got {self.params[param]!r}"
-                )
-        if not (isinstance(self.dropout, (int, float)) and 0.0 <= float(self.dropout) < 1.0):
-            raise harness.ModelError(f"model {self.name}: dropout must be a number in [0, 1), got {self.dropout!r}")
         cuda = torch.cuda.is_available()
         asked = self.params["device"]
         if asked == "cuda" and not cuda:
@@ -204,24 +192,14 @@ class TorchRNN(harness.WindowForecaster):
         self._device = torch.device("cuda", torch.cuda.current_device()) if use_cuda else torch.device("cpu")
         if self.bf16 and not use_cuda:
             raise harness.ModelError(f"model {self.name}: bf16=True needs a CUDA device (this one is cpu)")
+        # the resolved device (cpu, cuda:0), recorded with every result; the device parameter as
+        # asked for (auto/cpu/cuda) stays in params["device"]
+        self.device = str(self._device)
         self._dtype = torch.float64 if self.dtype == "float64" else torch.float32
         self.nets_: list[Any] = []
         self.history_: list[dict[str, Any]] = []
 
     # --- device hooks -----------------------------------------------------------------------
-
-    @property
-    def device(self) -> str:
-        """The resolved device (``cpu``, ``cuda:0``); the ``device`` parameter as asked for
-        (``auto``/``cpu``/``cuda``) stays in ``params["device"]``."""
-        resolved = self.__dict__.get("_device")
-        return str(resolved) if resolved is not None else self.params["device"]
-
-    @device.setter
-    def device(self, value: str) -> None:
-        # Forecaster.__init__ sets every parameter as an attribute; the request lives in params
-        # and is resolved (auto -> cuda or cpu) right after.
-        self.__dict__.pop("_device", None)
 
     @property
     def device_name(self) -> str:

@@ -22,8 +22,9 @@ THROWAWAY_PLUGIN = textwrap.dedent(
     import harness
 
     class Drift(harness.LocalForecaster):
+        """The line through the first and last values, extended (damped by ``damping``)."""
         name = "drift"
-        defaults = {"damping": 1.0}
+        damping = harness.param(1.0, "fraction of the drift kept", ge=0)
 
         def fit_predict_one(self, y):
             step = (y[-1] - y[0]) / (len(y) - 1)
@@ -32,7 +33,7 @@ THROWAWAY_PLUGIN = textwrap.dedent(
     class PanelMean(harness.Forecaster):
         """A global model: one level learned from all series, scaled to each series' last value."""
         name = "panel-mean"
-        defaults = {"window": 3}
+        window = harness.param(3, "last values averaged per series", ge=1)
 
         def fit(self, panel):
             ratios = [np.mean(v[-self.window:]) / v[-1] for v in panel.values if v[-1] != 0]

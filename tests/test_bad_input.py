@@ -59,7 +59,7 @@ BROKEN_DATASETS_PLUGIN = textwrap.dedent(
     class Picky(harness.LocalForecaster):
         """Rejects a bad parameter value with a plain ValueError, as plugins often do."""
         name = "picky"
-        defaults = {"alpha": 0.5}
+        alpha = harness.param(0.5, "a value the constructor checks itself")
 
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
@@ -266,7 +266,7 @@ CASES: list[Case] = [
     option("param-unknown-name", "model arima: unknown parameter 'nope'", "--models", "arima", "-p", "arima.nope=1"),
     option(
         "param-bad-value",
-        "arima: ic must be one of aic, aicc, bic, got 'nope'",
+        "model arima: ic must be one of aic, aicc, bic, got 'nope'",
         "--models",
         "arima",
         "-p",
@@ -278,7 +278,7 @@ CASES: list[Case] = [
     option("param-without-model", "--param 'ic=bic': expected MODEL.NAME=VALUE", "--models", "arima", "-p", "ic=bic"),
     option(
         "param-negative-hidden",
-        "model rnn-numpy: hidden must be a positive integer, got -4",
+        "model rnn-numpy: hidden must be an integer >= 1, got -4",
         "--models",
         "rnn-numpy",
         "-p",
@@ -286,11 +286,28 @@ CASES: list[Case] = [
     ),
     option(
         "param-string-lr",
-        "model lstm-torch: lr must be a positive number, got 'fast'",
+        "model lstm-torch: lr must be a number > 0, got 'fast'",
         "--models",
         "lstm-torch",
         "-p",
         "lstm-torch.lr=fast",
+    ),
+    option("param-nan", "model theta: theta must be finite, got nan", "--models", "theta", "-p", "theta.theta=NaN"),
+    option(
+        "param-string-for-number",
+        "model theta: level must be a number in (0, 100) or null, got 'half'",
+        "--models",
+        "theta",
+        "-p",
+        "theta.level=half",
+    ),
+    option(
+        "param-bool-for-integer",
+        "model arima: max_p must be an integer >= 0, got True",
+        "--models",
+        "arima",
+        "-p",
+        "arima.max_p=true",
     ),
     Case("cli-unknown-top-level-option", lambda c: ["--bogus", "run"], "No such option '--bogus'", out=False),
     Case("cli-unknown-command", lambda c: ["bogus"], "No such command 'bogus'", out=False),
@@ -318,6 +335,16 @@ CASES: list[Case] = [
         "unknown-protocol",
         'datasets = ["airline"]\n[protocol]\nkind = "sideways"\n[models.naive]\n',
         "unknown protocol 'sideways'",
+    ),
+    suite(
+        "param-out-of-bounds",
+        'datasets = ["airline"]\n[models.rnn-numpy]\nhidden = -4\n',
+        "model rnn-numpy: hidden must be an integer >= 1, got -4",
+    ),
+    suite(
+        "param-not-a-choice",
+        'datasets = ["airline"]\n[models.rnn-numpy]\nstrategy = "sideways"\n',
+        "model rnn-numpy: strategy must be one of mimo, recursive, got 'sideways'",
     ),
     suite("unknown-dataset", 'datasets = ["nosuchdata"]\n[models.naive]\n', "unknown dataset 'nosuchdata'"),
     Case("suite-is-a-directory", lambda c: run("--suite", c.folder("suite.toml")), "cannot read suite file"),

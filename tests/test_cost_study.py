@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -83,7 +82,9 @@ def test_refuses_to_overwrite_a_run_manifest(tmp_path):
 
 class _Boom(harness.Forecaster):
     name = "boom"
-    defaults: ClassVar[dict] = {"hidden": 4, "epochs": 1, "patience": 1}
+    hidden = harness.param(4, "unused: makes the cost study treat it as an RNN", ge=1)
+    epochs = harness.param(1, "unused", ge=1)
+    patience = harness.param(1, "unused", ge=1)
 
     def fit(self, panel):
         raise RuntimeError("cannot fit")

@@ -34,7 +34,7 @@ BROKEN_PLUGIN = textwrap.dedent(
 
     class Broken(harness.LocalForecaster):
         name = "broken"
-        defaults = {"how": "raise"}
+        how = harness.param("raise", "how to fail on the series with mean > 35")
 
         def fit_predict_one(self, y):
             if _bad(y):
@@ -58,7 +58,6 @@ BROKEN_PLUGIN = textwrap.dedent(
 
     class BrokenGlobal(harness.Forecaster):
         name = "broken-global"
-        defaults = {}
 
         def fit(self, panel):
             os._exit(9)
@@ -68,7 +67,7 @@ BROKEN_PLUGIN = textwrap.dedent(
 
     class Slow(harness.LocalForecaster):
         name = "slow"
-        defaults = {"seconds": 1.0}
+        seconds = harness.param(1.0, "sleep per series", ge=0)
 
         def fit_predict_one(self, y):
             time.sleep(self.seconds)

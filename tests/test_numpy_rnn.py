@@ -56,9 +56,10 @@ def test_same_seed_same_forecasts_other_seed_differs():
         ({"training": "both"}, "training must be one of"),
         ({"activation": "gelu"}, "activation must be one of"),
         ({"deseasonalize": "x13"}, "deseasonalize must be one of"),
-        ({"hidden": 0}, "hidden must be a positive integer, got 0"),
-        ({"bptt_steps": -1}, "bptt_steps must be a positive integer or null, got -1"),
-        ({"clip_norm": "big"}, "clip_norm must be a positive number or null"),
+        ({"optimizer": "rmsprop"}, "optimizer must be one of adam, sgd, got 'rmsprop'"),
+        ({"hidden": 0}, "hidden must be an integer >= 1, got 0"),
+        ({"bptt_steps": -1}, "bptt_steps must be an integer >= 1 or null, got -1"),
+        ({"clip_norm": "big"}, "clip_norm must be a number > 0 or null, got 'big'"),
     ],
 )
 def test_bad_parameters_are_model_errors(params, message):

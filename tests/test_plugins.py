@@ -91,7 +91,8 @@ def test_register_rejects_non_forecaster_and_unknown_default(tmp_path):
     folder = tmp_path / "p"
     folder.mkdir()
     (folder / "wrong.py").write_text(
-        "import harness\nclass X(harness.LocalForecaster):\n    name='x'\n    defaults={'a': 1}\n"
+        "import harness\nclass X(harness.LocalForecaster):\n    name='x'\n    a = harness.param(1, 'a')\n"
+        "    def fit_predict_one(self, y):\n        return y[-self.horizon:]\n"
         "@harness.hookimpl\ndef register_models(register):\n    register(X, name='x2', b=3)\n"
     )
     with pytest.warns(PluginWarning, match="unknown parameter 'b'"):

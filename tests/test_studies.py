@@ -260,7 +260,7 @@ def test_input_seasons_sets_the_window_in_seasons():
     assert RNNNumpy(horizon=6, season_length=24, input_seasons=2.25).window == 54
     assert RNNNumpy(horizon=6, season_length=24, input_seasons=2.25, input_size=10).window == 10
     assert RNNNumpy(horizon=6, season_length=24).window == 30
-    with pytest.raises(harness.ModelError, match="input_seasons must be positive"):
+    with pytest.raises(harness.ModelError, match="input_seasons must be a number > 0 or null, got 0"):
         RNNNumpy(horizon=6, season_length=24, input_seasons=0)
 
 
