@@ -325,3 +325,55 @@ def test_import_chain_names_the_path():
     graph = {"a": {"b"}, "b": {"c"}, "c": set()}
     assert import_chain(graph, "a", "c") == ["a", "b", "c"]
     assert import_chain(graph, "c", "a") is None
+
+
+# --------------------------------------------------------------------------- the map's layers
+
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+#: Re-export hubs, not layers: the public face and the `python -m harness` entry.
+HUBS = {"harness", "harness.__main__"}
+
+
+def documented_layers() -> list[set[str]]:
+    """The numbered list under "Import rules" in docs/architecture.md: layer i's core modules,
+    as dotted names (``studies`` stands for the package and everything in it)."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    section = text.split("## Import rules", 1)[1].split("\n## ", 1)[0]
+    layers = []
+    for line in section.splitlines():
+        if re.match(r"^\s+\d+\. ", line):
+            names = {n for chunk in re.findall(r"`([^`]+)`", line) for n in chunk.split("/")}
+            layers.append({f"harness.{n}" for n in names})
+    return layers
+
+
+def _layer_of(module: str, layers: list[set[str]]) -> int | None:
+    for i, names in enumerate(layers):
+        if any(module == n or module.startswith(n + ".") for n in names):
+            return i
+    return None
+
+
+def test_core_imports_point_down_the_documented_layers():
+    """docs/architecture.md lists the core's layers; a module may import its own layer and the
+    ones above it in that list, never one below. A module missing from the map, or a name in the
+    map that is no module, fails too: the map stays true."""
+    layers = documented_layers()
+    assert len(layers) >= 5, "docs/architecture.md lost its numbered list of layers"
+    graph = core_import_graph()
+    problems = []
+    for name in sorted(set().union(*layers)):
+        if name not in graph and not any(m.startswith(name + ".") for m in graph):
+            problems.append(f"docs/architecture.md names {name}, which is not a module")
+    for module, deps in sorted(graph.items()):
+        if module in HUBS:
+            continue
+        mine = _layer_of(module, layers)
+        if mine is None:
+            problems.append(f"{module} is in no layer of docs/architecture.md")
+            continue
+        for dep in sorted(deps - HUBS):
+            theirs = _layer_of(dep, layers)
+            if theirs is not None and theirs > mine:
+                problems.append(f"{module} (layer {mine + 1}) imports {dep} (layer {theirs + 1})")
+    assert not problems, "\n".join(problems)
