@@ -470,6 +470,7 @@ def describe_model(spec) -> list[str]:
 
     doc = inspect.getdoc(spec.cls) or ""
     summary = " ".join(doc.split("\n\n", 1)[0].split()).replace("``", "")
+    summary = summary.removeprefix(f"{spec.name}: ")  # a docstring that starts with the name says it once
     lines = [
         f"{spec.name}: {summary}" if summary else spec.name,
         "",
