@@ -579,7 +579,7 @@ class ElmanRNN:
 
 
 class RNNNumpy(harness.WindowForecaster):
-    """``rnn-numpy``: the NumPy Elman network (:class:`ElmanRNN`) as a forecaster, one global model over all series.
+    """``rnn-numpy``: the NumPy Elman network (ElmanRNN) as a forecaster, one global model over all series.
 
     Everything but the network (preprocessing, windows, the ``mimo``/``recursive`` strategies,
     global or local training, the validation tail) is :class:`harness.WindowForecaster`'s. The
