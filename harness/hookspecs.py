@@ -27,8 +27,12 @@ def register_models(register: Callable[..., Any]) -> None:
         ``cls.name``; ``default_params`` override the defaults of the parameters ``cls`` declares
         (:func:`harness.param`; they are validated) for this registration, so one class can be
         registered under several names (``register(TorchRNN, "lstm-torch", cell="lstm")``).
-        A class that does not implement the whole contract (an abstract method left) is
-        rejected with a warning, or an error with ``RNNBENCH_STRICT_PLUGINS=1``.
+
+    Everything a plugin registers is validated before any of it is used: a class that is not a
+    forecaster or leaves part of the contract abstract, a name already taken (by another plugin or
+    twice by this one), a default its declaration rejects, or an exception from the hook skips the
+    whole plugin with one warning naming each problem (an error with
+    ``RNNBENCH_STRICT_PLUGINS=1``); none of its models or datasets is registered.
     """
 
 
@@ -44,5 +48,7 @@ def register_datasets(register: Callable[..., Any]) -> None:
         mapping of facts about the dataset that tools can read without loading it
         (``registry.dataset(name).info``); the core reads none of its keys, a tool that selects
         datasets by it documents its own (the memory study takes the datasets registered with
-        ``info={"study": "memory", "task": ..., "lag": ...}``).
+        ``info={"study": "memory", "task": ..., "lag": ...}``). A malformed registration (not a
+        loader or parts, ``info`` not a mapping, a name taken) skips the whole plugin, as for
+        models.
     """
