@@ -460,6 +460,8 @@ def list_models(ctx: click.Context, name: str | None) -> None:
     for spec in sorted(registry.models.values(), key=lambda s: s.name):
         params = ", ".join(f"{k}={v!r}" for k, v in spec.params.items()) or "-"
         click.echo(f"{spec.name:<16} {spec.scope:<7} {spec.plugin:<24} {params}")
+    for missing in sorted(registry.unavailable.values(), key=lambda m: m.name):
+        click.echo(f"{missing.name:<16} {'-':<7} {missing.plugin:<24} unavailable: {missing.why}")
 
 
 def describe_model(spec) -> list[str]:

@@ -19,6 +19,10 @@ A plugin that fails either step is skipped whole, with one warning naming it and
 so one broken plugin never takes the others down and never half-works;
 ``RNNBENCH_STRICT_PLUGINS=1`` makes that an error (:class:`PluginError`). ``rnnbench plugins``
 shows each plugin once, loaded or FAILED with the reason.
+
+A model whose optional dependency is missing is registered as :class:`harness.Unavailable`: its
+name stays known, with the reason and the install hint, so a run that names it fails saying what
+to install, and a built-in suite runs without it (see :mod:`harness.execute`).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import pluggy
 from harness import hookspecs
 from harness.data import Dataset
 from harness.errors import DataError, ModelError, PluginError, one_line
+from harness.hookspecs import Unavailable
 from harness.models import Forecaster
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -123,6 +128,25 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
+class UnavailableModel:
+    """A model name a plugin registered as :class:`harness.Unavailable`: known, not usable here."""
+
+    name: str
+    reason: str
+    install: str
+    plugin: str
+
+    @property
+    def why(self) -> str:
+        """``torch is not installed (pip install 'rnnbench[torch]')``"""
+        return f"{self.reason} ({self.install})" if self.install else self.reason
+
+    def message(self) -> str:
+        """``model 'rnn-torch' is not available: torch is not installed (pip install 'rnnbench[torch]')``"""
+        return f"model {self.name!r} is not available: {self.why}"
+
+
+@dataclass(frozen=True)
 class PluginInfo:
     name: str
     version: str
@@ -142,13 +166,18 @@ class Registry:
     datasets: dict[str, DatasetSpec] = field(default_factory=dict)
     plugins: list[PluginInfo] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
+    unavailable: dict[str, UnavailableModel] = field(default_factory=dict)
     found: list[PluginInfo] = field(default_factory=list)
 
     def model(self, name: str) -> ModelSpec:
+        """The registered model; an unknown name, or one registered as unavailable here (its
+        dependency missing), is a one-line :class:`ModelError` saying so."""
         try:
             return self.models[name]
         except KeyError:
-            close = difflib.get_close_matches(name, list(self.models), n=3)
+            if name in self.unavailable:
+                raise ModelError(self.unavailable[name].message()) from None
+            close = difflib.get_close_matches(name, [*self.models, *self.unavailable], n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise ModelError(f"unknown model {name!r}{hint} (known: {', '.join(sorted(self.models))})") from None
 
@@ -335,15 +364,17 @@ class _Staged:
         self.plugin = plugin
         self.registry = registry
         self.models: dict[str, ModelSpec] = {}
+        self.unavailable: dict[str, UnavailableModel] = {}
         self.datasets: dict[str, DatasetSpec] = {}
         self.problems: list[str] = []
 
     def _model_name_taken(self, name: str) -> str | None:
         registry = self.registry
-        if name in self.models:
+        if name in self.models or name in self.unavailable:
             return f"model name {name!r} is registered twice"
-        if name in registry.models:
-            return f"model name {name!r} is already registered by {registry.models[name].plugin}"
+        taken = registry.models.get(name) or registry.unavailable.get(name)
+        if taken is not None:
+            return f"model name {name!r} is already registered by {taken.plugin}"
         return None
 
     def register_model(self, cls: Any, name: str | None = None, **default_params: Any) -> None:
@@ -351,12 +382,19 @@ class _Staged:
         if problem is not None:
             self.problems.append(problem)
             return
+        if isinstance(cls, Unavailable):  # name checked above
+            self.unavailable[name] = UnavailableModel(name, cls.reason, cls.install, self.plugin)
+            return
         model_name = name or cls.name
         self.models[model_name] = ModelSpec(model_name, cls, {**cls.defaults, **default_params}, self.plugin)
 
     def _model_problem(self, cls: Any, name: str | None, default_params: dict[str, Any]) -> str | None:
         if name is not None and not (isinstance(name, str) and name):
             return f"a model name must be a non-empty string, got {name!r}"
+        if isinstance(cls, Unavailable):
+            if name is None:
+                return "a model registered as harness.Unavailable needs name=..."
+            return self._model_name_taken(name)
         if not (isinstance(cls, type) and issubclass(cls, Forecaster)):
             return f"{cls!r} is not a subclass of harness.Forecaster"
         if inspect.isabstract(cls):
@@ -417,6 +455,7 @@ class _Staged:
 
     def commit(self) -> None:
         self.registry.models.update(self.models)
+        self.registry.unavailable.update(self.unavailable)
         self.registry.datasets.update(self.datasets)
 
 

@@ -259,8 +259,12 @@ def test_a_plugin_with_a_valid_and_a_duplicate_name_registers_nothing_and_shows_
         ),
         ("    register(Last)\n    raise RuntimeError('boom')\n", "register_models raised RuntimeError: boom"),
         ("    register(Last)\n    register(Last, name='')\n", "a model name must be a non-empty string, got ''"),
+        (
+            "    register(Last)\n    register(harness.Unavailable('needs unobtainium'))\n",
+            "a model registered as harness.Unavailable needs name=...",
+        ),
     ],
-    ids=["twice-in-plugin-and-taken", "hook-raises-after-registering", "empty-name"],
+    ids=["twice-in-plugin-and-taken", "hook-raises-after-registering", "empty-name", "unavailable-without-name"],
 )
 def test_every_model_problem_is_named_and_nothing_is_registered(tmp_path, body, problems):
     text = (
