@@ -8,7 +8,9 @@ A plugin is checked whole, and used whole or not at all:
 
 1. *load*: it must import, and every function it marks with ``@harness.hookimpl`` must be an
    rnnbench hook (a typo such as ``register_model`` is an error that suggests the close match,
-   not a hook that silently never runs) whose arguments pluggy accepts;
+   not a hook that silently never runs) whose arguments pluggy accepts; as in pluggy's
+   ``check_pending``, ``@harness.hookimpl(optionalhook=True)`` opts a function out of that check
+   (a hook of a newer rnnbench, unknown to this one);
 2. *register*: everything its hooks register (models and datasets) is collected first and
    validated together (names already taken by other plugins or twice by this one, classes that
    are not forecasters or leave part of the contract abstract, registered defaults their
