@@ -7,7 +7,7 @@ change without breaking them.
 from harness import windows
 from harness.data import Dataset, Panel
 from harness.errors import BadInput, DataError, ModelError, OptionError, PluginError, StoreError, StudyError, SuiteError
-from harness.hookspecs import hookimpl
+from harness.hookspecs import Unavailable, hookimpl
 from harness.models import Forecast, Forecaster, LocalForecaster
 from harness.neural import WindowForecaster
 from harness.params import Param, param
@@ -33,6 +33,7 @@ __all__ = [
     "Param",
     "hookimpl",
     "param",
+    "Unavailable",
     "windows",
     "WindowForecaster",
     "__version__",

@@ -460,6 +460,8 @@ def list_models(ctx: click.Context, name: str | None) -> None:
     for spec in sorted(registry.models.values(), key=lambda s: s.name):
         params = ", ".join(f"{k}={v!r}" for k, v in spec.params.items()) or "-"
         click.echo(f"{spec.name:<16} {spec.scope:<7} {spec.plugin:<24} {params}")
+    for missing in sorted(registry.unavailable.values(), key=lambda m: m.name):
+        click.echo(f"{missing.name:<16} {'-':<7} {missing.plugin:<24} unavailable: {missing.why}")
 
 
 def describe_model(spec) -> list[str]:
@@ -534,12 +536,10 @@ def list_datasets(ctx: click.Context) -> None:
 @cli.command("plugins")
 @click.pass_context
 def list_plugins(ctx: click.Context) -> None:
-    """List loaded plugins with their version, source and hooks, and those that failed."""
+    """List every plugin found, once: version, source, and loaded with its hooks or FAILED with why."""
     registry = _registry(ctx)
-    for info in registry.plugins:
-        click.echo(f"{info.name:<28} {info.version:<10} {info.source:<12} {', '.join(info.hooks)}")
-    for name, message in registry.failures.items():
-        click.echo(f"{name:<28} FAILED       {message}")
+    for info, state, detail in registry.listing():
+        click.echo(f"{info.name:<28} {info.version:<10} {info.source:<12} {state:<7} {detail}")
 
 
 def main() -> None:

@@ -2,6 +2,13 @@
 
 Everything that can be wrong with the input (suite, models, parameters, datasets, a resume with
 another config) is checked before the run directory is created, so bad input writes nothing.
+
+Models a plugin registered as unavailable (:class:`harness.Unavailable`: the torch models without
+the ``torch`` extra) are left out of a *built-in* suite given by name (``--suite quick``, or none),
+with one warning naming them and what to install: those suites are the project's defaults and
+run on every install. A model named explicitly is never left out: ``--models``, ``-p MODEL.x=...``
+or a suite file given by path (it names its models as ``--models`` does) fail with one line that
+says what to install. A resumed run keeps its stored models (and fails the same way).
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 import copy
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,13 +25,18 @@ import click
 import pandas as pd
 from tqdm import tqdm
 
+from harness.errors import ModelError, SuiteError
 from harness.executors import RunOptions, make_executor
 from harness.plugins import Registry
 from harness.report import build_report, terminal_summary
 from harness.runner import plan, resolve_datasets, run_experiment
 from harness.store import RunStore, default_run_dir
-from harness.suite import DEFAULT_SUITE, RunConfig, apply_overrides, load_suite
+from harness.suite import DEFAULT_SUITE, RunConfig, apply_overrides, is_builtin_suite, load_suite, parse_param
 from harness.tasks import ProtocolSpec
+
+
+class SkippedModelsWarning(UserWarning):
+    """A built-in suite runs without models that cannot be used here (an optional extra missing)."""
 
 
 def build_config(options: dict[str, Any], base: RunConfig | None = None) -> RunConfig:
@@ -51,6 +64,30 @@ def build_config(options: dict[str, Any], base: RunConfig | None = None) -> RunC
     )
 
 
+def skip_unavailable(config: RunConfig, registry: Registry, options: dict[str, Any]) -> None:
+    """Leave out of ``config`` the models of a built-in suite that ``registry`` knows but cannot
+    use here, with one :class:`SkippedModelsWarning` naming them and what to install. Models
+    named explicitly (``--models``, a suite file given by path) are kept, so that planning fails
+    on them with a line that names what to install; ``-p`` naming such a model fails here."""
+    missing = [name for name in config.models if name in registry.unavailable]
+    suite = options.get("suite") or DEFAULT_SUITE
+    if not missing or options.get("models") is not None or not is_builtin_suite(suite):
+        return
+    for text in options.get("params") or []:
+        model = parse_param(text)[0]
+        if model in missing:
+            raise ModelError(f"--param {text!r}: {registry.unavailable[model].message()}")
+    why: dict[str, list[str]] = {}
+    for name in missing:
+        why.setdefault(registry.unavailable[name].why, []).append(name)
+    text = "; ".join(f"{', '.join(names)}: {reason}" for reason, names in why.items())
+    if len(missing) == len(config.models):
+        raise SuiteError(f"suite {suite}: none of its models can run here: {text}")
+    for name in missing:
+        del config.models[name]
+    warnings.warn(f"suite {suite} runs without {text}", SkippedModelsWarning, stacklevel=2)
+
+
 def execute(
     registry: Registry,
     options: dict[str, Any],
@@ -71,11 +108,13 @@ def execute(
         stored = store.config()
         if options.get("suite"):
             config = build_config(options)
+            skip_unavailable(config, registry, options)
         else:
             config = build_config(options, base=stored)
         store.check_same_config(config)
     else:
         config = build_config(options)
+        skip_unavailable(config, registry, options)
     datasets = resolve_datasets(config, registry)
     experiments = plan(config, registry, datasets)
     if not resume:

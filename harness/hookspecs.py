@@ -7,6 +7,7 @@ models or datasets from a single function, and so that the core decides what reg
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pluggy
@@ -15,6 +16,27 @@ PROJECT_NAME = "rnnbench"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Registered in place of a model class that cannot be used here, most often because an
+    optional dependency is missing: ``register(harness.Unavailable("torch is not installed",
+    install="pip install 'rnnbench[torch]'"), name="rnn-torch")``.
+
+    The name stays known: a run that names the model (``--models``, ``-p``, a suite file) fails
+    with one line giving ``reason`` and ``install``, and a built-in suite runs without it, with one
+    warning. Parameters passed with it are not used.
+    """
+
+    reason: str
+    install: str = ""
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.reason, str) and self.reason):
+            raise TypeError(f"Unavailable: reason must be a non-empty string, got {self.reason!r}")
+        if not isinstance(self.install, str):
+            raise TypeError(f"Unavailable: install must be a string, got {self.install!r}")
 
 
 @hookspec
@@ -27,8 +49,14 @@ def register_models(register: Callable[..., Any]) -> None:
         ``cls.name``; ``default_params`` override the defaults of the parameters ``cls`` declares
         (:func:`harness.param`; they are validated) for this registration, so one class can be
         registered under several names (``register(TorchRNN, "lstm-torch", cell="lstm")``).
-        A class that does not implement the whole contract (an abstract method left) is
-        rejected with a warning, or an error with ``RNNBENCH_STRICT_PLUGINS=1``.
+        ``cls`` may instead be a :class:`Unavailable` (with ``name``) for a model whose
+        dependency is missing here.
+
+    Everything a plugin registers is validated before any of it is used: a class that is not a
+    forecaster or leaves part of the contract abstract, a name already taken (by another plugin or
+    twice by this one), a default its declaration rejects, or an exception from the hook skips the
+    whole plugin with one warning naming each problem (an error with
+    ``RNNBENCH_STRICT_PLUGINS=1``); none of its models or datasets is registered.
     """
 
 
@@ -44,5 +72,7 @@ def register_datasets(register: Callable[..., Any]) -> None:
         mapping of facts about the dataset that tools can read without loading it
         (``registry.dataset(name).info``); the core reads none of its keys, a tool that selects
         datasets by it documents its own (the memory study takes the datasets registered with
-        ``info={"study": "memory", "task": ..., "lag": ...}``).
+        ``info={"study": "memory", "task": ..., "lag": ...}``). A malformed registration (not a
+        loader or parts, ``info`` not a mapping, a name taken) skips the whole plugin, as for
+        models.
     """

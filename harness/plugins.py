@@ -2,9 +2,29 @@
 
 Built-in plugins (``DEFAULT_PLUGINS``) are ordinary pluggy plugins registered by the same path as
 third-party ones, which come from the entry-point group ``rnnbench`` or from ``.py`` files in a
-``--plugins-dir``. A plugin that fails to import or to register is named in a warning and
-skipped, so one broken plugin never takes the others down; ``RNNBENCH_STRICT_PLUGINS=1`` turns
-that into an error. ``RNNBENCH_LOAD_PLUGINS=a,b`` loads only the named plugins.
+``--plugins-dir``. ``RNNBENCH_LOAD_PLUGINS=a,b`` loads only the named plugins.
+
+A plugin is checked whole, and used whole or not at all:
+
+1. *load*: it must import, and every function it marks with ``@harness.hookimpl`` must be an
+   rnnbench hook (a typo such as ``register_model`` is an error that suggests the close match,
+   not a hook that silently never runs) whose arguments pluggy accepts; as in pluggy's
+   ``check_pending``, ``@harness.hookimpl(optionalhook=True)`` opts a function out of that check
+   (a hook of a newer rnnbench, unknown to this one);
+2. *register*: everything its hooks register (models and datasets) is collected first and
+   validated together (names already taken by other plugins or twice by this one, classes that
+   are not forecasters or leave part of the contract abstract, registered defaults their
+   declarations reject, malformed datasets, a hook that raises); it enters the registry only if
+   every item is valid.
+
+A plugin that fails either step is skipped whole, with one warning naming it and each problem,
+so one broken plugin never takes the others down and never half-works;
+``RNNBENCH_STRICT_PLUGINS=1`` makes that an error (:class:`PluginError`). ``rnnbench plugins``
+shows each plugin once, loaded or FAILED with the reason.
+
+A model whose optional dependency is missing is registered as :class:`harness.Unavailable`: its
+name stays known, with the reason and the install hint, so a run that names it fails saying what
+to install, and a built-in suite runs without it (see :mod:`harness.execute`).
 """
 
 from __future__ import annotations
@@ -27,6 +47,7 @@ import pluggy
 from harness import hookspecs
 from harness.data import Dataset
 from harness.errors import DataError, ModelError, PluginError, one_line
+from harness.hookspecs import Unavailable
 from harness.models import Forecaster
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -43,7 +64,7 @@ ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 
 
 class PluginWarning(UserWarning):
-    """A plugin failed to load or register and was skipped."""
+    """A plugin failed to load or register and was skipped whole."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +130,25 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
+class UnavailableModel:
+    """A model name a plugin registered as :class:`harness.Unavailable`: known, not usable here."""
+
+    name: str
+    reason: str
+    install: str
+    plugin: str
+
+    @property
+    def why(self) -> str:
+        """``torch is not installed (pip install 'rnnbench[torch]')``"""
+        return f"{self.reason} ({self.install})" if self.install else self.reason
+
+    def message(self) -> str:
+        """``model 'rnn-torch' is not available: torch is not installed (pip install 'rnnbench[torch]')``"""
+        return f"model {self.name!r} is not available: {self.why}"
+
+
+@dataclass(frozen=True)
 class PluginInfo:
     name: str
     version: str
@@ -118,20 +158,41 @@ class PluginInfo:
 
 @dataclass
 class Registry:
-    """Everything the loaded plugins registered, plus the plugins that failed."""
+    """Everything the loaded plugins registered, plus the plugins that failed.
+
+    ``found`` lists every plugin found, in load order; ``plugins`` those of them that loaded and
+    registered (what a run records in its manifest), ``failures`` the others with the reason they
+    were skipped (``failed to register: ...``). A plugin is in exactly one of the two."""
 
     models: dict[str, ModelSpec] = field(default_factory=dict)
     datasets: dict[str, DatasetSpec] = field(default_factory=dict)
     plugins: list[PluginInfo] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
+    unavailable: dict[str, UnavailableModel] = field(default_factory=dict)
+    found: list[PluginInfo] = field(default_factory=list)
 
     def model(self, name: str) -> ModelSpec:
+        """The registered model; an unknown name, or one registered as unavailable here (its
+        dependency missing), is a one-line :class:`ModelError` saying so."""
         try:
             return self.models[name]
         except KeyError:
-            close = difflib.get_close_matches(name, list(self.models), n=3)
+            if name in self.unavailable:
+                raise ModelError(self.unavailable[name].message()) from None
+            close = difflib.get_close_matches(name, [*self.models, *self.unavailable], n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise ModelError(f"unknown model {name!r}{hint} (known: {', '.join(sorted(self.models))})") from None
+
+    def listing(self) -> list[tuple[PluginInfo, str, str]]:
+        """One row per plugin found, in load order: its info, ``loaded`` or ``FAILED``, and its
+        hooks (loaded) or why it was skipped (FAILED)."""
+        rows = []
+        for info in self.found:
+            if info.name in self.failures:
+                rows.append((info, "FAILED", self.failures[info.name]))
+            else:
+                rows.append((info, "loaded", ", ".join(info.hooks)))
+        return rows
 
     def dataset(self, name: str) -> DatasetSpec:
         try:
@@ -146,14 +207,13 @@ def _strict() -> bool:
     return os.environ.get("RNNBENCH_STRICT_PLUGINS", "") not in ("", "0")
 
 
-def _fail(registry: Registry, plugin: str, what: str, exc: BaseException) -> None:
-    message = f"plugin {plugin!r} failed to {what} and was skipped: {type(exc).__name__}: {exc}"
+def _fail(registry: Registry, plugin: str, what: str, reason: str, exc: BaseException | None = None) -> None:
+    """Skip ``plugin`` whole: one warning naming it and ``reason`` (each problem), or in strict mode
+    a :class:`PluginError`. ``what`` is the step that failed: import, load or register."""
     if _strict():  # not skipped: an error
-        raise PluginError(
-            f"plugin {plugin!r} failed to {what} (RNNBENCH_STRICT_PLUGINS is set): {type(exc).__name__}: {exc}"
-        ) from exc
-    registry.failures[plugin] = message
-    warnings.warn(message, PluginWarning, stacklevel=3)
+        raise PluginError(f"plugin {plugin!r} failed to {what} (RNNBENCH_STRICT_PLUGINS is set): {reason}") from exc
+    registry.failures[plugin] = f"failed to {what}: {reason}"
+    warnings.warn(f"plugin {plugin!r} failed to {what} and was skipped: {reason}", PluginWarning, stacklevel=3)
 
 
 def _wanted(name: str) -> bool:
@@ -184,34 +244,66 @@ def _import_path(path: Path) -> Any:
     return module
 
 
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
+    """One problem per function of ``plugin`` marked as a hook implementation whose name is not an
+    rnnbench hook (what :meth:`pluggy.PluginManager.check_pending` finds, per plugin and before it
+    is registered), with the close match: a ``register_model`` that would never be called."""
+    hooks = sorted(name for name, caller in vars(pm.hook).items() if not name.startswith("_") and caller.has_spec())
+    problems = []
+    for attr in dir(plugin):
+        opts = pm.parse_hookimpl_opts(plugin, attr)
+        if opts is None or opts.get("optionalhook"):  # optional: pluggy's way to allow a hook unknown here
+            continue
+        hook = opts.get("specname") or attr
+        caller = getattr(pm.hook, hook, None)
+        if caller is not None and caller.has_spec():
+            continue
+        close = difflib.get_close_matches(hook, hooks, n=1)
+        hint = f"did you mean {close[0]}?" if close else f"rnnbench hooks: {', '.join(hooks)}"
+        problems.append(f"unknown hook {hook!r}; {hint}")
+    return problems
+
+
 def build_plugin_manager(
     plugins_dir: str | Path | None = None, registry: Registry | None = None
 ) -> pluggy.PluginManager:
-    """A PluginManager with the built-in, entry-point and plugins-dir plugins that loaded."""
+    """A PluginManager with the built-in, entry-point and plugins-dir plugins that loaded (imported,
+    and implement only rnnbench hooks, with arguments their specifications have); the others are
+    recorded as failures in ``registry`` (every plugin found is in ``registry.found``)."""
     registry = registry if registry is not None else Registry()
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
-    sources: dict[str, tuple[str, str]] = {}
     from harness import __version__
 
-    for module_name in DEFAULT_PLUGINS:
-        if not _wanted(module_name):
-            continue
+    def add(name: str, load: Callable[[], Any], source: str, version: str) -> None:
+        info = PluginInfo(name=name, version=version, hooks=(), source=source)
         try:
-            pm.register(importlib.import_module(module_name), module_name)
-            sources[module_name] = ("builtin", __version__)
+            plugin = load()
         except Exception as exc:  # any import failure is reported, not fatal
-            _fail(registry, module_name, "import", exc)
+            registry.found.append(info)
+            _fail(registry, name, "import", one_line(exc, with_type=True), exc)
+            return
+        problems = _unknown_hooks(pm, plugin)
+        if not problems:
+            try:
+                pm.register(plugin, name)  # checks each hook's arguments against its specification
+            except Exception as exc:  # pluggy's PluginValidationError, or a name already taken
+                problems = [one_line(exc, with_type=True)]
+        if problems:
+            registry.found.append(info)
+            _fail(registry, name, "load", "; ".join(problems))
+            return
+        hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
+        registry.found.append(PluginInfo(name=name, version=version, hooks=hooks, source=source))
+
+    for module_name in DEFAULT_PLUGINS:
+        if _wanted(module_name):
+            add(module_name, lambda m=module_name: importlib.import_module(m), "builtin", __version__)
 
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if not _wanted(ep.name) or pm.has_plugin(ep.name):
+        if not _wanted(ep.name) or any(info.name == ep.name for info in registry.found):
             continue
-        try:
-            pm.register(ep.load(), ep.name)
-            version = ep.dist.version if ep.dist is not None else "unknown"
-            sources[ep.name] = ("entry-point", version)
-        except Exception as exc:
-            _fail(registry, ep.name, "import", exc)
+        add(ep.name, ep.load, "entry-point", ep.dist.version if ep.dist is not None else "unknown")
 
     if plugins_dir is not None:
         folder = Path(plugins_dir)
@@ -220,50 +312,40 @@ def build_plugin_manager(
         for path in sorted(folder.glob("*.py")):
             if path.name.startswith("_") or not _wanted(path.stem):
                 continue
-            try:
-                pm.register(_import_path(path), path.stem)
-                sources[path.stem] = ("plugins-dir", "-")
-            except Exception as exc:
-                _fail(registry, path.stem, "import", exc)
-
-    for name, plugin in pm.list_name_plugin():
-        hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
-        source, version = sources.get(name, ("unknown", "-"))
-        registry.plugins.append(PluginInfo(name=name, version=version, hooks=hooks, source=source))
+            if any(info.name == path.stem for info in registry.found):  # one row per name
+                _fail(registry, str(path), "load", f"a plugin named {path.stem!r} is already loaded")
+                registry.found.append(PluginInfo(name=str(path), version="-", hooks=(), source="plugins-dir"))
+                continue
+            add(path.stem, lambda p=path: _import_path(p), "plugins-dir", "-")
     return pm
 
 
 def load_registry(plugins_dir: str | Path | None = None) -> Registry:
-    """Load all plugins and collect what they register, one plugin at a time so that a failing
-    registration is attributed to its plugin and skipped."""
+    """Load all plugins and collect what they register, one plugin at a time: everything a plugin
+    registers is validated first and enters the registry only if all of it is valid; otherwise
+    the plugin is skipped whole (see the module's docstring)."""
     registry = Registry()
     pm = build_plugin_manager(plugins_dir, registry)
-    for impl in pm.hook.register_models.get_hookimpls():
-        _collect(
-            registry,
-            impl.plugin_name,
-            "register models",
-            lambda reg, f=impl.function: f(register=reg),
-            _model_registrar(registry, impl.plugin_name),
-        )
-    for impl in pm.hook.register_datasets.get_hookimpls():
-        _collect(
-            registry,
-            impl.plugin_name,
-            "register datasets",
-            lambda reg, f=impl.function: f(register=reg),
-            _dataset_registrar(registry, impl.plugin_name),
-        )
+    for name, plugin in pm.list_name_plugin():
+        if plugin is None:  # blocked
+            continue
+        staged = _Staged(name, registry)
+        for hook in ("register_models", "register_datasets"):
+            register = staged.register_model if hook == "register_models" else staged.register_dataset
+            for impl in getattr(pm.hook, hook).get_hookimpls():
+                if impl.plugin is not plugin:
+                    continue
+                try:
+                    impl.function(register=register)
+                except Exception as exc:  # a plugin's hook may fail in any way: the plugin is skipped
+                    staged.problems.append(f"{hook} raised {one_line(exc, with_type=True)}")
+        if staged.problems:
+            pm.unregister(plugin)
+            _fail(registry, name, "register", "; ".join(staged.problems))
+        else:
+            staged.commit()
+    registry.plugins = [info for info in registry.found if info.name not in registry.failures]
     return registry
-
-
-def _collect(registry: Registry, plugin: str, what: str, call: Callable, register: Callable) -> None:
-    try:
-        call(register)
-    except PluginError:  # already says which plugin and why (strict mode)
-        raise
-    except Exception as exc:
-        _fail(registry, plugin, what, exc)
 
 
 def _validate(model: str, cls: type[Forecaster], params: dict[str, Any]) -> None:
@@ -274,41 +356,66 @@ def _validate(model: str, cls: type[Forecaster], params: dict[str, Any]) -> None
             declared.validate(model, key, value)
 
 
-def _skip_model(registry: Registry, plugin: str, message: str) -> None:
-    """One model of a plugin cannot be used: an error in strict mode, else a warning and the
-    plugin's other models are registered as usual."""
-    if _strict():
-        raise PluginError(f"{message} (RNNBENCH_STRICT_PLUGINS is set)")
-    previous = registry.failures.get(plugin)
-    registry.failures[plugin] = f"{previous}; {message}" if previous else message
-    warnings.warn(f"{message}; the model was skipped", PluginWarning, stacklevel=3)
+class _Staged:
+    """What one plugin's hooks register, validated item by item and kept aside: it enters the
+    registry (:meth:`commit`) only when ``problems`` stays empty. ``register_model`` and
+    ``register_dataset`` are the ``register`` callbacks its hooks get; a bad item is recorded
+    as a problem, not raised, so the warning can name every problem of the plugin at once."""
 
+    def __init__(self, plugin: str, registry: Registry) -> None:
+        self.plugin = plugin
+        self.registry = registry
+        self.models: dict[str, ModelSpec] = {}
+        self.unavailable: dict[str, UnavailableModel] = {}
+        self.datasets: dict[str, DatasetSpec] = {}
+        self.problems: list[str] = []
 
-def _model_registrar(registry: Registry, plugin: str) -> Callable[..., None]:
-    def register(cls: type[Forecaster], name: str | None = None, **default_params: Any) -> None:
-        if not (isinstance(cls, type) and issubclass(cls, Forecaster)):
-            raise TypeError(f"register_models: {cls!r} is not a subclass of harness.Forecaster")
-        if inspect.isabstract(cls):
-            missing = ", ".join(sorted(cls.__abstractmethods__))
-            _skip_model(registry, plugin, f"plugin {plugin!r}: model class {cls.__name__} does not implement {missing}")
+    def _model_name_taken(self, name: str) -> str | None:
+        registry = self.registry
+        if name in self.models or name in self.unavailable:
+            return f"model name {name!r} is registered twice"
+        taken = registry.models.get(name) or registry.unavailable.get(name)
+        if taken is not None:
+            return f"model name {name!r} is already registered by {taken.plugin}"
+        return None
+
+    def register_model(self, cls: Any, name: str | None = None, **default_params: Any) -> None:
+        problem = self._model_problem(cls, name, default_params)
+        if problem is not None:
+            self.problems.append(problem)
+            return
+        if isinstance(cls, Unavailable):  # name checked above
+            self.unavailable[name] = UnavailableModel(name, cls.reason, cls.install, self.plugin)
             return
         model_name = name or cls.name
+        self.models[model_name] = ModelSpec(model_name, cls, {**cls.defaults, **default_params}, self.plugin)
+
+    def _model_problem(self, cls: Any, name: str | None, default_params: dict[str, Any]) -> str | None:
+        if name is not None and not (isinstance(name, str) and name):
+            return f"a model name must be a non-empty string, got {name!r}"
+        if isinstance(cls, Unavailable):
+            if name is None:
+                return "a model registered as harness.Unavailable needs name=..."
+            return self._model_name_taken(name)
+        if not (isinstance(cls, type) and issubclass(cls, Forecaster)):
+            return f"{cls!r} is not a subclass of harness.Forecaster"
+        if inspect.isabstract(cls):
+            missing = ", ".join(sorted(cls.__abstractmethods__))
+            return f"model class {cls.__name__} does not implement {missing}"
+        model_name = name or cls.name
         if not model_name:
-            raise ValueError(f"register_models: {cls.__name__} has no name; pass name=...")
+            return f"model class {cls.__name__} has no name; pass name=..."
         unknown = sorted(set(default_params) - set(cls.parameters))
         if unknown:
-            raise ModelError(f"register_models: {model_name}: unknown parameter {unknown[0]!r}")
-        params = {**cls.defaults, **default_params}
-        _validate(model_name, cls, params)
-        if model_name in registry.models:
-            raise ValueError(f"model name {model_name!r} is already registered by {registry.models[model_name].plugin}")
-        registry.models[model_name] = ModelSpec(model_name, cls, params, plugin)
+            return f"model {model_name}: unknown parameter {unknown[0]!r}"
+        try:
+            _validate(model_name, cls, {**cls.defaults, **default_params})
+        except ModelError as exc:
+            return one_line(exc)
+        return self._model_name_taken(model_name)
 
-    return register
-
-
-def _dataset_registrar(registry: Registry, plugin: str) -> Callable[..., None]:
-    def register(
+    def register_dataset(
+        self,
         name: str,
         load: Callable[[], Dataset] | None,
         *,
@@ -316,22 +423,42 @@ def _dataset_registrar(registry: Registry, plugin: str) -> Callable[..., None]:
         parts: tuple[str, ...] | list[str] = (),
         info: Mapping[str, Any] | None = None,
     ) -> None:
-        if (load is None) == (not parts):
-            raise ValueError(f"register_datasets: {name}: give either a loader or parts, not both or neither")
-        if info is not None and not isinstance(info, Mapping):
-            raise TypeError(f"register_datasets: {name}: info must be a mapping, got {type(info).__name__}")
-        if name in registry.datasets:
-            raise ValueError(f"dataset name {name!r} is already registered by {registry.datasets[name].plugin}")
-        registry.datasets[name] = DatasetSpec(
+        problem = self._dataset_problem(name, load, description, parts, info)
+        if problem is not None:
+            self.problems.append(problem)
+            return
+        self.datasets[name] = DatasetSpec(
             name,
             None if load is None else _checked_loader(name, load),
             description,
             tuple(parts),
-            plugin,
+            self.plugin,
             dict(info or {}),
         )
 
-    return register
+    def _dataset_problem(self, name: Any, load: Any, description: Any, parts: Any, info: Any) -> str | None:
+        if not (isinstance(name, str) and name):
+            return f"a dataset name must be a non-empty string, got {name!r}"
+        if load is not None and not callable(load):
+            return f"dataset {name}: the loader must be callable, got {type(load).__name__}"
+        if isinstance(parts, str) or not isinstance(parts, (tuple, list)) or not all(isinstance(p, str) for p in parts):
+            return f"dataset {name}: parts must be a list of dataset names, got {parts!r}"
+        if (load is None) == (not parts):
+            return f"dataset {name}: give either a loader or parts, not both or neither"
+        if not isinstance(description, str):
+            return f"dataset {name}: description must be a string, got {type(description).__name__}"
+        if info is not None and not isinstance(info, Mapping):
+            return f"dataset {name}: info must be a mapping, got {type(info).__name__}"
+        if name in self.datasets:
+            return f"dataset name {name!r} is registered twice"
+        if name in self.registry.datasets:
+            return f"dataset name {name!r} is already registered by {self.registry.datasets[name].plugin}"
+        return None
+
+    def commit(self) -> None:
+        self.registry.models.update(self.models)
+        self.registry.unavailable.update(self.unavailable)
+        self.registry.datasets.update(self.datasets)
 
 
 def _checked_loader(name: str, load: Callable[[], Dataset]) -> Callable[[], Dataset]:

@@ -97,6 +97,13 @@ def suite_path(name_or_path: str) -> Path:
     return SUITES_DIR / f"{name_or_path}.toml"
 
 
+def is_builtin_suite(name_or_path: str) -> bool:
+    """Whether a ``--suite`` value names a built-in suite (``quick``: one of the project's defaults)
+    rather than a suite file given by path (``my.toml``, ``datasets/suites/quick.toml``), which
+    names its models explicitly, like ``--models``."""
+    return suite_path(name_or_path) == SUITES_DIR / f"{name_or_path}.toml"
+
+
 def available_suites() -> list[str]:
     return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
 

@@ -33,8 +33,10 @@ results are NOT bit-reproducible: cuDNN's RNN kernels (and ``cudnn.benchmark``'s
 algorithm) use non-deterministic reductions in the backward pass, so two runs with the same seed
 can differ in the last bits, which training then amplifies. Compare GPU runs across seeds.
 
-torch is an optional extra (``pip install rnnbench[torch]``): this module imports without it and
-then registers nothing, with a warning that says why.
+torch is an optional extra (``pip install 'rnnbench[torch]'``): this module imports without it and
+then registers the three names as :class:`harness.Unavailable`, with the reason and the extra to
+install, so that a run naming one of them says what to install and a built-in suite runs without
+them (one warning).
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import math
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
@@ -387,17 +388,15 @@ class TorchRNN(harness.WindowForecaster):
         return predict
 
 
+#: What the three names are registered as when torch is missing.
+TORCH_MISSING = harness.Unavailable("torch is not installed", install="pip install 'rnnbench[torch]'")
+
+
 @harness.hookimpl
 def register_models(register: Any) -> None:
     # find_spec, not import: importing torch costs seconds in every process (and every dask
     # worker) of a run, even one that never uses a torch model
-    if importlib.util.find_spec("torch") is None:
-        warnings.warn(
-            "plugins.torch_rnn: torch is not installed; rnn-torch, lstm-torch, gru-torch are unavailable "
-            "(pip install torch==2.13.0)",
-            stacklevel=2,
-        )
-        return
-    register(TorchRNN, name="rnn-torch", cell="rnn")
-    register(TorchRNN, name="lstm-torch", cell="lstm")
-    register(TorchRNN, name="gru-torch", cell="gru")
+    cls = TorchRNN if importlib.util.find_spec("torch") is not None else TORCH_MISSING
+    register(cls, name="rnn-torch", cell="rnn")
+    register(cls, name="lstm-torch", cell="lstm")
+    register(cls, name="gru-torch", cell="gru")

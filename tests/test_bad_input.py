@@ -69,9 +69,21 @@ BROKEN_DATASETS_PLUGIN = textwrap.dedent(
         def fit_predict_one(self, y):
             return np.repeat(y[-1], self.horizon)
 
+    class Drift(harness.LocalForecaster):
+        """A third-party model whose parameters are only declared: the harness checks their values."""
+        name = "drift"
+        damping: float = harness.param(1.0, "fraction of the drift kept", ge=0, le=1)
+        window: int = harness.param(3, "last values the drift is measured over", ge=2)
+        method: str = harness.param("linear", "how the drift is measured", choices=("linear", "mean"))
+
+        def fit_predict_one(self, y):
+            step = (y[-1] - y[-self.window]) / (self.window - 1)
+            return y[-1] + self.damping * step * np.arange(1, self.horizon + 1)
+
     @harness.hookimpl
     def register_models(register):
         register(Picky)
+        register(Drift)
 
     @harness.hookimpl
     def register_datasets(register):
@@ -153,6 +165,15 @@ def suite(id: str, text: str, expected: str) -> Case:
 
 def plugin(id: str, expected: str, *args: str) -> Case:
     return Case(f"plugin-{id}", lambda c: ["--plugins-dir", c.plugins(), "run", *args], expected)
+
+
+def plugin_suite(id: str, text: str, expected: str) -> Case:
+    """A suite file naming a model of the plugin."""
+    return Case(
+        f"plugin-suite-{id}",
+        lambda c: ["--plugins-dir", c.plugins(), "run", "--suite", c.write("mine.toml", text)],
+        expected,
+    )
 
 
 def run_id(
@@ -312,6 +333,30 @@ CASES: list[Case] = [
     Case("cli-unknown-top-level-option", lambda c: ["--bogus", "run"], "No such option '--bogus'", out=False),
     Case("cli-unknown-command", lambda c: ["bogus"], "No such command 'bogus'", out=False),
     option("param-model-not-in-run", "model 'arima' is not in this run", "--models", "naive", "-p", "arima.ic=bic"),
+    option(
+        "param-float-for-integer",
+        "model rnn-numpy: hidden must be an integer >= 1, got 2.5",
+        "--models",
+        "rnn-numpy",
+        "-p",
+        "rnn-numpy.hidden=2.5",
+    ),
+    option(
+        "param-infinite",
+        "model theta: theta must be finite, got inf",
+        "--models",
+        "theta",
+        "-p",
+        "theta.theta=Infinity",
+    ),
+    option(
+        "param-list-for-number",
+        "model theta: theta must be a number >= 1, got [2]",
+        "--models",
+        "theta",
+        "-p",
+        "theta.theta=[2]",
+    ),
     Case(
         "horizon-of-official-test-set",
         lambda c: run("--datasets", "m3-yearly", "--limit", "2", "--horizon", "3"),
@@ -345,6 +390,31 @@ CASES: list[Case] = [
         "param-not-a-choice",
         'datasets = ["airline"]\n[models.rnn-numpy]\nstrategy = "sideways"\n',
         "model rnn-numpy: strategy must be one of mimo, recursive, got 'sideways'",
+    ),
+    suite(
+        "param-string-for-number",
+        'datasets = ["airline"]\n[models.theta]\ntheta = "two"\n',
+        "model theta: theta must be a number >= 1, got 'two'",
+    ),
+    suite(
+        "param-nan",
+        'datasets = ["airline"]\n[models.theta]\ntheta = nan\n',
+        "model theta: theta must be finite, got nan",
+    ),
+    suite(
+        "param-float-for-integer",
+        'datasets = ["airline"]\n[models.rnn-numpy]\nhidden = 8.5\n',
+        "model rnn-numpy: hidden must be an integer >= 1, got 8.5",
+    ),
+    suite(
+        "param-bool-for-number",
+        'datasets = ["airline"]\n[models.theta]\ntheta = true\n',
+        "model theta: theta must be a number >= 1, got True",
+    ),
+    suite(
+        "param-unknown-name",
+        'datasets = ["airline"]\n[models.theta]\nthetta = 2\n',
+        "model theta: unknown parameter 'thetta'",
     ),
     suite("unknown-dataset", 'datasets = ["nosuchdata"]\n[models.naive]\n', "unknown dataset 'nosuchdata'"),
     Case("suite-is-a-directory", lambda c: run("--suite", c.folder("suite.toml")), "cannot read suite file"),
@@ -424,6 +494,90 @@ CASES: list[Case] = [
         "picky",
         "-p",
         "picky.alpha=3",
+    ),
+    # a third-party model's declared parameters are checked like the built-ins' (-p and suites)
+    plugin(
+        "param-string-for-number",
+        "model drift: damping must be a number in [0, 1], got 'half'",
+        "--datasets",
+        "airline",
+        "--models",
+        "drift",
+        "-p",
+        "drift.damping=half",
+    ),
+    plugin(
+        "param-nan",
+        "model drift: damping must be finite, got nan",
+        "--datasets",
+        "airline",
+        "--models",
+        "drift",
+        "-p",
+        "drift.damping=NaN",
+    ),
+    plugin(
+        "param-out-of-bounds",
+        "model drift: damping must be a number in [0, 1], got 1.5",
+        "--datasets",
+        "airline",
+        "--models",
+        "drift",
+        "-p",
+        "drift.damping=1.5",
+    ),
+    plugin(
+        "param-float-for-integer",
+        "model drift: window must be an integer >= 2, got 2.5",
+        "--datasets",
+        "airline",
+        "--models",
+        "drift",
+        "-p",
+        "drift.window=2.5",
+    ),
+    plugin(
+        "param-not-a-choice",
+        "model drift: method must be one of linear, mean, got 'cubic'",
+        "--datasets",
+        "airline",
+        "--models",
+        "drift",
+        "-p",
+        "drift.method=cubic",
+    ),
+    plugin(
+        "param-unknown-name",
+        "model drift: unknown parameter 'dampning'",
+        "--datasets",
+        "airline",
+        "--models",
+        "drift",
+        "-p",
+        "drift.dampning=0.5",
+    ),
+    plugin_suite(
+        "string-for-number",
+        'datasets = ["airline"]\n[models.drift]\ndamping = "half"\n',
+        "model drift: damping must be a number in [0, 1], got 'half'",
+    ),
+    plugin_suite(
+        "nan", 'datasets = ["airline"]\n[models.drift]\ndamping = nan\n', "model drift: damping must be finite, got nan"
+    ),
+    plugin_suite(
+        "out-of-bounds",
+        'datasets = ["airline"]\n[models.drift]\ndamping = -0.5\n',
+        "model drift: damping must be a number in [0, 1], got -0.5",
+    ),
+    plugin_suite(
+        "float-for-integer",
+        'datasets = ["airline"]\n[models.drift]\nwindow = 4.0\n',
+        "model drift: window must be an integer >= 2, got 4.0",
+    ),
+    plugin_suite(
+        "not-a-choice",
+        'datasets = ["airline"]\n[models.drift]\nmethod = "cubic"\n',
+        "model drift: method must be one of linear, mean, got 'cubic'",
     ),
     # --- run ids: a plain name under results/, never a path ---
     run_id("parent", "../evil"),

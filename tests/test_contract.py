@@ -1,6 +1,7 @@
 """The model contract is checked: fit/predict (global), fit_predict_one (local) and train_network
 (window networks) are abstract, and a plugin that registers a class still missing one is named
-and the model skipped at load (an error in strict mode)."""
+and skipped whole at load, its complete models included (registration is all-or-nothing; an
+error in strict mode)."""
 
 from __future__ import annotations
 
@@ -62,21 +63,25 @@ def test_a_class_missing_part_of_the_contract_cannot_be_built(base, missing):
         incomplete(horizon=3)
 
 
-def test_an_incomplete_model_class_is_named_and_skipped(tmp_path):
+INCOMPLETE_PROBLEMS = (
+    "model class Foo does not implement fit_predict_one; "
+    "model class Net does not implement train_network; "
+    "model class Nothing does not implement fit, predict"
+)
+
+
+def test_an_incomplete_model_class_is_named_and_its_plugin_skipped_whole(tmp_path):
     folder = plugin_folder(tmp_path / "plugins", INCOMPLETE_PLUGIN, "myplug.py")
     with pytest.warns(PluginWarning) as record:
         registry = load_registry(folder)
     messages = [str(w.message) for w in record if issubclass(w.category, PluginWarning)]
-    assert messages == [
-        "plugin 'myplug': model class Foo does not implement fit_predict_one; the model was skipped",
-        "plugin 'myplug': model class Net does not implement train_network; the model was skipped",
-        "plugin 'myplug': model class Nothing does not implement fit, predict; the model was skipped",
-    ]
-    assert "fine" in registry.models  # the plugin's complete model is registered
-    assert not {"foo", "net", "nothing"} & set(registry.models)
-    assert "model class Nothing does not implement fit, predict" in registry.failures["myplug"]
+    assert messages == [f"plugin 'myplug' failed to register and was skipped: {INCOMPLETE_PROBLEMS}"]
+    assert not {"fine", "foo", "net", "nothing"} & set(registry.models)  # all or nothing
+    assert registry.failures == {"myplug": f"failed to register: {INCOMPLETE_PROBLEMS}"}
+    assert "myplug" not in {p.name for p in registry.plugins}
     listing = invoke(["--plugins-dir", str(folder), "plugins"])
-    assert "FAILED" in listing.output and "model class Foo does not implement fit_predict_one" in listing.output
+    rows = [line for line in listing.stdout.splitlines() if line.startswith("myplug ")]
+    assert rows == [f"{'myplug':<28} {'-':<10} {'plugins-dir':<12} FAILED  failed to register: {INCOMPLETE_PROBLEMS}"]
 
 
 def test_strict_mode_makes_an_incomplete_class_an_error(tmp_path, monkeypatch):
@@ -85,13 +90,12 @@ def test_strict_mode_makes_an_incomplete_class_an_error(tmp_path, monkeypatch):
     with pytest.raises(PluginError) as info:
         load_registry(folder)
     assert str(info.value) == (
-        "plugin 'myplug': model class Foo does not implement fit_predict_one (RNNBENCH_STRICT_PLUGINS is set)"
+        f"plugin 'myplug' failed to register (RNNBENCH_STRICT_PLUGINS is set): {INCOMPLETE_PROBLEMS}"
     )
     result = invoke(["--plugins-dir", str(folder), "models"], env={"RNNBENCH_STRICT_PLUGINS": "1"})
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.strip() == (
-        "rnnbench: error: plugin 'myplug': model class Foo does not implement fit_predict_one "
-        "(RNNBENCH_STRICT_PLUGINS is set)"
+        f"rnnbench: error: plugin 'myplug' failed to register (RNNBENCH_STRICT_PLUGINS is set): {INCOMPLETE_PROBLEMS}"
     )
 
 
@@ -104,6 +108,7 @@ def test_registering_something_that_is_not_a_forecaster_fails(tmp_path):
     with pytest.warns(PluginWarning, match="wrongtype.*is not a subclass of harness.Forecaster"):
         registry = load_registry(folder)
     assert "not-a-model" not in registry.models and "wrongtype" in registry.failures
+    assert "wrongtype" not in {p.name for p in registry.plugins}
 
 
 def test_complete_builtin_models_are_not_abstract(registry):

@@ -296,7 +296,9 @@ def test_registration_overrides_are_validated(tmp_path, monkeypatch):
     folder = plugin_folder(tmp_path / "p", REGISTERS_BAD_DEFAULT, "damping.py")
     with pytest.warns(PluginWarning, match=r"model damped-bad: phi must be a number in \(0, 1\], got 1.5"):
         registry = load_registry(folder)
-    assert "damped" in registry.models and "damped-bad" not in registry.models
+    # all or nothing: the plugin's valid registration of damped is not used either
+    assert "damped" not in registry.models and "damped-bad" not in registry.models
+    assert registry.failures["damping"].startswith("failed to register: model damped-bad: phi must be")
     monkeypatch.setenv("RNNBENCH_STRICT_PLUGINS", "1")
     with pytest.raises(PluginError, match="damped-bad: phi must be"):
         load_registry(folder)

@@ -3,10 +3,7 @@ rnn-numpy, devices. CPU tests are small and fast; GPU tests (marker ``gpu``) ski
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +17,6 @@ from plugins.numpy_rnn import ElmanRNN, RNNNumpy
 from plugins.torch_rnn import TorchRNN, build_network
 from tests.conftest import sine_panel, split
 
-ROOT = Path(__file__).resolve().parent.parent
 TINY = {"epochs": 2, "hidden": 8, "batch_size": 64}
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -45,18 +41,6 @@ def test_three_names_register_one_class_with_scope_global():
         spec = registry.model(name)
         assert spec.scope == "global" and spec.params["cell"] == cell and spec.params["strategy"] == "mimo"
         assert spec.cls.__name__ == "TorchRNN"
-
-
-def test_module_imports_and_registers_nothing_without_torch():
-    code = (
-        "import sys, warnings; sys.modules['torch'] = None\n"
-        "import plugins.torch_rnn as m\n"
-        "got = []\n"
-        "with warnings.catch_warnings(record=True) as w:\n"
-        "    warnings.simplefilter('always'); m.register_models(register=lambda *a, **k: got.append(a))\n"
-        "assert got == [] and 'torch is not installed' in str(w[0].message), (got, w)\n"
-    )
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
 # --- shapes, determinism, parameters -----------------------------------------------------------
