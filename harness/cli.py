@@ -320,6 +320,7 @@ def study_memory(
     Runs the `memory` suite (results stored like any run), then writes studies/memory/ in the
     run directory: memory.csv, gradients.csv, decay.csv, verdict.csv and figures."""
     from harness.execute import execute
+    from harness.studies.gradients import NUMPY_MODEL, TORCH_MODEL
     from harness.studies.memory import (
         GRADIENT_TASK,
         SUITE,
@@ -341,6 +342,8 @@ def study_memory(
         )
     if gradient_epochs < 1 or gradient_hidden < 1:
         raise StudyError("--gradient-epochs and --gradient-hidden must be positive")
+    for name in (NUMPY_MODEL, TORCH_MODEL):
+        registry.model(name)  # the gradient part needs both: say so now, not after the whole run
     options = dict(
         suite=None if resume else SUITE,
         models=study_models(_csv_list(models)),

@@ -157,3 +157,13 @@ def test_skip_unavailable_only_for_builtin_suites_named_and_never_all_models():
     everything = load_suite("m3-monthly")
     with pytest.raises(SuiteError, match="^suite m3-monthly: none of its models can run here: naive, snaive"):
         skip_unavailable(everything, _registry_without(*everything.models), {"suite": "m3-monthly"})
+
+
+def test_memory_study_without_torch_stops_before_the_run(no_torch, tmp_path):
+    """Its gradient part trains rnn-torch networks: without torch it says so at once, not after
+    the whole memory suite has run."""
+    out = tmp_path / "memory"
+    result = invoke(["study", "memory", "--tasks", "copy", "--lags", "6", "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"rnnbench: error: model 'rnn-torch' is not available: {WHY}"]
+    assert not out.exists()
