@@ -90,11 +90,17 @@ def _usage_error(ctx: click.Context, exc: click.UsageError) -> None:
 @click.option(
     "--plugins-dir", type=click.Path(file_okay=False), default=None, help="Also load every .py plugin in this folder."
 )
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Also print each failed fit/predict's traceback to stderr (always kept in RUN_DIR/failures.jsonl).",
+)
 @click.pass_context
-def cli(ctx: click.Context, plugins_dir: str | None) -> None:
+def cli(ctx: click.Context, plugins_dir: str | None, debug: bool) -> None:
     """Benchmark recurrent neural networks against ARIMA on the same time series."""
     warnings.showwarning = _show_warning
     ctx.ensure_object(dict)["plugins_dir"] = plugins_dir
+    ctx.obj["debug"] = debug
 
 
 def execution_options(fn):
@@ -158,6 +164,7 @@ def _run_options(ctx: click.Context, workers, executor, scheduler, timeout_serie
         timeout_series=timeout_series,
         timeout_experiment=timeout_experiment,
         plugins_dir=ctx.ensure_object(dict).get("plugins_dir"),
+        debug=bool(ctx.obj.get("debug")),
     )
 
 

@@ -74,6 +74,11 @@ class Dataset:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # Series are told apart by id (results rows, a global model's keyed forecasts): unique.
+        if len(set(self.panel.ids)) != len(self.panel.ids):
+            seen: set[str] = set()
+            twice = next(uid for uid in self.panel.ids if uid in seen or seen.add(uid))
+            raise DataError(f"dataset {self.name}: series id {twice!r} appears twice")
         # A dataset is input: a NaN from a plugin's loader is bad input (exit 2), as in a file.
         for uid, values in zip(self.panel.ids, self.panel.values):
             _check_finite(self.name, uid, values)

@@ -13,6 +13,8 @@ an error of this family.
 
 from __future__ import annotations
 
+import traceback
+
 __all__ = [
     "BadInput",
     "DataError",
@@ -24,6 +26,7 @@ __all__ = [
     "StudyError",
     "SuiteError",
     "one_line",
+    "traceback_text",
 ]
 
 
@@ -72,4 +75,18 @@ def one_line(exc: BaseException, *, limit: int | None = None, with_type: bool = 
         text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     if limit is not None and len(text) > limit:
         text = text[: max(limit - 3, 0)] + "..."
+    return text
+
+
+#: Longest traceback kept (characters): its head and tail, what a runaway recursion prints between.
+TRACEBACK_LIMIT = 20_000
+
+
+def traceback_text(exc: BaseException, *, limit: int = TRACEBACK_LIMIT) -> str:
+    """``exc``'s full traceback as printed by Python (chained causes included), for a failure log;
+    one longer than ``limit`` characters keeps its first and last halves around a marker."""
+    text = "".join(traceback.format_exception(exc))
+    if len(text) > limit:
+        half = limit // 2
+        text = f"{text[:half]}\n... ({len(text) - 2 * half} characters left out) ...\n{text[-half:]}"
     return text

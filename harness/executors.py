@@ -278,3 +278,5 @@ class RunOptions:
     timeout_series: float | None = None
     timeout_experiment: float | None = None
     plugins_dir: str | None = None
+    #: also print every failure's traceback to stderr as it is logged (``rnnbench --debug``)
+    debug: bool = False

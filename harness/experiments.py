@@ -5,7 +5,8 @@ them), so that neither depends on the other.
 An :class:`Experiment` is one model with one parameter set and seed on one task; running it gives
 an :class:`ExperimentResult` (a timing summary and, unless streamed into a :class:`Sink`, its rows).
 Rows have the columns and dtypes of ``SERIES_COLUMNS`` (per series x window) and
-``FORECAST_COLUMNS`` (per series x window x step).
+``FORECAST_COLUMNS`` (per series x window x step); each failure the runner caught is also a
+record with the fields of ``FAILURE_FIELDS`` (the experiment's failure log, with tracebacks).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from harness import metrics
 from harness.plugins import ModelSpec
 from harness.tasks import Task
 
-__all__ = ["FORECAST_COLUMNS", "SERIES_COLUMNS", "Experiment", "ExperimentResult", "Sink"]
+__all__ = ["FAILURE_FIELDS", "FORECAST_COLUMNS", "SERIES_COLUMNS", "Experiment", "ExperimentResult", "Sink"]
 
 #: Columns of the per-series rows (``series.parquet``, ``metrics.parquet``) and their dtypes.
 SERIES_COLUMNS: dict[str, str] = {
@@ -52,6 +53,26 @@ FORECAST_COLUMNS: dict[str, str] = {
     "model": "object",
     "seed": "int64",
 }
+#: Fields of a failure record (one JSON object per line of ``failures.jsonl``): which experiment
+#: (dataset, model, seed, config_id), where (window; unique_id, or None when the failure cost
+#: every series of the window or experiment: a global model's fit or predict, a lost unit),
+#: how many series it cost, the stage that failed (``fit_predict_one``, ``fit``, ``predict``,
+#: ``output``: the returned forecasts failed the contract's checks, ``worker``: the worker process
+#: died or was stopped), status (failed, timeout), the row's message and the traceback (None
+#: where there is none: an output check, a dead worker).
+FAILURE_FIELDS = (
+    "dataset",
+    "model",
+    "seed",
+    "config_id",
+    "window",
+    "unique_id",
+    "n_series",
+    "stage",
+    "status",
+    "message",
+    "traceback",
+)
 
 
 @dataclass(frozen=True)
@@ -97,14 +118,18 @@ class Experiment:
 @dataclass
 class ExperimentResult:
     """What one experiment produced: a timing summary and, unless the rows were streamed into a
-    sink (then both are None), its per-series rows and forecasts."""
+    sink (then all three are None), its per-series rows, forecasts and failure records."""
 
     summary: dict[str, Any]
     series: pd.DataFrame | None = None
     forecasts: pd.DataFrame | None = None
+    failures: list[dict[str, Any]] | None = None
 
 
 class Sink(Protocol):
-    """Where scored rows go, a batch at a time and in series order (:class:`harness.store.PartWriter`)."""
+    """Where scored rows go, a batch at a time and in series order, and the failure records
+    beside them (:class:`harness.store.PartWriter`)."""
 
     def append(self, series: pd.DataFrame, forecasts: pd.DataFrame) -> None: ...
+
+    def log_failures(self, records: list[dict[str, Any]]) -> None: ...

@@ -6,16 +6,25 @@ be listed, validated, recorded with every result and hashed into its config id.
 
 The contract is checked: ``fit``/``predict`` (and ``fit_predict_one`` of a local model) are
 abstract, so a class that misses one cannot be built, and registering it fails at load.
+
+What crosses the contract is checked too, both ways. Inputs are read-only: a model gets
+:func:`read_only` copies of the data (``y`` of a local model, every array of ``panel.values`` of
+a global one), never the harness's own arrays nor the test values after them, so writing into
+them raises numpy's ``ValueError`` and the runner records the failure (:func:`input_failure`).
+Outputs are unambiguous: :func:`forecasts_by_series` matches a global model's ``predict`` output
+to the panel's series by ``unique_id`` (see :meth:`Forecaster.predict`).
 """
 
 from __future__ import annotations
 
 import abc
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 
 from harness.data import Panel
 from harness.errors import ModelError
@@ -120,7 +129,11 @@ class Forecaster(abc.ABC):
 
     def warm_up(self, panel: Panel) -> None:
         """Untimed work before the timed ``fit`` (CUDA context, cuDNN autotuning, JIT), so one-off
-        start-up costs are not reported as training time. Default: nothing."""
+        start-up costs are not reported as training time. Default: nothing.
+
+        Called once per experiment, before the first ``fit``, with a read-only copy of the first
+        window's context panel of its own (what it does to that copy cannot reach ``fit``). An
+        exception here is ignored: a real problem shows up again, and is recorded, in ``fit``."""
         return None  # an optional hook, not part of the abstract contract
 
     def peak_device_memory_mb(self) -> float | None:
@@ -130,13 +143,28 @@ class Forecaster(abc.ABC):
 
     @abc.abstractmethod
     def fit(self, panel: Panel) -> None:
-        """Learn from the training panel of a task (every series, in-sample values only)."""
+        """Learn from the training panel of a task (every series, in-sample values only).
+
+        ``panel.values`` are read-only arrays (copy one before changing it); the test values that
+        follow them never reach a model."""
 
     @abc.abstractmethod
-    def predict(self, panel: Panel) -> np.ndarray | list[Forecast]:
+    def predict(self, panel: Panel) -> Mapping[str, np.ndarray | Forecast] | list[Forecast]:
         """Forecast ``self.horizon`` steps after the end of each series of ``panel``.
 
-        Returns an array ``(len(panel), horizon)`` or one :class:`Forecast` per series.
+        Return the forecasts keyed by series id: a mapping ``{unique_id: forecast}`` (a dict, or
+        a pandas Series indexed by unique_id) with exactly one entry for each id of
+        ``panel.ids``, where a forecast is a 1-D array of ``horizon`` values or a
+        :class:`Forecast` (with an interval). From rows in panel order that is
+        ``dict(zip(panel.ids, rows, strict=True))``. A list of one :class:`Forecast` per series,
+        in panel order, is accepted too.
+
+        A missing id fails that series, an id that is not in the panel fails the whole call; both
+        are named in the message. A plain 2-D array ``(len(panel), horizon)`` (the old contract)
+        still works, with a one-time FutureWarning naming the model, except when ``len(panel) ==
+        horizon``: a square array cannot tell series from steps (a transposed forecast would be
+        scored as if it were right), so it is refused as ambiguous and every series of the call
+        fails. ``panel.values`` are read-only, as in :meth:`fit`.
         """
 
 
@@ -144,8 +172,11 @@ class LocalForecaster(Forecaster):
     """A model fit to one series at a time (ARIMA, baselines).
 
     Implement ``fit_predict_one(y)``: ``y`` is the in-sample history of one series (1-D float
-    array); return ``self.horizon`` forecasts (array) or a :class:`Forecast` with an interval.
-    The runner calls it per series, in parallel worker processes, refitting at every origin.
+    array, read-only: copy it before changing it); return ``self.horizon`` forecasts (array) or a
+    :class:`Forecast` with an interval. The runner calls it per series, in parallel worker
+    processes, refitting at every origin, each call with a fresh read-only copy. Before the first
+    timed call in a process it makes one untimed warm-up call (lazy imports, first-call costs)
+    on a copy of its own of the first series; its result is discarded.
     """
 
     scope: ClassVar[str] = "local"
@@ -153,14 +184,95 @@ class LocalForecaster(Forecaster):
 
     @abc.abstractmethod
     def fit_predict_one(self, y: np.ndarray) -> np.ndarray | Forecast:
-        """Fit to one series' history ``y`` and forecast ``self.horizon`` steps after it."""
+        """Fit to one series' history ``y`` (read-only) and forecast ``self.horizon`` steps after it."""
 
     def fit(self, panel: Panel) -> None:
         """Local models learn nothing across series: fitting happens in ``predict``."""
         return None
 
     def predict(self, panel: Panel) -> list[Forecast]:
-        return [as_forecast(self.fit_predict_one(np.asarray(y, dtype=float)), self.horizon) for y in panel.values]
+        return [as_forecast(self.fit_predict_one(read_only(y)), self.horizon) for y in panel.values]
+
+
+def read_only(values: np.ndarray) -> np.ndarray:
+    """A read-only float64 copy of ``values`` for a model: a view of a fresh read-only copy, so
+    it shares no memory with the caller's array and cannot be made writeable again
+    (``setflags(write=True)`` fails on a view of a read-only array). A write raises numpy's
+    ``ValueError`` (``assignment destination is read-only``)."""
+    copy = np.array(values, dtype=np.float64, copy=True)
+    copy.flags.writeable = False
+    return copy.view()
+
+
+def read_only_panel(panel: Panel) -> Panel:
+    """``panel`` with every series a :func:`read_only` copy (ids and metadata are immutable)."""
+    return panel.with_values([read_only(v) for v in panel.values])
+
+
+#: What numpy (and the buffer protocol) say when something writes into a read-only array.
+_READ_ONLY_SIGNS = ("read-only", "WRITEABLE")
+
+
+def input_failure(model: str, exc: BaseException, what: str) -> str | None:
+    """The message of a failure caused by a model writing into its read-only inputs ``what``
+    (``y``, ``panel.values``), or None when ``exc`` is something else."""
+    text = str(exc)
+    if isinstance(exc, (ValueError, TypeError)) and any(sign in text for sign in _READ_ONLY_SIGNS):
+        return f"model {model}: inputs are read-only (copy {what} before changing it): {' '.join(text.split())}"
+    return None
+
+
+#: Forecasts of one predict call by series index, what failed (index -> message) and a note.
+SplitOutput = tuple[dict[int, Any], dict[int, str], str | None]
+
+
+def forecasts_by_series(out: Any, panel: Panel, horizon: int, model: str) -> SplitOutput:
+    """Match a global model's ``predict`` output to the series of ``panel`` (the contract of
+    :meth:`Forecaster.predict`): returns (raw forecast by series index, message by index of each
+    series it has no forecast for, a deprecation note or None). Raises ``ValueError`` naming the
+    problem when the output as a whole cannot be trusted (an id not in the panel, one given
+    twice, a square array, a wrong shape or count)."""
+    n = len(panel)
+    if isinstance(out, (Mapping, pd.Series)):
+        index = {uid: i for i, uid in enumerate(panel.ids)}
+        got: dict[int, Any] = {}
+        for key, value in out.items():
+            i = index.get(key) if isinstance(key, str) else None
+            if i is None:
+                raise ValueError(
+                    f"model {model}: predict returned a forecast for {key!r}, which is not a unique_id of the panel"
+                )
+            if i in got:
+                raise ValueError(f"model {model}: predict returned two forecasts for series {key!r}")
+            got[i] = value
+        missing = {i: f"model {model}: predict returned no forecast for series {panel.ids[i]!r}" for i in range(n)}
+        for i in got:
+            del missing[i]
+        return got, missing, None
+    if isinstance(out, (list, tuple)) and out and all(isinstance(fc, Forecast) for fc in out):
+        if len(out) != n:
+            raise ValueError(f"model {model}: predict returned {len(out)} forecasts for {n} series")
+        return dict(enumerate(out)), {}, None
+    try:
+        array = np.asarray(out, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"model {model}: predict returned {type(out).__name__}; return forecasts keyed by unique_id "
+            "(a dict {unique_id: forecast})"
+        ) from None
+    keyed = "return forecasts keyed by unique_id, e.g. dict(zip(panel.ids, rows, strict=True))"
+    if array.shape == (n, horizon) and n == horizon:
+        raise ValueError(
+            f"model {model}: predict returned a ({n}, {horizon}) array for {n} series and horizon {horizon}: "
+            f"ambiguous (series and steps cannot be told apart): {keyed}"
+        )
+    if array.ndim != 2 or array.shape[0] != n:
+        raise ValueError(f"model {model}: predict returned shape {array.shape}, expected ({n}, horizon); {keyed}")
+    note = (
+        f"model {model}: predict returned a plain array, which is deprecated (refused when a panel has as "
+        f"many series as horizon steps): {keyed}"
+    )
+    return dict(enumerate(array)), {}, note
 
 
 def as_forecast(out: Any, horizon: int) -> Forecast:

@@ -114,7 +114,8 @@ class WindowForecaster(Forecaster):
         else:
             self.predictors_ = [self._train([z], self.seed * 100_003 + i) for i, z in enumerate(zs)]
 
-    def predict(self, panel: Panel) -> np.ndarray:
+    def predict(self, panel: Panel) -> dict[str, np.ndarray]:
+        """The forecasts of every series of ``panel``, keyed by unique_id."""
         if not self.predictors_:
             raise RuntimeError(f"model {self.name}: predict called before fit")
         transforms = self._transformed(panel)
@@ -125,7 +126,7 @@ class WindowForecaster(Forecaster):
             if len(self.predictors_) != len(panel):
                 raise ValueError(f"local {self.name} was fit on {len(self.predictors_)} series, asked for {len(panel)}")
             z_hat = np.vstack([self._forecast(p, inputs[i : i + 1]) for i, p in enumerate(self.predictors_)])
-        return np.vstack([t.inverse(z) for t, z in zip(transforms, z_hat)])
+        return {uid: t.inverse(z) for uid, t, z in zip(panel.ids, transforms, z_hat, strict=True)}
 
     def _forecast(self, predictor: Predictor, inputs: np.ndarray) -> np.ndarray:
         if self.strategy == "recursive":

@@ -221,7 +221,8 @@ def build_report(store: RunStore) -> str:
             blocks.append(figs[key])
         sections.append((f"Dataset {dataset}", blocks))
     if len(failures):
-        sections.append(("Failures", [failures]))
+        log = "Every failure, with its traceback, is in failures.jsonl in the run directory (one JSON record a line)."
+        sections.append(("Failures", [failures, log]))
     title = f"rnnbench run {store.root.name}"
     html.write_html(store.root / "report.html", title, sections)
     text = _markdown(title, sections, store.root)

@@ -8,6 +8,14 @@ message; one past its time limit a ``timeout`` row. A chunk whose worker died (`
 segfault) or hung is retried series by series, so only the culprit's rows are lost; the other
 series and experiments go on.
 
+Nothing a model does can change a score but its own forecasts. A model gets read-only copies of
+its inputs (:func:`harness.models.read_only`: the in-sample values only, never the harness's own
+arrays or the test values), so one that writes into them fails with a message naming the rule,
+whatever the executor; a global model's forecasts are matched to series by ``unique_id``
+(:func:`harness.models.forecasts_by_series`). Every failure the runner catches is also a record
+of the experiment's failure log (:data:`harness.experiments.FAILURE_FIELDS`, with the traceback of an exception the
+model raised), streamed to the sink beside the rows and kept with the checkpoint.
+
 Results stream: a local model's chunks are scored as they come back and handed, in series order,
 to a *sink* (``append(series, forecasts)``: :class:`harness.store.PartWriter` writes them into
 the experiment's checkpoint as Parquet row groups), so the driver holds the forecasts of a few
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -30,11 +39,19 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from harness import metrics
-from harness.data import Dataset
-from harness.errors import DataError, one_line
+from harness.data import Dataset, Panel
+from harness.errors import DataError, one_line, traceback_text
 from harness.executors import Done, Executor, RunOptions, SerialExecutor, Unit, UnitTimeout, alarm
 from harness.experiments import FORECAST_COLUMNS, SERIES_COLUMNS, Experiment, ExperimentResult, Sink
-from harness.models import Forecast, Forecaster, as_forecast
+from harness.models import (
+    Forecast,
+    Forecaster,
+    as_forecast,
+    forecasts_by_series,
+    input_failure,
+    read_only,
+    read_only_panel,
+)
 from harness.plugins import ModelSpec, Registry
 from harness.suite import DatasetChoice, RunConfig
 from harness.tasks import Task, Window
@@ -59,10 +76,14 @@ class MemorySink:
     def __init__(self) -> None:
         self.series: list[pd.DataFrame] = []
         self.forecasts: list[pd.DataFrame] = []
+        self.failures: list[dict[str, Any]] = []
 
     def append(self, series: pd.DataFrame, forecasts: pd.DataFrame) -> None:
         self.series.append(series)
         self.forecasts.append(forecasts)
+
+    def log_failures(self, records: list[dict[str, Any]]) -> None:
+        self.failures.extend(records)
 
     def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         return (_concat(self.series, SERIES_COLUMNS), _concat(self.forecasts, FORECAST_COLUMNS))
@@ -78,12 +99,52 @@ def _empty(columns: dict[str, str]) -> pd.DataFrame:
 
 
 class _Tally:
-    """Passes scored batches on to the sink and keeps what the summary needs of them."""
+    """Passes scored batches and failure records on to the sink and keeps what the summary needs
+    of them; with ``debug`` each failure's traceback is also printed to stderr."""
 
-    def __init__(self, sink: Sink) -> None:
+    def __init__(self, sink: Sink, exp: Experiment, debug: bool = False) -> None:
         self.sink = sink
         self.n_rows = self.n_failed = self.n_timeout = 0
         self.first_message = ""
+        self.debug = debug
+        self._ident = {
+            "dataset": exp.task.name,
+            "model": exp.model.name,
+            "seed": exp.seed,
+            "config_id": exp.config_id,
+        }
+        self._ids = exp.task.dataset.panel.ids
+
+    def fail(
+        self,
+        window: int | None,
+        series: int | None,
+        n_series: int,
+        stage: str,
+        status: str,
+        message: str,
+        trace: str | None,
+    ) -> None:
+        """Log one failure: of series index ``series`` of ``window``, or (None) of all
+        ``n_series`` series of the window (or of the experiment, ``window`` None too)."""
+        record = {
+            **self._ident,
+            "window": window,
+            "unique_id": None if series is None else self._ids[series],
+            "n_series": n_series,
+            "stage": stage,
+            "status": status,
+            "message": message,
+            "traceback": trace,
+        }
+        self.sink.log_failures([record])
+        if self.debug:
+            where = f"series {record['unique_id']}" if series is not None else f"{n_series} series"
+            print(
+                f"rnnbench: {status}: {record['model']} on {record['dataset']}, {where}, window {window}, "
+                f"seed {record['seed']} ({stage}): {message}" + (f"\n{trace}" if trace else ""),
+                file=sys.stderr,
+            )
 
     def add(self, series: pd.DataFrame, forecasts: pd.DataFrame) -> None:
         status = series["status"].to_numpy()
@@ -172,8 +233,9 @@ def plan(config: RunConfig, registry: Registry, datasets: list[Dataset]) -> list
 # --- running ----------------------------------------------------------------------------------
 
 
-#: One result row of a local fit: (key, forecast or None, error message, status, wall s, cpu s).
-LocalRow = tuple[tuple[int, int], "Forecast | None", "str | None", str, float, float]
+#: One result row of a local fit: (key, forecast or None, error message, status, wall s, cpu s,
+#: the stage that failed and the traceback, both None when it did not fail).
+LocalRow = tuple[tuple[int, int], "Forecast | None", "str | None", str, float, float, "str | None", "str | None"]
 
 
 def _fit_predict_chunk(
@@ -186,7 +248,9 @@ def _fit_predict_chunk(
     timeout_series: float | None,
 ) -> tuple[list[LocalRow], float]:
     """Worker: fit and forecast each series of a chunk, timing each and catching its failure;
-    a series past ``timeout_series`` seconds is a ``timeout`` row and the chunk goes on."""
+    a series past ``timeout_series`` seconds is a ``timeout`` row and the chunk goes on. Each
+    call gets a read-only copy of its series, so what a model does to ``y`` cannot reach the
+    harness's data, another series or another call, in any executor."""
     model = spec.build(horizon=horizon, season_length=season_length, seed=seed, params=params)
     model_name = spec.name
     out: list[LocalRow] = []
@@ -196,16 +260,25 @@ def _fit_predict_chunk(
         warnings.simplefilter("ignore")
         _warm_up(model, model_name, items, timeout_series)
         for key, y in items:
+            y = read_only(y)
             wall0, cpu0 = time.perf_counter(), time.process_time()
+            stage = "fit_predict_one"
+            trace = None
             try:
                 with alarm(timeout_series):
                     raw = model.fit_predict_one(y)
-                fc, err, status = as_forecast(raw, horizon), None, "ok"
+                stage = "output"
+                fc, err, status, stage = as_forecast(raw, horizon), None, "ok", None
             except UnitTimeout as exc:
-                fc, err, status = None, f"series {exc}", "timeout"
+                fc, err, status, trace = None, f"series {exc}", "timeout", traceback_text(exc)
             except Exception as exc:  # a failing series is a row, not a crash
-                fc, err, status = None, one_line(exc, limit=500, with_type=True), "failed"
-            out.append((key, fc, err, status, time.perf_counter() - wall0, time.process_time() - cpu0))
+                fc, status = None, "failed"
+                if stage == "output":  # the harness's check of what came back: no model frames
+                    err = one_line(exc, limit=500, with_type=True)
+                else:
+                    err = input_failure(model_name, exc, "y") or one_line(exc, limit=500, with_type=True)
+                    trace = traceback_text(exc)
+            out.append((key, fc, err, status, time.perf_counter() - wall0, time.process_time() - cpu0, stage, trace))
     return out, peak_rss_mb()
 
 
@@ -214,13 +287,15 @@ _WARMED: set[str] = set()
 
 def _warm_up(model: Forecaster, name: str, items: list, timeout: float | None) -> None:
     """One untimed fit per model and process, so lazy imports and first-call costs are not
-    charged to whichever series happens to come first (they dwarf a naive forecast)."""
+    charged to whichever series happens to come first (they dwarf a naive forecast). It fits the
+    chunk's first series on a read-only copy of its own and discards the forecast: the timed
+    call of that series gets a fresh copy, as every series does."""
     if name in _WARMED or not items:
         return
     _WARMED.add(name)
     try:
         with alarm(timeout):
-            model.fit_predict_one(items[0][1])
+            model.fit_predict_one(read_only(items[0][1]))
     except (Exception, UnitTimeout):  # the timed call will record the failure
         pass
 
@@ -246,7 +321,7 @@ def run_experiment(
     own = executor is None
     executor = executor or SerialExecutor()
     memory = MemorySink() if sink is None else None
-    tally = _Tally(sink if sink is not None else memory)
+    tally = _Tally(sink if sink is not None else memory, exp, options.debug)
     windows = exp.task.windows()
     started = time.perf_counter()
     try:
@@ -282,7 +357,7 @@ def run_experiment(
     }
     if memory is None:
         return ExperimentResult(summary)
-    return ExperimentResult(summary, *memory.frames())
+    return ExperimentResult(summary, *memory.frames(), memory.failures)
 
 
 #: Hard limit of a unit beyond the per-series limits it holds: room for start-up and warm-up.
@@ -306,8 +381,9 @@ def _chunks(items: list, workers: int) -> list[list]:
     return [items[bounds[k] : bounds[k + 1]] for k in range(n)]
 
 
-#: What became of one series and window: (forecast or None, status, message, fit wall s).
-Resolved = tuple["Forecast | None", str, str, float]
+#: What became of one series and window: (forecast or None, status, message, fit wall s, the
+#: stage that failed or None, traceback or None). A failure with a stage is logged.
+Resolved = tuple["Forecast | None", str, str, float, "str | None", "str | None"]
 
 
 def _run_local(
@@ -342,7 +418,11 @@ def _run_local(
         nonlocal flushed
         while flushed < len(chunks) and len(received.get(flushed, ())) == len(chunks[flushed]):
             got = received.pop(flushed)
-            tally.add(*_score(exp, by_index, [(key, *got[key]) for key, _ in chunks[flushed]]))
+            tally.add(*_score(exp, by_index, [(key, *got[key][:4]) for key, _ in chunks[flushed]]))
+            for (wi, i), _ in chunks[flushed]:  # logged in series order, whatever the executor
+                _, status, message, _, stage, trace = got[(wi, i)]
+                if stage is not None:
+                    tally.fail(wi, i, 1, stage, status, message, trace)
             flushed += 1
 
     todo = [unit(number, c) for number, c in enumerate(chunks)]
@@ -355,10 +435,10 @@ def _run_local(
             if isinstance(outcome, Done):
                 rows, rss = outcome.value
                 peak = max(peak, rss)
-                for key, fc, err, status, wall, cpu in rows:
+                for key, fc, err, status, wall, cpu, stage, trace in rows:
                     fit_s += wall
                     cpu_s += cpu
-                    got[key] = (fc if status == "ok" else None, status, err or "", wall)
+                    got[key] = (fc if status == "ok" else None, status, err or "", wall, stage, trace)
                 progress(len(chunk))
             elif len(chunk) > 1 and not _past(deadline):
                 # the worker died or hung somewhere in this chunk: find the culprit series alone
@@ -366,7 +446,7 @@ def _run_local(
             else:
                 status = "timeout" if outcome.kind == "timeout" else "failed"
                 for key, _ in chunk:
-                    got[key] = (None, status, outcome.message, math.nan)
+                    got[key] = (None, status, outcome.message, math.nan, "worker", None)
                 progress(len(chunk))
             flush()
             if _past(deadline):
@@ -379,9 +459,16 @@ def _run_local(
         for key, _ in chunks[number]:
             if key not in got:
                 got[key] = (
-                    (None, "timeout", f"experiment timed out after {options.timeout_experiment:g} s", math.nan)
+                    (
+                        None,
+                        "timeout",
+                        f"experiment timed out after {options.timeout_experiment:g} s",
+                        math.nan,
+                        None,
+                        None,
+                    )
                     if timed_out
-                    else (None, "failed", "no forecast", math.nan)
+                    else (None, "failed", "no forecast", math.nan, None, None)
                 )
     flush()
     if timed_out:
@@ -402,7 +489,7 @@ def _run_global(
     tally: _Tally,
 ) -> dict:
     task = exp.task
-    # the windows carry every series' context: the task's dataset is not sent to the worker again
+    # only each window's context goes to the worker: the truth after it stays here, out of reach
     args = (
         exp.model,
         exp.params,
@@ -410,7 +497,7 @@ def _run_global(
         task.season_length,
         task.protocol.refit_global,
         exp.seed,
-        windows,
+        [(w.index, w.context) for w in windows],
         options.timeout_experiment,
     )
     limit = options.timeout_experiment + UNIT_MARGIN_S if options.timeout_experiment else None
@@ -418,11 +505,12 @@ def _run_global(
     n_all = sum(len(w.context) for w in windows)
     progress(n_all)
     if isinstance(outcome, Done):
-        forecasts, failures, timing = outcome.value
+        forecasts, failures, timing, events = outcome.value
         default = ("failed", "no forecast")
     else:  # the unit was lost: every series fails with its message
         forecasts, failures = {}, {}
         default = ("timeout" if outcome.kind == "timeout" else "failed", outcome.message)
+        events = [(None, None, n_all, "worker", default[0], outcome.message, None)]
         timing = {
             "device": "unknown",
             "fit_s": math.nan,
@@ -431,6 +519,10 @@ def _run_global(
             "peak_rss_mb": math.nan,
             "message": outcome.message,
         }
+    for event in events:
+        tally.fail(*event)
+    for note in timing.pop("notes", ()):
+        _warn_once(note)
     by_index = {w.index: w for w in windows}
     batch: list = []
     for w in windows:  # scored and handed on in batches, in series order
@@ -447,6 +539,22 @@ def _run_global(
     return timing
 
 
+_WARNED: set[str] = set()
+
+
+def _warn_once(note: str) -> None:
+    """A deprecation note from a worker, as a FutureWarning (shown to users, unlike a
+    DeprecationWarning), once per process."""
+    if note not in _WARNED:
+        _WARNED.add(note)
+        warnings.warn(note, FutureWarning, stacklevel=2)
+
+
+#: A failure of a global unit, logged by the driver: (window index or None, series index or None,
+#: series it cost, stage, status, message, traceback or None); see :meth:`_Tally.fail`.
+Event = tuple["int | None", "int | None", int, str, str, str, "str | None"]
+
+
 def _global_unit(
     spec: ModelSpec,
     params: dict,
@@ -454,54 +562,74 @@ def _global_unit(
     season_length: int,
     refit: bool,
     seed: int,
-    windows: list[Window],
+    contexts: list[tuple[int, Panel]],
     timeout: float | None,
 ):
-    """Worker: fit a global model once (or at every origin when ``refit``) and forecast every window."""
+    """Worker: fit a global model once (or at every origin when ``refit``) and forecast every
+    window's context panel (``contexts``: window index and panel). The model gets a read-only
+    copy of each panel (one per window, shared by its fit and predict) and of the first one for
+    ``warm_up``. Returns forecasts and failures by (window, series), timing, and the failure
+    events to log."""
     model = spec.build(horizon=horizon, season_length=season_length, seed=seed, params=params)
+    name = spec.name
     fit_timer = Timer(model.synchronize)
     predict_timer = Timer(model.synchronize)
     forecasts: dict[tuple[int, int], Forecast] = {}
     failures: dict[tuple[int, int], tuple[str, str]] = {}
+    events: list[Event] = []
+    notes: list[str] = []
     message = ""
     fitted = False
     try:
         with alarm(timeout):
-            model.warm_up(windows[0].context)
+            model.warm_up(read_only_panel(contexts[0][1]))
     except (Exception, UnitTimeout):  # a real problem shows up again, and is recorded, in fit
         pass
     deadline = time.monotonic() + timeout if timeout else None
-    for w in windows:
-        keys = [(w.index, i) for i in range(len(w.context))]
+    for wi, context in contexts:
+        panel = read_only_panel(context)
+        keys = [(wi, i) for i in range(len(panel))]
+        stage = "fit"
         try:
             with alarm(max(deadline - time.monotonic(), 0.001) if deadline else None):
                 if not fitted or refit:
                     with fit_timer:
-                        model.fit(w.context)
+                        model.fit(panel)
                     fitted = True
+                stage = "predict"
                 with predict_timer:
-                    out = model.predict(w.context)
-            per_series = _split_global_output(out, len(w.context))
+                    out = model.predict(panel)
+            stage = "output"
+            raws, missing, note = forecasts_by_series(out, panel, horizon, name)
         except (Exception, UnitTimeout) as exc:
             status = "timeout" if isinstance(exc, UnitTimeout) else "failed"
-            message = f"experiment {exc}" if status == "timeout" else one_line(exc, limit=500, with_type=True)
-            failures.update({k: (status, message) for k in keys})
+            trace = None if stage == "output" else traceback_text(exc)
+            if status == "timeout":
+                message = f"experiment {exc}"
+            elif stage == "output":  # the harness's own sentence, naming the model
+                message = one_line(exc, limit=500)
+            else:
+                message = input_failure(name, exc, "panel.values") or one_line(exc, limit=500, with_type=True)
+            lost = keys
+            if not fitted or status == "timeout":  # nothing more can be forecast
+                lost = [(v, i) for v, c in contexts for i in range(len(c)) if (v, i) not in forecasts]
+            failures.update({k: (status, message) for k in lost})
+            events.append((wi, None, len(lost), stage, status, message, trace))
             if not fitted or status == "timeout":
-                failures.update(
-                    {
-                        (v.index, i): (status, message)
-                        for v in windows
-                        for i in range(len(v.context))
-                        if (v.index, i) not in forecasts
-                    }
-                )
                 break
             continue
-        for key, raw in zip(keys, per_series):
+        if note and note not in notes:
+            notes.append(note)
+        for i, text in missing.items():
+            failures[(wi, i)] = ("failed", text)
+            events.append((wi, i, 1, "output", "failed", text, None))
+        for i, raw in sorted(raws.items()):
             try:
-                forecasts[key] = as_forecast(raw, horizon)
+                forecasts[(wi, i)] = as_forecast(raw, horizon)
             except ValueError as exc:
-                failures[key] = ("failed", one_line(exc, limit=500, with_type=True))
+                text = one_line(exc, limit=500, with_type=True)
+                failures[(wi, i)] = ("failed", text)
+                events.append((wi, i, 1, "output", "failed", text, None))
     timing = {
         "device": model.device,
         "device_name": model.device_name,
@@ -512,19 +640,9 @@ def _global_unit(
         "peak_rss_mb": peak_rss_mb(),
         "threads": thread_count(),
         "message": message,
+        "notes": notes,
     }
-    return forecasts, failures, timing
-
-
-def _split_global_output(out: Any, n: int) -> list[Any]:
-    if isinstance(out, np.ndarray):
-        if out.ndim != 2 or out.shape[0] != n:
-            raise ValueError(f"predict returned shape {out.shape}, expected ({n}, horizon)")
-        return list(out)
-    out = list(out)
-    if len(out) != n:
-        raise ValueError(f"predict returned {len(out)} forecasts for {n} series")
-    return out
+    return forecasts, failures, timing, events
 
 
 def _score(

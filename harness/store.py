@@ -3,8 +3,9 @@
 Layout::
 
     RUN_DIR/manifest.json        config, versions, hardware, git commit, seeds, fingerprints
-    RUN_DIR/parts/<experiment>/  summary.json, series.parquet, forecasts.parquet
+    RUN_DIR/parts/<experiment>/  summary.json, series.parquet, forecasts.parquet, failures.jsonl
     RUN_DIR/metrics.parquet      per series x window x model x seed
+    RUN_DIR/failures.jsonl       every failure of the run, one JSON record a line, with its traceback
     RUN_DIR/forecasts.parquet    unique_id, window, origin, step, y, yhat, lo, hi, dataset, model, seed
     RUN_DIR/experiments.csv      one row per experiment: status, times, device, config id
     RUN_DIR/accuracy.csv, speed.csv, report.md
@@ -13,6 +14,10 @@ Rows stream: a running experiment appends each finished chunk of series to its c
 (:class:`PartWriter`, one Parquet row group per chunk, fixed schemas ``SERIES_SCHEMA`` and
 ``FORECAST_SCHEMA``), and :meth:`RunStore.write_results` copies the checkpoints' row groups into
 metrics.parquet and forecasts.parquet, so neither holds every row of a large run in memory.
+Failure records (``FAILURE_FIELDS``: model, dataset, seed, window, series, message, traceback)
+stream the same way into the checkpoint's ``failures.jsonl``, and ``write_results`` joins them,
+in experiment order, into the run's ``failures.jsonl`` (empty when nothing failed): since they
+live in the checkpoints, a resumed run's log still holds the failures of the experiments it kept.
 
 A checkpoint is written into a temporary folder inside ``parts/`` and renamed into place, so it
 either exists whole or not at all; ``--resume`` skips experiments whose checkpoint is whole (all
@@ -44,7 +49,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness.errors import StoreError
-from harness.experiments import FORECAST_COLUMNS, SERIES_COLUMNS, Experiment, ExperimentResult
+from harness.experiments import FAILURE_FIELDS, FORECAST_COLUMNS, SERIES_COLUMNS, Experiment, ExperimentResult
 from harness.runlock import RunLock
 from harness.suite import RunConfig
 from harness.timing import hardware
@@ -54,6 +59,9 @@ PARTS = "parts"
 #: The files of one checkpoint, ``parts/<experiment key>/``.
 CHECKPOINT_TABLES = ("series.parquet", "forecasts.parquet")
 CHECKPOINT_FILES = (*CHECKPOINT_TABLES, "summary.json")
+#: An experiment's failure log in its checkpoint, and the run's (all experiments') in RUN_DIR. A
+#: checkpoint written before failure logs existed has none, which reads as no failures logged.
+FAILURES = "failures.jsonl"
 _ARROW_TYPES = {"object": pa.string(), "int64": pa.int64(), "float64": pa.float64()}
 #: The Parquet schemas of a checkpoint's tables and of metrics.parquet / forecasts.parquet: the
 #: row columns of :mod:`harness.experiments` (``SERIES_COLUMNS``, ``FORECAST_COLUMNS``) with fixed
@@ -319,6 +327,8 @@ class RunStore:
         tmp.mkdir(parents=True)
         result.series.to_parquet(tmp / "series.parquet", index=False, schema=SERIES_SCHEMA)
         result.forecasts.to_parquet(tmp / "forecasts.parquet", index=False, schema=FORECAST_SCHEMA)
+        with open(tmp / FAILURES, "w", encoding="utf-8") as log:
+            log.writelines(failure_line(r) for r in result.failures or ())
         _install(tmp, final, result.summary)
 
     def remove_stale_temps(self) -> list[Path]:
@@ -350,13 +360,23 @@ class RunStore:
     def write_results(self, experiments: list[Experiment]) -> pd.DataFrame:
         """metrics.parquet and forecasts.parquet from these (finished) experiments' checkpoints,
         copied row group by row group into one file each, in experiment order (never all rows in
-        memory); experiments.csv from their summaries, which are returned."""
+        memory); failures.jsonl likewise from their failure logs; experiments.csv from their
+        summaries, which are returned."""
         parts = [self.part_dir(e) for e in experiments]
         summaries = pd.DataFrame([json.loads((p / "summary.json").read_text(encoding="utf-8")) for p in parts])
         for name, result in (("series.parquet", "metrics.parquet"), ("forecasts.parquet", "forecasts.parquet")):
             merge_tables([p / name for p in parts], TABLE_SCHEMAS[name], self.root / result)
+        merge_logs([p / FAILURES for p in parts], self.root / FAILURES)
         atomic_write_frame(summaries, self.root / "experiments.csv")
         return summaries
+
+    def read_failures(self) -> list[dict[str, Any]]:
+        """The run's failure records (``failures.jsonl``; none before the results are written)."""
+        path = self.root / FAILURES
+        if not path.is_file():
+            return []
+        with open(path, encoding="utf-8") as log:
+            return [json.loads(line) for line in log if line.strip()]
 
     def read_results(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Stored experiment summaries and per-series metrics, for reports built after the run."""
@@ -374,7 +394,7 @@ def _install(tmp: Path, final: Path, summary: dict[str, Any]) -> None:
     """Finish a checkpoint folder ``tmp`` holding its tables: write summary.json, fsync its files
     and the folder, replace ``final`` by it (one rename) and fsync the parent."""
     (tmp / "summary.json").write_text(json.dumps(summary, default=_json_default), encoding="utf-8")
-    for name in CHECKPOINT_FILES:
+    for name in (*CHECKPOINT_FILES, FAILURES):
         _fsync(tmp / name)
     if final.is_dir() and not final.is_symlink():
         shutil.rmtree(final)  # a stale or torn checkpoint of this experiment
@@ -386,20 +406,23 @@ def _install(tmp: Path, final: Path, summary: dict[str, Any]) -> None:
 class PartWriter:
     """One experiment's checkpoint, written while the experiment runs: ``append(series,
     forecasts)`` adds one row group to each table (``pyarrow.parquet.ParquetWriter`` with the
-    fixed schemas ``SERIES_SCHEMA`` / ``FORECAST_SCHEMA``), ``commit(summary)`` writes
-    summary.json, fsyncs and renames the temporary folder into place, ``abort()`` removes it.
-    As a context manager it aborts unless committed. Nothing is kept in memory between appends."""
+    fixed schemas ``SERIES_SCHEMA`` / ``FORECAST_SCHEMA``), ``log_failures(records)`` adds lines
+    to failures.jsonl, ``commit(summary)`` writes summary.json, fsyncs and renames the temporary
+    folder into place, ``abort()`` removes it. As a context manager it aborts unless committed.
+    Nothing is kept in memory between appends."""
 
     def __init__(self, final: Path) -> None:
         self.final = Path(final)
         self.tmp = _tmp_name(self.final)
         self.committed = False
         self._writers: dict[str, pq.ParquetWriter] = {}
+        self._log = None
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir(parents=True)
         try:
             for name, schema in TABLE_SCHEMAS.items():
                 self._writers[name] = pq.ParquetWriter(self.tmp / name, schema)
+            self._log = open(self.tmp / FAILURES, "w", encoding="utf-8")
         except BaseException:
             self.abort()
             raise
@@ -410,6 +433,9 @@ class PartWriter:
                 writer = self._writers[name]
                 # the schema picks and orders the columns: no copy of the frame first
                 writer.write_table(pa.Table.from_pandas(frame, schema=writer.schema, preserve_index=False))
+
+    def log_failures(self, records: list[dict[str, Any]]) -> None:
+        self._log.writelines(failure_line(r) for r in records)
 
     def commit(self, summary: dict[str, Any]) -> None:
         self._close()
@@ -427,6 +453,9 @@ class PartWriter:
         writers, self._writers = self._writers, {}
         for writer in writers.values():
             writer.close()
+        log, self._log = self._log, None
+        if log is not None:
+            log.close()
 
     def __enter__(self) -> PartWriter:
         return self
@@ -481,6 +510,29 @@ def merge_tables(sources: list[Path], schema: pa.Schema, path: Path, row_group: 
         tmp.unlink(missing_ok=True)
         raise
     return total
+
+
+def failure_line(record: dict[str, Any]) -> str:
+    """One failure record as a line of failures.jsonl: the fields of ``FAILURE_FIELDS``, in order."""
+    return json.dumps({k: record.get(k) for k in FAILURE_FIELDS}, default=_json_default) + "\n"
+
+
+def merge_logs(sources: list[Path], path: Path) -> None:
+    """Concatenate the text files ``sources`` that exist, in order, into ``path`` (written beside
+    it and renamed into place; empty when there is nothing), copying a block at a time."""
+    tmp = _tmp_name(path)
+    try:
+        with open(tmp, "wb") as out:
+            for source in sources:
+                try:
+                    with open(source, "rb") as log:
+                        shutil.copyfileobj(log, out)
+                except FileNotFoundError:  # a checkpoint older than failure logs
+                    continue
+        _replace_durably(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _json_default(value: Any) -> Any:

@@ -268,7 +268,7 @@ class TorchRNN(harness.WindowForecaster):
         with self._threads():
             super().fit(panel)
 
-    def predict(self, panel: harness.Panel) -> np.ndarray:
+    def predict(self, panel: harness.Panel) -> dict[str, np.ndarray]:
         with self._threads():
             return super().predict(panel)
 

@@ -40,7 +40,7 @@ THROWAWAY_PLUGIN = textwrap.dedent(
             self.ratio_ = float(np.mean(ratios))
 
         def predict(self, panel):
-            return np.array([[v[-1] * self.ratio_] * self.horizon for v in panel.values])
+            return {uid: np.full(self.horizon, v[-1] * self.ratio_) for uid, v in zip(panel.ids, panel.values)}
 
     @harness.hookimpl
     def register_models(register):
@@ -105,6 +105,13 @@ def split(panel: harness.Panel) -> tuple[harness.Panel, np.ndarray]:
     """The panel without its last ``horizon`` values, and those values."""
     h = panel.horizon
     return panel.with_values([v[:-h] for v in panel.values]), np.array([v[-h:] for v in panel.values])
+
+
+def stacked(forecasts, panel: harness.Panel) -> np.ndarray:
+    """A global model's forecasts keyed by unique_id as an array ``(n_series, horizon)`` in panel
+    order; the keys must be exactly the panel's ids."""
+    assert list(forecasts) == list(panel.ids)
+    return np.vstack([np.asarray(forecasts[uid], dtype=float) for uid in panel.ids])
 
 
 def invoke(args: list[str], env: dict[str, str] | None = None):

@@ -230,6 +230,12 @@ def test_part_writer_commits_whole_or_leaves_nothing(tmp_path):
     with store.PartWriter(final) as writer:
         writer.append(series, runner._empty(runner.FORECAST_COLUMNS))
         writer.commit({"config_id": "c"})
-    assert sorted(p.name for p in final.iterdir()) == ["forecasts.parquet", "series.parquet", "summary.json"]
+    assert sorted(p.name for p in final.iterdir()) == [
+        "failures.jsonl",
+        "forecasts.parquet",
+        "series.parquet",
+        "summary.json",
+    ]
+    assert (final / "failures.jsonl").read_text() == ""  # nothing failed: an empty log
     assert pq.read_metadata(final / "forecasts.parquet").num_rows == 0
     assert pq.read_schema(final / "forecasts.parquet").equals(store.FORECAST_SCHEMA)

@@ -15,7 +15,7 @@ from harness.plugins import load_registry
 from plugins import torch_rnn
 from plugins.numpy_rnn import ElmanRNN, RNNNumpy
 from plugins.torch_rnn import TorchRNN, build_network
-from tests.conftest import sine_panel, split
+from tests.conftest import sine_panel, split, stacked
 
 TINY = {"epochs": 2, "hidden": 8, "batch_size": 64}
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -52,7 +52,7 @@ def test_forecast_shapes_for_every_cell_and_strategy(cell, strategy):
     train, _ = split(sine_panel(n_series=4))
     m = model(cell=cell, strategy=strategy, layers=2, dropout=0.1, **TINY)
     m.fit(train)
-    forecast = m.predict(train)
+    forecast = stacked(m.predict(train), train)
     assert forecast.shape == (4, 12) and np.all(np.isfinite(forecast))
     assert m.device == "cpu" and m.device_name == "" and m.peak_device_memory_mb() is None
     assert m.history_[0]["epochs_run"] == 2 and len(m.history_[0]["val_loss"]) == 2
@@ -62,7 +62,7 @@ def test_local_training_fits_one_network_per_series():
     train, _ = split(sine_panel(n_series=3))
     m = model(cell="gru", training="local", **TINY)
     m.fit(train)
-    assert len(m.nets_) == 3 and m.predict(train).shape == (3, 12)
+    assert len(m.nets_) == 3 and stacked(m.predict(train), train).shape == (3, 12)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -72,7 +72,7 @@ def test_same_seed_same_forecasts_other_seed_differs(cell):
     for seed in (0, 0, 1):
         m = model(cell=cell, seed=seed, layers=2, dropout=0.2, epochs=3, hidden=8, batch_size=32)
         m.fit(train)
-        runs.append(m.predict(train))
+        runs.append(stacked(m.predict(train), train))
     np.testing.assert_array_equal(runs[0], runs[1])
     assert not np.allclose(runs[0], runs[2])
 
@@ -82,7 +82,7 @@ def test_threads_are_restored_after_fit_and_predict():
     m = model(threads=1, **TINY)
     train, _ = split(sine_panel(n_series=2))
     m.fit(train)
-    m.predict(train)
+    stacked(m.predict(train), train)
     assert torch.get_num_threads() == before
 
 
@@ -132,7 +132,7 @@ def test_learns_a_noiseless_seasonal_panel(cell, strategy):
         cell=cell, strategy=strategy, deseasonalize="none", epochs=60, hidden=16, patience=60, batch_size=32, lr=3e-3
     )
     m.fit(train)
-    forecast = m.predict(train)
+    forecast = stacked(m.predict(train), train)
     assert smape(truth, forecast) < 3.0  # naive scores about 20 on this panel
 
 
@@ -174,7 +174,7 @@ def test_one_step_error_of_an_ar2_panel_is_near_the_optimum():
     n = y.shape[1]
     for origin in range(n - n_test, n):
         context = panel.with_values([v[:origin] for v in panel.values])
-        forecast = m.predict(context)[:, 0]
+        forecast = stacked(m.predict(context), context)[:, 0]
         truth = y[:, origin]
         errors.append(truth - forecast)
         oracle.append(truth - (10 + 0.6 * (y[:, origin - 1] - 10) - 0.3 * (y[:, origin - 2] - 10)))
@@ -210,7 +210,9 @@ def test_rnn_torch_with_rnn_numpy_weights_gives_rnn_numpy_forecasts(strategy):
     reference.fit(train)
     m = model(cell="rnn", strategy=strategy, dtype="float64", hidden=8)
     m.load_elman(reference.nets_[0].params)
-    np.testing.assert_allclose(m.predict(train), reference.predict(train), rtol=1e-10, atol=0)
+    np.testing.assert_allclose(
+        stacked(m.predict(train), train), stacked(reference.predict(train), train), rtol=1e-10, atol=0
+    )
 
 
 def test_load_elman_refuses_other_networks():
@@ -236,7 +238,7 @@ def test_auto_picks_cuda_and_reports_device_sync_and_memory():
     m.warm_up(train)
     m.fit(train)
     m.synchronize()
-    forecast = m.predict(train)
+    forecast = stacked(m.predict(train), train)
     assert forecast.shape == (6, 12) and np.all(np.isfinite(forecast))
     assert m.peak_device_memory_mb() > 0
 
@@ -248,7 +250,7 @@ def test_bf16_autocast_runs_on_cuda(strategy):
     train, _ = split(sine_panel())
     m = TorchRNN(horizon=12, season_length=12, device="cuda", cell="gru", strategy=strategy, bf16=True, **TINY)
     m.fit(train)
-    assert np.all(np.isfinite(m.predict(train)))
+    assert np.all(np.isfinite(stacked(m.predict(train), train)))
 
 
 @pytest.mark.gpu
@@ -261,7 +263,7 @@ def test_cuda_runs_from_the_cpu_weights_agree_closely():
     for device in ("cpu", "cuda"):
         m = TorchRNN(horizon=12, season_length=12, device=device, cell="rnn", dtype="float64", hidden=8)
         m.load_elman(elman.params)
-        forecasts.append(m.predict(train))
+        forecasts.append(stacked(m.predict(train), train))
     np.testing.assert_allclose(forecasts[0], forecasts[1], rtol=1e-6)
 
 
