@@ -425,7 +425,8 @@ def friedman_nemenyi(series: pd.DataFrame) -> pd.DataFrame:
 def step_errors(forecasts: pd.DataFrame) -> pd.DataFrame:
     """sMAPE by forecast step per dataset (+ overall) x model, averaged over seeds.
 
-    Only (series, window) pairs forecast by every model of the dataset are used. Columns:
+    Only (series, window) pairs forecast by every model of the dataset are used (leave out the
+    rows of models left out of a dataset first: :func:`harness.analysis.without_left_out`). Columns:
     dataset, model, step, smape, n_series. How fast error grows with the step is the evidence
     from stored runs that bears on claim (c).
     """
@@ -465,11 +466,14 @@ def step_errors_by_row_group(path: Path | str, series: pd.DataFrame) -> pd.DataF
     Which (series, window) pairs every model forecast, and how many series each model and seed
     has there, come from ``series`` (metrics.parquet: a forecast is stored exactly for the rows
     with status ok); the forecasts only add sums and counts of sMAPE per dataset x model x seed
-    x step. Same values as :func:`step_errors` up to the order of floating-point sums.
+    x step. Same values as :func:`step_errors` up to the order of floating-point sums. Models left
+    out of a dataset (:func:`harness.analysis.left_out`) are left out here too.
     """
     import pyarrow.parquet as pq
 
     keys = ["dataset", *analysis.KEYS]
+    left = analysis.left_out(series)
+    series = analysis.without_left_out(series, left)
     ok = series.loc[series["status"].eq("ok"), [*keys, "model", "seed"]]
     if ok.empty:
         return pd.DataFrame(columns=STEP_COLUMNS)
@@ -480,7 +484,7 @@ def step_errors_by_row_group(path: Path | str, series: pd.DataFrame) -> pd.DataF
     with pq.ParquetFile(path) as pf:
         for i in range(pf.num_row_groups):
             f = pf.read_row_group(i, columns=[*keys, "model", "seed", "step", "y", "yhat"]).to_pandas()
-            f = f.merge(full, on=keys, how="inner")
+            f = analysis.without_left_out(f, left).merge(full, on=keys, how="inner")
             part = f.assign(smape=_smape_rows(f)).groupby(groups)["smape"].agg(["sum", "count"])
             sums = part if sums is None else sums.add(part, fill_value=0)
     if sums is None or sums.empty:
@@ -772,7 +776,7 @@ def claims_tables(
     if forecasts.empty and stored_steps is not None:
         steps = stored_steps
     else:
-        steps = step_errors(forecasts)
+        steps = step_errors(analysis.without_left_out(forecasts, analysis.left_out(series)))
     out = {
         "per_series": per_series_scores(series),
         "summary": summary,

@@ -12,11 +12,24 @@ from pathlib import Path
 import pandas as pd
 
 from harness import claims, figures, html
-from harness.analysis import accuracy_table, failures_table, speed_table
+from harness.analysis import FAIRNESS_RULE, MAX_FAILED_SHARE, accuracy_table, failures_table, speed_table
+from harness.analysis import left_out as analysis_left_out
 from harness.store import RunStore, atomic_write_frame, atomic_write_text
 from harness.studies import Study, read_studies
 
-ACCURACY_SHOWN = ["model", "n_series", "smape", "mase", "owa", "rmse", "mae", "coverage", "msis", "smape_sd"]
+ACCURACY_SHOWN = [
+    "model",
+    "n_series",
+    "n_failed",
+    "smape",
+    "mase",
+    "owa",
+    "rmse",
+    "mae",
+    "coverage",
+    "msis",
+    "smape_sd",
+]
 SPEED_SHOWN = ["model", "device", "fit_s", "predict_s", "cpu_s", "wall_s", "ms_per_series", "rel_cost", "peak_rss_mb"]
 SUMMARY_SHOWN = [
     "dataset",
@@ -56,7 +69,9 @@ def markdown_table(df: pd.DataFrame) -> str:
 
 def _present(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     optional = ("coverage", "msis", "smape_sd", "smape_seed_sd", "dm_stat", "dm_p")
-    return df[[c for c in columns if c in df.columns and not (c in optional and df[c].isna().all())]]
+    shown = [c for c in columns if c in df.columns and not (c in optional and df[c].isna().all())]
+    # n_failed only where some model failed: a left-out model's row then shows its failures
+    return df[[c for c in shown if not (c == "n_failed" and not (df[c].fillna(0) > 0).any())]]
 
 
 def _cost_blocks(study: Study | None) -> list:
@@ -162,6 +177,7 @@ def build_report(store: RunStore) -> str:
     accuracy = accuracy_table(series)
     speed = speed_table(experiments)
     failures = failures_table(series)
+    left_out = analysis_left_out(series)
     atomic_write_frame(accuracy, store.root / "accuracy.csv")
     atomic_write_frame(speed, store.root / "speed.csv")
     # only the columns used; above claims.FORECAST_ROWS_IN_MEMORY rows, step errors row group by
@@ -194,8 +210,7 @@ def build_report(store: RunStore) -> str:
         f"Python {manifest['versions'].get('python')}, rnnbench {manifest['versions'].get('rnnbench', '?')}, "
         f"commit {manifest.get('git_commit') or 'unknown'}.",
         "Accuracy: means over series (M4 definitions: sMAPE in %, MASE scaled by the in-sample seasonal "
-        "naive error, OWA relative to Naive2; lower is better). Every model is scored on the same series: "
-        "a series any model failed on is left out of all (see n_excluded in accuracy.csv).",
+        "naive error, OWA relative to Naive2; lower is better). " + FAIRNESS_RULE,
         "Speed: ms_per_series is model compute time per series (fit + predict; for local models the sum "
         "over series, independent of worker count); rel_cost is that relative to naive.",
     ]
@@ -206,10 +221,19 @@ def build_report(store: RunStore) -> str:
         acc = accuracy[accuracy["dataset"] == dataset].sort_values("smape")
         spd = speed[speed["dataset"] == dataset].set_index("model").reindex(acc["model"]).reset_index()
         fp = manifest.get("datasets", {}).get(dataset, "")
-        excluded = int(acc["n_excluded"].max()) if len(acc) else 0
+        compared = acc[~acc["left_out"].astype(bool)]
+        excluded = int(compared["n_excluded"].max()) if len(compared) else 0
+        left = left_out[left_out["dataset"] == dataset]
+        dropped = ", ".join(f"{r.model} (failed on {r.n_failed_pairs} of {r.n_pairs})" for r in left.itertuples())
         blocks = [
-            f"{int(acc['n_series'].max())} series, fingerprint {fp}"
+            f"{int(compared['n_series'].max()) if len(compared) else 0} series, fingerprint {fp}"
             + (f", {excluded} series left out because a model failed on them" if excluded else "")
+            + (
+                f"; left out of this dataset's comparison for failing on more than {MAX_FAILED_SHARE:.0%} "
+                f"of its series: {dropped}"
+                if dropped
+                else ""
+            )
             + ".",
             "Accuracy:",
             _present(acc, ACCURACY_SHOWN),
@@ -221,7 +245,7 @@ def build_report(store: RunStore) -> str:
             blocks.append(figs[key])
         sections.append((f"Dataset {dataset}", blocks))
     if len(failures):
-        sections.append(("Failures", [failures]))
+        sections.append(("Failures", [FAIRNESS_RULE, failures]))
     title = f"rnnbench run {store.root.name}"
     html.write_html(store.root / "report.html", title, sections)
     text = _markdown(title, sections, store.root)
