@@ -13,7 +13,6 @@ import pandas as pd
 
 from harness import claims, figures, html
 from harness.analysis import FAIRNESS_RULE, MAX_FAILED_SHARE, accuracy_table, failures_table, speed_table
-from harness.analysis import left_out as analysis_left_out
 from harness.store import RunStore, atomic_write_frame, atomic_write_text
 from harness.studies import Study, read_studies
 
@@ -74,6 +73,38 @@ def _present(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return df[[c for c in shown if not (c == "n_failed" and not (df[c].fillna(0) > 0).any())]]
 
 
+def _contender_notes(tables: dict) -> list[str]:
+    """What the claims section says about how contenders were chosen: by declared family, or,
+    for a run (or memory study) stored before models declared one, by the old name rule; and
+    which models were left out of a dataset for their failures."""
+    fam = tables.get("families")
+    notes = [
+        "Each claim gets a verdict per dataset and overall (all series pooled) by the rule written "
+        "beside it: supported, refuted or inconclusive. The RNNs (contenders) are the models whose declared "
+        "family is recurrent - rnn (Elman), lstm or gru; `rnnbench models` shows each model's family - "
+        "never chosen by name; the reference is arima. The compared column names the models each verdict compared."
+    ]
+    if fam is not None and len(fam):
+        for where, what in (("run", "This run"), ("memory study", "The attached memory study")):
+            legacy = fam[(fam["where"] == where) & (fam["source"] == claims.BY_NAME)]
+            if len(legacy) == 0:
+                continue
+            neural = legacy.loc[legacy["neural"].astype(bool), "model"].tolist()
+            notes.append(
+                f"{what} was stored before models declared a family (no family recorded for "
+                f"{', '.join(legacy['model'])}), so for it alone the old name rule applies: a model whose name "
+                f"contains rnn, lstm or gru is a contender ({', '.join(neural) or 'none'})."
+            )
+    left = tables.get("left_out")
+    if left is not None and len(left):
+        parts = [f"{r.model} on {r.dataset} ({r.n_failed_pairs} of {r.n_pairs})" for r in left.itertuples()]
+        notes.append(
+            f"Left out of a dataset's comparison (accuracy and claims) for failing on more than "
+            f"{MAX_FAILED_SHARE:.0%} of its series: " + ", ".join(parts) + "."
+        )
+    return notes
+
+
 def _cost_blocks(study: Study | None) -> list:
     if study is None:
         return [
@@ -124,12 +155,7 @@ def _claim_sections(tables: dict, figs: dict[str, Path], studies: dict[str, Stud
     sections: list[Section] = [
         (
             "Claims",
-            [
-                "Each claim gets a verdict per dataset and overall (all series pooled) by the rule written "
-                "beside it: supported, refuted or inconclusive. RNNs are the models named rnn/lstm/gru; the "
-                "reference is arima.",
-                _present(verdicts, ["claim", "dataset", "verdict", "evidence"]),
-            ],
+            [*_contender_notes(tables), _present(verdicts, ["claim", "dataset", "verdict", "compared", "evidence"])],
         )
     ]
     for claim, title in CLAIM_TITLES.items():
@@ -177,7 +203,6 @@ def build_report(store: RunStore) -> str:
     accuracy = accuracy_table(series)
     speed = speed_table(experiments)
     failures = failures_table(series)
-    left_out = analysis_left_out(series)
     atomic_write_frame(accuracy, store.root / "accuracy.csv")
     atomic_write_frame(speed, store.root / "speed.csv")
     # only the columns used; above claims.FORECAST_ROWS_IN_MEMORY rows, step errors row group by
@@ -185,8 +210,9 @@ def build_report(store: RunStore) -> str:
     studies = read_studies(store.root)
     forecasts, large_note, stored = claims.stored_inputs(store.root, series, studies)
     tables = claims.claims_tables(series, forecasts, speed, **stored)
+    left_out = tables["left_out"]  # models left out of a dataset for their failures (analysis.left_out)
     (store.root / "claims").mkdir(exist_ok=True)
-    for name in ("summary", "versus", "friedman", "step_errors", "verdicts"):
+    for name in ("summary", "versus", "friedman", "step_errors", "verdicts", "families"):
         atomic_write_frame(tables[name], store.root / "claims" / f"{name}.csv")
     fr = tables["friedman"]
     figs = figures.write_figures(
@@ -277,5 +303,6 @@ def terminal_summary(store: RunStore) -> str:
     )
     shown = merged[["dataset", "model", "n_series", "smape", "mase", "owa", "ms_per_series", "rel_cost"]]
     verdicts = pd.read_csv(store.root / "claims" / "verdicts.csv")
-    overall = verdicts[verdicts["dataset"] == claims.OVERALL][["claim", "verdict", "evidence"]]
+    columns = [c for c in ("claim", "verdict", "compared", "evidence") if c in verdicts.columns]
+    overall = verdicts[verdicts["dataset"] == claims.OVERALL][columns]
     return markdown_table(shown.sort_values(["dataset", "smape"])) + "\n\n" + markdown_table(overall)

@@ -4,16 +4,20 @@ contenders by that declaration, never by name (a stored run without families kee
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import harness
+from harness import claims
 from harness.models import FAMILIES, GATED_FAMILIES, RECURRENT_FAMILIES, is_recurrent, model_family
 from harness.plugins import load_registry
 from tests.conftest import invoke, plugin_folder
+from tests.test_claims import BASE, make_series, speed
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE_RUN = REPO / "results" / "reference"
@@ -148,3 +152,147 @@ def test_each_experiment_records_its_family(tmp_path, long_csv):
     assert columns.index("family") == columns.index("scope") + 1
     families = experiments.drop_duplicates("model").set_index("model")["family"].to_dict()
     assert families == {"ridge-rnnlike": "baseline", "my-elman": "rnn", "naive": "baseline", "naive2": "baseline"}
+
+
+# --- the claims choose by declaration -----------------------------------------------------------
+
+
+def _verdict(frame: pd.DataFrame, claim: str, dataset: str = "d1") -> pd.Series:
+    return frame[(frame["claim"] == claim) & (frame["dataset"] == dataset)].iloc[0]
+
+
+def test_claims_select_contenders_by_declared_family_not_by_name():
+    series = make_series({"ridge-rnnlike": BASE + 1, "my-elman": BASE - 1, "arima": BASE})
+    sp = speed({"ridge-rnnlike": 0.1, "my-elman": 50.0, "arima": 10.0})
+    declared = {"ridge-rnnlike": "baseline", "my-elman": "rnn", "arima": "arima"}
+    out = claims.claims_tables(series, None, sp, families=declared)
+    v = out["verdicts"]
+    assert _verdict(v, "a")["verdict"] == "supported" and "my-elman sMAPE" in _verdict(v, "a")["evidence"]
+    assert _verdict(v, "b")["verdict"] == "supported" and "ridge-rnnlike" not in _verdict(v, "b")["evidence"]
+    for claim in ("a", "b", "c"):
+        assert _verdict(v, claim)["compared"] == "my-elman (rnn) vs arima"
+    summary = out["summary"].set_index(["dataset", "model"])
+    assert not summary.loc[("d1", "ridge-rnnlike"), "neural"] and summary.loc[("d1", "my-elman"), "neural"]
+    assert summary.loc[("d1", "ridge-rnnlike"), "family"] == "baseline"
+    fam = out["families"].set_index("model")
+    assert fam.loc["my-elman", "source"] == claims.DECLARED and not fam.loc["ridge-rnnlike", "neural"]
+    # the same rows without declarations: the old name rule, which picked the wrong model
+    legacy = claims.claims_tables(series, None, sp)["verdicts"]
+    assert _verdict(legacy, "a")["verdict"] == "refuted" and "ridge-rnnlike sMAPE" in _verdict(legacy, "a")["evidence"]
+    assert _verdict(legacy, "a")["compared"] == "ridge-rnnlike (rnn by name) vs arima"
+
+
+def test_memory_verdict_reads_the_recorded_family():
+    # floor 3, optimum 1: skill = (3 - error) / 2; "deep" fails at L=100 where "gated" succeeds
+    mem = pd.DataFrame(
+        {
+            "task": "copy",
+            "model": ["deep", "gated", "deep", "gated"],
+            "lag": [10, 10, 100, 100],
+            "error": [1.2, 1.2, 2.9, 1.5],
+            "floor": 3.0,
+            "optimum": 1.0,
+        }
+    )
+    assert claims.memory_verdict(mem)["verdict"] == "inconclusive"  # by name: no neural model at all
+    mem["family"] = mem["model"].map({"deep": "rnn", "gated": "lstm"})
+    v = claims.memory_verdict(mem)
+    assert v["verdict"] == "supported" and "deep skill 0.05 on copy at L=100 where gated succeeds" in v["evidence"]
+    assert (
+        v["compared"] == "memory study: deep (rnn), gated (lstm); a lag is usable where arima or gated (lstm) succeeds"
+    )
+    mem["family"] = mem["model"].map({"deep": "rnn", "gated": "tcn"})  # not gated: cannot vouch for the lag
+    assert claims.memory_verdict(mem)["verdict"] == "inconclusive"
+
+
+def test_cost_study_contenders_by_family():
+    from harness.studies import cost
+
+    rows = pd.DataFrame(
+        {
+            "axis": "length",
+            "value": [100, 200] * 3,
+            "model": ["arima"] * 2 + ["ridge-rnnlike"] * 2 + ["my-elman"] * 2,
+            "device": "cpu",
+            "total_s": [1.0, 2.0, 0.01, 0.02, 5.0, 9.0],
+        }
+    )
+    assert cost.contenders(rows) == ["ridge-rnnlike", "my-elman"]  # a study without families: its old rule
+    rows["family"] = rows["model"].map({"arima": "arima", "ridge-rnnlike": "baseline", "my-elman": "rnn"})
+    assert cost.contenders(rows) == ["my-elman"]
+    v = cost.cost_verdict(rows)
+    assert v["verdict"] == "supported" and v["compared"] == "my-elman (rnn) vs arima"
+
+
+# --- end to end: recorded, rebuilt, listed ------------------------------------------------------
+
+
+def test_run_records_families_and_the_report_lists_the_compared_models(tmp_path, long_csv):
+    folder = plugin_folder(tmp_path / "p", FAMILY_PLUGIN)
+    out = tmp_path / "run"
+    result = invoke(
+        [
+            "--plugins-dir",
+            str(folder),
+            "run",
+            "--models",
+            "arima,ridge-rnnlike,my-elman",
+            "--datasets",
+            str(long_csv),
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    experiments = pd.read_csv(out / "experiments.csv")
+    assert list(experiments.columns).index("family") == list(experiments.columns).index("scope") + 1
+    families = experiments.drop_duplicates("model").set_index("model")["family"].to_dict()
+    assert families == {
+        "arima": "arima",
+        "ridge-rnnlike": "baseline",
+        "my-elman": "rnn",
+        "naive": "baseline",
+        "naive2": "baseline",
+    }
+    verdicts = pd.read_csv(out / "claims" / "verdicts.csv")
+    assert (verdicts["compared"] == "my-elman (rnn) vs arima").all()
+    assert not verdicts["evidence"].str.contains("ridge-rnnlike").any()
+    assert verdicts["evidence"].str.contains("my-elman").any()
+    report = (out / "report.md").read_text()
+    assert "models whose declared family is recurrent" in report and "my-elman (rnn) vs arima" in report
+    assert "old name rule" not in report
+    assert "my-elman (rnn) vs arima" in (out / "report.html").read_text()
+    assert "my-elman (rnn) vs arima" in result.output  # the terminal summary too
+    # a rebuild knows the families from the stored run alone, without the plugin
+    rebuilt = invoke(["report", str(out)])
+    assert rebuilt.exit_code == 0
+    assert (out / "report.md").read_text() == report
+
+
+def test_a_run_stored_without_families_keeps_the_name_rule_and_says_so(tmp_path):
+    """The committed reference records no family: rebuilt, its verdicts are unchanged, the
+    contenders are the models named rnn/lstm/gru, and the report says why."""
+    run = tmp_path / "reference"
+    shutil.copytree(REFERENCE_RUN, run)
+    result = invoke(["report", str(run)])
+    assert result.exit_code == 0, result.output
+    before = pd.read_csv(REFERENCE_RUN / "claims" / "verdicts.csv")
+    after = pd.read_csv(run / "claims" / "verdicts.csv")
+    pd.testing.assert_frame_equal(after.drop(columns=["compared"]), before)
+    a = after[(after["claim"] == "a") & (after["dataset"] == "overall")].iloc[0]
+    assert a["compared"].startswith("rnn-numpy (rnn by name), rnn-torch (rnn by name), lstm-torch (lstm by name)")
+    report = (run / "report.md").read_text()
+    assert "This run was stored before models declared a family" in report
+    assert "old name rule applies" in report and "The attached memory study was stored before" in report
+    fam = pd.read_csv(run / "claims" / "families.csv")
+    assert set(fam["source"]) == {claims.BY_NAME}
+    assert set(fam.loc[fam["neural"], "model"]) == {"rnn-numpy", "rnn-torch", "lstm-torch", "gru-torch"}
+
+
+def test_declared_families_of_experiments():
+    assert claims.declared_families(None) == {}
+    assert claims.declared_families(pd.DataFrame({"model": ["a"], "scope": ["local"]})) == {}
+    exp = pd.DataFrame({"model": ["a", "a", "b", "c"], "family": ["rnn", "rnn", np.nan, "arima"]})
+    assert claims.declared_families(exp) == {"a": "rnn", "c": "arima"}

@@ -109,6 +109,21 @@ def test_a_failure_in_one_seed_counts_for_the_series():
     assert left["model"].tolist() == ["rnn"] and left["n_failed_pairs"].item() == 3
 
 
+def test_a_left_out_contender_takes_part_in_no_claim_and_is_named():
+    # "lstm" fails on 5 of 20 series, fast: it must not make claim (b) refuted, nor claim (a) anything
+    s = _fail(make_series({"lstm": VALUES - 5, "rnn": VALUES - 1, "arima": VALUES}), "lstm", _ids(5))
+    sp = speed({"lstm": 0.5, "rnn": 50.0, "arima": 10.0})
+    families = {"lstm": "lstm", "rnn": "rnn", "arima": "arima"}
+    out = claims.claims_tables(s, None, sp, families=families)
+    v = out["verdicts"].set_index(["claim", "dataset"])
+    assert v.loc[("b", "d1"), "verdict"] == "supported"  # rnn costs more than arima; lstm's time is not counted
+    assert "lstm" not in v.loc[("b", "d1"), "evidence"] and "rnn sMAPE" in v.loc[("a", "d1"), "evidence"]
+    note = "rnn (rnn) vs arima; left out, failed on more than 10% of the series: lstm (5/20 failed)"
+    assert v.loc[("a", "d1"), "compared"] == note and v.loc[("b", "d1"), "compared"] == note
+    assert "lstm on d1 (5/20 failed)" in v.loc[("a", "overall"), "compared"]
+    assert set(out["summary"]["model"]) == {"rnn", "arima"}
+
+
 def test_streamed_step_errors_leave_the_same_models_out(tmp_path):
     s = _fail(make_series({"lstm": VALUES, "arima": VALUES, "broken": VALUES}), "broken", _ids(N))
     h = 3
