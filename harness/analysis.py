@@ -3,6 +3,11 @@
 Fairness rule: within a dataset, every model is scored on the same series. A series (and
 window) that any model failed to forecast is left out of every model's means, and the tables
 say how many were left out, so one model's failures cannot flatter or hurt another's numbers.
+
+A model that failed on more than ``MAX_FAILED_SHARE`` of a dataset's series (and windows) is the
+exception: it is *left out* of that dataset's comparison (:func:`left_out`) instead of taking
+those series from every other model. Its accuracy row keeps its failures (``n_failed``) and gets
+no comparable means (``n_series`` 0, ``left_out`` true); the common set is formed by the others.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ ACCURACY_COLUMNS = [
     "coverage",
     "msis",
     "smape_sd",
+    "left_out",
 ]
 SPEED_COLUMNS = [
     "dataset",
@@ -48,10 +54,63 @@ SPEED_COLUMNS = [
 ]
 REFERENCE_ACCURACY = "naive2"
 REFERENCE_COST = "naive"
+#: The largest share of a dataset's (series, window) pairs a model may fail on and still take part
+#: in that dataset's comparison. A model that fails more often is left out of the dataset's common
+#: set instead of removing those series from every model. 10%: below it, the fairness rule costs
+#: the others at most one series in ten per failing model and keeps the comparison paired on the
+#: same series; above it, the failing model is broken on this dataset rather than unlucky, and
+#: keeping it would let it decide which series everybody is scored on (at 100%, none: a plugin
+#: that fails everywhere would blank every model's scores). The share counts (series, window)
+#: pairs failed with any seed; a model exactly at 10% is kept (the old rule applies to it).
+MAX_FAILED_SHARE = 0.10
+FAILURE_SHARE_COLUMNS = ["dataset", "model", "n_pairs", "n_failed_pairs", "failed_share", "left_out"]
+FAIRNESS_RULE = (
+    "Within a dataset every model is scored on the same series: a series (and window) any model failed on "
+    "is left out of every model's means (n_excluded in accuracy.csv), unless that model failed on more than "
+    f"{MAX_FAILED_SHARE:.0%} of the dataset's series (and windows); such a model is left out of the dataset's comparison "
+    "instead (its row keeps its failures, n_series 0 and no means; left_out in accuracy.csv), so its failures "
+    "do not erase the other models' scores."
+)
 
 
-def common_rows(series: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the (series, window) pairs that every model and seed of the dataset forecast."""
+def failure_shares(series: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset x model: ``n_pairs`` (the dataset's (series, window) pairs), ``n_failed_pairs``
+    (those the model failed on with any seed), ``failed_share`` and ``left_out`` (share above
+    :data:`MAX_FAILED_SHARE`)."""
+    if series.empty:
+        return pd.DataFrame(columns=FAILURE_SHARE_COLUMNS)
+    pairs = series.drop_duplicates(["dataset", *KEYS]).groupby("dataset").size()
+    failed = series[series["status"].ne("ok")].drop_duplicates(["dataset", "model", *KEYS])
+    n_failed = failed.groupby(["dataset", "model"]).size()
+    out = series[["dataset", "model"]].drop_duplicates().reset_index(drop=True)
+    out["n_pairs"] = out["dataset"].map(pairs).astype("int64")
+    index = pd.MultiIndex.from_frame(out[["dataset", "model"]])
+    out["n_failed_pairs"] = n_failed.reindex(index, fill_value=0).to_numpy().astype("int64")
+    out["failed_share"] = out["n_failed_pairs"] / out["n_pairs"].clip(lower=1)
+    out["left_out"] = out["failed_share"] > MAX_FAILED_SHARE
+    return out[FAILURE_SHARE_COLUMNS]
+
+
+def left_out(series: pd.DataFrame) -> pd.DataFrame:
+    """The (dataset, model) pairs left out of their dataset's comparison: the rows of
+    :func:`failure_shares` whose model failed on more than :data:`MAX_FAILED_SHARE` of the pairs."""
+    shares = failure_shares(series)
+    return shares[shares["left_out"]].reset_index(drop=True)
+
+
+def without_left_out(rows: pd.DataFrame, left: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` (any frame with dataset and model columns) without those of left-out models."""
+    if left is None or left.empty or rows.empty:
+        return rows
+    out = pd.MultiIndex.from_frame(left[["dataset", "model"]])
+    return rows[~pd.MultiIndex.from_frame(rows[["dataset", "model"]]).isin(out)]
+
+
+def common_rows(series: pd.DataFrame, left: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Rows of the (series, window) pairs that every model and seed of the dataset forecast,
+    among the models not left out (``left``: :func:`left_out` of ``series``, computed when None);
+    no rows of left-out models are returned."""
+    series = without_left_out(series, left_out(series) if left is None else left)
     ok = series["status"].eq("ok").groupby([series["dataset"], series["unique_id"], series["window"]]).all()
     keep = ok[ok].index.to_frame(index=False)
     return series.merge(keep, on=["dataset", *KEYS], how="inner")
@@ -62,11 +121,15 @@ def accuracy_table(series: pd.DataFrame) -> pd.DataFrame:
 
     sMAPE, MASE, RMSE and MAE are means over series (and windows) first, as in the M4
     competition; OWA divides those means by Naive2's on the same series. ``smape_sd`` is the
-    standard deviation of the per-seed mean sMAPE (NaN with one seed).
+    standard deviation of the per-seed mean sMAPE (NaN with one seed). A model left out of the
+    dataset (:func:`left_out`) has ``left_out`` true, ``n_series`` 0, every pair counted in
+    ``n_excluded``, its failures in ``n_failed`` and NaN scores.
     """
     if series.empty:
         return pd.DataFrame(columns=ACCURACY_COLUMNS)
-    common = common_rows(series)
+    left = left_out(series)
+    out = set(zip(left["dataset"], left["model"]))
+    common = common_rows(series, left)
     rows = []
     for dataset, frame in series.groupby("dataset", sort=False):
         pairs = frame.groupby(KEYS).ngroups
@@ -79,12 +142,13 @@ def accuracy_table(series: pd.DataFrame) -> pd.DataFrame:
             mk = kept[kept["model"] == model]
             per_seed = mk.groupby("seed")[list(metrics.SCORE_NAMES)].mean()
             mean = per_seed.mean()
+            is_out = (dataset, model) in out
             rows.append(
                 {
                     "dataset": dataset,
                     "model": model,
-                    "n_series": n_kept,
-                    "n_excluded": pairs - n_kept,
+                    "n_series": 0 if is_out else n_kept,
+                    "n_excluded": pairs if is_out else pairs - n_kept,
                     "n_failed": int((mframe["status"] != "ok").sum()),
                     "n_seeds": mframe["seed"].nunique(),
                     **{k: mean.get(k, np.nan) for k in metrics.SCORE_NAMES},
@@ -92,6 +156,7 @@ def accuracy_table(series: pd.DataFrame) -> pd.DataFrame:
                     if len(mk)
                     else np.nan,
                     "smape_sd": per_seed["smape"].std(ddof=1) if len(per_seed) > 1 else np.nan,
+                    "left_out": is_out,
                 }
             )
     return pd.DataFrame(rows, columns=ACCURACY_COLUMNS)

@@ -6,7 +6,14 @@ The claims under test:
 (b) "RNNs are computationally slow";
 (c) "RNNs have difficulty using information from a very old time frame".
 
-A model is *neural* when its name contains "rnn", "lstm" or "gru"; the reference is ``arima``.
+A model is *neural* (a contender, one of the "RNNs") when the family it declares
+(:attr:`harness.Forecaster.family`, recorded in experiments.csv) is recurrent: ``rnn`` (Elman),
+``lstm`` or ``gru``; its name plays no part. A run stored before models declared a family (its
+experiments.csv has no ``family`` column, like the committed reference) falls back to the old
+name rule - a name containing "rnn", "lstm" or "gru" - and the report says so
+(:class:`Families`). The reference is the model ``arima``. A model left out of a dataset because
+it failed on more than ``analysis.MAX_FAILED_SHARE`` of its series (:func:`harness.analysis.left_out`)
+takes part in no claim on that dataset (nor overall), and the ``compared`` column says so.
 Every table here is computed per dataset and for an ``"overall"`` pseudo-dataset that pools
 the series of all datasets (a series is then identified by ``dataset:unique_id``; only models
 run on every dataset take part, so pooled comparisons stay paired and fair).
@@ -37,9 +44,10 @@ Decision rules (also written in the ``rule`` column of :func:`verdicts`):
     ``(floor - error) / (floor - optimum)`` (1 = the best achievable error, 0 = no better than
     the series mean, which ignores the old information). A model *fails* at a lag with skill <
     0.1 and *succeeds* with skill >= 0.5. *Supported* if some neural model fails at a task and
-    lag where arima or an LSTM/GRU succeeds - the information was usable, so the failure is a
-    failure to remember, not an impossible task; *refuted* if every neural model succeeds at
-    every task and lag tested; otherwise (or without the study) *inconclusive*.
+    lag where arima or a gated network (family lstm or gru) succeeds - the information was
+    usable, so the failure is a failure to remember, not an impossible task; *refuted* if every
+    neural model succeeds at every task and lag tested; otherwise (or without the study)
+    *inconclusive*. The memory table's ``family`` column says which models are which.
 (b) With a cost study attached (``studies/cost/verdict.csv``), an extra row ``cost-study``
     carries its verdict: how fit+predict time grows with series length, number of series and
     hidden size, and where arima's and a global RNN's costs cross (see
@@ -49,7 +57,8 @@ Decision rules (also written in the ``rule`` column of :func:`verdicts`):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +67,12 @@ import pandas as pd
 from scipy import stats
 
 from harness import analysis, metrics
+from harness.models import GATED_FAMILIES, RECURRENT_FAMILIES
 from harness.studies import read_studies
 
-NEURAL = ("rnn", "lstm", "gru")
+#: The old rule, kept only for runs stored before models declared a family: a model whose name
+#: contains one of these was neural (:func:`legacy_family`).
+LEGACY_NAME_TAGS = ("rnn", "lstm", "gru")
 REFERENCE = "arima"
 OVERALL = "overall"
 ALPHA = 0.05
@@ -72,6 +84,7 @@ SUMMARY_COLUMNS = [
     "dataset",
     "model",
     "neural",
+    "family",
     "n_series",
     "n_seeds",
     "smape_mean",
@@ -109,7 +122,11 @@ STEP_COLUMNS = ["dataset", "model", "step", "smape", "n_series"]
 FORECAST_ROWS_IN_MEMORY = 5_000_000
 #: The columns of forecasts.parquet the claims and figures use (``lo``/``hi`` are not read).
 FORECAST_COLUMNS_USED = ["unique_id", "window", "origin", "step", "y", "yhat", "dataset", "model", "seed"]
-VERDICT_COLUMNS = ["claim", "dataset", "verdict", "rule", "evidence"]
+VERDICT_COLUMNS = ["claim", "dataset", "verdict", "compared", "rule", "evidence"]
+FAMILY_COLUMNS = ["model", "family", "neural", "source"]
+#: ``source`` of a family in the families table: declared by the model, or guessed from its name
+#: by the legacy rule (a run, or a memory study, stored before models declared one).
+DECLARED, BY_NAME = "declared", "name (legacy run)"
 
 RULES = {
     "a": (
@@ -133,10 +150,69 @@ RULES = {
 }
 
 
-def is_neural(model: str) -> bool:
-    """True for recurrent models (name contains rnn, lstm or gru), the subject of the claims."""
+def legacy_family(model: str) -> str:
+    """The family the old name rule gave a model, for stored runs that record none: ``lstm`` or
+    ``gru`` when its name contains that, ``rnn`` when it contains rnn, else ``other``. Exactly the
+    old selection: neural = the name contains rnn, lstm or gru; gated = it contains lstm or gru."""
     name = str(model).lower()
-    return any(tag in name for tag in NEURAL)
+    for tag in ("lstm", "gru", "rnn"):
+        if tag in name:
+            return tag
+    return "other"
+
+
+def is_neural(model: str) -> bool:
+    """The legacy name rule (name contains rnn, lstm or gru), for runs that record no family."""
+    return legacy_family(model) in RECURRENT_FAMILIES
+
+
+def declared_families(experiments: pd.DataFrame | None) -> dict[str, str]:
+    """model -> family from a run's experiments.csv (empty for a run stored before models
+    declared a family, whose experiments.csv has no ``family`` column)."""
+    if experiments is None or "family" not in experiments.columns or experiments.empty:
+        return {}
+    known = experiments.dropna(subset=["family"]).drop_duplicates("model")
+    return dict(zip(known["model"].astype(str), known["family"].astype(str)))
+
+
+@dataclass(frozen=True)
+class Families:
+    """Which family each model has, as the claims see it: ``declared`` (model -> family, from
+    experiments.csv or a study's table) where the run recorded one, else the legacy name rule
+    (:func:`legacy_family`), which :meth:`source` reports so the report can say so."""
+
+    declared: Mapping[str, str] = field(default_factory=dict)
+
+    def family(self, model: str) -> str:
+        return self.declared.get(model) or legacy_family(model)
+
+    def source(self, model: str) -> str:
+        return DECLARED if model in self.declared else BY_NAME
+
+    def neural(self, model: str) -> bool:
+        """A contender: a recurrent family (rnn, lstm, gru)."""
+        return self.family(model) in RECURRENT_FAMILIES
+
+    def gated(self, model: str) -> bool:
+        return self.family(model) in GATED_FAMILIES
+
+    def label(self, model: str) -> str:
+        """``lstm-torch (lstm)``; ``lstm-torch (lstm by name)`` where the legacy rule gave it."""
+        return f"{model} ({self.family(model)}{'' if model in self.declared else ' by name'})"
+
+    def table(self, models: Iterable[str]) -> pd.DataFrame:
+        """One row per model: model, family, neural, source (``FAMILY_COLUMNS``)."""
+        rows = [
+            {"model": m, "family": self.family(m), "neural": self.neural(m), "source": self.source(m)}
+            for m in dict.fromkeys(str(m) for m in models)
+        ]
+        return pd.DataFrame(rows, columns=FAMILY_COLUMNS)
+
+
+def _families(families: Families | Mapping[str, str] | None) -> Families:
+    if isinstance(families, Families):
+        return families
+    return Families(dict(families or {}))
 
 
 # --------------------------------------------------------------------------- per-series scores
@@ -191,8 +267,11 @@ def _avg_ranks(wide: pd.DataFrame) -> pd.Series:
 # --------------------------------------------------------------------------- summary
 
 
-def summary_table(series: pd.DataFrame) -> pd.DataFrame:
+def summary_table(series: pd.DataFrame, families: Families | Mapping[str, str] | None = None) -> pd.DataFrame:
     """Per dataset (+ overall) x model: location of sMAPE/MASE, OWA, average rank, seed spread.
+
+    ``neural`` and ``family`` come from ``families`` (:class:`Families`; None: every model by the
+    legacy name rule). Models left out of a dataset (:func:`harness.analysis.left_out`) have no row.
 
     ``smape_mean/median`` and ``mase_mean/median`` are over per-series scores (seeds averaged);
     ``owa`` uses the means over the same series of naive2 (NaN without naive2); ``avg_rank`` ranks
@@ -202,6 +281,7 @@ def summary_table(series: pd.DataFrame) -> pd.DataFrame:
     """
     if series.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    fam = _families(families)
     scores = _with_overall(per_series_scores(series))
     per_seed = _with_overall(_per_seed_series(series))
     rows = []
@@ -217,7 +297,8 @@ def summary_table(series: pd.DataFrame) -> pd.DataFrame:
                 {
                     "dataset": dataset,
                     "model": model,
-                    "neural": is_neural(model),
+                    "neural": fam.neural(model),
+                    "family": fam.family(model),
                     "n_series": len(mframe),
                     "n_seeds": len(seed_means),
                     "smape_mean": mframe["smape"].mean(),
@@ -425,7 +506,8 @@ def friedman_nemenyi(series: pd.DataFrame) -> pd.DataFrame:
 def step_errors(forecasts: pd.DataFrame) -> pd.DataFrame:
     """sMAPE by forecast step per dataset (+ overall) x model, averaged over seeds.
 
-    Only (series, window) pairs forecast by every model of the dataset are used. Columns:
+    Only (series, window) pairs forecast by every model of the dataset are used (leave out the
+    rows of models left out of a dataset first: :func:`harness.analysis.without_left_out`). Columns:
     dataset, model, step, smape, n_series. How fast error grows with the step is the evidence
     from stored runs that bears on claim (c).
     """
@@ -465,11 +547,14 @@ def step_errors_by_row_group(path: Path | str, series: pd.DataFrame) -> pd.DataF
     Which (series, window) pairs every model forecast, and how many series each model and seed
     has there, come from ``series`` (metrics.parquet: a forecast is stored exactly for the rows
     with status ok); the forecasts only add sums and counts of sMAPE per dataset x model x seed
-    x step. Same values as :func:`step_errors` up to the order of floating-point sums.
+    x step. Same values as :func:`step_errors` up to the order of floating-point sums. Models left
+    out of a dataset (:func:`harness.analysis.left_out`) are left out here too.
     """
     import pyarrow.parquet as pq
 
     keys = ["dataset", *analysis.KEYS]
+    left = analysis.left_out(series)
+    series = analysis.without_left_out(series, left)
     ok = series.loc[series["status"].eq("ok"), [*keys, "model", "seed"]]
     if ok.empty:
         return pd.DataFrame(columns=STEP_COLUMNS)
@@ -480,7 +565,7 @@ def step_errors_by_row_group(path: Path | str, series: pd.DataFrame) -> pd.DataF
     with pq.ParquetFile(path) as pf:
         for i in range(pf.num_row_groups):
             f = pf.read_row_group(i, columns=[*keys, "model", "seed", "step", "y", "yhat"]).to_pandas()
-            f = f.merge(full, on=keys, how="inner")
+            f = analysis.without_left_out(f, left).merge(full, on=keys, how="inner")
             part = f.assign(smape=_smape_rows(f)).groupby(groups)["smape"].agg(["sum", "count"])
             sums = part if sums is None else sums.add(part, fill_value=0)
     if sums is None or sums.empty:
@@ -538,9 +623,30 @@ def _fmt(x: float, nd: int = 2) -> str:
     return "nan" if x is None or not np.isfinite(x) else f"{x:.{nd}f}"
 
 
-def _verdict_a(dataset: str, summary: pd.DataFrame, versus: pd.DataFrame) -> dict:
+def _contenders(models: Iterable[str], fam: Families) -> list[str]:
+    return [m for m in dict.fromkeys(models) if fam.neural(m)]
+
+
+def _compared(contenders: list[str], fam: Families, dataset: str, left: pd.DataFrame | None) -> str:
+    """The ``compared`` cell of a verdict: each contender with its family, the reference, and the
+    contenders or reference left out of ``dataset`` (overall: of any dataset) for their failures."""
+    text = (", ".join(fam.label(m) for m in contenders) or "no recurrent model") + f" vs {REFERENCE}"
+    if left is None or left.empty:
+        return text
+    rows = left if dataset == OVERALL else left[left["dataset"] == dataset]
+    rows = rows[[fam.neural(m) or m == REFERENCE for m in rows["model"]]]
+    if rows.empty:
+        return text
+    parts = [
+        f"{r.model}{f' on {r.dataset}' if dataset == OVERALL else ''} ({r.n_failed_pairs}/{r.n_pairs} failed)"
+        for r in rows.itertuples()
+    ]
+    return f"{text}; left out, failed on more than {analysis.MAX_FAILED_SHARE:.0%} of the series: {', '.join(parts)}"
+
+
+def _verdict_a(dataset: str, summary: pd.DataFrame, versus: pd.DataFrame, fam: Families) -> dict:
     s = summary[summary["dataset"] == dataset]
-    neural = s[s["model"].map(is_neural)]
+    neural = s[s["model"].map(fam.neural).astype(bool)]
     ref = s[s["model"] == REFERENCE]
     if neural.empty or ref.empty:
         return {"verdict": "inconclusive", "evidence": "no neural model or no arima on this dataset"}
@@ -586,10 +692,10 @@ def _speed_rows(speed: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([sp, overall[sp.columns]], ignore_index=True)
 
 
-def _verdict_b(dataset: str, speed: pd.DataFrame) -> dict:
+def _verdict_b(dataset: str, speed: pd.DataFrame, fam: Families) -> dict:
     sp = speed[speed["dataset"] == dataset]
     ref = sp[sp["model"] == REFERENCE]
-    neural = sp[sp["model"].map(is_neural)]
+    neural = sp[sp["model"].map(fam.neural).astype(bool)]
     if ref.empty or neural.empty:
         return {"verdict": "inconclusive", "evidence": "no neural model or no arima timing on this dataset"}
     ref_ms = float(ref["ms_per_series"].iloc[0])
@@ -615,8 +721,8 @@ def _growth(steps: pd.DataFrame, dataset: str, model: str) -> tuple[float, float
     return first, last, (last / first if first > 0 else math.nan), int(s["step"].iloc[-1])
 
 
-def _verdict_c_steps(dataset: str, summary: pd.DataFrame, steps: pd.DataFrame) -> str:
-    s = summary[(summary["dataset"] == dataset) & summary["model"].map(is_neural)]
+def _verdict_c_steps(dataset: str, summary: pd.DataFrame, steps: pd.DataFrame, fam: Families) -> str:
+    s = summary[(summary["dataset"] == dataset) & summary["model"].map(fam.neural).astype(bool)]
     if s.empty or steps.empty:
         return "no neural model or no forecasts by step"
     best = s.sort_values("smape_mean").iloc[0]["model"]
@@ -639,18 +745,36 @@ def memory_skill(memory: pd.DataFrame) -> pd.Series:
     return (memory["floor"] - memory["error"]) / gap.where(gap > 0)
 
 
+def memory_families(memory: pd.DataFrame) -> Families:
+    """The families of the memory study's models: its table's ``family`` column (recorded from
+    the study run's experiments.csv), or the legacy name rule for a study stored without one."""
+    if "family" not in memory.columns:
+        return Families()
+    known = memory.dropna(subset=["family"]).drop_duplicates("model")
+    return Families(dict(zip(known["model"].astype(str), known["family"].astype(str))))
+
+
 def memory_verdict(memory: pd.DataFrame) -> dict:
     """Verdict on claim (c) from the memory study's table (task, lag, model, error, floor,
-    optimum; one row per task x lag x model, seeds already averaged). See the module docstring.
+    optimum, and family where recorded; one row per task x lag x model, seeds already averaged).
+    See the module docstring.
 
-    The evidence names, per neural model and task, the longest lag it still succeeds at.
+    Returns verdict, evidence and compared (the contenders with their families, and the models
+    whose success makes a lag usable: arima and the gated networks). The evidence names, per
+    neural model and task, the longest lag it still succeeds at.
     """
+    fam = memory_families(memory)
     m = memory.copy()
     m["skill"] = memory_skill(m)
     m["fail"] = m["skill"] < FAIL_SKILL
     m["ok"] = m["skill"] >= OK_SKILL
-    neural = m[m["model"].map(is_neural)]
-    able = m[(m["model"] == REFERENCE) | m["model"].str.lower().str.contains("lstm|gru")]
+    neural = m[m["model"].map(fam.neural).astype(bool)]
+    able = m[(m["model"] == REFERENCE) | m["model"].map(fam.gated).astype(bool)]
+    gated = [fam.label(x) for x in dict.fromkeys(able["model"]) if x != REFERENCE]
+    compared = (
+        f"memory study: {', '.join(fam.label(x) for x in dict.fromkeys(neural['model'])) or 'no recurrent model'}"
+        f"; a lag is usable where {' or '.join([REFERENCE, *gated])} succeeds"
+    )
     usable = set(zip(able.loc[able["ok"], "task"], able.loc[able["ok"], "lag"]))
     is_usable = np.array([(t, lag) in usable for t, lag in zip(neural["task"], neural["lag"])], dtype=bool)
     failing = neural[neural["fail"].to_numpy() & is_usable]
@@ -670,15 +794,18 @@ def memory_verdict(memory: pd.DataFrame) -> dict:
             "verdict": "supported",
             "evidence": f"memory study: {first['model']} skill {_fmt(first['skill'])} on {first['task']} at L={int(first['lag'])} "
             f"where {', '.join(sorted(helpers))} {'succeeds' if len(helpers) == 1 else 'succeed'}; {summary}",
+            "compared": compared,
         }
     if len(neural) and neural["ok"].all():
         return {
             "verdict": "refuted",
             "evidence": f"memory study: every neural model has skill >= {OK_SKILL} up to L={int(neural['lag'].max())}; {summary}",
+            "compared": compared,
         }
     return {
         "verdict": "inconclusive",
-        "evidence": f"memory study: no neural model fails where arima or an LSTM/GRU succeeds; {summary}",
+        "evidence": f"memory study: no neural model fails where arima or a gated network (lstm, gru) succeeds; {summary}",
+        "compared": compared,
     }
 
 
@@ -689,14 +816,23 @@ def verdicts(
     steps: pd.DataFrame,
     memory: pd.DataFrame | None = None,
     cost_verdict: pd.DataFrame | None = None,
+    families: Families | Mapping[str, str] | None = None,
+    left_out: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per claim x dataset (+ overall): claim, dataset, verdict, rule, evidence.
+    """One row per claim x dataset (+ overall): claim, dataset, verdict, compared, rule, evidence.
 
     Applies the rules of the module docstring; ``memory`` (the memory study's table) decides
     claim (c) on the overall row when given; ``cost_verdict`` (the cost study's verdict.csv)
-    adds a ``cost-study`` row to claim (b).
+    adds a ``cost-study`` row to claim (b). ``families`` says which models are contenders
+    (:class:`Families`; None: the legacy name rule for all). ``left_out``
+    (:func:`harness.analysis.left_out`): models left out of a dataset for their failures, which
+    the summary already lacks; here their timings are left out of claim (b) too, and
+    ``compared`` names them.
     """
+    fam = _families(families)
     datasets = list(dict.fromkeys(summary["dataset"]))
+    if speed is not None and left_out is not None:
+        speed = analysis.without_left_out(speed, left_out)
     speed_all = (
         _speed_rows(speed)
         if speed is not None and len(speed)
@@ -707,30 +843,54 @@ def verdicts(
             datasets.append(d)
     if OVERALL in datasets:  # keep overall last
         datasets = [d for d in datasets if d != OVERALL] + [OVERALL]
+    accuracy_compared = {
+        d: _compared(_contenders(summary.loc[summary["dataset"] == d, "model"], fam), fam, d, left_out)
+        for d in datasets
+    }
     rows = []
     for d in datasets:
-        rows.append({"claim": "a", "dataset": d, "rule": RULES["a"], **_verdict_a(d, summary, versus)})
+        rows.append(
+            {
+                "claim": "a",
+                "dataset": d,
+                "compared": accuracy_compared[d],
+                "rule": RULES["a"],
+                **_verdict_a(d, summary, versus, fam),
+            }
+        )
     for d in datasets:
-        rows.append({"claim": "b", "dataset": d, "rule": RULES["b"], **_verdict_b(d, speed_all)})
+        timed = _contenders(speed_all.loc[speed_all["dataset"] == d, "model"], fam)
+        rows.append(
+            {
+                "claim": "b",
+                "dataset": d,
+                "compared": _compared(timed, fam, d, left_out),
+                "rule": RULES["b"],
+                **_verdict_b(d, speed_all, fam),
+            }
+        )
     if cost_verdict is not None and len(cost_verdict):
         cv = cost_verdict.iloc[0]
+        compared = cv.get("compared")
         rows.append(
             {
                 "claim": "b",
                 "dataset": COST_STUDY,
+                "compared": compared if isinstance(compared, str) else "",
                 "rule": cv["rule"],
                 "verdict": cv["verdict"],
                 "evidence": cv["evidence"],
             }
         )
     for d in datasets:
-        evidence = _verdict_c_steps(d, summary, steps)
+        evidence = _verdict_c_steps(d, summary, steps, fam)
         if d == OVERALL and memory is not None and len(memory):
             mv = memory_verdict(memory)
             rows.append(
                 {
                     "claim": "c",
                     "dataset": d,
+                    "compared": f"{mv['compared']}; by step: {accuracy_compared[d]}",
                     "rule": RULES["c_memory"],
                     "verdict": mv["verdict"],
                     "evidence": mv["evidence"] + "; " + evidence,
@@ -739,7 +899,14 @@ def verdicts(
         else:
             note = "" if d != OVERALL else "; no memory study attached (rnnbench study memory)"
             rows.append(
-                {"claim": "c", "dataset": d, "rule": RULES["c"], "verdict": "inconclusive", "evidence": evidence + note}
+                {
+                    "claim": "c",
+                    "dataset": d,
+                    "compared": accuracy_compared[d],
+                    "rule": RULES["c"],
+                    "verdict": "inconclusive",
+                    "evidence": evidence + note,
+                }
             )
     return pd.DataFrame(rows, columns=VERDICT_COLUMNS)
 
@@ -752,6 +919,7 @@ def claims_tables(
     stored_steps: pd.DataFrame | None = None,
     cost_verdict: pd.DataFrame | None = None,
     stored_versus: pd.DataFrame | None = None,
+    families: Families | Mapping[str, str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Every claims table from frames already in memory (the report has read them once).
 
@@ -759,11 +927,16 @@ def claims_tables(
     reference) sMAPE by step is ``stored_steps`` and the Diebold-Mariano columns come from
     ``stored_versus`` (the claims/versus.csv written when the forecasts were there; NaN without it).
     ``memory`` and ``cost_verdict`` are the attached studies' tables (see :func:`verdicts`).
-    Returns keys: per_series, summary, versus, friedman, step_errors, speed, verdicts, and
+    ``families``: model -> declared family (:func:`declared_families` of experiments.csv); a
+    model without one is judged by the legacy name rule. Returns keys: per_series, summary,
+    versus, friedman, step_errors, speed, verdicts, families (each model's family and where it
+    came from, memory-study models included), left_out (:func:`harness.analysis.left_out`), and
     memory when given.
     """
     forecasts = forecasts if forecasts is not None else pd.DataFrame()
-    summary = summary_table(series)
+    fam = _families(families)
+    left = analysis.left_out(series)
+    summary = summary_table(series, fam)
     versus = versus_reference(series, forecasts)
     if forecasts.empty and stored_versus is not None and len(versus):
         dm = ["dm_stat", "dm_p", "dm_n"]
@@ -772,7 +945,14 @@ def claims_tables(
     if forecasts.empty and stored_steps is not None:
         steps = stored_steps
     else:
-        steps = step_errors(forecasts)
+        steps = step_errors(analysis.without_left_out(forecasts, left))
+    models = [*series["model"].unique(), *(speed["model"].unique() if speed is not None and "model" in speed else [])]
+    family_table = fam.table(models).assign(where="run")
+    if memory is not None and len(memory):
+        family_table = pd.concat(
+            [family_table, memory_families(memory).table(memory["model"].unique()).assign(where="memory study")],
+            ignore_index=True,
+        )
     out = {
         "per_series": per_series_scores(series),
         "summary": summary,
@@ -780,7 +960,9 @@ def claims_tables(
         "friedman": friedman_nemenyi(series),
         "step_errors": steps,
         "speed": speed,
-        "verdicts": verdicts(summary, versus, speed, steps, memory, cost_verdict),
+        "verdicts": verdicts(summary, versus, speed, steps, memory, cost_verdict, fam, left),
+        "families": family_table[["where", *FAMILY_COLUMNS]],
+        "left_out": left,
     }
     if memory is not None:
         out["memory"] = memory
@@ -797,7 +979,8 @@ def stored_inputs(
     """What :func:`claims_tables` needs of a finished run dir beside its metrics: (forecasts,
     the note of :func:`load_forecasts`, keyword arguments). The stored claims/step_errors.csv
     and claims/versus.csv stand in where the forecasts are too large or absent; the attached
-    ``studies`` (:func:`harness.studies.read_studies`) give the memory table and cost verdict."""
+    ``studies`` (:func:`harness.studies.read_studies`) give the memory table and cost verdict;
+    experiments.csv gives each model's declared family (none in a run stored before families)."""
     forecasts, streamed_steps, note = load_forecasts(root / "forecasts.parquet", series)
     if streamed_steps is not None:
         steps, versus = streamed_steps, None
@@ -805,6 +988,7 @@ def stored_inputs(
         steps = _optional(root / "claims" / "step_errors.csv", pd.read_csv)
         no_forecasts = forecasts is None or forecasts.empty
         versus = _optional(root / "claims" / "versus.csv", pd.read_csv) if no_forecasts else None
+    cost = studies["cost"].tables if "cost" in studies else {}
     return (
         forecasts,
         note,
@@ -812,9 +996,25 @@ def stored_inputs(
             "stored_steps": steps,
             "stored_versus": versus,
             "memory": studies["memory"].tables.get("memory") if "memory" in studies else None,
-            "cost_verdict": studies["cost"].tables.get("verdict") if "cost" in studies else None,
+            "cost_verdict": _cost_verdict(cost.get("verdict"), cost.get("cost")),
+            "families": declared_families(_optional(root / "experiments.csv", pd.read_csv)),
         },
     )
+
+
+def _cost_verdict(verdict: pd.DataFrame | None, rows: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The cost study's verdict.csv, with a ``compared`` column for a study stored before it
+    had one: what its rule then compared, every model timed other than arima (from cost.csv)."""
+    if verdict is None or "compared" in verdict.columns:
+        return verdict
+    others = [] if rows is None else [m for m in dict.fromkeys(rows["model"].astype(str)) if m != REFERENCE]
+    compared = (
+        f"{', '.join(others)} vs {REFERENCE} (a cost study stored before models declared a family: "
+        f"every model timed other than {REFERENCE}, its rule then)"
+        if others
+        else ""
+    )
+    return verdict.assign(compared=compared)
 
 
 def claims_report(store_root: Path | str) -> dict[str, pd.DataFrame]:

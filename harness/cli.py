@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from harness.errors import BadInput, OptionError, StoreError, StudyError, one_line
+from harness.errors import BadInput, ModelError, OptionError, StoreError, StudyError, one_line
 from harness.plugins import Registry, load_registry
 from harness.suite import DEFAULT_SUITE
 
@@ -460,8 +460,8 @@ def compare(run_a: str, run_b: str, csv_out: str | None) -> None:
 @click.argument("name", required=False)
 @click.pass_context
 def list_models(ctx: click.Context, name: str | None) -> None:
-    """List registered models with their plugin, scope and default parameters; with NAME, describe
-    that model and each of its parameters (type, default, bounds, meaning)."""
+    """List registered models with their scope, family, plugin and default parameters; with NAME,
+    describe that model and each of its parameters (type, default, bounds, meaning)."""
     registry = _registry(ctx)
     if name is not None:
         for line in describe_model(registry.model(name)):
@@ -469,9 +469,24 @@ def list_models(ctx: click.Context, name: str | None) -> None:
         return
     for spec in sorted(registry.models.values(), key=lambda s: s.name):
         params = ", ".join(f"{k}={v!r}" for k, v in spec.params.items()) or "-"
-        click.echo(f"{spec.name:<16} {spec.scope:<7} {spec.plugin:<24} {params}")
+        click.echo(f"{spec.name:<16} {spec.scope:<7} {_family(spec):<9} {spec.plugin:<24} {params}")
     for missing in sorted(registry.unavailable.values(), key=lambda m: m.name):
-        click.echo(f"{missing.name:<16} {'-':<7} {missing.plugin:<24} unavailable: {missing.why}")
+        click.echo(f"{missing.name:<16} {'-':<7} {'-':<9} {missing.plugin:<24} unavailable: {missing.why}")
+
+
+def _family(spec, described: bool = False) -> str:
+    """The family a registered model declares (``lstm-torch``: lstm); with ``described``, also
+    whether the claims count it as an RNN. A declaration the harness refuses says so."""
+    from harness.models import FAMILIES, is_recurrent, model_family
+
+    try:
+        family = model_family(spec.cls, spec.params, spec.name)
+    except ModelError as exc:
+        return f"invalid ({one_line(exc)})" if described else "invalid"
+    if not described:
+        return family
+    role = "recurrent: a contender in the claims" if is_recurrent(family) else "not a contender in the claims"
+    return f"{family}: {FAMILIES[family]}; {role}"
 
 
 def describe_model(spec) -> list[str]:
@@ -489,6 +504,7 @@ def describe_model(spec) -> list[str]:
         f"  plugin  {spec.plugin}",
         f"  class   {spec.cls.__module__}.{spec.cls.__qualname__}",
         f"  scope   {spec.scope}{' (deterministic: one seed per task)' if spec.cls.deterministic else ''}",
+        f"  family  {_family(spec, described=True)}",
         f"  device  {_model_device(spec)}",
         "",
     ]

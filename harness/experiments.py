@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from harness import metrics
+from harness.models import model_family
 from harness.plugins import ModelSpec
 from harness.tasks import Task
 
@@ -99,6 +100,13 @@ class Experiment:
             "params": self.params,
             "seed": self.seed,
         }
+
+    @property
+    def family(self) -> str:
+        """What the model declares it is with this experiment's parameters (a key of
+        :data:`harness.models.FAMILIES`); recorded in experiments.csv, read by the claims. Not part
+        of the config id: it follows from the model and its parameters, which are."""
+        return model_family(self.model.cls, self.params, self.model.name)
 
     @property
     def config_id(self) -> str:

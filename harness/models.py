@@ -32,8 +32,29 @@ from harness.params import Param, from_legacy
 
 #: Names a parameter cannot have: the constructor's own arguments and the class's registry fields.
 RESERVED_NAMES = frozenset(
-    {"horizon", "season_length", "seed", "params", "parameters", "defaults", "name", "scope", "deterministic"}
+    {"horizon", "season_length", "seed", "params", "parameters", "defaults", "name", "scope", "deterministic", "family"}
 )
+
+#: What a model can declare it is (:attr:`Forecaster.family`), with what each value means. The
+#: claims compare the recurrent families (``RECURRENT_FAMILIES``) with arima, so a model is a
+#: contender because it says what it is, never because of its name.
+FAMILIES: dict[str, str] = {
+    "rnn": "Elman (simple) recurrent network",
+    "lstm": "long short-term memory network (gated recurrent)",
+    "gru": "gated recurrent unit network (gated recurrent)",
+    "tcn": "temporal convolutional network",
+    "mlp": "feed-forward network on input windows",
+    "transformer": "attention-based network",
+    "arima": "ARIMA, auto-ARIMA",
+    "ets": "exponential smoothing state space models",
+    "theta": "the Theta method",
+    "baseline": "benchmarks that learn (almost) nothing: naive, seasonal naive, Naive2, mean",
+    "other": "anything else; the default of a class that declares nothing",
+}
+#: The families the claims are about ("RNNs"): a model of one of them is a contender.
+RECURRENT_FAMILIES = frozenset({"rnn", "lstm", "gru"})
+#: The gated recurrent families: claim (c) asks whether the Elman network fails where these succeed.
+GATED_FAMILIES = frozenset({"lstm", "gru"})
 
 
 @dataclass(frozen=True)
@@ -72,6 +93,10 @@ class Forecaster(abc.ABC):
     _declared: ClassVar[dict[str, Param]] = {}
     #: A deterministic model gives the same forecasts for every seed, so it runs once per task.
     deterministic: ClassVar[bool] = False
+    #: What kind of model this is, a key of :data:`FAMILIES` (default ``"other"``); recorded with
+    #: every result (experiments.csv) and read by the claims. A class whose parameters choose the
+    #: architecture overrides :meth:`family_of` instead of fixing one value here.
+    family: ClassVar[str] = "other"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -93,6 +118,8 @@ class Forecaster(abc.ABC):
         reserved = sorted(RESERVED_NAMES & set(own))
         if reserved:
             raise TypeError(f"{cls.__qualname__}: {reserved[0]!r} cannot be a parameter name (the harness sets it)")
+        if cls.family not in FAMILIES:
+            raise TypeError(f"{cls.__qualname__}: family {cls.family!r} is not one of {', '.join(FAMILIES)}")
         cls._declared = own
         cls.parameters = {**declared, **own}
         cls.defaults = {key: p.default for key, p in cls.parameters.items()}
@@ -111,6 +138,16 @@ class Forecaster(abc.ABC):
             self.parameters[key].validate(model, key, value)
         for key, value in self.params.items():
             setattr(self, key, value)
+        #: this object's family, which may depend on its parameters (:meth:`family_of`)
+        self.family = model_family(type(self), self.params, model)
+
+    @classmethod
+    def family_of(cls, params: Mapping[str, Any]) -> str:
+        """The family of this class with these parameter values (registered defaults updated by
+        the suite and ``-p``): by default the class's :attr:`family`. Override it when a parameter
+        chooses the architecture, as the torch plugin's ``cell`` does (``lstm-torch`` is an
+        ``lstm``, ``rnn-torch`` an ``rnn``, one class registered under both names)."""
+        return cls.family
 
     @property
     def device(self) -> str:
@@ -273,6 +310,21 @@ def forecasts_by_series(out: Any, panel: Panel, horizon: int, model: str) -> Spl
         f"many series as horizon steps): {keyed}"
     )
     return dict(enumerate(array)), {}, note
+
+
+def model_family(cls: type[Forecaster], params: Mapping[str, Any], model: str = "") -> str:
+    """The family a model class declares for these parameter values (:meth:`Forecaster.family_of`),
+    checked: a value outside :data:`FAMILIES` is a :class:`ModelError` naming the model."""
+    family = cls.family_of({**cls.defaults, **params})
+    if family not in FAMILIES:
+        name = model or cls.name or cls.__name__
+        raise ModelError(f"model {name}: family {family!r} is not one of {', '.join(FAMILIES)}")
+    return family
+
+
+def is_recurrent(family: str) -> bool:
+    """True for the recurrent families (rnn, lstm, gru), the subject of the claims."""
+    return family in RECURRENT_FAMILIES
 
 
 def as_forecast(out: Any, horizon: int) -> Forecast:

@@ -12,11 +12,23 @@ from pathlib import Path
 import pandas as pd
 
 from harness import claims, figures, html
-from harness.analysis import accuracy_table, failures_table, speed_table
+from harness.analysis import FAIRNESS_RULE, MAX_FAILED_SHARE, accuracy_table, failures_table, speed_table
 from harness.store import RunStore, atomic_write_frame, atomic_write_text
 from harness.studies import Study, read_studies
 
-ACCURACY_SHOWN = ["model", "n_series", "smape", "mase", "owa", "rmse", "mae", "coverage", "msis", "smape_sd"]
+ACCURACY_SHOWN = [
+    "model",
+    "n_series",
+    "n_failed",
+    "smape",
+    "mase",
+    "owa",
+    "rmse",
+    "mae",
+    "coverage",
+    "msis",
+    "smape_sd",
+]
 SPEED_SHOWN = ["model", "device", "fit_s", "predict_s", "cpu_s", "wall_s", "ms_per_series", "rel_cost", "peak_rss_mb"]
 SUMMARY_SHOWN = [
     "dataset",
@@ -56,7 +68,41 @@ def markdown_table(df: pd.DataFrame) -> str:
 
 def _present(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     optional = ("coverage", "msis", "smape_sd", "smape_seed_sd", "dm_stat", "dm_p")
-    return df[[c for c in columns if c in df.columns and not (c in optional and df[c].isna().all())]]
+    shown = [c for c in columns if c in df.columns and not (c in optional and df[c].isna().all())]
+    # n_failed only where some model failed: a left-out model's row then shows its failures
+    return df[[c for c in shown if not (c == "n_failed" and not (df[c].fillna(0) > 0).any())]]
+
+
+def _contender_notes(tables: dict) -> list[str]:
+    """What the claims section says about how contenders were chosen: by declared family, or,
+    for a run (or memory study) stored before models declared one, by the old name rule; and
+    which models were left out of a dataset for their failures."""
+    fam = tables.get("families")
+    notes = [
+        "Each claim gets a verdict per dataset and overall (all series pooled) by the rule written "
+        "beside it: supported, refuted or inconclusive. The RNNs (contenders) are the models whose declared "
+        "family is recurrent - rnn (Elman), lstm or gru; `rnnbench models` shows each model's family - "
+        "never chosen by name; the reference is arima. The compared column names the models each verdict compared."
+    ]
+    if fam is not None and len(fam):
+        for where, what in (("run", "This run"), ("memory study", "The attached memory study")):
+            legacy = fam[(fam["where"] == where) & (fam["source"] == claims.BY_NAME)]
+            if len(legacy) == 0:
+                continue
+            neural = legacy.loc[legacy["neural"].astype(bool), "model"].tolist()
+            notes.append(
+                f"{what} was stored before models declared a family (no family recorded for "
+                f"{', '.join(legacy['model'])}), so for it alone the old name rule applies: a model whose name "
+                f"contains rnn, lstm or gru is a contender ({', '.join(neural) or 'none'})."
+            )
+    left = tables.get("left_out")
+    if left is not None and len(left):
+        parts = [f"{r.model} on {r.dataset} ({r.n_failed_pairs} of {r.n_pairs})" for r in left.itertuples()]
+        notes.append(
+            f"Left out of a dataset's comparison (accuracy and claims) for failing on more than "
+            f"{MAX_FAILED_SHARE:.0%} of its series: " + ", ".join(parts) + "."
+        )
+    return notes
 
 
 def _cost_blocks(study: Study | None) -> list:
@@ -109,12 +155,7 @@ def _claim_sections(tables: dict, figs: dict[str, Path], studies: dict[str, Stud
     sections: list[Section] = [
         (
             "Claims",
-            [
-                "Each claim gets a verdict per dataset and overall (all series pooled) by the rule written "
-                "beside it: supported, refuted or inconclusive. RNNs are the models named rnn/lstm/gru; the "
-                "reference is arima.",
-                _present(verdicts, ["claim", "dataset", "verdict", "evidence"]),
-            ],
+            [*_contender_notes(tables), _present(verdicts, ["claim", "dataset", "verdict", "compared", "evidence"])],
         )
     ]
     for claim, title in CLAIM_TITLES.items():
@@ -169,8 +210,9 @@ def build_report(store: RunStore) -> str:
     studies = read_studies(store.root)
     forecasts, large_note, stored = claims.stored_inputs(store.root, series, studies)
     tables = claims.claims_tables(series, forecasts, speed, **stored)
+    left_out = tables["left_out"]  # models left out of a dataset for their failures (analysis.left_out)
     (store.root / "claims").mkdir(exist_ok=True)
-    for name in ("summary", "versus", "friedman", "step_errors", "verdicts"):
+    for name in ("summary", "versus", "friedman", "step_errors", "verdicts", "families"):
         atomic_write_frame(tables[name], store.root / "claims" / f"{name}.csv")
     fr = tables["friedman"]
     figs = figures.write_figures(
@@ -194,8 +236,7 @@ def build_report(store: RunStore) -> str:
         f"Python {manifest['versions'].get('python')}, rnnbench {manifest['versions'].get('rnnbench', '?')}, "
         f"commit {manifest.get('git_commit') or 'unknown'}.",
         "Accuracy: means over series (M4 definitions: sMAPE in %, MASE scaled by the in-sample seasonal "
-        "naive error, OWA relative to Naive2; lower is better). Every model is scored on the same series: "
-        "a series any model failed on is left out of all (see n_excluded in accuracy.csv).",
+        "naive error, OWA relative to Naive2; lower is better). " + FAIRNESS_RULE,
         "Speed: ms_per_series is model compute time per series (fit + predict; for local models the sum "
         "over series, independent of worker count); rel_cost is that relative to naive.",
     ]
@@ -206,10 +247,19 @@ def build_report(store: RunStore) -> str:
         acc = accuracy[accuracy["dataset"] == dataset].sort_values("smape")
         spd = speed[speed["dataset"] == dataset].set_index("model").reindex(acc["model"]).reset_index()
         fp = manifest.get("datasets", {}).get(dataset, "")
-        excluded = int(acc["n_excluded"].max()) if len(acc) else 0
+        compared = acc[~acc["left_out"].astype(bool)]
+        excluded = int(compared["n_excluded"].max()) if len(compared) else 0
+        left = left_out[left_out["dataset"] == dataset]
+        dropped = ", ".join(f"{r.model} (failed on {r.n_failed_pairs} of {r.n_pairs})" for r in left.itertuples())
         blocks = [
-            f"{int(acc['n_series'].max())} series, fingerprint {fp}"
+            f"{int(compared['n_series'].max()) if len(compared) else 0} series, fingerprint {fp}"
             + (f", {excluded} series left out because a model failed on them" if excluded else "")
+            + (
+                f"; left out of this dataset's comparison for failing on more than {MAX_FAILED_SHARE:.0%} "
+                f"of its series: {dropped}"
+                if dropped
+                else ""
+            )
             + ".",
             "Accuracy:",
             _present(acc, ACCURACY_SHOWN),
@@ -222,7 +272,7 @@ def build_report(store: RunStore) -> str:
         sections.append((f"Dataset {dataset}", blocks))
     if len(failures):
         log = "Every failure, with its traceback, is in failures.jsonl in the run directory (one JSON record a line)."
-        sections.append(("Failures", [failures, log]))
+        sections.append(("Failures", [FAIRNESS_RULE, failures, log]))
     title = f"rnnbench run {store.root.name}"
     html.write_html(store.root / "report.html", title, sections)
     text = _markdown(title, sections, store.root)
@@ -254,5 +304,6 @@ def terminal_summary(store: RunStore) -> str:
     )
     shown = merged[["dataset", "model", "n_series", "smape", "mase", "owa", "ms_per_series", "rel_cost"]]
     verdicts = pd.read_csv(store.root / "claims" / "verdicts.csv")
-    overall = verdicts[verdicts["dataset"] == claims.OVERALL][["claim", "verdict", "evidence"]]
+    columns = [c for c in ("claim", "verdict", "compared", "evidence") if c in verdicts.columns]
+    overall = verdicts[verdicts["dataset"] == claims.OVERALL][columns]
     return markdown_table(shown.sort_values(["dataset", "smape"])) + "\n\n" + markdown_table(overall)

@@ -7,7 +7,7 @@ Layout::
     RUN_DIR/metrics.parquet      per series x window x model x seed
     RUN_DIR/failures.jsonl       every failure of the run, one JSON record a line, with its traceback
     RUN_DIR/forecasts.parquet    unique_id, window, origin, step, y, yhat, lo, hi, dataset, model, seed
-    RUN_DIR/experiments.csv      one row per experiment: status, times, device, config id
+    RUN_DIR/experiments.csv      one row per experiment: status, times, device, config id, family
     RUN_DIR/accuracy.csv, speed.csv, report.md
 
 Rows stream: a running experiment appends each finished chunk of series to its checkpoint
@@ -361,9 +361,16 @@ class RunStore:
         """metrics.parquet and forecasts.parquet from these (finished) experiments' checkpoints,
         copied row group by row group into one file each, in experiment order (never all rows in
         memory); failures.jsonl likewise from their failure logs; experiments.csv from their
-        summaries, which are returned."""
+        summaries, which are returned, each with the ``family`` its model declares
+        (:attr:`Experiment.family`, after ``scope``), so a report rebuilt from the run knows which
+        models are recurrent without asking the plugins again."""
         parts = [self.part_dir(e) for e in experiments]
-        summaries = pd.DataFrame([json.loads((p / "summary.json").read_text(encoding="utf-8")) for p in parts])
+        summaries = pd.DataFrame(
+            [
+                _with_family(json.loads((p / "summary.json").read_text(encoding="utf-8")), e)
+                for p, e in zip(parts, experiments)
+            ]
+        )
         for name, result in (("series.parquet", "metrics.parquet"), ("forecasts.parquet", "forecasts.parquet")):
             merge_tables([p / name for p in parts], TABLE_SCHEMAS[name], self.root / result)
         merge_logs([p / FAILURES for p in parts], self.root / FAILURES)
@@ -388,6 +395,15 @@ class RunStore:
                 f"{self.root} has no finished results ({exc}); finish it with --resume {self.root}"
             ) from None
         return experiments, series
+
+
+def _with_family(summary: dict[str, Any], exp: Experiment) -> dict[str, Any]:
+    """An experiment's summary with its model's family after ``scope`` (or last)."""
+    out = {k: v for k, v in summary.items() if k != "family"}
+    keys = list(out)
+    at = keys.index("scope") + 1 if "scope" in keys else len(keys)
+    items = list(out.items())
+    return dict([*items[:at], ("family", exp.family), *items[at:]])
 
 
 def _install(tmp: Path, final: Path, summary: dict[str, Any]) -> None:

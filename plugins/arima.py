@@ -101,6 +101,7 @@ class AutoArima(harness.LocalForecaster):
     """
 
     name = "arima"
+    family = "arima"
     order: tuple[int, int, int] | None = harness.param(
         None, "fixed (p, d, q) order, skipping the search (null: stepwise search)", type=tuple
     )

@@ -29,6 +29,7 @@ class Naive(harness.LocalForecaster):
     """Random walk: every future value equals the last observation."""
 
     name: ClassVar[str] = "naive"
+    family: ClassVar[str] = "baseline"
 
     def fit_predict_one(self, y: np.ndarray) -> np.ndarray:
         y = _check(y)
@@ -40,6 +41,7 @@ class SeasonalNaive(harness.LocalForecaster):
     series is shorter than one season."""
 
     name: ClassVar[str] = "snaive"
+    family: ClassVar[str] = "baseline"
 
     def fit_predict_one(self, y: np.ndarray) -> np.ndarray:
         y = _check(y)
@@ -58,6 +60,7 @@ class Mean(harness.LocalForecaster):
     """
 
     name: ClassVar[str] = "mean"
+    family: ClassVar[str] = "baseline"
 
     def fit_predict_one(self, y: np.ndarray) -> np.ndarray:
         y = _check(y)
@@ -75,6 +78,7 @@ class Naive2(harness.LocalForecaster):
     """
 
     name: ClassVar[str] = "naive2"
+    family: ClassVar[str] = "baseline"
 
     def fit_predict_one(self, y: np.ndarray) -> np.ndarray:
         y = _check(y)
@@ -101,6 +105,7 @@ class Theta(harness.LocalForecaster):
     """
 
     name: ClassVar[str] = "theta"
+    family: ClassVar[str] = "theta"
     theta: float = harness.param(
         2.0, "SES plus (1 - 1/theta) x the linear trend's drift; 2 is the standard Theta method", ge=1
     )

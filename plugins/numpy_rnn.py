@@ -592,6 +592,7 @@ class RNNNumpy(harness.WindowForecaster):
     network: ClassVar[type[ElmanRNN]] = ElmanRNN
 
     name: ClassVar[str] = "rnn-numpy"
+    family: ClassVar[str] = "rnn"
     hidden: int = harness.param(32, "hidden units of the Elman layer", ge=1)
     activation: str = harness.param("tanh", "hidden-layer activation", choices=ACTIVATIONS)
     epochs: int = harness.param(60, "maximum training epochs", ge=1)

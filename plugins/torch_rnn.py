@@ -44,7 +44,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -154,6 +154,8 @@ class TorchRNN(harness.WindowForecaster):
     """
 
     name: ClassVar[str] = "rnn-torch"
+    #: the family of the default cell; :meth:`family_of` gives the registered or chosen one
+    family: ClassVar[str] = "rnn"
     strategy: str = harness.param(
         "mimo",
         "mimo: a Linear head emits all horizon steps at once; recursive: one step, fed back horizon times; "
@@ -178,6 +180,12 @@ class TorchRNN(harness.WindowForecaster):
     threads: int | None = harness.param(
         1, "torch CPU threads during fit and predict (null: leave torch's setting)", ge=1, nullable=True
     )
+
+    @classmethod
+    def family_of(cls, params: Mapping[str, Any]) -> str:
+        """The cell is the family: ``rnn`` (Elman), ``lstm`` or ``gru``, so ``lstm-torch`` and
+        ``-p rnn-torch.cell=gru`` are what they compute, whatever they are named."""
+        return str(params.get("cell", cls.defaults["cell"]))
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -64,10 +64,13 @@ import pandas as pd
 
 from harness.claims import REFERENCE
 from harness.data import Dataset, Panel
+from harness.models import is_recurrent
 from harness.studies import study_dir
 
 AXES: tuple[str, ...] = ("length", "n_series", "hidden")
-#: The local reference model of claim (b); every other model is a neural contender.
+#: The device the local reference model of claim (b) is timed on. The contenders are the models
+#: whose declared family is recurrent (rnn, lstm, gru; the ``family`` column of cost.csv);
+#: other models are timed and shown but not compared (:func:`contenders`).
 REFERENCE_DEVICE = "cpu"
 #: Axes along which the local reference and the global RNNs scale differently (crossover).
 CROSSOVER_AXES: tuple[str, ...] = ("n_series", "length", "hidden")
@@ -88,10 +91,11 @@ ROW_COLUMNS = [
     "cpu_s",
     "ms_per_series",
     "n_params",
+    "family",
 ]
 EXPONENT_COLUMNS = ["axis", "model", "device", "exponent", "exponent_se", "intercept", "r2", "n_points"]
 CROSSOVER_COLUMNS = ["axis", "model", "device", "crossover_value", "within_range", "cheaper_below", "note"]
-VERDICT_COLUMNS = ["claim", "verdict", "rule", "evidence"]
+VERDICT_COLUMNS = ["claim", "verdict", "compared", "rule", "evidence"]
 
 RULE = (
     "cost study: total fit+predict time of every neural model (each device) vs arima (cpu) at every "
@@ -346,6 +350,7 @@ def run_cost_study(
                         "cpu_s": float(s["cpu_s"]),
                         "ms_per_series": (fit_s + predict_s) * 1000.0 / max(1, point["n_series"]),
                         "n_params": _n_params(model),
+                        "family": model.family,
                     }
                 row = {
                     "axis": axis,
@@ -410,6 +415,17 @@ def fit_exponents(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=EXPONENT_COLUMNS)
 
 
+def contenders(rows: pd.DataFrame) -> list[str]:
+    """The models of the cost study that claim (b) is about: those whose recorded family is
+    recurrent (rnn, lstm, gru). A study stored before models declared a family (cost.csv without
+    a ``family`` column) keeps its rule then: every model other than arima."""
+    models = list(dict.fromkeys(rows["model"].astype(str)))
+    if "family" not in rows.columns or rows["family"].isna().any():
+        return [m for m in models if m != REFERENCE]
+    family = dict(zip(rows["model"].astype(str), rows["family"].astype(str)))
+    return [m for m in models if m != REFERENCE and is_recurrent(family[m])]
+
+
 def _median_costs(rows: pd.DataFrame) -> pd.DataFrame:
     return _positive(rows).groupby(["axis", "value", "model", "device"], as_index=False)["total_s"].median()
 
@@ -442,6 +458,7 @@ def crossover(rows: pd.DataFrame) -> pd.DataFrame:
     ex = fit_exponents(rows).set_index(["axis", "model", "device"])
     med = _median_costs(rows)
     comparisons = _comparisons(rows)
+    compared = set(contenders(rows))
     out = []
     for axis in CROSSOVER_AXES:
         ref_key = (axis, REFERENCE, REFERENCE_DEVICE)
@@ -457,7 +474,7 @@ def crossover(rows: pd.DataFrame) -> pd.DataFrame:
         vals = med.loc[med["axis"] == axis, "value"]
         lo, hi = float(vals.min()), float(vals.max())
         for (ax, model, device), fit in ex.iterrows():
-            if ax != axis or model == REFERENCE:
+            if ax != axis or model not in compared:
                 continue
             label = _label(model, device)
             measured = _cheaper_everywhere(comparisons, axis, model, device)
@@ -502,11 +519,11 @@ def crossover(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _comparisons(rows: pd.DataFrame) -> pd.DataFrame:
-    """Each neural model/device's median cost beside arima's at the same axis value (arima's
-    base-point cost on the hidden axis, where it has no hidden size)."""
+    """Each contender's (:func:`contenders`) median cost per device beside arima's at the same
+    axis value (arima's base-point cost on the hidden axis, where it has no hidden size)."""
     med = _median_costs(rows)
     ref = med[(med["model"] == REFERENCE) & (med["device"] == REFERENCE_DEVICE)]
-    nn = med[med["model"] != REFERENCE]
+    nn = med[med["model"].isin(contenders(rows))]
     parts = []
     for axis, g in nn.groupby("axis", sort=False):
         r = ref[ref["axis"] == axis]
@@ -522,14 +539,16 @@ def _comparisons(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def cost_verdict(rows: pd.DataFrame) -> dict[str, str]:
-    """Claim (b) from the cost study (see :data:`RULE`): ``{claim, verdict, rule, evidence}``.
+    """Claim (b) from the cost study (see :data:`RULE`): ``{claim, verdict, compared, rule, evidence}``.
 
-    Every model other than arima is a neural contender. Costs are medians over repeats; a point
-    where a model has no arima counterpart is not compared. Without arima or without a neural
-    model the verdict is inconclusive.
+    The contenders are the models of a recurrent family (:func:`contenders`; ``compared`` lists
+    them). Costs are medians over repeats; a point where a model has no arima counterpart is not
+    compared. Without arima or without a neural model the verdict is inconclusive.
     """
     cmp = _comparisons(rows)
-    out = {"claim": "b", "rule": RULE}
+    family = dict(zip(rows["model"].astype(str), rows["family"])) if "family" in rows.columns else {}
+    names = [f"{m} ({family[m]})" if isinstance(family.get(m), str) else m for m in contenders(rows)]
+    out = {"claim": "b", "rule": RULE, "compared": f"{', '.join(names) or 'no recurrent model'} vs {REFERENCE}"}
     if cmp.empty:
         return {**out, "verdict": "inconclusive", "evidence": "no point has both arima and a neural model"}
     more = cmp["total_s"] > cmp["total_s_ref"]
@@ -689,6 +708,8 @@ def write_cost_study(root: Path, config: CostStudyConfig, rows: pd.DataFrame) ->
         ),
         "",
         f"**Verdict: {verdict['verdict']}.** {verdict['evidence']}",
+        "",
+        f"Compared: {verdict['compared']}.",
         "",
         f"Rule: {RULE}.",
         "",

@@ -10,7 +10,8 @@ every model; this module turns that run into:
   ``error_sd`` their sd), the best achievable RMSE (``optimum``, from the generating process) and
   the floor: the measured RMSE of the ``mean`` model on the same windows - the error of a model
   that learned nothing (``floor_theory`` is its expected value). ``skill = (floor - error) /
-  (floor - optimum)``: 1 is optimal, 0 is nothing learned.
+  (floor - optimum)``: 1 is optimal, 0 is nothing learned. ``family`` is what each model
+  declared in the study run (experiments.csv), which tells the verdict its contenders.
 * ``gradients.csv`` / ``decay.csv``: the norm of dh_T/dh_{T-k} against k for Elman networks
   (tanh, relu, sigmoid; NumPy backward pass and torch autograd) and LSTM/GRU trained on the
   lagged-copy task, and the fitted per-step decay rate (:mod:`harness.studies.gradients`).
@@ -29,6 +30,7 @@ expected RMSE of a model that learned nothing). The gradient diagnostic trains o
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -59,6 +61,7 @@ MEMORY_COLUMNS = [
     "floor",
     "floor_theory",
     "error_over_floor",
+    "family",
     "skill",
 ]
 
@@ -149,14 +152,19 @@ def _metas(names: list[str], registry: Registry) -> dict[str, dict]:
 
 
 def memory_tables(
-    series: pd.DataFrame, forecasts: pd.DataFrame, metas: dict[str, dict]
+    series: pd.DataFrame,
+    forecasts: pd.DataFrame,
+    metas: dict[str, dict],
+    families: Mapping[str, str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per seed, per task x lag x model) error tables of a memory-suite run.
 
     Only the (series, window) pairs every model forecast count (the harness's fairness rule),
     so the floor and every model's error are measured on the same values. RMSE is pooled over
     series, windows and steps: sqrt(mean (y - yhat)^2). ``metas``: per dataset, its ``task``,
-    ``lag``, ``optimal_rmse`` and ``floor_rmse``.
+    ``lag``, ``optimal_rmse`` and ``floor_rmse``. ``families``: model -> declared family
+    (:func:`harness.claims.declared_families` of the run's experiments.csv), recorded in the
+    ``family`` column so the verdict picks its contenders by declaration (None where unknown).
     """
     f = claims.common_forecasts(series[series["dataset"].isin(list(metas))], forecasts)
     f = f.assign(se=(f["y"] - f["yhat"]) ** 2)
@@ -189,6 +197,7 @@ def memory_tables(
                 "floor": floor,
                 "floor_theory": float(meta["floor_rmse"]),
                 "error_over_floor": error / floor if floor > 0 else np.nan,
+                "family": (families or {}).get(model),
             }
         )
     table = pd.DataFrame(rows, columns=[c for c in MEMORY_COLUMNS if c != "skill"])
@@ -233,12 +242,12 @@ def write_memory_study(
 ) -> dict[str, pd.DataFrame]:
     """Compute the memory study's tables from a finished memory-suite run and write them (and
     figures) to ``<run>/studies/memory/``; returns the tables."""
-    _, series = store.read_results()
+    experiments, series = store.read_results()
     forecasts = pd.read_parquet(store.root / "forecasts.parquet")
     metas = _metas(list(series["dataset"].unique()), registry)
     if not metas:
         raise StudyError(f"{store.root} has no memory-study datasets (memory-copy-L6, ...)")
-    per_seed, table = memory_tables(series, forecasts, metas)
+    per_seed, table = memory_tables(series, forecasts, metas, claims.declared_families(experiments))
     tables = {"memory": table, "memory_seeds": per_seed}
     if gradient is not None:
         tables["gradients"], tables["decay"] = gradient_tables(registry, gradient)
@@ -248,6 +257,7 @@ def write_memory_study(
             {
                 "claim": "c",
                 "verdict": verdict["verdict"],
+                "compared": verdict["compared"],
                 "rule": claims.RULES["c_memory"],
                 "evidence": verdict["evidence"],
             }

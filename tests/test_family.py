@@ -1,0 +1,298 @@
+"""Model families: each model declares what it is, the run records it, and the claims pick their
+contenders by that declaration, never by name (a stored run without families keeps the old rule)."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import harness
+from harness import claims
+from harness.models import FAMILIES, GATED_FAMILIES, RECURRENT_FAMILIES, is_recurrent, model_family
+from harness.plugins import load_registry
+from tests.conftest import invoke, plugin_folder
+from tests.test_claims import BASE, make_series, speed
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE_RUN = REPO / "results" / "reference"
+
+#: A last-value model whose name says rnn, and a recurrent model whose name does not.
+FAMILY_PLUGIN = textwrap.dedent(
+    '''
+    import numpy as np
+    import harness
+
+    class RidgeRnnLike(harness.LocalForecaster):
+        """The last value repeated, whatever its name suggests."""
+        name = "ridge-rnnlike"
+        family = "baseline"
+
+        def fit_predict_one(self, y):
+            return np.full(self.horizon, y[-1])
+
+    class MyElman(harness.LocalForecaster):
+        """A one-unit linear Elman recurrence h_t = a h_(t-1) + (1 - a) y_t over the series."""
+        name = "my-elman"
+        family = "rnn"
+        a = harness.param(0.5, "recurrent weight", ge=0, lt=1)
+
+        def fit_predict_one(self, y):
+            h = y[0]
+            for v in y[1:]:
+                h = self.a * h + (1 - self.a) * v
+            return np.full(self.horizon, h)
+
+    @harness.hookimpl
+    def register_models(register):
+        register(RidgeRnnLike)
+        register(MyElman)
+    '''
+)
+
+
+# --- the declaration --------------------------------------------------------------------------
+
+
+def test_builtin_models_declare_their_family():
+    registry = load_registry()
+    expected = {
+        "rnn-numpy": "rnn",
+        "arima": "arima",
+        "theta": "theta",
+        "naive": "baseline",
+        "snaive": "baseline",
+        "naive2": "baseline",
+        "mean": "baseline",
+    }
+    if importlib.util.find_spec("torch") is not None:
+        expected.update({"rnn-torch": "rnn", "lstm-torch": "lstm", "gru-torch": "gru"})
+    for name, family in expected.items():
+        spec = registry.model(name)
+        assert model_family(spec.cls, spec.params, name) == family, name
+    assert RECURRENT_FAMILIES == {"rnn", "lstm", "gru"} and GATED_FAMILIES == {"lstm", "gru"}
+    assert set(RECURRENT_FAMILIES) <= set(FAMILIES) and is_recurrent("lstm") and not is_recurrent("tcn")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch")
+def test_family_follows_the_registered_and_chosen_cell():
+    spec = load_registry().model("rnn-torch")
+    assert model_family(spec.cls, spec.resolve_params({"cell": "gru"})) == "gru"
+    built = load_registry().model("lstm-torch")
+    model = built.build(horizon=2, season_length=1, seed=0, params=built.resolve_params({"device": "cpu"}))
+    assert model.family == "lstm"  # the object's family; the class's default cell is rnn
+    assert type(model).family == "rnn"
+
+
+def test_undeclared_family_is_other_and_unknown_families_are_refused():
+    class Plain(harness.LocalForecaster):
+        def fit_predict_one(self, y):
+            return y[-1:]
+
+    assert Plain.family == "other" and Plain(horizon=1).family == "other"
+    with pytest.raises(TypeError, match="family 'LSTM' is not one of rnn, lstm, gru"):
+
+        class Typo(harness.LocalForecaster):
+            family = "LSTM"
+
+            def fit_predict_one(self, y):
+                return y[-1:]
+
+    class Chooser(harness.LocalForecaster):
+        kind = harness.param("rnn", "what it claims to be")
+
+        @classmethod
+        def family_of(cls, params):
+            return params["kind"]
+
+        def fit_predict_one(self, y):
+            return y[-1:]
+
+    assert Chooser(horizon=1).family == "rnn"
+    with pytest.raises(harness.ModelError, match="model chooser: family 'elman' is not one of"):
+        model_family(Chooser, {"kind": "elman"}, "chooser")
+    with pytest.raises(harness.ModelError, match="family 'elman'"):  # checked when the model is built
+        Chooser(horizon=1, kind="elman")
+    with pytest.raises(TypeError, match="'family' cannot be a parameter name"):
+
+        class Clash(harness.LocalForecaster):
+            family = harness.param("rnn", "a parameter may not be named family")
+
+            def fit_predict_one(self, y):
+                return y[-1:]
+
+
+def test_models_listing_and_description_show_the_family(tmp_path):
+    folder = plugin_folder(tmp_path / "p", FAMILY_PLUGIN)
+    listing = invoke(["--plugins-dir", str(folder), "models"])
+    assert listing.exit_code == 0, listing.output
+    rows = {line.split()[0]: line.split() for line in listing.output.splitlines()}
+    assert rows["ridge-rnnlike"][1:3] == ["local", "baseline"]
+    assert rows["my-elman"][1:3] == ["local", "rnn"]
+    assert rows["rnn-numpy"][1:3] == ["global", "rnn"] and rows["arima"][2] == "arima"
+    described = invoke(["--plugins-dir", str(folder), "models", "my-elman"]).output.splitlines()
+    assert any(line.startswith("  family  rnn: Elman") and "a contender in the claims" in line for line in described)
+    described = invoke(["--plugins-dir", str(folder), "models", "ridge-rnnlike"]).output.splitlines()
+    assert any(line.startswith("  family  baseline:") and "not a contender" in line for line in described)
+
+
+def test_each_experiment_records_its_family(tmp_path, long_csv):
+    folder = plugin_folder(tmp_path / "p", FAMILY_PLUGIN)
+    out = tmp_path / "run"
+    args = ["--plugins-dir", str(folder), "run", "--models", "ridge-rnnlike,my-elman", "--datasets", str(long_csv)]
+    result = invoke([*args, "--workers", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    experiments = pd.read_csv(out / "experiments.csv")
+    columns = list(experiments.columns)
+    assert columns.index("family") == columns.index("scope") + 1
+    families = experiments.drop_duplicates("model").set_index("model")["family"].to_dict()
+    assert families == {"ridge-rnnlike": "baseline", "my-elman": "rnn", "naive": "baseline", "naive2": "baseline"}
+
+
+# --- the claims choose by declaration -----------------------------------------------------------
+
+
+def _verdict(frame: pd.DataFrame, claim: str, dataset: str = "d1") -> pd.Series:
+    return frame[(frame["claim"] == claim) & (frame["dataset"] == dataset)].iloc[0]
+
+
+def test_claims_select_contenders_by_declared_family_not_by_name():
+    series = make_series({"ridge-rnnlike": BASE + 1, "my-elman": BASE - 1, "arima": BASE})
+    sp = speed({"ridge-rnnlike": 0.1, "my-elman": 50.0, "arima": 10.0})
+    declared = {"ridge-rnnlike": "baseline", "my-elman": "rnn", "arima": "arima"}
+    out = claims.claims_tables(series, None, sp, families=declared)
+    v = out["verdicts"]
+    assert _verdict(v, "a")["verdict"] == "supported" and "my-elman sMAPE" in _verdict(v, "a")["evidence"]
+    assert _verdict(v, "b")["verdict"] == "supported" and "ridge-rnnlike" not in _verdict(v, "b")["evidence"]
+    for claim in ("a", "b", "c"):
+        assert _verdict(v, claim)["compared"] == "my-elman (rnn) vs arima"
+    summary = out["summary"].set_index(["dataset", "model"])
+    assert not summary.loc[("d1", "ridge-rnnlike"), "neural"] and summary.loc[("d1", "my-elman"), "neural"]
+    assert summary.loc[("d1", "ridge-rnnlike"), "family"] == "baseline"
+    fam = out["families"].set_index("model")
+    assert fam.loc["my-elman", "source"] == claims.DECLARED and not fam.loc["ridge-rnnlike", "neural"]
+    # the same rows without declarations: the old name rule, which picked the wrong model
+    legacy = claims.claims_tables(series, None, sp)["verdicts"]
+    assert _verdict(legacy, "a")["verdict"] == "refuted" and "ridge-rnnlike sMAPE" in _verdict(legacy, "a")["evidence"]
+    assert _verdict(legacy, "a")["compared"] == "ridge-rnnlike (rnn by name) vs arima"
+
+
+def test_memory_verdict_reads_the_recorded_family():
+    # floor 3, optimum 1: skill = (3 - error) / 2; "deep" fails at L=100 where "gated" succeeds
+    mem = pd.DataFrame(
+        {
+            "task": "copy",
+            "model": ["deep", "gated", "deep", "gated"],
+            "lag": [10, 10, 100, 100],
+            "error": [1.2, 1.2, 2.9, 1.5],
+            "floor": 3.0,
+            "optimum": 1.0,
+        }
+    )
+    assert claims.memory_verdict(mem)["verdict"] == "inconclusive"  # by name: no neural model at all
+    mem["family"] = mem["model"].map({"deep": "rnn", "gated": "lstm"})
+    v = claims.memory_verdict(mem)
+    assert v["verdict"] == "supported" and "deep skill 0.05 on copy at L=100 where gated succeeds" in v["evidence"]
+    assert (
+        v["compared"] == "memory study: deep (rnn), gated (lstm); a lag is usable where arima or gated (lstm) succeeds"
+    )
+    mem["family"] = mem["model"].map({"deep": "rnn", "gated": "tcn"})  # not gated: cannot vouch for the lag
+    assert claims.memory_verdict(mem)["verdict"] == "inconclusive"
+
+
+def test_cost_study_contenders_by_family():
+    from harness.studies import cost
+
+    rows = pd.DataFrame(
+        {
+            "axis": "length",
+            "value": [100, 200] * 3,
+            "model": ["arima"] * 2 + ["ridge-rnnlike"] * 2 + ["my-elman"] * 2,
+            "device": "cpu",
+            "total_s": [1.0, 2.0, 0.01, 0.02, 5.0, 9.0],
+        }
+    )
+    assert cost.contenders(rows) == ["ridge-rnnlike", "my-elman"]  # a study without families: its old rule
+    rows["family"] = rows["model"].map({"arima": "arima", "ridge-rnnlike": "baseline", "my-elman": "rnn"})
+    assert cost.contenders(rows) == ["my-elman"]
+    v = cost.cost_verdict(rows)
+    assert v["verdict"] == "supported" and v["compared"] == "my-elman (rnn) vs arima"
+
+
+# --- end to end: recorded, rebuilt, listed ------------------------------------------------------
+
+
+def test_run_records_families_and_the_report_lists_the_compared_models(tmp_path, long_csv):
+    folder = plugin_folder(tmp_path / "p", FAMILY_PLUGIN)
+    out = tmp_path / "run"
+    result = invoke(
+        [
+            "--plugins-dir",
+            str(folder),
+            "run",
+            "--models",
+            "arima,ridge-rnnlike,my-elman",
+            "--datasets",
+            str(long_csv),
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    experiments = pd.read_csv(out / "experiments.csv")
+    assert list(experiments.columns).index("family") == list(experiments.columns).index("scope") + 1
+    families = experiments.drop_duplicates("model").set_index("model")["family"].to_dict()
+    assert families == {
+        "arima": "arima",
+        "ridge-rnnlike": "baseline",
+        "my-elman": "rnn",
+        "naive": "baseline",
+        "naive2": "baseline",
+    }
+    verdicts = pd.read_csv(out / "claims" / "verdicts.csv")
+    assert (verdicts["compared"] == "my-elman (rnn) vs arima").all()
+    assert not verdicts["evidence"].str.contains("ridge-rnnlike").any()
+    assert verdicts["evidence"].str.contains("my-elman").any()
+    report = (out / "report.md").read_text()
+    assert "models whose declared family is recurrent" in report and "my-elman (rnn) vs arima" in report
+    assert "old name rule" not in report
+    assert "my-elman (rnn) vs arima" in (out / "report.html").read_text()
+    assert "my-elman (rnn) vs arima" in result.output  # the terminal summary too
+    # a rebuild knows the families from the stored run alone, without the plugin
+    rebuilt = invoke(["report", str(out)])
+    assert rebuilt.exit_code == 0
+    assert (out / "report.md").read_text() == report
+
+
+def test_a_run_stored_without_families_keeps_the_name_rule_and_says_so(tmp_path):
+    """The committed reference records no family: rebuilt, its verdicts are unchanged, the
+    contenders are the models named rnn/lstm/gru, and the report says why."""
+    run = tmp_path / "reference"
+    shutil.copytree(REFERENCE_RUN, run)
+    result = invoke(["report", str(run)])
+    assert result.exit_code == 0, result.output
+    before = pd.read_csv(REFERENCE_RUN / "claims" / "verdicts.csv")
+    after = pd.read_csv(run / "claims" / "verdicts.csv")
+    pd.testing.assert_frame_equal(after.drop(columns=["compared"]), before)
+    a = after[(after["claim"] == "a") & (after["dataset"] == "overall")].iloc[0]
+    assert a["compared"].startswith("rnn-numpy (rnn by name), rnn-torch (rnn by name), lstm-torch (lstm by name)")
+    report = (run / "report.md").read_text()
+    assert "This run was stored before models declared a family" in report
+    assert "old name rule applies" in report and "The attached memory study was stored before" in report
+    fam = pd.read_csv(run / "claims" / "families.csv")
+    assert set(fam["source"]) == {claims.BY_NAME}
+    assert set(fam.loc[fam["neural"], "model"]) == {"rnn-numpy", "rnn-torch", "lstm-torch", "gru-torch"}
+
+
+def test_declared_families_of_experiments():
+    assert claims.declared_families(None) == {}
+    assert claims.declared_families(pd.DataFrame({"model": ["a"], "scope": ["local"]})) == {}
+    exp = pd.DataFrame({"model": ["a", "a", "b", "c"], "family": ["rnn", "rnn", np.nan, "arima"]})
+    assert claims.declared_families(exp) == {"a": "rnn", "c": "arima"}
