@@ -86,7 +86,7 @@ def test_listings_show_them_as_unavailable(no_torch):
     assert models.exit_code == 0
     rows = [line for line in models.stdout.splitlines() if line.split()[0] in TORCH_MODELS]
     assert rows == [
-        f"{name:<16} {'-':<7} {'plugins.torch_rnn':<24} unavailable: {WHY}" for name in sorted(TORCH_MODELS)
+        f"{name:<16} {'-':<7} {'-':<9} {'plugins.torch_rnn':<24} unavailable: {WHY}" for name in sorted(TORCH_MODELS)
     ]
     one = invoke(["models", "rnn-torch"])
     assert one.exit_code == 2 and one.stdout == ""
