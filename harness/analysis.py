@@ -197,6 +197,20 @@ def speed_table(experiments: pd.DataFrame) -> pd.DataFrame:
     return agg[SPEED_COLUMNS]
 
 
+def notes_table(series: pd.DataFrame) -> pd.DataFrame:
+    """Series forecast with a note (status ok, a message: a fallback the model took), one row per
+    dataset x model x note, so the report counts them instead of showing a bare "ok"."""
+    noted = series[(series["status"] == "ok") & (series["message"].fillna("") != "")]
+    if noted.empty:
+        return pd.DataFrame(columns=["dataset", "model", "n", "example", "note"])
+    return (
+        noted.groupby(["dataset", "model", "message"], sort=False)
+        .agg(n=("unique_id", "size"), example=("unique_id", "first"))
+        .reset_index()
+        .rename(columns={"message": "note"})[["dataset", "model", "n", "example", "note"]]
+    )
+
+
 def failures_table(series: pd.DataFrame) -> pd.DataFrame:
     """Failed series with their messages, one row per dataset x model x message."""
     failed = series[series["status"] != "ok"]

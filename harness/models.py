@@ -59,12 +59,18 @@ GATED_FAMILIES = frozenset({"lstm", "gru"})
 
 @dataclass(frozen=True)
 class Forecast:
-    """A point forecast with an optional central prediction interval at ``level`` percent."""
+    """A point forecast with an optional central prediction interval at ``level`` percent.
+
+    ``note`` says how the forecast was made when that is not the model's own method: a fallback
+    (``"fallback: naive (ARIMA(2,1,1) failed to fit: ...)"``), a degenerate case handled
+    specially. It is stored as the message of the series' ``ok`` row and counted in the report,
+    so a fallback is never a bare "ok"."""
 
     mean: np.ndarray
     lower: np.ndarray | None = None
     upper: np.ndarray | None = None
     level: float | None = None
+    note: str = ""
 
 
 class Forecaster(abc.ABC):
@@ -347,4 +353,6 @@ def as_forecast(out: Any, horizon: int) -> Forecast:
             raise ValueError("prediction interval length differs from the horizon")
         if not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))):
             lower = upper = None  # an unusable interval is dropped, the point forecast stands
-    return Forecast(mean=mean, lower=lower, upper=upper, level=fc.level if lower is not None else None)
+    return Forecast(
+        mean=mean, lower=lower, upper=upper, level=fc.level if lower is not None else None, note=str(fc.note or "")
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness import claims, figures, html
-from harness.analysis import FAIRNESS_RULE, MAX_FAILED_SHARE, accuracy_table, failures_table, speed_table
+from harness.analysis import FAIRNESS_RULE, MAX_FAILED_SHARE, accuracy_table, failures_table, notes_table, speed_table
 from harness.store import RunStore, atomic_write_frame, atomic_write_text
 from harness.studies import Study, read_studies
 
@@ -203,6 +203,7 @@ def build_report(store: RunStore) -> str:
     accuracy = accuracy_table(series)
     speed = speed_table(experiments)
     failures = failures_table(series)
+    notes = notes_table(series)
     atomic_write_frame(accuracy, store.root / "accuracy.csv")
     atomic_write_frame(speed, store.root / "speed.csv")
     # only the columns used; above claims.FORECAST_ROWS_IN_MEMORY rows, step errors row group by
@@ -270,6 +271,12 @@ def build_report(store: RunStore) -> str:
         if key in figs:
             blocks.append(figs[key])
         sections.append((f"Dataset {dataset}", blocks))
+    if len(notes):
+        said = (
+            "Series a model forecast by other means than its own method (a fallback) are scored like any "
+            "other; the model said so in a note, kept as the message of the series' row in metrics.parquet."
+        )
+        sections.append(("Fallbacks and notes", [said, notes]))
     if len(failures):
         log = "Every failure, with its traceback, is in failures.jsonl in the run directory (one JSON record a line)."
         sections.append(("Failures", [FAIRNESS_RULE, failures, log]))

@@ -673,7 +673,7 @@ def _score(
         if fc is None:
             scores = nan_scores
         else:
-            status, message = "ok", ""
+            status, message = "ok", fc.note  # a fallback the model took is said, never a bare ok
             scores = metrics.series_scores(truth, fc.mean, w.context.values[i], m, fc.lower, fc.upper, fc.level)
             fc_rows.append((len(ints["window"]), truth, fc))
         text["unique_id"].append(panel.ids[i])
