@@ -27,7 +27,7 @@ files are copied row group by row group, so the *run* and *merge* phases hold no
 forecasts. What still grows with N: the data panel itself (N x 60 floats plus ids, and the
 loader's per-series groups while the file is read), the task's windows and the per-series work
 list, and the report, which reads metrics.parquet whole (one row per series x model) and
-forecasts.parquet whole up to ``harness.claims.FORECAST_ROWS_IN_MEMORY`` rows (only the columns it
+forecasts.parquet whole up to ``harness.steps.FORECAST_ROWS_IN_MEMORY`` rows (only the columns it
 uses; above that, row group by row group). Workers are forked from the driver after the data is
 loaded, so their RSS includes the driver's pages they share; ``worker_private_mb`` is their own.
 """

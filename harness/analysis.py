@@ -17,6 +17,9 @@ import pandas as pd
 
 from harness import metrics
 
+#: The pooled pseudo-dataset of every table that has one: all series of all datasets.
+OVERALL = "overall"
+
 KEYS = ["unique_id", "window"]
 ACCURACY_COLUMNS = [
     "dataset",
@@ -221,3 +224,18 @@ def failures_table(series: pd.DataFrame) -> pd.DataFrame:
         .agg(n=("unique_id", "size"), example=("unique_id", "first"))
         .reset_index()[["dataset", "model", "n", "example", "message"]]
     )
+
+
+def with_overall(frame: pd.DataFrame) -> pd.DataFrame:
+    """Append the pooled "overall" pseudo-dataset: all series of all datasets, with ids made
+    unique as ``dataset:unique_id``, restricted to models present on every dataset."""
+    if frame.empty:
+        return frame
+    n_datasets = frame["dataset"].nunique()
+    everywhere = frame.groupby("model")["dataset"].nunique()
+    models = everywhere[everywhere == n_datasets].index
+    pooled = frame[frame["model"].isin(models)].copy()
+    if "unique_id" in pooled:
+        pooled["unique_id"] = pooled["dataset"].astype(str) + ":" + pooled["unique_id"].astype(str)
+    pooled["dataset"] = OVERALL
+    return pd.concat([frame, pooled], ignore_index=True)

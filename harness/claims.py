@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,16 +66,13 @@ import pandas as pd
 from scipy import stats
 
 from harness import analysis, metrics
-from harness.models import GATED_FAMILIES, RECURRENT_FAMILIES
+from harness.analysis import OVERALL, with_overall
+from harness.families import FAMILY_COLUMNS, Families, declared_families, families_of
+from harness.significance import ALPHA, diebold_mariano, nemenyi_cd, wilcoxon_p, win_rate_ci
+from harness.steps import load_forecasts, step_errors
 from harness.studies import read_studies
 
-#: The old rule, kept only for runs stored before models declared a family: a model whose name
-#: contains one of these was neural (:func:`legacy_family`).
-LEGACY_NAME_TAGS = ("rnn", "lstm", "gru")
 REFERENCE = "arima"
-OVERALL = "overall"
-ALPHA = 0.05
-N_BOOT = 2000
 SERIES_KEYS = ["dataset", "unique_id"]
 COST_STUDY = "cost-study"
 
@@ -113,20 +109,7 @@ VERSUS_COLUMNS = [
     "dm_n",
 ]
 FRIEDMAN_COLUMNS = ["dataset", "model", "avg_rank", "n_series", "k", "friedman_stat", "friedman_p", "cd"]
-STEP_COLUMNS = ["dataset", "model", "step", "smape", "n_series"]
-#: A forecasts.parquet with more rows than this is not loaded whole: sMAPE by step is computed
-#: from it row group by row group (:func:`step_errors_by_row_group`), and what needs every
-#: forecast at once - the Diebold-Mariano test and the example-forecast figures - is skipped
-#: with a note in the report. metrics.parquet (one row per series x window x model x seed) is
-#: always read whole.
-FORECAST_ROWS_IN_MEMORY = 5_000_000
-#: The columns of forecasts.parquet the claims and figures use (``lo``/``hi`` are not read).
-FORECAST_COLUMNS_USED = ["unique_id", "window", "origin", "step", "y", "yhat", "dataset", "model", "seed"]
 VERDICT_COLUMNS = ["claim", "dataset", "verdict", "compared", "rule", "evidence"]
-FAMILY_COLUMNS = ["model", "family", "neural", "source"]
-#: ``source`` of a family in the families table: declared by the model, or guessed from its name
-#: by the legacy rule (a run, or a memory study, stored before models declared one).
-DECLARED, BY_NAME = "declared", "name (legacy run)"
 
 RULES = {
     "a": (
@@ -148,71 +131,6 @@ RULES = {
         "every neural model succeeds at every task and lag; else inconclusive"
     ),
 }
-
-
-def legacy_family(model: str) -> str:
-    """The family the old name rule gave a model, for stored runs that record none: ``lstm`` or
-    ``gru`` when its name contains that, ``rnn`` when it contains rnn, else ``other``. Exactly the
-    old selection: neural = the name contains rnn, lstm or gru; gated = it contains lstm or gru."""
-    name = str(model).lower()
-    for tag in ("lstm", "gru", "rnn"):
-        if tag in name:
-            return tag
-    return "other"
-
-
-def is_neural(model: str) -> bool:
-    """The legacy name rule (name contains rnn, lstm or gru), for runs that record no family."""
-    return legacy_family(model) in RECURRENT_FAMILIES
-
-
-def declared_families(experiments: pd.DataFrame | None) -> dict[str, str]:
-    """model -> family from a run's experiments.csv (empty for a run stored before models
-    declared a family, whose experiments.csv has no ``family`` column)."""
-    if experiments is None or "family" not in experiments.columns or experiments.empty:
-        return {}
-    known = experiments.dropna(subset=["family"]).drop_duplicates("model")
-    return dict(zip(known["model"].astype(str), known["family"].astype(str)))
-
-
-@dataclass(frozen=True)
-class Families:
-    """Which family each model has, as the claims see it: ``declared`` (model -> family, from
-    experiments.csv or a study's table) where the run recorded one, else the legacy name rule
-    (:func:`legacy_family`), which :meth:`source` reports so the report can say so."""
-
-    declared: Mapping[str, str] = field(default_factory=dict)
-
-    def family(self, model: str) -> str:
-        return self.declared.get(model) or legacy_family(model)
-
-    def source(self, model: str) -> str:
-        return DECLARED if model in self.declared else BY_NAME
-
-    def neural(self, model: str) -> bool:
-        """A contender: a recurrent family (rnn, lstm, gru)."""
-        return self.family(model) in RECURRENT_FAMILIES
-
-    def gated(self, model: str) -> bool:
-        return self.family(model) in GATED_FAMILIES
-
-    def label(self, model: str) -> str:
-        """``lstm-torch (lstm)``; ``lstm-torch (lstm by name)`` where the legacy rule gave it."""
-        return f"{model} ({self.family(model)}{'' if model in self.declared else ' by name'})"
-
-    def table(self, models: Iterable[str]) -> pd.DataFrame:
-        """One row per model: model, family, neural, source (``FAMILY_COLUMNS``)."""
-        rows = [
-            {"model": m, "family": self.family(m), "neural": self.neural(m), "source": self.source(m)}
-            for m in dict.fromkeys(str(m) for m in models)
-        ]
-        return pd.DataFrame(rows, columns=FAMILY_COLUMNS)
-
-
-def _families(families: Families | Mapping[str, str] | None) -> Families:
-    if isinstance(families, Families):
-        return families
-    return Families(dict(families or {}))
 
 
 # --------------------------------------------------------------------------- per-series scores
@@ -237,21 +155,6 @@ def per_series_scores(series: pd.DataFrame) -> pd.DataFrame:
         .reset_index()
     )
     return out
-
-
-def _with_overall(frame: pd.DataFrame) -> pd.DataFrame:
-    """Append the pooled "overall" pseudo-dataset: all series of all datasets, with ids made
-    unique as ``dataset:unique_id``, restricted to models present on every dataset."""
-    if frame.empty:
-        return frame
-    n_datasets = frame["dataset"].nunique()
-    everywhere = frame.groupby("model")["dataset"].nunique()
-    models = everywhere[everywhere == n_datasets].index
-    pooled = frame[frame["model"].isin(models)].copy()
-    if "unique_id" in pooled:
-        pooled["unique_id"] = pooled["dataset"].astype(str) + ":" + pooled["unique_id"].astype(str)
-    pooled["dataset"] = OVERALL
-    return pd.concat([frame, pooled], ignore_index=True)
 
 
 def _wide(scores: pd.DataFrame, value: str = "smape") -> pd.DataFrame:
@@ -281,9 +184,9 @@ def summary_table(series: pd.DataFrame, families: Families | Mapping[str, str] |
     """
     if series.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
-    fam = _families(families)
-    scores = _with_overall(per_series_scores(series))
-    per_seed = _with_overall(_per_seed_series(series))
+    fam = families_of(families)
+    scores = with_overall(per_series_scores(series))
+    per_seed = with_overall(_per_seed_series(series))
     rows = []
     for dataset, frame in scores.groupby("dataset", sort=False):
         ranks = _avg_ranks(_wide(frame))
@@ -317,39 +220,6 @@ def summary_table(series: pd.DataFrame, families: Families | Mapping[str, str] |
 # --------------------------------------------------------------------------- pairwise vs reference
 
 
-def win_rate_ci(diff: np.ndarray, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float, float]:
-    """Win rate of ``diff = model - reference`` (< 0 is a win, 0 counts half) and its 95%
-    percentile bootstrap CI over series resampled with replacement (``default_rng(seed)``)."""
-    diff = np.asarray(diff, dtype=float)
-    n = len(diff)
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    wins = (diff < 0).astype(float) + 0.5 * (diff == 0)
-    rng = np.random.default_rng(seed)
-    rates = np.empty(n_boot)
-    chunk = max(1, 20_000_000 // max(n, 1))  # bound memory of the index matrix for large N
-    for start in range(0, n_boot, chunk):
-        stop = min(n_boot, start + chunk)
-        idx = rng.integers(0, n, size=(stop - start, n))
-        rates[start:stop] = wins[idx].mean(axis=1)
-    lo, hi = np.percentile(rates, [2.5, 97.5])
-    return float(wins.mean()), float(lo), float(hi)
-
-
-def wilcoxon_p(diff: np.ndarray) -> float:
-    """Two-sided Wilcoxon signed-rank p of per-series differences (zeros split, so identical
-    forecasts count as evidence of no difference rather than being dropped). NaN if < 2 series."""
-    diff = np.asarray(diff, dtype=float)
-    if len(diff) < 2:
-        return math.nan
-    if np.all(diff == 0):
-        return 1.0
-    try:
-        return float(stats.wilcoxon(diff, zero_method="zsplit").pvalue)
-    except ValueError:
-        return math.nan
-
-
 def loss_differentials(forecasts: pd.DataFrame, model: str, reference: str = REFERENCE) -> pd.Series:
     """Per series mean scaled loss differential d̄_i of ``model`` against ``reference``.
 
@@ -376,30 +246,6 @@ def loss_differentials(forecasts: pd.DataFrame, model: str, reference: str = REF
     return d.groupby(level="unique_id").mean()
 
 
-def diebold_mariano(dbar: np.ndarray) -> tuple[float, float]:
-    """Cross-series Diebold-Mariano test of mean loss differential zero; returns (stat, p).
-
-    The classic DM test works along one series' time axis with a HAC variance of lag h-1,
-    because multi-step errors of one series are autocorrelated. Here the units are the N
-    per-series mean differentials d̄_i, which are independent across series, so no HAC term
-    is needed (lag 0). With lag 0 the Harvey-Leybourne-Newbold correction factor
-    sqrt((N + 1 - 2h + h(h-1)/N) / N) at h = 1 is sqrt((N-1)/N), and DM_HLN =
-    mean(d̄) / sqrt(var_ddof0(d̄)/N) * sqrt((N-1)/N) = mean(d̄) / sqrt(var_ddof1(d̄)/N): the
-    one-sample t statistic, referred (as HLN advise) to Student's t with N-1 df, two-sided.
-    Negative statistic: the model's errors are smaller than the reference's.
-    """
-    d = np.asarray(dbar, dtype=float)
-    d = d[np.isfinite(d)]
-    n = len(d)
-    if n < 2:
-        return math.nan, math.nan
-    sd = d.std(ddof=1)
-    if sd == 0:
-        return (0.0, 1.0) if d.mean() == 0 else (math.copysign(math.inf, d.mean()), 0.0)
-    stat = d.mean() / math.sqrt(sd**2 / n)
-    return float(stat), float(2 * stats.t.sf(abs(stat), df=n - 1))
-
-
 def common_forecasts(series: pd.DataFrame, forecasts: pd.DataFrame) -> pd.DataFrame:
     """Forecast rows of the (dataset, series, window) pairs kept by common_rows."""
     keep = analysis.common_rows(series)[["dataset", *analysis.KEYS]].drop_duplicates()
@@ -414,10 +260,10 @@ def versus_reference(series: pd.DataFrame, forecasts: pd.DataFrame | None, refer
     model's sMAPE is lower; ties half), wilcoxon_p, and dm_stat/dm_p/dm_n from
     :func:`diebold_mariano` on scaled absolute errors (NaN without forecasts).
     """
-    scores = _with_overall(per_series_scores(series))
+    scores = with_overall(per_series_scores(series))
     fc = None
     if forecasts is not None and len(forecasts):
-        fc = _with_overall(common_forecasts(series, forecasts))
+        fc = with_overall(common_forecasts(series, forecasts))
     rows = []
     for dataset, frame in scores.groupby("dataset", sort=False):
         wide = frame.pivot_table(index="unique_id", columns="model", values="smape")
@@ -457,21 +303,12 @@ def versus_reference(series: pd.DataFrame, forecasts: pd.DataFrame | None, refer
 # --------------------------------------------------------------------------- all models at once
 
 
-def nemenyi_cd(k: int, n: int, alpha: float = ALPHA) -> float:
-    """Nemenyi critical difference of average ranks: q_alpha * sqrt(k(k+1) / (6N)), with
-    q_alpha the studentized range quantile (k groups, infinite df) divided by sqrt(2)."""
-    if k < 2 or n < 1:
-        return math.nan
-    q = stats.studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
-    return float(q * math.sqrt(k * (k + 1) / (6.0 * n)))
-
-
 def friedman_nemenyi(series: pd.DataFrame) -> pd.DataFrame:
     """Per dataset (+ overall): Friedman test over all models on per-series sMAPE, average ranks
     and the Nemenyi CD. One row per dataset x model (avg_rank; the dataset-level values n_series,
     k, friedman_stat, friedman_p, cd repeated), ready for a critical-difference diagram: two
     models differ significantly when their average ranks differ by more than ``cd``."""
-    scores = _with_overall(per_series_scores(series))
+    scores = with_overall(per_series_scores(series))
     rows = []
     for dataset, frame in scores.groupby("dataset", sort=False):
         wide = _wide(frame)
@@ -498,122 +335,6 @@ def friedman_nemenyi(series: pd.DataFrame) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=FRIEDMAN_COLUMNS)
-
-
-# --------------------------------------------------------------------------- errors by step
-
-
-def step_errors(forecasts: pd.DataFrame) -> pd.DataFrame:
-    """sMAPE by forecast step per dataset (+ overall) x model, averaged over seeds.
-
-    Only (series, window) pairs forecast by every model of the dataset are used (leave out the
-    rows of models left out of a dataset first: :func:`harness.analysis.without_left_out`). Columns:
-    dataset, model, step, smape, n_series. How fast error grows with the step is the evidence
-    from stored runs that bears on claim (c).
-    """
-    if forecasts is None or forecasts.empty:
-        return pd.DataFrame(columns=STEP_COLUMNS)
-    f = forecasts.merge(_complete_pairs(forecasts), on=["dataset", *analysis.KEYS], how="inner")
-    f = f.assign(smape=_smape_rows(f))
-    f = _with_overall(f[["dataset", "unique_id", "window", "model", "seed", "step", "smape"]])
-    per_seed = f.groupby(["dataset", "model", "seed", "step"], sort=False).agg(
-        smape=("smape", "mean"), n_series=("unique_id", "nunique")
-    )
-    out = (
-        per_seed.groupby(["dataset", "model", "step"], sort=False)
-        .agg(smape=("smape", "mean"), n_series=("n_series", "max"))
-        .reset_index()
-    )
-    return out[STEP_COLUMNS]
-
-
-def _complete_pairs(rows: pd.DataFrame) -> pd.DataFrame:
-    """The (dataset, unique_id, window) pairs that every model of their dataset has a row for."""
-    keys = ["dataset", *analysis.KEYS]
-    n_models = rows.groupby("dataset")["model"].nunique()
-    have = rows.groupby(keys)["model"].nunique()
-    full = have[have.to_numpy() == n_models.reindex(have.index.get_level_values("dataset")).to_numpy()]
-    return full.index.to_frame(index=False)
-
-
-def _smape_rows(f: pd.DataFrame) -> np.ndarray:
-    denom = f["y"].abs() + f["yhat"].abs()
-    return np.where(denom > 0, 200.0 * (f["y"] - f["yhat"]).abs() / denom.where(denom > 0, 1.0), 0.0)
-
-
-def step_errors_by_row_group(path: Path | str, series: pd.DataFrame) -> pd.DataFrame:
-    """:func:`step_errors` of a forecasts.parquet too large to load, one row group at a time.
-
-    Which (series, window) pairs every model forecast, and how many series each model and seed
-    has there, come from ``series`` (metrics.parquet: a forecast is stored exactly for the rows
-    with status ok); the forecasts only add sums and counts of sMAPE per dataset x model x seed
-    x step. Same values as :func:`step_errors` up to the order of floating-point sums. Models left
-    out of a dataset (:func:`harness.analysis.left_out`) are left out here too.
-    """
-    import pyarrow.parquet as pq
-
-    keys = ["dataset", *analysis.KEYS]
-    left = analysis.left_out(series)
-    series = analysis.without_left_out(series, left)
-    ok = series.loc[series["status"].eq("ok"), [*keys, "model", "seed"]]
-    if ok.empty:
-        return pd.DataFrame(columns=STEP_COLUMNS)
-    full = _complete_pairs(ok)
-    n_series = ok.merge(full, on=keys, how="inner").groupby(["dataset", "model", "seed"])["unique_id"].nunique()
-    groups = ["dataset", "model", "seed", "step"]
-    sums: pd.DataFrame | None = None
-    with pq.ParquetFile(path) as pf:
-        for i in range(pf.num_row_groups):
-            f = pf.read_row_group(i, columns=[*keys, "model", "seed", "step", "y", "yhat"]).to_pandas()
-            f = analysis.without_left_out(f, left).merge(full, on=keys, how="inner")
-            part = f.assign(smape=_smape_rows(f)).groupby(groups)["smape"].agg(["sum", "count"])
-            sums = part if sums is None else sums.add(part, fill_value=0)
-    if sums is None or sums.empty:
-        return pd.DataFrame(columns=STEP_COLUMNS)
-    sums = sums.reset_index()
-    sums["n_series"] = n_series.reindex(pd.MultiIndex.from_frame(sums[["dataset", "model", "seed"]])).to_numpy()
-    # the pooled "overall" dataset: models present on every dataset, their series all counted
-    everywhere = sums.groupby("model")["dataset"].nunique()
-    pooled = sums[sums["model"].isin(everywhere[everywhere == sums["dataset"].nunique()].index)]
-    pooled = pooled.groupby(["model", "seed", "step"], as_index=False)[["sum", "count", "n_series"]].sum()
-    sums = pd.concat([sums, pooled.assign(dataset=OVERALL)], ignore_index=True)
-    per_seed = sums.assign(smape=sums["sum"] / sums["count"])
-    out = (
-        per_seed.groupby(["dataset", "model", "step"], sort=False)
-        .agg(smape=("smape", "mean"), n_series=("n_series", "max"))
-        .reset_index()
-    )
-    return out[STEP_COLUMNS]
-
-
-def load_forecasts(
-    path: Path | str,
-    series: pd.DataFrame,
-    max_rows: int | None = None,
-) -> tuple[pd.DataFrame | None, pd.DataFrame | None, str]:
-    """What the claims and figures get of a run's forecasts.parquet: ``(forecasts, steps, note)``.
-
-    Up to ``max_rows`` rows (default :data:`FORECAST_ROWS_IN_MEMORY`) the file is read whole,
-    only the columns :data:`FORECAST_COLUMNS_USED`: ``(frame, None, "")``. Above it, sMAPE by
-    step is computed row group by row group (:func:`step_errors_by_row_group`) and ``(None,
-    steps, note)`` returned, the note saying what was skipped. No file: ``(None, None, "")``.
-    """
-    import pyarrow.parquet as pq
-
-    path = Path(path)
-    if not path.exists():
-        return None, None, ""
-    max_rows = FORECAST_ROWS_IN_MEMORY if max_rows is None else max_rows
-    meta = pq.read_metadata(path)
-    if meta.num_rows <= max_rows:
-        names = set(meta.schema.names)
-        return pd.read_parquet(path, columns=[c for c in FORECAST_COLUMNS_USED if c in names]), None, ""
-    note = (
-        f"forecasts.parquet holds {meta.num_rows:,} rows, more than the {max_rows:,} a report loads at once "
-        f"(claims.FORECAST_ROWS_IN_MEMORY): sMAPE by step was computed from it row group by row group, and the "
-        f"Diebold-Mariano test (dm_stat, dm_p) and the example-forecast figures were skipped."
-    )
-    return None, step_errors_by_row_group(path, series), note
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -745,7 +466,7 @@ def memory_skill(memory: pd.DataFrame) -> pd.Series:
     return (memory["floor"] - memory["error"]) / gap.where(gap > 0)
 
 
-def memory_families(memory: pd.DataFrame) -> Families:
+def memoryfamilies_of(memory: pd.DataFrame) -> Families:
     """The families of the memory study's models: its table's ``family`` column (recorded from
     the study run's experiments.csv), or the legacy name rule for a study stored without one."""
     if "family" not in memory.columns:
@@ -763,7 +484,7 @@ def memory_verdict(memory: pd.DataFrame) -> dict:
     whose success makes a lag usable: arima and the gated networks). The evidence names, per
     neural model and task, the longest lag it still succeeds at.
     """
-    fam = memory_families(memory)
+    fam = memoryfamilies_of(memory)
     m = memory.copy()
     m["skill"] = memory_skill(m)
     m["fail"] = m["skill"] < FAIL_SKILL
@@ -829,7 +550,7 @@ def verdicts(
     the summary already lacks; here their timings are left out of claim (b) too, and
     ``compared`` names them.
     """
-    fam = _families(families)
+    fam = families_of(families)
     datasets = list(dict.fromkeys(summary["dataset"]))
     if speed is not None and left_out is not None:
         speed = analysis.without_left_out(speed, left_out)
@@ -934,7 +655,7 @@ def claims_tables(
     memory when given.
     """
     forecasts = forecasts if forecasts is not None else pd.DataFrame()
-    fam = _families(families)
+    fam = families_of(families)
     left = analysis.left_out(series)
     summary = summary_table(series, fam)
     versus = versus_reference(series, forecasts)
@@ -950,7 +671,7 @@ def claims_tables(
     family_table = fam.table(models).assign(where="run")
     if memory is not None and len(memory):
         family_table = pd.concat(
-            [family_table, memory_families(memory).table(memory["model"].unique()).assign(where="memory study")],
+            [family_table, memoryfamilies_of(memory).table(memory["model"].unique()).assign(where="memory study")],
             ignore_index=True,
         )
     out = {

@@ -13,6 +13,7 @@ import pandas as pd
 
 from harness import claims, figures, html
 from harness.analysis import FAIRNESS_RULE, MAX_FAILED_SHARE, accuracy_table, failures_table, notes_table, speed_table
+from harness.families import BY_NAME
 from harness.store import RunStore, atomic_write_frame, atomic_write_text
 from harness.studies import Study, read_studies
 
@@ -86,7 +87,7 @@ def _contender_notes(tables: dict) -> list[str]:
     ]
     if fam is not None and len(fam):
         for where, what in (("run", "This run"), ("memory study", "The attached memory study")):
-            legacy = fam[(fam["where"] == where) & (fam["source"] == claims.BY_NAME)]
+            legacy = fam[(fam["where"] == where) & (fam["source"] == BY_NAME)]
             if len(legacy) == 0:
                 continue
             neural = legacy.loc[legacy["neural"].astype(bool), "model"].tolist()
@@ -206,7 +207,7 @@ def build_report(store: RunStore) -> str:
     notes = notes_table(series)
     atomic_write_frame(accuracy, store.root / "accuracy.csv")
     atomic_write_frame(speed, store.root / "speed.csv")
-    # only the columns used; above claims.FORECAST_ROWS_IN_MEMORY rows, step errors row group by
+    # only the columns used; above steps.FORECAST_ROWS_IN_MEMORY rows, step errors row group by
     # row group and no forecast-based Diebold-Mariano test or example figures (``large_note``)
     studies = read_studies(store.root)
     forecasts, large_note, stored = claims.stored_inputs(store.root, series, studies)

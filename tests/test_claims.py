@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from harness import claims
+from harness import claims, significance, steps
+from harness.families import is_neural
 
 
 def make_series(
@@ -96,13 +97,13 @@ BASE = RNG.uniform(5, 20, size=40)
 def verdict_a(series: pd.DataFrame) -> str:
     summary = claims.summary_table(series)
     versus = claims.versus_reference(series, None)
-    v = claims.verdicts(summary, versus, speed({}), pd.DataFrame(columns=claims.STEP_COLUMNS))
+    v = claims.verdicts(summary, versus, speed({}), pd.DataFrame(columns=steps.STEP_COLUMNS))
     return v[(v["claim"] == "a") & (v["dataset"] == "d1")]["verdict"].item()
 
 
 def test_is_neural():
-    assert claims.is_neural("lstm-torch") and claims.is_neural("rnn-numpy") and claims.is_neural("GRU")
-    assert not claims.is_neural("arima") and not claims.is_neural("naive2")
+    assert is_neural("lstm-torch") and is_neural("rnn-numpy") and is_neural("GRU")
+    assert not is_neural("arima") and not is_neural("naive2")
 
 
 def test_win_rate_and_verdict_a():
@@ -121,10 +122,10 @@ def test_win_rate_and_verdict_a():
 
 def test_win_rate_ci_bootstrap():
     diff = np.array([-1.0] * 30 + [1.0] * 10 + [0.0] * 4)
-    rate, lo, hi = claims.win_rate_ci(diff)
+    rate, lo, hi = significance.win_rate_ci(diff)
     assert rate == pytest.approx((30 + 2) / 44)
     assert lo < rate < hi and 0 <= lo and hi <= 1
-    assert claims.win_rate_ci(diff) == (rate, lo, hi)  # seeded, reproducible
+    assert significance.win_rate_ci(diff) == (rate, lo, hi)  # seeded, reproducible
 
 
 def test_wilcoxon_matches_scipy():
@@ -179,11 +180,11 @@ def test_friedman_and_nemenyi():
     assert d1["friedman_p"].iloc[0] == pytest.approx(expected.pvalue)
     ranks = pd.DataFrame(x).rank(axis=1).mean()
     assert d1.set_index("model")["avg_rank"].to_dict() == pytest.approx(ranks.to_dict())
-    assert d1["cd"].iloc[0] == pytest.approx(claims.nemenyi_cd(4, len(BASE)))
+    assert d1["cd"].iloc[0] == pytest.approx(significance.nemenyi_cd(4, len(BASE)))
 
 
 def test_nemenyi_cd_hand_value():
-    assert claims.nemenyi_cd(4, 50) == pytest.approx(2.569 * math.sqrt(4 * 5 / (6 * 50)), rel=1e-3)
+    assert significance.nemenyi_cd(4, 50) == pytest.approx(2.569 * math.sqrt(4 * 5 / (6 * 50)), rel=1e-3)
 
 
 def test_diebold_mariano_hand_computation():
@@ -194,7 +195,7 @@ def test_diebold_mariano_hand_computation():
     dbar = claims.loss_differentials(fc, "lstm", "arima")
     hand = ((np.abs(e_mod) - np.abs(e_ref)) / 10.0).mean(axis=1)
     assert np.allclose(np.sort(dbar.to_numpy()), np.sort(hand))
-    stat, p = claims.diebold_mariano(hand)
+    stat, p = significance.diebold_mariano(hand)
     t_hand = hand.mean() / math.sqrt(hand.var(ddof=1) / n)
     # HLN form with h=1: DM (variance 1/N) times sqrt((N-1)/N) is the same number
     dm_hln = hand.mean() / math.sqrt(hand.var(ddof=0) / n) * math.sqrt((n - 1) / n)
@@ -212,8 +213,8 @@ def test_step_errors_shape():
     fc = pd.concat(
         [make_forecasts({"lstm": np.ones((n, h)), "arima": np.full((n, h), 2.0)}, dataset=d) for d in ("d1", "d2")]
     )
-    st = claims.step_errors(fc)
-    assert list(st.columns) == claims.STEP_COLUMNS
+    st = steps.step_errors(fc)
+    assert list(st.columns) == steps.STEP_COLUMNS
     assert len(st) == 3 * 2 * h  # (d1, d2, overall) x 2 models x h steps
     row = st[(st["dataset"] == "overall") & (st["model"] == "lstm") & (st["step"] == 1)].iloc[0]
     assert row["smape"] == pytest.approx(200 * 1 / (10 + 11)) and row["n_series"] == 2 * n
@@ -221,7 +222,7 @@ def test_step_errors_shape():
 
 def test_verdict_b_cost():
     summary = claims.summary_table(make_series({"lstm": BASE, "rnn": BASE, "arima": BASE}))
-    empty = pd.DataFrame(columns=claims.STEP_COLUMNS)
+    empty = pd.DataFrame(columns=steps.STEP_COLUMNS)
 
     def vb(ms):
         v = claims.verdicts(summary, pd.DataFrame(columns=claims.VERSUS_COLUMNS), speed(ms), empty)

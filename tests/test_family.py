@@ -14,6 +14,7 @@ import pytest
 
 import harness
 from harness import claims
+from harness.families import BY_NAME, DECLARED, declared_families
 from harness.models import FAMILIES, GATED_FAMILIES, RECURRENT_FAMILIES, is_recurrent, model_family
 from harness.plugins import load_registry
 from tests.conftest import invoke, plugin_folder
@@ -175,7 +176,7 @@ def test_claims_select_contenders_by_declared_family_not_by_name():
     assert not summary.loc[("d1", "ridge-rnnlike"), "neural"] and summary.loc[("d1", "my-elman"), "neural"]
     assert summary.loc[("d1", "ridge-rnnlike"), "family"] == "baseline"
     fam = out["families"].set_index("model")
-    assert fam.loc["my-elman", "source"] == claims.DECLARED and not fam.loc["ridge-rnnlike", "neural"]
+    assert fam.loc["my-elman", "source"] == DECLARED and not fam.loc["ridge-rnnlike", "neural"]
     # the same rows without declarations: the old name rule, which picked the wrong model
     legacy = claims.claims_tables(series, None, sp)["verdicts"]
     assert _verdict(legacy, "a")["verdict"] == "refuted" and "ridge-rnnlike sMAPE" in _verdict(legacy, "a")["evidence"]
@@ -289,12 +290,12 @@ def test_a_run_stored_without_families_keeps_the_name_rule_and_says_so(tmp_path)
     assert "This run was stored before models declared a family" in report
     assert "old name rule applies" in report and "The attached memory study was stored before" in report
     fam = pd.read_csv(run / "claims" / "families.csv")
-    assert set(fam["source"]) == {claims.BY_NAME}
+    assert set(fam["source"]) == {BY_NAME}
     assert set(fam.loc[fam["neural"], "model"]) == {"rnn-numpy", "rnn-torch", "lstm-torch", "gru-torch"}
 
 
 def test_declared_families_of_experiments():
-    assert claims.declared_families(None) == {}
-    assert claims.declared_families(pd.DataFrame({"model": ["a"], "scope": ["local"]})) == {}
+    assert declared_families(None) == {}
+    assert declared_families(pd.DataFrame({"model": ["a"], "scope": ["local"]})) == {}
     exp = pd.DataFrame({"model": ["a", "a", "b", "c"], "family": ["rnn", "rnn", np.nan, "arima"]})
-    assert claims.declared_families(exp) == {"a": "rnn", "c": "arima"}
+    assert declared_families(exp) == {"a": "rnn", "c": "arima"}

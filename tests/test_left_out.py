@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import analysis, claims
+from harness import analysis, claims, steps
 from tests.conftest import invoke, plugin_folder
 from tests.test_claims import make_forecasts, make_series, speed
 
@@ -130,8 +130,8 @@ def test_streamed_step_errors_leave_the_same_models_out(tmp_path):
     errors = {"lstm": np.ones((N, h)), "arima": np.full((N, h), 2.0)}
     fc = make_forecasts(errors)  # the broken model has no forecasts, as a run stores it
     fc.to_parquet(tmp_path / "forecasts.parquet", row_group_size=25)
-    streamed = claims.step_errors_by_row_group(tmp_path / "forecasts.parquet", s)
-    whole = claims.step_errors(analysis.without_left_out(fc, analysis.left_out(s)))
+    streamed = steps.step_errors_by_row_group(tmp_path / "forecasts.parquet", s)
+    whole = steps.step_errors(analysis.without_left_out(fc, analysis.left_out(s)))
     key = ["dataset", "model", "step"]
     pd.testing.assert_frame_equal(
         streamed.sort_values(key).reset_index(drop=True), whole.sort_values(key).reset_index(drop=True)

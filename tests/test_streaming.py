@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from harness import claims, runner, store
+from harness import claims, runner, steps, store
 from tests.conftest import invoke, plan_of
 
 
@@ -140,7 +140,7 @@ def test_a_report_over_too_many_forecasts_streams_step_errors(streamed_run, tmp_
     assert (run / "figures" / "forecasts_synthetic-arma.png").exists()
     assert pd.read_csv(run / "claims" / "versus.csv")["dm_p"].notna().all()
     shutil.rmtree(run / "figures")
-    monkeypatch.setattr(claims, "FORECAST_ROWS_IN_MEMORY", 500)
+    monkeypatch.setattr(steps, "FORECAST_ROWS_IN_MEMORY", 500)
     text = build_report(store.RunStore.open(run))
     assert "more than the 500 a report loads at once" in text and "Diebold-Mariano test" in text
     after = pd.read_csv(run / "claims" / "step_errors.csv")
@@ -196,8 +196,8 @@ def test_step_errors_by_row_group_match_step_errors(tmp_path):
     series, forecasts = pd.DataFrame(series_rows), pd.DataFrame(fc_rows)
     forecasts.to_parquet(tmp_path / "f.parquet", index=False, row_group_size=13)
     assert pq.ParquetFile(tmp_path / "f.parquet").num_row_groups > 10
-    want = claims.step_errors(forecasts)
-    got = claims.step_errors_by_row_group(tmp_path / "f.parquet", series)
+    want = steps.step_errors(forecasts)
+    got = steps.step_errors_by_row_group(tmp_path / "f.parquet", series)
     merged = want.merge(got, on=["dataset", "model", "step"], suffixes=("", "_rg"))
     assert len(merged) == len(want) == len(got) and set(want["dataset"]) == {"d1", "d2", claims.OVERALL}
     assert np.allclose(merged["smape"], merged["smape_rg"], rtol=1e-12)

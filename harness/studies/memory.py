@@ -40,6 +40,7 @@ import pandas as pd
 from harness import claims, figures
 from harness import windows as W
 from harness.errors import StudyError
+from harness.families import declared_families
 from harness.plugins import Registry
 from harness.store import RunStore, atomic_write_frame, atomic_write_text
 from harness.studies import study_dir
@@ -163,7 +164,7 @@ def memory_tables(
     so the floor and every model's error are measured on the same values. RMSE is pooled over
     series, windows and steps: sqrt(mean (y - yhat)^2). ``metas``: per dataset, its ``task``,
     ``lag``, ``optimal_rmse`` and ``floor_rmse``. ``families``: model -> declared family
-    (:func:`harness.claims.declared_families` of the run's experiments.csv), recorded in the
+    (:func:`harness.families.declared_families` of the run's experiments.csv), recorded in the
     ``family`` column so the verdict picks its contenders by declaration (None where unknown).
     """
     f = claims.common_forecasts(series[series["dataset"].isin(list(metas))], forecasts)
@@ -247,7 +248,7 @@ def write_memory_study(
     metas = _metas(list(series["dataset"].unique()), registry)
     if not metas:
         raise StudyError(f"{store.root} has no memory-study datasets (memory-copy-L6, ...)")
-    per_seed, table = memory_tables(series, forecasts, metas, claims.declared_families(experiments))
+    per_seed, table = memory_tables(series, forecasts, metas, declared_families(experiments))
     tables = {"memory": table, "memory_seeds": per_seed}
     if gradient is not None:
         tables["gradients"], tables["decay"] = gradient_tables(registry, gradient)
