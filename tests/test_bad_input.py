@@ -218,12 +218,12 @@ CASES: list[Case] = [
     data(
         "shorter-than-horizon.csv",
         HEADER + rows(30),
-        "series a is too short: 30 points, needs at least 32",
+        "series a is too short: 30 points, needs at least 33",
         "--horizon",
         "30",
     ),
     data("malformed.csv", HEADER + rows(30) + 'a,"2020-01-01,1\n', "malformed CSV"),
-    data("extra-field.csv", HEADER + rows(30).replace("\n", ",x\n"), "rows have more fields than the header"),
+    data("extra-field.csv", HEADER + rows(30).replace("\n", ",x\n"), "line 2 has 4 fields but the header has 3"),
     data("latin1.csv", (HEADER + rows(30, uid="Zürich")).encode("latin-1"), "not UTF-8"),
     data(
         "boolean-y.csv",
