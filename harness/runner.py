@@ -32,6 +32,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -176,7 +177,13 @@ def resolve_datasets(config: RunConfig, registry: Registry) -> list[Dataset]:
     names = [d.name for d in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise DataError(f"dataset {dupes[0]!r} appears twice in this run")
+        sources = [d.meta["file"] for d in out if d.name == dupes[0] and "file" in (d.meta or {})]
+        if len({Path(s).resolve() for s in sources}) > 1:
+            raise DataError(
+                f"dataset {dupes[0]!r} appears twice in this run: data files {sources[0]} and {sources[1]} share the "
+                "name (a file's dataset is named after its file name without the extension); rename one of them"
+            )
+        raise DataError(f"dataset {dupes[0]!r} appears twice in this run; give each dataset once")
     return out
 
 
