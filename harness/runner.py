@@ -170,7 +170,14 @@ def resolve_datasets(config: RunConfig, registry: Registry) -> list[Dataset]:
     for choice in config.datasets:
         limit = choice.limit or config.limit
         if is_data_file(choice.name):
-            loaded = [load_long_file(choice.name, horizon=choice.horizon, season_length=choice.season_length)]
+            loaded = [
+                load_long_file(
+                    choice.name,
+                    horizon=choice.horizon,
+                    season_length=choice.season_length,
+                    date_format=choice.date_format,
+                )
+            ]
         else:
             loaded = [_with_overrides(ds, choice) for ds in _load_registered(choice.name, registry)]
         out.extend(ds.sample(limit) for ds in loaded)
