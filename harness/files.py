@@ -518,7 +518,9 @@ def _candidate_formats(value: str) -> list[str]:
     out: list[str] = []
     for dayfirst in (False, True):
         try:
-            fmt = guess_datetime_format(value, dayfirst=dayfirst)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "Parsing dates in %d/%m/%Y format when dayfirst=False"
+                fmt = guess_datetime_format(value, dayfirst=dayfirst)
         except (ValueError, TypeError):
             fmt = None
         if fmt is None or fmt in out:
