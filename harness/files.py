@@ -154,11 +154,11 @@ def load_long_file(
     order = list(dict.fromkeys(ids))  # first appearance in the file
     groups = {uid: g for uid, g in data.groupby("unique_id", sort=False)}
 
+    names = {uid: series_frequency(groups[uid]["ds"]) for uid in order}
     if freq is None:
-        _check_one_frequency(order, groups, where)
-    for uid in order:
-        check_regular(groups[uid]["ds"], uid, where)
-    freq_name = _resolve_freq(freq, [groups[uid]["ds"] for uid in order], where)
+        _check_one_frequency(order, groups, names, where)
+    _check_all_regular(data, order, groups, names, where)
+    freq_name = _resolve_freq(freq, list(names.values()), where)
     default_h, default_m = FREQ_DEFAULTS[freq_name]
     h = default_h if horizon is None else horizon
     m = default_m if season_length is None else season_length
@@ -601,22 +601,42 @@ _PERIOD_WORDS: dict[str, str] = {
 }
 
 
-def check_regular(ds: pd.Series, uid: str, where: str) -> None:
-    """A dated series (sorted) of a calendar frequency has exactly one value per period: a missing
-    period (a gap) or two values in one period is an error naming the series and the dates.
-    Integer ``ds`` and irregular dates (frequency ``"other"``) are sequences and not checked."""
-    if not pd.api.types.is_datetime64_any_dtype(ds) or len(ds) < 2:
-        return
-    name = infer_frequency([ds])
-    if name not in _PERIODS:
-        return
+def _ordinals(ds: pd.Series, name: str) -> np.ndarray:
+    """The number of the period (of frequency ``name``) each date falls in."""
     stamps = pd.DatetimeIndex(ds)
     if stamps.tz is not None:  # hours count in UTC (no DST jumps), days and longer by the local calendar
         stamps = stamps.tz_convert("UTC").tz_localize(None) if name == "hourly" else stamps.tz_localize(None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ordinals = stamps.to_period(_PERIODS[name]).asi8
-    steps = np.diff(ordinals)
+        return stamps.to_period(_PERIODS[name]).asi8
+
+
+def _check_all_regular(data: pd.DataFrame, order: list[str], groups: dict, names: dict, where: str) -> None:
+    """:func:`check_regular` for every series, in one pass per frequency (the message comes from
+    the first irregular series in file order)."""
+    if not pd.api.types.is_datetime64_any_dtype(data["ds"]):
+        return
+    for name in dict.fromkeys(n for n in names.values() if n in _PERIODS):
+        uids = [uid for uid in order if names[uid] == name]
+        sub = data[data["unique_id"].isin(uids)]  # sorted by ds, so each series in time order
+        steps = pd.Series(_ordinals(sub["ds"], name), index=sub.index).groupby(sub["unique_id"].to_numpy()).diff()
+        irregular = set(sub["unique_id"].to_numpy()[(steps.notna() & (steps != 1)).to_numpy()])
+        for uid in uids:
+            if uid in irregular:
+                check_regular(groups[uid]["ds"], uid, where, name)
+
+
+def check_regular(ds: pd.Series, uid: str, where: str, name: str | None = None) -> None:
+    """A dated series (sorted) of a calendar frequency (``name``, else inferred from ``ds``) has
+    exactly one value per period: a missing period (a gap) or two values in one period is an
+    error naming the series and the dates. Integer ``ds`` and irregular dates (frequency
+    ``"other"``) are sequences and not checked."""
+    if not pd.api.types.is_datetime64_any_dtype(ds) or len(ds) < 2:
+        return
+    name = name or series_frequency(ds)
+    if name not in _PERIODS:
+        return
+    steps = np.diff(_ordinals(ds, name))
     word = _PERIOD_WORDS[name]
     if (steps == 0).any():
         i = int(np.flatnonzero(steps == 0)[0])
@@ -635,7 +655,7 @@ def check_regular(ds: pd.Series, uid: str, where: str) -> None:
         )
 
 
-def _check_one_frequency(order: list[str], groups: dict, where: str) -> None:
+def _check_one_frequency(order: list[str], groups: dict, names: dict, where: str) -> None:
     """Series of one file share one frequency (it sets the horizon and season length of all):
     series whose dates say otherwise are an error naming one of each."""
     seen: dict[str, str] = {}
@@ -643,7 +663,7 @@ def _check_one_frequency(order: list[str], groups: dict, where: str) -> None:
         ds = groups[uid]["ds"]
         if not pd.api.types.is_datetime64_any_dtype(ds) or len(ds) < 3:
             continue
-        seen.setdefault(infer_frequency([ds]), uid)
+        seen.setdefault(names[uid], uid)
         if len(seen) > 1:
             break
     if len(seen) > 1:
@@ -660,7 +680,7 @@ def _check_one_frequency(order: list[str], groups: dict, where: str) -> None:
         )
 
 
-def _resolve_freq(freq: str | None, stamps: list[pd.Series], where: str) -> str:
+def _resolve_freq(freq: str | None, names: list[str], where: str) -> str:
     """The explicit frequency (a name in FREQ_DEFAULTS or a pandas alias such as ``MS``), else
     the most common frequency inferred over the series."""
     if freq is not None:
@@ -671,33 +691,40 @@ def _resolve_freq(freq: str | None, stamps: list[pd.Series], where: str) -> str:
         if mapped is None:
             raise DataError(f"{where}: unknown frequency {freq!r} (use one of {', '.join(FREQ_DEFAULTS)})")
         return mapped
-    return infer_frequency(stamps)
+    return _vote(names)
 
 
 def infer_frequency(stamps: list[pd.Series]) -> str:
-    """Frequency name from the ``ds`` of each series: ``pd.infer_freq`` where it succeeds, else the
-    median spacing (which tolerates a few gaps); the most common answer over series wins, and
-    integer or irregular ``ds`` give ``"other"``."""
-    votes: Counter[str] = Counter()
-    for ds in stamps:
-        if not pd.api.types.is_datetime64_any_dtype(ds) or len(ds) < 2:
-            votes["other"] += 1
-            continue
-        name = None
-        if len(ds) >= 3:
-            try:
-                with warnings.catch_warnings():
-                    # pandas 3 warns that infer_freq will return an offset instead of a string;
-                    # _offset_name accepts either.
-                    warnings.simplefilter("ignore")
-                    alias = pd.infer_freq(pd.DatetimeIndex(ds))
-            except (ValueError, TypeError):
-                alias = None
-            name = _offset_name(alias) if alias else None
-        votes[name or _spacing_name(ds)] += 1
+    """Frequency name from the ``ds`` of each series (:func:`series_frequency`); the most common
+    answer over series wins (the loader first requires them to agree)."""
+    return _vote([series_frequency(ds) for ds in stamps])
+
+
+def _vote(names: list[str]) -> str:
+    votes = Counter(names)
     if not votes:
         return "other"
     return max(votes.items(), key=lambda kv: (kv[1], kv[0] != "other"))[0]
+
+
+def series_frequency(ds: pd.Series) -> str:
+    """Frequency name of one series' ``ds``: ``pd.infer_freq`` where it succeeds, else the median
+    spacing (which tolerates a few gaps, then reported by :func:`check_regular`); integer or
+    irregular ``ds`` give ``"other"``."""
+    if not pd.api.types.is_datetime64_any_dtype(ds) or len(ds) < 2:
+        return "other"
+    name = None
+    if len(ds) >= 3:
+        try:
+            with warnings.catch_warnings():
+                # pandas 3 warns that infer_freq will return an offset instead of a string;
+                # _offset_name accepts either.
+                warnings.simplefilter("ignore")
+                alias = pd.infer_freq(pd.DatetimeIndex(ds))
+        except (ValueError, TypeError):
+            alias = None
+        name = _offset_name(alias) if alias else None
+    return name or _spacing_name(ds)
 
 
 def _offset_name(alias: object) -> str | None:
