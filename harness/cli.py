@@ -194,6 +194,12 @@ RUN_ID_HELP = "Name the run folder results/NAME (letters, digits, '-', '_', '.')
 @click.option("--limit", type=int, help="Deterministic sample of N series per dataset, spread over categories.")
 @click.option("--seeds", help="Comma-separated integer seeds, e.g. 0,1,2.")
 @click.option("--horizon", type=int, help="Forecast horizon for datasets without an official test set.")
+@click.option(
+    "--date-format",
+    metavar="FORMAT",
+    help="strptime format of ds in data files, e.g. %d/%m/%Y (applied strictly; needed where day and month "
+    "order is ambiguous) [default: ISO 8601 or a format the file settles].",
+)
 @click.option("--protocol", type=click.Choice(["holdout", "rolling"]), help="Evaluation protocol.")
 @click.option("--windows", type=click.IntRange(min=1), help="Rolling protocol: number of forecast origins.")
 @click.option("--step", type=click.IntRange(min=1), help="Rolling protocol: steps between origins [default: horizon].")
@@ -213,6 +219,7 @@ def run(
     limit,
     seeds,
     horizon,
+    date_format,
     protocol,
     windows,
     step,
@@ -239,6 +246,7 @@ def run(
         limit=limit,
         seeds=_seed_list(seeds),
         horizon=horizon,
+        date_format=date_format,
         protocol=protocol,
         windows=windows,
         step=step,

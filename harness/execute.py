@@ -61,6 +61,7 @@ def build_config(options: dict[str, Any], base: RunConfig | None = None) -> RunC
         horizon=options.get("horizon"),
         params=options.get("params") or [],
         protocol=protocol,
+        date_format=options.get("date_format"),
     )
 
 

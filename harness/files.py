@@ -6,6 +6,13 @@ and the file (a :class:`DataError`), instead of letting a NaN or a duplicated da
 as a strange metric. Frequency is inferred from ``ds`` when not given, and the horizon and season
 length default to the M4 conventions for that frequency; explicit arguments always win.
 
+Dates are never guessed (see :func:`parse_dates`): ISO 8601 and formats whose day/month order the
+file itself settles parse; an ambiguous or mixed format is an error that asks for an explicit
+``date_format`` (``--date-format``, or the suite key), which is then applied strictly. Every
+series must have one value per period of one frequency shared by the whole file: a missing period
+(a gap), two values in one period or series of different frequencies are errors naming the
+series and the dates.
+
 An optional ``category`` column is kept as the series category (used in per-category reports and
 by ``Dataset.sample``); other extra columns are ignored.
 """
@@ -13,6 +20,7 @@ by ``Dataset.sample``); other extra columns are ignored.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -22,6 +30,7 @@ import pandas as pd
 
 from harness.data import Dataset, Panel
 from harness.errors import DataError, one_line
+from harness.tasks import MIN_CONTEXT
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("unique_id", "ds", "y")
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".csv", ".parquet", ".pq")
@@ -79,14 +88,22 @@ def is_data_file(name: str) -> bool:
 
 
 def load_long_file(
-    path: str | Path, *, horizon: int | None = None, season_length: int | None = None, freq: str | None = None
+    path: str | Path,
+    *,
+    horizon: int | None = None,
+    season_length: int | None = None,
+    freq: str | None = None,
+    date_format: str | None = None,
 ) -> Dataset:
     """Read a ``.csv`` or ``.parquet`` file in long format into a :class:`Dataset`.
 
     Series keep the order of their first appearance in the file and are sorted by ``ds`` within
-    each series. ``ds`` may be dates/timestamps or integers (integers mean frequency ``"other"``).
-    Each series needs more than ``horizon + 1`` points so that a holdout of ``horizon`` leaves at
-    least two in-sample points (one to fit, one to difference for MASE).
+    each series. ``ds`` may be dates/timestamps or integers (integers mean frequency ``"other"``);
+    text dates are read by :func:`parse_dates` (``date_format``: an strptime format such as
+    ``%d/%m/%Y``, applied strictly, also to digits such as ``20200131`` with ``%Y%m%d``). Dated
+    series must be regular (:func:`check_regular`) and, unless ``freq`` is given, of one frequency.
+    Each series needs at least ``horizon + MIN_CONTEXT`` points (``MIN_CONTEXT`` = 3 values before
+    the forecast origin, the rule of :meth:`harness.tasks.Task.validate`).
 
     :raises DataError: one line naming the problem and the file.
     """
@@ -98,20 +115,23 @@ def load_long_file(
     if missing:
         raise DataError(
             f"{where}: missing required column(s) {', '.join(missing)} "
-            f"(found: {', '.join(map(str, frame.columns)) or 'none'}; need unique_id, ds, y)"
+            f"(found: {', '.join(map(str, frame.columns)) or 'none'}; need unique_id, ds, y){_separator_hint(frame.columns)}"
         )
     if len(frame) == 0:
         raise DataError(f"{where}: file has no rows")
+    if date_format is not None and (not isinstance(date_format, str) or "%" not in date_format):
+        raise DataError(f"{where}: date format {date_format!r} has no % directive; give one such as %d/%m/%Y")
 
     if frame["unique_id"].isna().any():
         row = int(np.flatnonzero(frame["unique_id"].isna().to_numpy())[0])
         raise DataError(f"{where}: empty unique_id in data row {row + 1}")
     ids = _as_text(frame["unique_id"], "unique_id", where)
     y = _numeric_y(frame["y"], ids, where)
-    ds = _parse_ds(frame["ds"], ids, where)
+    ds = _parse_ds(frame["ds"], ids, where, date_format)
 
     bad = ~np.isfinite(y)
     if bad.any():
+        _check_overflow(path, bad, ids, where)
         counts = Counter(ids[bad])
         first, n_bad = next(iter(counts.items()))
         more = f" (and {len(counts) - 1} more series)" if len(counts) > 1 else ""
@@ -134,7 +154,11 @@ def load_long_file(
     order = list(dict.fromkeys(ids))  # first appearance in the file
     groups = {uid: g for uid, g in data.groupby("unique_id", sort=False)}
 
-    freq_name = _resolve_freq(freq, [groups[uid]["ds"] for uid in order], where)
+    names = {uid: series_frequency(groups[uid]["ds"]) for uid in order}
+    if freq is None:
+        _check_one_frequency(order, groups, names, where)
+    _check_all_regular(data, order, groups, names, where)
+    freq_name = _resolve_freq(freq, list(names.values()), where)
     default_h, default_m = FREQ_DEFAULTS[freq_name]
     h = default_h if horizon is None else horizon
     m = default_m if season_length is None else season_length
@@ -147,10 +171,10 @@ def load_long_file(
     categories: list[str] = []
     for uid in order:
         g = groups[uid]
-        if len(g) <= h + 1:
+        if len(g) < h + MIN_CONTEXT:
             raise DataError(
-                f"{where}: series {uid} is too short: {len(g)} points, needs at least {h + 2} "
-                f"for horizon {h} (more than horizon + 1)"
+                f"{where}: series {uid} is too short: {len(g)} points, needs at least {h + MIN_CONTEXT} "
+                f"for horizon {h} (horizon + {MIN_CONTEXT}: {MIN_CONTEXT} values before the forecast origin)"
             )
         values.append(g["y"].to_numpy(dtype=np.float64))
         categories.append(str(g["category"].iloc[0]) if category is not None else "")
@@ -249,16 +273,96 @@ def _read(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file is empty") from None
     except pd.errors.ParserWarning:
-        raise DataError(f"{path}: malformed CSV: the rows have more fields than the header") from None
+        raise DataError(f"{path}: malformed CSV: {_more_fields(path)}") from None
     except pd.errors.ParserError as exc:
         detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: malformed CSV: {detail}") from None
+        raise DataError(f"{path}: malformed CSV: {detail}{_separator_hint(pd.Index(_csv_header(path)))}") from None
     except UnicodeDecodeError:
         raise DataError(f"{path}: unreadable: not UTF-8 text") from None
     except OSError as exc:
         raise DataError(f"{path}: unreadable: {exc.strerror or exc}") from None
     except Exception as exc:  # pyarrow raises its own types for corrupt files
         raise DataError(f"{path}: unreadable {suffix[1:]} file: {one_line(exc, limit=200, with_type=True)}") from None
+
+
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+([eE][+-]?\d+)?")
+_SEPARATORS = {";": "';'", "\t": "a tab", "|": "'|'"}
+_FIX_CSV = (
+    "rnnbench reads comma-separated files with '.' as the decimal point: write the file with sep=',' and "
+    "decimal='.' (pandas: df.to_csv(path, index=False))"
+)
+
+
+def _separator_hint(columns: pd.Index) -> str:
+    """Why the header is one column: another separator."""
+    if len(columns) == 1:
+        for sep, name in _SEPARATORS.items():
+            if sep in str(columns[0]):
+                return f"; the header is separated by {name}, not ','; {_FIX_CSV}"
+    return ""
+
+
+def _csv_header(path: Path) -> list[str]:
+    import csv
+
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            return next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+
+
+def _more_fields(path: Path) -> str:
+    """What a row with more fields than the header most likely is: another separator with decimal
+    commas (``a;2020-01-31;1,5``) or decimal commas (``a,2020-01-31,1,5``)."""
+    import csv
+
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            found = next(((n, row) for n, row in enumerate(reader, start=2) if len(row) > len(header)), None)
+        if found is None:
+            return "the rows have more fields than the header"
+        number, row = found
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return "the rows have more fields than the header"
+    line = ",".join(row)
+    hint = _separator_hint(pd.Index(header))
+    if hint:
+        return f"line {number} {line!r} splits into {len(row)} fields at ',' but the header into {len(header)}{hint}"
+    commas = [f"{a},{b}" for a, b in zip(row, row[1:]) if _DECIMAL_COMMA.fullmatch(f"{a},{b}".strip())]
+    if commas:
+        return (
+            f"line {number} {line!r} has {len(row)} fields but the header has {len(header)}: a decimal comma "
+            f"({commas[-1]!r})? write decimals with a point ({commas[-1].replace(',', '.')}), or quote the field"
+        )
+    return f"line {number} has {len(row)} fields but the header has {len(header)} ({', '.join(header)})"
+
+
+def _check_overflow(path: Path, bad: np.ndarray, ids: pd.Series, where: str) -> None:
+    """A y written as a number beyond float64 (``1e309``) reads as infinite: say it overflows."""
+    if path.suffix.lower() != ".csv":
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False)["y"]
+    except Exception:  # the file read a moment ago; no better message then
+        return
+    if len(raw) != len(bad):
+        return
+    for i in np.flatnonzero(bad):
+        text = str(raw.iloc[i]).strip()
+        try:
+            number = float(text)
+        except ValueError:
+            continue
+        if math.isinf(number) and "inf" not in text.lower():
+            raise DataError(
+                f"{where}: y value {text!r} in series {ids.iloc[i]} (data row {i + 1}) overflows a 64-bit float "
+                "(magnitude at most 1.8e308); rescale the series"
+            )
 
 
 def _as_text(column: pd.Series, name: str, where: str) -> pd.Series:
@@ -277,15 +381,20 @@ def _numeric_y(column: pd.Series, ids: pd.Series, where: str) -> np.ndarray:
     bad = numeric.isna() & column.notna() & (_as_text(column, "y", where).str.strip() != "")
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
+        value = str(column.iloc[i])
+        hint = ""
+        if _DECIMAL_COMMA.fullmatch(value.strip()):
+            hint = f"; a decimal comma? write decimals with a point ({value.strip().replace(',', '.')})"
         raise DataError(
-            f"{where}: non-numeric y value {str(column.iloc[i])!r} in series {ids.iloc[i]} "
-            f"(data row {i + 1}); {int(bad.sum())} such row(s)"
+            f"{where}: non-numeric y value {value!r} in series {ids.iloc[i]} "
+            f"(data row {i + 1}); {int(bad.sum())} such row(s){hint}"
         )
     return numeric.to_numpy(dtype=np.float64)
 
 
-def _parse_ds(column: pd.Series, ids: pd.Series, where: str) -> pd.Series:
-    """Integers stay integers (frequency "other"); anything else must parse as dates."""
+def _parse_ds(column: pd.Series, ids: pd.Series, where: str, date_format: str | None = None) -> pd.Series:
+    """Integers stay integers (frequency "other"); anything else must parse as dates
+    (:func:`parse_dates`). With ``date_format``, text and integers alike are dates in that format."""
     if column.isna().any():
         i = int(np.flatnonzero(column.isna().to_numpy())[0])
         raise DataError(f"{where}: missing ds in series {ids.iloc[i]} (data row {i + 1})")
@@ -295,6 +404,8 @@ def _parse_ds(column: pd.Series, ids: pd.Series, where: str) -> pd.Series:
     if pd.api.types.is_integer_dtype(column):
         if column.max() > int64.max:  # uint64 beyond int64 would wrap around
             raise DataError(f"{where}: integer ds {column.max()} is out of range (at most {int64.max})")
+        if date_format is not None:
+            return parse_dates(column.astype(str), ids, where, date_format)
         return column.astype(np.int64).reset_index(drop=True)
     if pd.api.types.is_float_dtype(column):
         v = column.to_numpy(dtype=np.float64)
@@ -306,36 +417,270 @@ def _parse_ds(column: pd.Series, ids: pd.Series, where: str) -> pd.Series:
                 f"{where}: ds {float(v[i])!r} in series {ids.iloc[i]} (data row {i + 1}) is not an integer; "
                 "ds must be dates or integers"
             )
+        if date_format is not None:
+            return parse_dates(column.astype(np.int64).astype(str), ids, where, date_format)
         return column.astype(np.int64).reset_index(drop=True)
     text = _as_text(column, "ds", where).str.strip()
-    if text.str.fullmatch(r"[+-]?\d+").all():
+    if date_format is None and text.str.fullmatch(r"[+-]?\d+").all():
         try:
             return text.astype(np.int64).reset_index(drop=True)
         except (OverflowError, ValueError):
             raise DataError(f"{where}: integer ds out of range (from {int64.min} to {int64.max})") from None
-    with warnings.catch_warnings():
-        # "Could not infer format" / mixed time zones: the checks below give the verdict
-        warnings.simplefilter("ignore")
+    return parse_dates(text, ids, where, date_format)
+
+
+def _fix_dates(example: str = "%d/%m/%Y") -> str:
+    return (
+        f"give the format with --date-format (e.g. --date-format {example}; in a suite, "
+        f'{{name = "data.csv", date_format = "{example}"}}) or write ds as ISO 8601 (YYYY-MM-DD)'
+    )
+
+
+def parse_dates(text: pd.Series, ids: pd.Series, where: str, date_format: str | None = None) -> pd.Series:
+    """Text dates, never guessed. With ``date_format``: exactly that strptime format, every value
+    (one that does not match is an error naming its row). Without: ISO 8601 (``2020-01-31``,
+    ``2020-01``, ``2020-01-31 10:00``, ``2020/01/31``; year first is always year-month-day); else
+    the format of the first value, which every value must have (mixing formats is an error); where
+    that format could be day-first or month-first (``01/02/2020``), the file must settle it - a
+    value that only one order reads (a day above 12) - or it is an error asking for the format."""
+    text = text.reset_index(drop=True)
+    if date_format is not None:
+        parsed = _dates(text, where, format=date_format)
+        if parsed is None:
+            raise DataError(f"{where}: date format {date_format!r} is not a valid strptime format (e.g. %d/%m/%Y)")
+        bad = parsed.isna()
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(
+                f"{where}: ds {text.iloc[i]!r} in series {ids.iloc[i]} (data row {i + 1}) does not match the "
+                f"date format {date_format!r}; {int(bad.sum())} such row(s)"
+            )
+        return _one_zone(parsed, where)
+
+    iso = _dates(text, where, format="ISO8601")
+    if iso is not None and not iso.isna().any():
+        return _one_zone(iso, where)
+
+    first = text.iloc[0]
+    formats = _candidate_formats(first)
+    if not formats:
+        return _dates_without_format(text, ids, where)
+    fits = {}
+    parses = {}
+    for fmt in formats:
+        parsed = _dates(text, where, format=fmt)
+        if parsed is not None:
+            parses[fmt] = parsed
+            if not parsed.isna().any():
+                fits[fmt] = parsed
+    if len(fits) == 1:
+        return _one_zone(next(iter(fits.values())), where)
+    if len(fits) == 2:
+        (f1, p1), (f2, p2) = fits.items()
+        if p1.equals(p2):
+            return _one_zone(p1, where)
+        i = int(np.flatnonzero((p1 != p2).to_numpy())[0])
+        day_first, month_first = (f1, f2) if f1.find("%d") < f1.find("%m") else (f2, f1)
+        raise DataError(
+            f"{where}: ambiguous dates: ds {text.iloc[i]!r} (data row {i + 1}) reads as day-first ({day_first}) "
+            f"or month-first ({month_first}) and no ds in the file tells which; {_fix_dates(day_first)}"
+        )
+    # No format of the first value reads every value: the first value that none reads.
+    missed = np.logical_and.reduce([p.isna().to_numpy() for p in parses.values()]) if parses else None
+    if missed is None or not missed.any():
+        # every value reads in one order or the other, but not all in the same one
+        a = int(np.flatnonzero(parses[formats[0]].isna().to_numpy())[0])
+        b = int(np.flatnonzero(parses[formats[1]].isna().to_numpy())[0]) if len(formats) > 1 else a
+        raise DataError(
+            f"{where}: ds mixes day-first and month-first dates ({text.iloc[b]!r} in data row {b + 1}, "
+            f"{text.iloc[a]!r} in data row {a + 1}); write every ds in one format: {_fix_dates()}"
+        )
+    i = int(np.flatnonzero(missed)[0])
+    if (
+        _dates(text.iloc[[i]], where, format="mixed") is None
+        or _dates(text.iloc[[i]], where, format="mixed").isna().any()
+    ):
+        raise DataError(
+            f"{where}: unparseable ds {text.iloc[i]!r} in series {ids.iloc[i]} (data row {i + 1}); "
+            "ds must be dates or integers"
+        )
+    raise DataError(
+        f"{where}: ds mixes date formats: {first!r} (data row 1) and {text.iloc[i]!r} (data row {i + 1}); "
+        f"write every ds in one format: {_fix_dates()}"
+    )
+
+
+def _candidate_formats(value: str) -> list[str]:
+    """The strptime formats a value could be written in: month-first and day-first where both
+    read it; year first is year-month-day only (nobody writes year-day-month)."""
+    from pandas.tseries.api import guess_datetime_format
+
+    out: list[str] = []
+    for dayfirst in (False, True):
         try:
-            parsed = pd.Series(pd.to_datetime(text))
-        except (ValueError, TypeError, OverflowError):
-            try:
-                parsed = pd.Series(pd.to_datetime(text, errors="coerce", format="mixed"))
-            except (ValueError, TypeError, OverflowError) as exc:
-                raise DataError(f"{where}: unparseable ds ({exc}); ds must be dates or integers") from None
-    bad = parsed.isna()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "Parsing dates in %d/%m/%Y format when dayfirst=False"
+                fmt = guess_datetime_format(value, dayfirst=dayfirst)
+        except (ValueError, TypeError):
+            fmt = None
+        if fmt is None or fmt in out:
+            continue
+        year = min((k for k in (fmt.find("%Y"), fmt.find("%y")) if k >= 0), default=-1)
+        day, month = fmt.find("%d"), fmt.find("%m")
+        if 0 <= year < day < month:
+            continue
+        out.append(fmt)
+    return out
+
+
+def _dates_without_format(text: pd.Series, ids: pd.Series, where: str) -> pd.Series:
+    """Values with no strptime format to check them against (``Jan 2020``, ``01/02/20``): each read
+    on its own, accepted only where reading it day-first, month-first or year-first agrees."""
+    readings = [
+        _dates(text, where, format="mixed"),
+        _dates(text, where, format="mixed", dayfirst=True),
+        _dates(text, where, format="mixed", yearfirst=True),
+    ]
+    if any(r is None for r in readings):
+        raise DataError(f"{where}: unparseable ds {text.iloc[0]!r}; ds must be dates or integers")
+    base = readings[0]
+    bad = base.isna()
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
             f"{where}: unparseable ds {text.iloc[i]!r} in series {ids.iloc[i]} (data row {i + 1}); "
             "ds must be dates or integers"
         )
+    for other in readings[1:]:
+        differ = (other != base).to_numpy()
+        if differ.any():
+            i = int(np.flatnonzero(differ)[0])
+            raise DataError(
+                f"{where}: ambiguous dates: ds {text.iloc[i]!r} (data row {i + 1}) reads as "
+                f"{_stamp(base.iloc[i])} or {_stamp(other.iloc[i])}; {_fix_dates()}"
+            )
+    return _one_zone(base, where)
+
+
+def _dates(text: pd.Series, where: str, **kwargs) -> pd.Series | None:
+    """``pd.to_datetime`` with NaT for what does not read; None where the format itself is
+    invalid. Time zones that differ between values are an error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return pd.Series(pd.to_datetime(text, errors="coerce", **kwargs), index=text.index)
+        except (ValueError, TypeError, OverflowError) as exc:
+            if "timezone" in str(exc).lower() or "time zone" in str(exc).lower():
+                raise DataError(
+                    f"{where}: ds mixes time zones (or dates with and without one); give all ds in one time zone"
+                ) from None
+            return None
+
+
+def _one_zone(parsed: pd.Series, where: str) -> pd.Series:
     if not pd.api.types.is_datetime64_any_dtype(parsed):
         raise DataError(f"{where}: ds mixes time zones (or dates with and without one); give all ds in one time zone")
     return parsed.reset_index(drop=True)
 
 
-def _resolve_freq(freq: str | None, stamps: list[pd.Series], where: str) -> str:
+def _stamp(ts: pd.Timestamp) -> str:
+    """A date as ISO 8601, without the time at midnight."""
+    ts = pd.Timestamp(ts)
+    return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat(sep=" ")
+
+
+# Frequency name -> pandas period code: one value per period.
+_PERIODS: dict[str, str] = {"yearly": "Y", "quarterly": "Q", "monthly": "M", "weekly": "W", "daily": "D", "hourly": "h"}
+_PERIOD_WORDS: dict[str, str] = {
+    "yearly": "year",
+    "quarterly": "quarter",
+    "monthly": "month",
+    "weekly": "week",
+    "daily": "day",
+    "hourly": "hour",
+}
+
+
+def _ordinals(ds: pd.Series, name: str) -> np.ndarray:
+    """The number of the period (of frequency ``name``) each date falls in."""
+    stamps = pd.DatetimeIndex(ds)
+    if stamps.tz is not None:  # hours count in UTC (no DST jumps), days and longer by the local calendar
+        stamps = stamps.tz_convert("UTC").tz_localize(None) if name == "hourly" else stamps.tz_localize(None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return stamps.to_period(_PERIODS[name]).asi8
+
+
+def _check_all_regular(data: pd.DataFrame, order: list[str], groups: dict, names: dict, where: str) -> None:
+    """:func:`check_regular` for every series, in one pass per frequency (the message comes from
+    the first irregular series in file order)."""
+    if not pd.api.types.is_datetime64_any_dtype(data["ds"]):
+        return
+    for name in dict.fromkeys(n for n in names.values() if n in _PERIODS):
+        uids = [uid for uid in order if names[uid] == name]
+        sub = data[data["unique_id"].isin(uids)]  # sorted by ds, so each series in time order
+        steps = pd.Series(_ordinals(sub["ds"], name), index=sub.index).groupby(sub["unique_id"].to_numpy()).diff()
+        irregular = set(sub["unique_id"].to_numpy()[(steps.notna() & (steps != 1)).to_numpy()])
+        for uid in uids:
+            if uid in irregular:
+                check_regular(groups[uid]["ds"], uid, where, name)
+
+
+def check_regular(ds: pd.Series, uid: str, where: str, name: str | None = None) -> None:
+    """A dated series (sorted) of a calendar frequency (``name``, else inferred from ``ds``) has
+    exactly one value per period: a missing period (a gap) or two values in one period is an
+    error naming the series and the dates. Integer ``ds`` and irregular dates (frequency
+    ``"other"``) are sequences and not checked."""
+    if not pd.api.types.is_datetime64_any_dtype(ds) or len(ds) < 2:
+        return
+    name = name or series_frequency(ds)
+    if name not in _PERIODS:
+        return
+    steps = np.diff(_ordinals(ds, name))
+    word = _PERIOD_WORDS[name]
+    if (steps == 0).any():
+        i = int(np.flatnonzero(steps == 0)[0])
+        raise DataError(
+            f"{where}: series {uid} has two values in the same {word}: {_stamp(ds.iloc[i])} and "
+            f"{_stamp(ds.iloc[i + 1])} (a {name} series has one value per {word}); "
+            "aggregate them or give integer ds 1, 2, 3, ... to read the rows as a plain sequence"
+        )
+    if (steps > 1).any():
+        i = int(np.flatnonzero(steps > 1)[0])
+        missing = int(steps[i]) - 1
+        raise DataError(
+            f"{where}: series {uid} has a gap: no value between {_stamp(ds.iloc[i])} and {_stamp(ds.iloc[i + 1])} "
+            f"({missing} {word}(s) missing in a {name} series; {int((steps > 1).sum())} gap(s) in all); "
+            "fill the missing periods, or give integer ds 1, 2, 3, ... to read the rows as a plain sequence"
+        )
+
+
+def _check_one_frequency(order: list[str], groups: dict, names: dict, where: str) -> None:
+    """Series of one file share one frequency (it sets the horizon and season length of all):
+    series whose dates say otherwise are an error naming one of each."""
+    seen: dict[str, str] = {}
+    for uid in order:
+        ds = groups[uid]["ds"]
+        if not pd.api.types.is_datetime64_any_dtype(ds) or len(ds) < 3:
+            continue
+        seen.setdefault(names[uid], uid)
+        if len(seen) > 1:
+            break
+    if len(seen) > 1:
+        (f1, a), (f2, b) = list(seen.items())[:2]
+
+        def show(uid: str, name: str) -> str:
+            ds = groups[uid]["ds"]
+            kind = name if name != "other" else "irregular"
+            return f"series {uid} is {kind} ({_stamp(ds.iloc[0])}, {_stamp(ds.iloc[1])}, ...)"
+
+        raise DataError(
+            f"{where}: {show(a, f1)} but {show(b, f2)}; one file holds one frequency (it sets the horizon and "
+            "season length): put series of each frequency in a file of their own"
+        )
+
+
+def _resolve_freq(freq: str | None, names: list[str], where: str) -> str:
     """The explicit frequency (a name in FREQ_DEFAULTS or a pandas alias such as ``MS``), else
     the most common frequency inferred over the series."""
     if freq is not None:
@@ -346,33 +691,40 @@ def _resolve_freq(freq: str | None, stamps: list[pd.Series], where: str) -> str:
         if mapped is None:
             raise DataError(f"{where}: unknown frequency {freq!r} (use one of {', '.join(FREQ_DEFAULTS)})")
         return mapped
-    return infer_frequency(stamps)
+    return _vote(names)
 
 
 def infer_frequency(stamps: list[pd.Series]) -> str:
-    """Frequency name from the ``ds`` of each series: ``pd.infer_freq`` where it succeeds, else the
-    median spacing (which tolerates a few gaps); the most common answer over series wins, and
-    integer or irregular ``ds`` give ``"other"``."""
-    votes: Counter[str] = Counter()
-    for ds in stamps:
-        if not pd.api.types.is_datetime64_any_dtype(ds) or len(ds) < 2:
-            votes["other"] += 1
-            continue
-        name = None
-        if len(ds) >= 3:
-            try:
-                with warnings.catch_warnings():
-                    # pandas 3 warns that infer_freq will return an offset instead of a string;
-                    # _offset_name accepts either.
-                    warnings.simplefilter("ignore")
-                    alias = pd.infer_freq(pd.DatetimeIndex(ds))
-            except (ValueError, TypeError):
-                alias = None
-            name = _offset_name(alias) if alias else None
-        votes[name or _spacing_name(ds)] += 1
+    """Frequency name from the ``ds`` of each series (:func:`series_frequency`); the most common
+    answer over series wins (the loader first requires them to agree)."""
+    return _vote([series_frequency(ds) for ds in stamps])
+
+
+def _vote(names: list[str]) -> str:
+    votes = Counter(names)
     if not votes:
         return "other"
     return max(votes.items(), key=lambda kv: (kv[1], kv[0] != "other"))[0]
+
+
+def series_frequency(ds: pd.Series) -> str:
+    """Frequency name of one series' ``ds``: ``pd.infer_freq`` where it succeeds, else the median
+    spacing (which tolerates a few gaps, then reported by :func:`check_regular`); integer or
+    irregular ``ds`` give ``"other"``."""
+    if not pd.api.types.is_datetime64_any_dtype(ds) or len(ds) < 2:
+        return "other"
+    name = None
+    if len(ds) >= 3:
+        try:
+            with warnings.catch_warnings():
+                # pandas 3 warns that infer_freq will return an offset instead of a string;
+                # _offset_name accepts either.
+                warnings.simplefilter("ignore")
+                alias = pd.infer_freq(pd.DatetimeIndex(ds))
+        except (ValueError, TypeError):
+            alias = None
+        name = _offset_name(alias) if alias else None
+    return name or _spacing_name(ds)
 
 
 def _offset_name(alias: object) -> str | None:

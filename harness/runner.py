@@ -32,6 +32,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -169,14 +170,27 @@ def resolve_datasets(config: RunConfig, registry: Registry) -> list[Dataset]:
     for choice in config.datasets:
         limit = choice.limit or config.limit
         if is_data_file(choice.name):
-            loaded = [load_long_file(choice.name, horizon=choice.horizon, season_length=choice.season_length)]
+            loaded = [
+                load_long_file(
+                    choice.name,
+                    horizon=choice.horizon,
+                    season_length=choice.season_length,
+                    date_format=choice.date_format,
+                )
+            ]
         else:
             loaded = [_with_overrides(ds, choice) for ds in _load_registered(choice.name, registry)]
         out.extend(ds.sample(limit) for ds in loaded)
     names = [d.name for d in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise DataError(f"dataset {dupes[0]!r} appears twice in this run")
+        sources = [d.meta["file"] for d in out if d.name == dupes[0] and "file" in (d.meta or {})]
+        if len({Path(s).resolve() for s in sources}) > 1:
+            raise DataError(
+                f"dataset {dupes[0]!r} appears twice in this run: data files {sources[0]} and {sources[1]} share the "
+                "name (a file's dataset is named after its file name without the extension); rename one of them"
+            )
+        raise DataError(f"dataset {dupes[0]!r} appears twice in this run; give each dataset once")
     return out
 
 

@@ -22,11 +22,12 @@ from __future__ import annotations
 import json
 import sys
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError, OptionError, SuiteError
+from harness.files import is_data_file
 from harness.tasks import ProtocolSpec
 
 
@@ -53,6 +54,16 @@ class DatasetChoice:
     limit: int | None = None
     horizon: int | None = None
     season_length: int | None = None
+    #: strptime format of ``ds`` in a data file (``%d/%m/%Y``), applied strictly; None: ISO 8601 or
+    #: a format the file settles (harness.files.parse_dates)
+    date_format: str | None = None
+
+    def as_dict(self) -> dict:
+        """Without ``date_format`` when unset, so configs from before it existed stay identical."""
+        out = asdict(self)
+        if out["date_format"] is None:
+            del out["date_format"]
+        return out
 
 
 @dataclass
@@ -67,7 +78,7 @@ class RunConfig:
     def as_dict(self) -> dict:
         return {
             "suite": self.suite,
-            "datasets": [asdict(d) for d in self.datasets],
+            "datasets": [d.as_dict() for d in self.datasets],
             "models": self.models,
             "seeds": self.seeds,
             "protocol": self.protocol.as_dict(),
@@ -186,14 +197,30 @@ def _dataset_choice(item: Any, where: str) -> DatasetChoice:
     if isinstance(item, str):
         return DatasetChoice(item)
     if isinstance(item, dict) and isinstance(item.get("name"), str):
-        extra = sorted(set(item) - {"name", "limit", "horizon", "season_length"})
+        extra = sorted(set(item) - {"name", "limit", "horizon", "season_length", "date_format"})
         if extra:
             raise SuiteError(f"suite {where}: dataset {item['name']}: unknown key {extra[0]!r}")
+        date_format = item.get("date_format")
+        if date_format is not None:
+            _check_date_format(date_format, f"suite {where}: dataset {item['name']}: date_format")
+            if not is_data_file(item["name"]):
+                raise SuiteError(
+                    f"suite {where}: dataset {item['name']}: date_format applies to data files (.csv, .parquet), "
+                    "not to registered datasets"
+                )
         return DatasetChoice(
             item["name"],
             **{k: _positive(item[k], k, where) for k in ("limit", "horizon", "season_length") if k in item},
+            date_format=date_format,
         )
     raise SuiteError(f"suite {where}: each dataset is a name or a table with a name, got {item!r}")
+
+
+def _check_date_format(value: Any, what: str) -> None:
+    if not isinstance(value, str) or "%" not in value:
+        raise (OptionError if what.startswith("--") else SuiteError)(
+            f"{what} must be an strptime format such as %d/%m/%Y, got {value!r}"
+        )
 
 
 def parse_param(text: str) -> tuple[str, str, Any]:
@@ -222,6 +249,7 @@ def apply_overrides(
     horizon: int | None = None,
     params: list[str] = (),
     protocol: ProtocolSpec | None = None,
+    date_format: str | None = None,
 ) -> RunConfig:
     """The suite with command-line choices applied. ``--models`` keeps the suite's parameters for
     models it names; ``--param`` sets one parameter of one model."""
@@ -236,11 +264,16 @@ def apply_overrides(
         if limit <= 0:
             raise OptionError(f"--limit must be a positive integer, got {limit}")
         config.limit = limit
-        config.datasets = [DatasetChoice(d.name, None, d.horizon, d.season_length) for d in config.datasets]
+        config.datasets = [replace(d, limit=None) for d in config.datasets]
     if horizon is not None:
         if horizon <= 0:
             raise OptionError(f"--horizon must be a positive integer, got {horizon}")
-        config.datasets = [DatasetChoice(d.name, d.limit, horizon, d.season_length) for d in config.datasets]
+        config.datasets = [replace(d, horizon=horizon) for d in config.datasets]
+    if date_format is not None:
+        _check_date_format(date_format, "--date-format")
+        if not any(is_data_file(d.name) for d in config.datasets):
+            raise OptionError("--date-format applies to data files given by path (.csv, .parquet); this run has none")
+        config.datasets = [replace(d, date_format=date_format) if is_data_file(d.name) else d for d in config.datasets]
     if protocol is not None:
         config.protocol = protocol
     for text in params:

@@ -107,5 +107,6 @@ class Task:
             if len(v) - need_back < MIN_CONTEXT:
                 raise DataError(
                     f"dataset {self.name}: series {uid} has {len(v)} values, too short for horizon "
-                    f"{panel.horizon} with {self.protocol.windows} window(s) (needs at least {need_back + MIN_CONTEXT})"
+                    f"{panel.horizon} with {self.protocol.windows} window(s) (needs at least {need_back + MIN_CONTEXT}: "
+                    f"{MIN_CONTEXT} values before the first forecast origin)"
                 )

@@ -218,12 +218,12 @@ CASES: list[Case] = [
     data(
         "shorter-than-horizon.csv",
         HEADER + rows(30),
-        "series a is too short: 30 points, needs at least 32",
+        "series a is too short: 30 points, needs at least 33",
         "--horizon",
         "30",
     ),
     data("malformed.csv", HEADER + rows(30) + 'a,"2020-01-01,1\n', "malformed CSV"),
-    data("extra-field.csv", HEADER + rows(30).replace("\n", ",x\n"), "rows have more fields than the header"),
+    data("extra-field.csv", HEADER + rows(30).replace("\n", ",x\n"), "line 2 has 4 fields but the header has 3"),
     data("latin1.csv", (HEADER + rows(30, uid="Zürich")).encode("latin-1"), "not UTF-8"),
     data(
         "boolean-y.csv",
@@ -261,6 +261,138 @@ CASES: list[Case] = [
         "file not found",
     ),
     data("unsupported.xlsx", "PK\x03\x04", "unsupported file type .xlsx"),
+    # --- dates (issue 17): never guessed; gaps, periods and frequencies checked ---
+    data(
+        "day-first-monthly.csv",
+        HEADER + "".join(f"a,01/{i % 12 + 1:02d}/{2015 + i // 12},{i}\n" for i in range(40)),
+        "ambiguous dates: ds '01/02/2015' (data row 2) reads as day-first (%d/%m/%Y) or month-first (%m/%d/%Y)",
+    ),
+    data(
+        "day-first-short-daily.csv",
+        HEADER + "".join(f"a,{d:%d/%m/%Y},{i}\n" for i, d in enumerate(pd.date_range("2020-03-01", periods=12))),
+        "give the format with --date-format (e.g. --date-format %d/%m/%Y",
+    ),
+    data(
+        "mixed-date-formats.csv",
+        HEADER
+        + "".join(
+            f"a,{d:%d/%m/%Y},{i}\n" if i % 2 else f"a,{d:%Y-%m-%d},{i}\n"
+            for i, d in enumerate(pd.date_range("2020-01-01", periods=40))
+        ),
+        "ds mixes date formats: '2020-01-01' (data row 1) and '02/01/2020' (data row 2)",
+    ),
+    data(
+        "mixed-day-month-order.csv",
+        HEADER
+        + "".join(
+            f"a,{d:%d/%m/%Y},{i}\n" if i < 20 else f"a,{d:%m/%d/%Y},{i}\n"
+            for i, d in enumerate(pd.date_range("2020-01-01", periods=40))
+        ),
+        "ds mixes day-first and month-first dates",
+    ),
+    data(
+        "not-the-date-format.csv",
+        GOOD,
+        "ds '2015-01-01' in series a (data row 1) does not match the date format '%d/%m/%Y'; 80 such row(s)",
+        "--date-format",
+        "%d/%m/%Y",
+    ),
+    data("invalid-date-format.csv", GOOD, "date format '%Q' is not a valid strptime format", "--date-format", "%Q"),
+    option("date-format-without-directive", "--date-format must be an strptime format", "--date-format", "dd/mm/yyyy"),
+    Case(
+        "date-format-without-data-file",
+        lambda c: run("--datasets", "airline", "--date-format", "%d/%m/%Y"),
+        "--date-format applies to data files given by path",
+    ),
+    suite(
+        "date-format-for-registered-dataset",
+        'datasets = [{name = "airline", date_format = "%d/%m/%Y"}]\n[models.naive]\n',
+        "dataset airline: date_format applies to data files",
+    ),
+    suite(
+        "date-format-not-text",
+        'datasets = [{name = "my.csv", date_format = 3}]\n[models.naive]\n',
+        "dataset my.csv: date_format must be an strptime format such as %d/%m/%Y, got 3",
+    ),
+    Case(
+        "suite-date-format-mismatch",
+        lambda c: run(
+            "--suite",
+            c.write("mine.toml", f'datasets = [{{name = "{c.good()}", date_format = "%m/%d/%Y"}}]\n[models.naive]\n'),
+        ),
+        "does not match the date format '%m/%d/%Y'",
+    ),
+    data(
+        "gap.csv",
+        HEADER + rows(20) + "".join(f"a,{2026 + i // 12}-{i % 12 + 1:02d}-01,{i}\n" for i in range(20)),
+        "series a has a gap: no value between 2016-08-01 and 2026-01-01 (112 month(s) missing in a monthly series",
+    ),
+    data(
+        "two-values-in-a-month.csv",
+        HEADER + rows(30) + "a,2015-03-15,7\n",
+        "series a has two values in the same month: 2015-03-01 and 2015-03-15",
+    ),
+    data(
+        "mixed-frequencies.csv",
+        HEADER
+        + rows(40)
+        + "".join(f"d,{d:%Y-%m-%d},{i}\n" for i, d in enumerate(pd.date_range("2020-01-01", periods=40))),
+        "series a is monthly (2015-01-01, 2015-02-01, ...) but series d is daily (2020-01-01, 2020-01-02, ...)",
+    ),
+    data(
+        "same-instant-twice.csv",
+        HEADER + rows(30) + "a,2015-01-01 00:00:00,5\n",
+        "duplicate (unique_id, ds) = (a, 2015-01-01",
+    ),
+    # --- unclear messages (issue 17, item 8) ---
+    data(
+        "decimal-comma.csv",
+        HEADER + rows(30, value=lambda i: f"{i},5"),
+        "line 2 'a,2015-01-01,0,5' has 4 fields but the header has 3: a decimal comma ('0,5')? write decimals with a point",
+    ),
+    data(
+        "semicolons-and-decimal-commas.csv",
+        HEADER.replace(",", ";")
+        + "".join(r.replace(",", ";", 2) + "\n" for r in rows(30, value=lambda i: f"{i},5").split()),
+        "the header is separated by ';', not ','; rnnbench reads comma-separated files with '.' as the decimal point",
+    ),
+    data(
+        "semicolons.csv",
+        HEADER.replace(",", ";") + rows(30).replace(",", ";"),
+        "missing required column(s) unique_id, ds, y (found: unique_id;ds;y; need unique_id, ds, y); the header is "
+        "separated by ';'",
+    ),
+    data(
+        "quoted-decimal-comma.csv",
+        HEADER + rows(30, value=lambda i: f'"{i},5"'),
+        "non-numeric y value '0,5' in series a (data row 1); 30 such row(s); a decimal comma? write decimals with a "
+        "point (0.5)",
+    ),
+    data(
+        "overflowing-y.csv",
+        HEADER + rows(30, value=lambda i: "1e309" if i == 5 else i),
+        "y value '1e309' in series a (data row 6) overflows a 64-bit float",
+    ),
+    data(
+        "horizon-plus-1.csv",
+        HEADER + rows(19),
+        "series a is too short: 19 points, needs at least 21 for horizon 18 (horizon + 3",
+    ),
+    data(
+        "horizon-plus-2.csv",
+        HEADER + rows(20),
+        "series a is too short: 20 points, needs at least 21 for horizon 18 (horizon + 3",
+    ),
+    Case(
+        "file-same-name-in-two-folders",
+        lambda c: run(
+            "--models",
+            "naive",
+            "--datasets",
+            f"{c.folder('x', {'good.csv': GOOD})}/good.csv,{c.folder('y', {'good.csv': GOOD})}/good.csv",
+        ),
+        "dataset 'good' appears twice in this run: data files",
+    ),
     Case(
         "file-given-twice",
         lambda c: run("--models", "naive", "--datasets", f"{c.good()},{c.good()}"),

@@ -404,9 +404,11 @@ def test_bad_ds(tmp_path):
 def test_bad_too_short(tmp_path):
     frame = pd.concat([_frame(n=30, ids=("long",)), _frame(n=10, ids=("short",))], ignore_index=True)
     path = _csv(tmp_path, frame)
-    _expect(path, "series short", "10 points", "at least 20")  # monthly: horizon 18
-    assert len(load_long_file(path, horizon=8).panel) == 2
-    _expect(path, "series short", "10 points", "at least 11", horizon=9)
+    # the rule of Task.validate: horizon + 3 (3 values before the forecast origin), for h+1 and h+2 alike
+    _expect(path, "series short", "10 points", "at least 21", "horizon + 3")  # monthly: horizon 18
+    assert len(load_long_file(path, horizon=7).panel) == 2
+    _expect(path, "series short", "10 points", "at least 11", horizon=8)
+    _expect(path, "series short", "10 points", "at least 12", horizon=9)
 
 
 @pytest.mark.parametrize("horizon", [0, -3])
