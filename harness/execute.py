@@ -14,6 +14,7 @@ says what to install. A resumed run keeps its stored models (and fails the same 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import sys
 import time
 import warnings
@@ -29,7 +30,7 @@ from harness.errors import ModelError, SuiteError
 from harness.executors import RunOptions, make_executor
 from harness.plugins import Registry
 from harness.report import build_report, terminal_summary
-from harness.runner import plan, resolve_datasets, run_experiment
+from harness.runner import plan, resolve_datasets, run_experiment, work_units
 from harness.store import RunStore, default_run_dir
 from harness.suite import DEFAULT_SUITE, RunConfig, apply_overrides, is_builtin_suite, load_suite, parse_param
 from harness.tasks import ProtocolSpec
@@ -142,6 +143,14 @@ def _run(
         err=True,
     )
     started = time.perf_counter()
+    most = work_units(todo)
+    if run.workers > most:  # a pool of 1000 processes for 2 series would only sit idle
+        click.echo(
+            f"rnnbench: note: using {most} worker(s), not {run.workers}: no experiment of this run has more "
+            "work units (series x windows of a local model, one per global model) to run at once",
+            err=True,
+        )
+        run = dataclasses.replace(run, workers=most)
     store.record_run_options(run)
     executor = make_executor(run.executor, run.workers, run.scheduler, run.plugins_dir)
     units = sum(len(e.task.dataset.panel) * e.task.protocol.windows for e in todo)
