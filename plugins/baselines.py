@@ -80,12 +80,14 @@ class Naive2(harness.LocalForecaster):
     name: ClassVar[str] = "naive2"
     family: ClassVar[str] = "baseline"
 
-    def fit_predict_one(self, y: np.ndarray) -> np.ndarray:
+    def fit_predict_one(self, y: np.ndarray) -> np.ndarray | harness.Forecast:
         y = _check(y)
         adjusted, future, _ = deseasonalize_if_seasonal(y, self.season_length, self.horizon)
         mean = adjusted[-1] * future
         why = unadjusted_reason(y, self.season_length)
-        return harness.Forecast(mean=mean, note=f"fallback: naive, not deseasonalised ({why})" if why else "")
+        if why:
+            return harness.Forecast(mean=mean, note=f"fallback: naive, not deseasonalised ({why})")
+        return mean
 
 
 class Theta(harness.LocalForecaster):
