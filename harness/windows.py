@@ -86,10 +86,8 @@ class SeriesTransform:
                 last_season = component[n - m :]  # phases (n - m) .. (n - 1), mod m
                 future = last_season[np.arange(horizon) % m]
             else:
-                why = (
-                    "not strictly positive" if np.any(y <= 0) else f"shorter than the {prep.deseasonalize} method needs"
-                )
-                note = f"not deseasonalised: seasonal by the M4 test (m={m}) but {why}"
+                why = "has values <= 0" if np.any(y <= 0) else "is too short for it"
+                note = f"{prep.deseasonalize} deseasonalisation skipped: seasonal by the M4 test (m={m}) but {why}"
         return cls(use_log, scale, seasonal, future, base - seasonal, note)
 
     def inverse(self, z_future: np.ndarray) -> np.ndarray:
