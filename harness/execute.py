@@ -26,7 +26,7 @@ import click
 import pandas as pd
 from tqdm import tqdm
 
-from harness.errors import ModelError, SuiteError
+from harness.errors import ModelError, OptionError, SuiteError
 from harness.executors import RunOptions, make_executor
 from harness.plugins import Registry
 from harness.report import build_report, terminal_summary
@@ -47,6 +47,11 @@ def build_config(options: dict[str, Any], base: RunConfig | None = None) -> RunC
     if options.get("protocol") or options.get("windows") or options.get("step"):
         current = config.protocol
         kind = options.get("protocol") or ("rolling" if options.get("windows") else current.kind)
+        if kind == "holdout" and (options.get("windows") or options.get("step")):
+            given = "--windows" if options.get("windows") else "--step"
+            raise OptionError(
+                f"{given} applies to the rolling protocol: add --protocol rolling (holdout has one window)"
+            )
         protocol = ProtocolSpec(
             kind=kind,
             windows=options.get("windows") or current.windows,
