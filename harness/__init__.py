@@ -11,7 +11,7 @@ from harness.hookspecs import Unavailable, hookimpl
 from harness.models import Forecast, Forecaster, LocalForecaster
 from harness.neural import WindowForecaster
 from harness.params import Param, param
-from harness.seasonality import deseasonalize_if_seasonal
+from harness.seasonality import deseasonalize_if_seasonal, unadjusted_reason
 
 __version__ = "0.1.0"
 
@@ -30,6 +30,7 @@ __all__ = [
     "SuiteError",
     "Panel",
     "deseasonalize_if_seasonal",
+    "unadjusted_reason",
     "Param",
     "hookimpl",
     "param",

@@ -14,6 +14,7 @@ says what to install. A resumed run keeps its stored models (and fails the same 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import sys
 import time
 import warnings
@@ -25,11 +26,11 @@ import click
 import pandas as pd
 from tqdm import tqdm
 
-from harness.errors import ModelError, SuiteError
+from harness.errors import ModelError, OptionError, SuiteError
 from harness.executors import RunOptions, make_executor
 from harness.plugins import Registry
 from harness.report import build_report, terminal_summary
-from harness.runner import plan, resolve_datasets, run_experiment
+from harness.runner import plan, resolve_datasets, run_experiment, work_units
 from harness.store import RunStore, default_run_dir
 from harness.suite import DEFAULT_SUITE, RunConfig, apply_overrides, is_builtin_suite, load_suite, parse_param
 from harness.tasks import ProtocolSpec
@@ -46,6 +47,11 @@ def build_config(options: dict[str, Any], base: RunConfig | None = None) -> RunC
     if options.get("protocol") or options.get("windows") or options.get("step"):
         current = config.protocol
         kind = options.get("protocol") or ("rolling" if options.get("windows") else current.kind)
+        if kind == "holdout" and (options.get("windows") or options.get("step")):
+            given = "--windows" if options.get("windows") else "--step"
+            raise OptionError(
+                f"{given} applies to the rolling protocol: add --protocol rolling (holdout has one window)"
+            )
         protocol = ProtocolSpec(
             kind=kind,
             windows=options.get("windows") or current.windows,
@@ -143,6 +149,14 @@ def _run(
         err=True,
     )
     started = time.perf_counter()
+    most = work_units(todo)
+    if run.workers > most:  # a pool of 1000 processes for 2 series would only sit idle
+        click.echo(
+            f"rnnbench: note: using {most} worker(s), not {run.workers}: no experiment of this run has more "
+            "work units (series x windows of a local model, one per global model) to run at once",
+            err=True,
+        )
+        run = dataclasses.replace(run, workers=most)
     store.record_run_options(run)
     executor = make_executor(run.executor, run.workers, run.scheduler, run.plugins_dir)
     units = sum(len(e.task.dataset.panel) * e.task.protocol.windows for e in todo)

@@ -15,7 +15,7 @@ import numpy as np
 from harness import windows as W
 from harness.data import Panel
 from harness.errors import ModelError
-from harness.models import Forecaster
+from harness.models import Forecast, Forecaster
 from harness.params import param
 
 #: A trained network as the forecaster sees it: normalised input windows ``(n, input_size)`` in
@@ -114,8 +114,9 @@ class WindowForecaster(Forecaster):
         else:
             self.predictors_ = [self._train([z], self.seed * 100_003 + i) for i, z in enumerate(zs)]
 
-    def predict(self, panel: Panel) -> dict[str, np.ndarray]:
-        """The forecasts of every series of ``panel``, keyed by unique_id."""
+    def predict(self, panel: Panel) -> dict[str, np.ndarray | Forecast]:
+        """The forecasts of every series of ``panel``, keyed by unique_id; a series whose
+        deseasonalisation could not be applied gets a :class:`Forecast` with a ``fallback`` note."""
         if not self.predictors_:
             raise RuntimeError(f"model {self.name}: predict called before fit")
         transforms = self._transformed(panel)
@@ -126,7 +127,10 @@ class WindowForecaster(Forecaster):
             if len(self.predictors_) != len(panel):
                 raise ValueError(f"local {self.name} was fit on {len(self.predictors_)} series, asked for {len(panel)}")
             z_hat = np.vstack([self._forecast(p, inputs[i : i + 1]) for i, p in enumerate(self.predictors_)])
-        return {uid: t.inverse(z) for uid, t, z in zip(panel.ids, transforms, z_hat, strict=True)}
+        return {
+            uid: Forecast(t.inverse(z), note=f"fallback: {t.note}") if t.note else t.inverse(z)
+            for uid, t, z in zip(panel.ids, transforms, z_hat, strict=True)
+        }
 
     def _forecast(self, predictor: Predictor, inputs: np.ndarray) -> np.ndarray:
         if self.strategy == "recursive":

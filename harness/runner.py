@@ -374,6 +374,17 @@ def run_experiment(
     return ExperimentResult(summary, *memory.frames(), memory.failures)
 
 
+def work_units(experiments: list[Experiment]) -> int:
+    """The most units of work any one of ``experiments`` hands the executor at once (they run one
+    after another): a local model's series x windows, a global model's single unit. More workers
+    than that would only sit idle (a pool of 1000 processes for 2 series)."""
+    most = 0
+    for exp in experiments:
+        local = exp.model.scope == "local"
+        most = max(most, len(exp.task.dataset.panel) * exp.task.protocol.windows if local else 1)
+    return max(most, 1)
+
+
 #: Hard limit of a unit beyond the per-series limits it holds: room for start-up and warm-up.
 UNIT_MARGIN_S = 30.0
 

@@ -138,3 +138,16 @@ def deseasonalize_if_seasonal(y: ArrayLike, m: int, h: int, z: float = Z90) -> t
         adjusted, future = deseasonalize(x, m, h)
         return adjusted, future, True
     return x.copy(), np.ones(h), False
+
+
+def unadjusted_reason(y: ArrayLike, m: int, z: float = Z90) -> str:
+    """Why :func:`deseasonalize_if_seasonal` left a *seasonal* series unadjusted, or ``""``.
+
+    A series the M4 test calls seasonal (:func:`is_seasonal`) that reaches zero or below cannot
+    be adjusted (multiplicative indices are undefined for it), so a method defined on the
+    adjusted series (Naive2, Theta) runs on the raw one: a fallback its forecast must say. A
+    series that is not seasonal is adjusted by nobody under the M4 rule, so it gets ``""``."""
+    x = _series(y)
+    if np.all(x > 0) or not is_seasonal(x, m, z):
+        return ""
+    return f"seasonal by the M4 test (m={int(m)}) but has values <= 0: multiplicative seasonal indices undefined"

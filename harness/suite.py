@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 import tomllib
@@ -123,7 +124,8 @@ def load_suite(name_or_path: str) -> RunConfig:
     """Read and validate a suite file into a RunConfig."""
     path = suite_path(name_or_path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte-order mark (Windows editors write one) is not part of the TOML
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         known = ", ".join(available_suites())
         raise SuiteError(f"suite {name_or_path!r} not found (no file {path}; built-in suites: {known})") from None
@@ -134,28 +136,34 @@ def load_suite(name_or_path: str) -> RunConfig:
     return parse_suite(raw, name=path.stem, where=str(path))
 
 
-_SUITE_KEYS = {"description", "datasets", "models", "seeds", "protocol", "limit"}
+_SUITE_KEYS = ("description", "datasets", "models", "seeds", "protocol", "limit")
+_PROTOCOL_KEYS = ("kind", "windows", "step", "refit_global")
+_DATASET_KEYS = ("name", "limit", "horizon", "season_length", "date_format")
+
+
+def _unknown_key(keys: Any, known: tuple[str, ...], table: str, where: str) -> None:
+    """An unknown key is a one-line SuiteError naming the table, the close match and the known keys."""
+    unknown = [k for k in keys if k not in known]
+    if not unknown:
+        return
+    key = unknown[0]
+    close = difflib.get_close_matches(str(key), known, n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    raise SuiteError(f"suite {where}: unknown key {key!r} in {table}{hint} (known: {', '.join(known)})")
 
 
 def parse_suite(raw: dict, *, name: str, where: str) -> RunConfig:
-    unknown = sorted(set(raw) - _SUITE_KEYS)
-    if unknown:
-        raise SuiteError(f"suite {where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(_SUITE_KEYS))})")
+    _unknown_key(raw, _SUITE_KEYS, "the top level", where)
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise SuiteError(f"suite {where}: description must be a string, got {description!r}")
     datasets = [_dataset_choice(d, where) for d in _list(raw.get("datasets", []), "datasets", where)]
     models_raw = raw.get("models", {})
     if not isinstance(models_raw, dict) or not all(isinstance(v, dict) for v in models_raw.values()):
         raise SuiteError(f"suite {where}: [models] must be tables, one per model: [models.arima]")
     seeds = [_int(s, "seeds", where) for s in _list(raw.get("seeds", [0]), "seeds", where)]
     _check_seeds(seeds, f"suite {where}: seeds")
-    protocol_raw = raw.get("protocol", {})
-    if not isinstance(protocol_raw, dict):
-        raise SuiteError(f"suite {where}: [protocol] must be a table with kind, windows, step")
-    try:
-        protocol = ProtocolSpec(**protocol_raw)
-    except TypeError as exc:
-        raise SuiteError(f"suite {where}: bad [protocol]: {exc}") from None
-    except DataError as exc:
-        raise SuiteError(f"suite {where}: {exc}") from None
+    protocol = _protocol(raw.get("protocol", {}), where)
     limit = raw.get("limit")
     if limit is not None:
         limit = _positive(limit, "limit", where)
@@ -166,6 +174,33 @@ def parse_suite(raw: dict, *, name: str, where: str) -> RunConfig:
     return RunConfig(name, datasets, {k: dict(v) for k, v in models_raw.items()}, seeds, protocol, limit)
 
 
+def _protocol(raw: Any, where: str) -> ProtocolSpec:
+    """The [protocol] table, each key checked for its type (TOML has them, so ``windows = "3"``
+    is a string, not a number) before ProtocolSpec checks the values."""
+    if not isinstance(raw, dict):
+        raise SuiteError(f"suite {where}: [protocol] must be a table with kind, windows, step")
+    _unknown_key(raw, _PROTOCOL_KEYS, "[protocol]", where)
+    kind = raw.get("kind", "holdout")
+    if not isinstance(kind, str):
+        raise SuiteError(f'suite {where}: [protocol] kind must be a string ("holdout" or "rolling"), got {kind!r}')
+    for key in ("windows", "step"):
+        if key in raw:
+            _positive(raw[key], f"[protocol] {key}", where)
+    refit = raw.get("refit_global", False)
+    if not isinstance(refit, bool):
+        raise SuiteError(f"suite {where}: [protocol] refit_global must be true or false, got {refit!r}")
+    if kind == "holdout" and (raw.get("windows", 1) != 1 or "step" in raw):
+        key = "windows" if raw.get("windows", 1) != 1 else "step"
+        raise SuiteError(
+            f'suite {where}: [protocol] {key} applies to the rolling protocol; add kind = "rolling" '
+            f"(the holdout protocol has one window)"
+        )
+    try:
+        return ProtocolSpec(**{"kind": kind, **raw})
+    except DataError as exc:
+        raise SuiteError(f"suite {where}: {exc}") from None
+
+
 def _list(value: Any, key: str, where: str) -> list:
     if not isinstance(value, list):
         raise SuiteError(f"suite {where}: {key} must be a list")
@@ -174,16 +209,23 @@ def _list(value: Any, key: str, where: str) -> list:
 
 def _int(value: Any, key: str, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SuiteError(f"suite {where}: {key} must be integers, got {value!r}")
+        plural = key == "seeds"
+        raise SuiteError(f"suite {where}: {key} must be {'integers' if plural else 'an integer'}, got {value!r}")
     return value
 
 
-def _check_seeds(seeds: list[int], what: str) -> None:
+def _check_seeds(seeds: list[int], what: str, error: type[SuiteError | OptionError] = SuiteError) -> None:
+    """Seeds are integers in the range every generator accepts, each given once: a seed given
+    twice would run its experiments twice and store every row twice (metrics, forecasts and
+    experiments.csv), weighting that seed double in every mean."""
     if not seeds:
-        raise SuiteError(f"{what}: give at least one seed")
+        raise error(f"{what}: give at least one seed")
     for seed in seeds:
         if not 0 <= seed <= MAX_SEED:
-            raise SuiteError(f"{what}: a seed must be an integer from 0 to {MAX_SEED}, got {seed}")
+            raise error(f"{what}: a seed must be an integer from 0 to {MAX_SEED}, got {seed}")
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise error(f"{what}: seed {repeated[0]} is given more than once; give each seed once")
 
 
 def _positive(value: Any, key: str, where: str) -> int:
@@ -197,9 +239,7 @@ def _dataset_choice(item: Any, where: str) -> DatasetChoice:
     if isinstance(item, str):
         return DatasetChoice(item)
     if isinstance(item, dict) and isinstance(item.get("name"), str):
-        extra = sorted(set(item) - {"name", "limit", "horizon", "season_length", "date_format"})
-        if extra:
-            raise SuiteError(f"suite {where}: dataset {item['name']}: unknown key {extra[0]!r}")
+        _unknown_key(item, _DATASET_KEYS, f"dataset {item['name']}", where)
         date_format = item.get("date_format")
         if date_format is not None:
             _check_date_format(date_format, f"suite {where}: dataset {item['name']}: date_format")
@@ -258,7 +298,7 @@ def apply_overrides(
     if datasets is not None:
         config.datasets = [DatasetChoice(d) for d in datasets]
     if seeds is not None:
-        _check_seeds(seeds, "--seeds")
+        _check_seeds(seeds, "--seeds", OptionError)
         config.seeds = seeds
     if limit is not None:
         if limit <= 0:

@@ -12,7 +12,10 @@ The pipeline for one series ``y`` (in-sample only), fitted by :meth:`SeriesTrans
 2. ``deseasonalize``: when ``m > 1`` and the M4 90% autocorrelation test finds seasonality,
    subtract a seasonal component: ``"stl"`` (statsmodels STL, robust) or ``"classical"``
    (multiplicative classical decomposition; in log space its log). Future values of the
-   component repeat the last in-sample season.
+   component repeat the last in-sample season. A seasonal series the chosen method cannot adjust
+   (``"classical"`` on a series with values <= 0) is left as it is, and its transform's ``note``
+   says so: the forecaster reports it as a fallback. (Step 1's scaling instead of the log for a
+   non-positive series is the documented ``log`` rule, not a fallback.)
 3. ``normalize``: each window is expressed relative to its last input value (its level).
 
 Forecasts are made in the transformed space and :meth:`SeriesTransform.inverse` undoes 2 and 1.
@@ -59,6 +62,8 @@ class SeriesTransform:
     seasonal: np.ndarray  # in-sample component (additive, in transformed space); zeros if none
     future: np.ndarray  # component of the next ``horizon`` points
     z: np.ndarray  # the transformed in-sample series
+    #: why a series the M4 test calls seasonal was not deseasonalised ("" when it was, or is not seasonal)
+    note: str = ""
 
     @classmethod
     def fit(cls, y: np.ndarray, season_length: int, horizon: int, prep: Preprocessing) -> SeriesTransform:
@@ -73,13 +78,17 @@ class SeriesTransform:
         n, m = y.size, season_length
         seasonal = np.zeros(n)
         future = np.zeros(horizon)
+        note = ""
         if prep.deseasonalize != "none" and m > 1 and is_seasonal(y, m):
             component = _seasonal_component(y, base, m, prep.deseasonalize, use_log)
             if component is not None:
                 seasonal = component
                 last_season = component[n - m :]  # phases (n - m) .. (n - 1), mod m
                 future = last_season[np.arange(horizon) % m]
-        return cls(use_log, scale, seasonal, future, base - seasonal)
+            else:
+                why = "has values <= 0" if np.any(y <= 0) else "is too short for it"
+                note = f"{prep.deseasonalize} deseasonalisation skipped: seasonal by the M4 test (m={m}) but {why}"
+        return cls(use_log, scale, seasonal, future, base - seasonal, note)
 
     def inverse(self, z_future: np.ndarray) -> np.ndarray:
         """Forecasts in transformed space (last axis = horizon steps) back to the data's scale."""

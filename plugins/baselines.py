@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 import harness
-from harness import deseasonalize_if_seasonal
+from harness import deseasonalize_if_seasonal, unadjusted_reason
 
 
 def _check(y: np.ndarray) -> np.ndarray:
@@ -72,18 +72,22 @@ class Naive2(harness.LocalForecaster):
 
     A series is adjusted only when it passes the M4 90% autocorrelation test
     (``n >= 3m`` and a significant lag-``m`` autocorrelation) and is strictly positive:
-    multiplicative indices of a series that reaches zero or below are undefined, so such a
-    series gets the plain naive forecast (the M-competition data are all positive, so this never
-    changes a published number).
+    multiplicative indices of a series that reaches zero or below are undefined, so a seasonal
+    series that does gets the plain naive forecast, with a ``fallback`` note saying so (the
+    M-competition data are all positive, so this never changes a published number).
     """
 
     name: ClassVar[str] = "naive2"
     family: ClassVar[str] = "baseline"
 
-    def fit_predict_one(self, y: np.ndarray) -> np.ndarray:
+    def fit_predict_one(self, y: np.ndarray) -> np.ndarray | harness.Forecast:
         y = _check(y)
         adjusted, future, _ = deseasonalize_if_seasonal(y, self.season_length, self.horizon)
-        return adjusted[-1] * future
+        mean = adjusted[-1] * future
+        why = unadjusted_reason(y, self.season_length)
+        if why:
+            return harness.Forecast(mean=mean, note=f"fallback: naive, not deseasonalised ({why})")
+        return mean
 
 
 class Theta(harness.LocalForecaster):
@@ -102,6 +106,12 @@ class Theta(harness.LocalForecaster):
     scaled by the same seasonal indices. (statsmodels' own ``prediction_intervals`` estimates
     ``sigma2`` with an extra SARIMAX fit, which made Theta five times slower.)
     ``level=None`` skips the interval.
+
+    A constant series forecasts its constant, with an interval of width 0: that is what the
+    method gives (no drift, every SES level the constant), computed directly because statsmodels
+    fits a spurious drift to an exactly constant series (all 42 gave 47-56). A seasonal series
+    that is not strictly positive cannot be deseasonalised (see :class:`Naive2`): Theta runs on
+    the raw series, with a ``fallback`` note.
     """
 
     name: ClassVar[str] = "theta"
@@ -119,6 +129,13 @@ class Theta(harness.LocalForecaster):
         y = _check(y)
         if y.size < 3:
             raise ValueError(f"theta needs at least 3 observations, got {y.size}")
+        if np.all(y == y[0]):
+            mean = np.full(self.horizon, y[0])
+            if self.level is None:
+                return harness.Forecast(mean=mean)
+            return harness.Forecast(mean=mean, lower=mean.copy(), upper=mean.copy(), level=float(self.level))
+        why = unadjusted_reason(y, self.season_length)
+        note = f"fallback: theta, not deseasonalised ({why})" if why else ""
         adjusted, future, _ = deseasonalize_if_seasonal(y, self.season_length, self.horizon)
         with warnings.catch_warnings():
             # statsmodels warns about convergence on short or flat series; the forecast stands.
@@ -126,13 +143,13 @@ class Theta(harness.LocalForecaster):
             res = ThetaModel(adjusted, period=1, deseasonalize=False).fit()
             mean = np.asarray(res.forecast(self.horizon, theta=float(self.theta)), dtype=float) * future
             if self.level is None:
-                return harness.Forecast(mean=mean)
+                return harness.Forecast(mean=mean, note=note)
             alpha = float(res.params["alpha"])
         half = _ses_interval_halfwidth(adjusted, alpha, self.horizon, float(self.level))
         adjusted_mean = mean / future
         lower = (adjusted_mean - half) * future
         upper = (adjusted_mean + half) * future
-        return harness.Forecast(mean=mean, lower=lower, upper=upper, level=float(self.level))
+        return harness.Forecast(mean=mean, lower=lower, upper=upper, level=float(self.level), note=note)
 
 
 def _ses_interval_halfwidth(y: np.ndarray, alpha: float, horizon: int, level: float) -> np.ndarray:

@@ -408,10 +408,21 @@ CASES: list[Case] = [
     option("seeds-empty", "expected a comma-separated list", "--seeds", ","),
     option("seed-negative", "a seed must be an integer from 0 to 4294967295, got -1", "--seeds", "0,-1"),
     option("seed-too-large", "got 99999999999999999999", "--seeds", "99999999999999999999"),
+    option("seeds-duplicate", "--seeds: seed 0 is given more than once; give each seed once", "--seeds", "0,0"),
+    option("seeds-duplicate-later", "--seeds: seed 2 is given more than once", "--seeds", "2,1,2"),
     option("workers-0", "--workers must be a positive integer, got 0", "--workers", "0"),
     option("windows-0", "'--windows': 0 is not in the range x>=1", "--windows", "0"),
     option("windows-negative", "'--windows': -2 is not in the range x>=1", "--protocol", "rolling", "--windows", "-2"),
     option("step-0", "'--step': 0 is not in the range x>=1", "--protocol", "rolling", "--step", "0"),
+    option(
+        "windows-with-holdout",
+        "--windows applies to the rolling protocol: add --protocol rolling",
+        "--protocol",
+        "holdout",
+        "--windows",
+        "3",
+    ),
+    option("step-with-holdout", "--step applies to the rolling protocol", "--step", "6"),
     option("protocol-unknown", "'sideways' is not one of 'holdout', 'rolling'", "--protocol", "sideways"),
     option("too-many-windows", "too short for horizon 18 with 30 window(s)", "--windows", "30"),
     option("unknown-model", "unknown model 'nosuchmodel'", "--models", "nosuchmodel"),
@@ -481,6 +492,26 @@ CASES: list[Case] = [
         "-p",
         "theta.theta=Infinity",
     ),
+    # issue 17: NaN/inf in any float parameter, nullable ones included
+    option(
+        "param-nan-nullable", "model theta: level must be finite, got nan", "--models", "theta", "-p", "theta.level=NaN"
+    ),
+    option(
+        "param-infinite-lr",
+        "model lstm-torch: lr must be finite, got inf",
+        "--models",
+        "lstm-torch",
+        "-p",
+        "lstm-torch.lr=Infinity",
+    ),
+    option(
+        "param-minus-infinite",
+        "model rnn-numpy: input_seasons must be finite, got -inf",
+        "--models",
+        "rnn-numpy",
+        "-p",
+        "rnn-numpy.input_seasons=-Infinity",
+    ),
     option(
         "param-list-for-number",
         "model theta: theta must be a number >= 1, got [2]",
@@ -502,9 +533,6 @@ CASES: list[Case] = [
     suite("no-datasets-key", "[models.naive]\n", "no datasets"),
     suite("no-models", 'datasets = ["airline"]\n', "no models"),
     suite("models-not-tables", 'datasets = ["airline"]\nmodels = ["naive"]\n', "[models] must be tables"),
-    suite(
-        "dataset-unknown-key", 'datasets = [{name = "airline", horizn = 3}]\n[models.naive]\n', "unknown key 'horizn'"
-    ),
     suite("seeds-not-a-list", 'datasets = ["airline"]\nseeds = 3\n[models.naive]\n', "seeds must be a list"),
     suite("seed-negative", 'datasets = ["airline"]\nseeds = [-4]\n[models.naive]\n', "got -4"),
     suite("limit-0", 'datasets = ["airline"]\nlimit = 0\n[models.naive]\n', "limit must be a positive integer, got 0"),
@@ -549,6 +577,84 @@ CASES: list[Case] = [
         "model theta: unknown parameter 'thetta'",
     ),
     suite("unknown-dataset", 'datasets = ["nosuchdata"]\n[models.naive]\n', "unknown dataset 'nosuchdata'"),
+    # issue 17: a seed given twice would store every row of that seed twice
+    suite(
+        "seeds-duplicate",
+        'datasets = ["airline"]\nseeds = [0, 1, 0]\n[models.naive]\n',
+        "seed 0 is given more than once",
+    ),
+    # issue 17: unknown keys name their table, the close match and the known keys; types are checked
+    suite(
+        "protocol-unknown-key",
+        'datasets = ["airline"]\n[protocol]\nkind = "rolling"\nwindws = 3\n[models.naive]\n',
+        "unknown key 'windws' in [protocol]; did you mean windows? (known: kind, windows, step, refit_global)",
+    ),
+    suite(
+        "protocol-windows-string",
+        'datasets = ["airline"]\n[protocol]\nkind = "rolling"\nwindows = "3"\n[models.naive]\n',
+        "[protocol] windows must be an integer, got '3'",
+    ),
+    suite(
+        "protocol-windows-float",
+        'datasets = ["airline"]\n[protocol]\nkind = "rolling"\nwindows = 2.5\n[models.naive]\n',
+        "[protocol] windows must be an integer, got 2.5",
+    ),
+    suite(
+        "protocol-step-0",
+        'datasets = ["airline"]\n[protocol]\nkind = "rolling"\nstep = 0\n[models.naive]\n',
+        "[protocol] step must be a positive integer, got 0",
+    ),
+    suite(
+        "protocol-windows-without-rolling",
+        'datasets = ["airline"]\n[protocol]\nwindows = 3\n[models.naive]\n',
+        '[protocol] windows applies to the rolling protocol; add kind = "rolling"',
+    ),
+    suite(
+        "protocol-kind-not-a-string",
+        'datasets = ["airline"]\n[protocol]\nkind = 2\n[models.naive]\n',
+        '[protocol] kind must be a string ("holdout" or "rolling"), got 2',
+    ),
+    suite(
+        "protocol-refit-not-a-bool",
+        'datasets = ["airline"]\n[protocol]\nkind = "rolling"\nrefit_global = "yes"\n[models.naive]\n',
+        "[protocol] refit_global must be true or false, got 'yes'",
+    ),
+    suite(
+        "protocol-not-a-table",
+        'datasets = ["airline"]\nprotocol = "rolling"\n[models.naive]\n',
+        "[protocol] must be a table",
+    ),
+    suite(
+        "unknown-key-close-match",
+        'datasets = ["airline"]\nlimt = 3\n[models.naive]\n',
+        "unknown key 'limt' in the top level; did you mean limit?",
+    ),
+    suite(
+        "dataset-unknown-key-close-match",
+        'datasets = [{name = "airline", horizn = 3}]\n[models.naive]\n',
+        "unknown key 'horizn' in dataset airline; did you mean horizon? (known: name, limit, horizon, season_length, date_format)",
+    ),
+    suite(
+        "dataset-horizon-string",
+        'datasets = [{name = "airline", horizon = "12"}]\n[models.naive]\n',
+        "horizon must be an integer, got '12'",
+    ),
+    suite(
+        "limit-string", 'datasets = ["airline"]\nlimit = "40"\n[models.naive]\n', "limit must be an integer, got '40'"
+    ),
+    suite(
+        "description-not-a-string",
+        'description = 3\ndatasets = ["airline"]\n[models.naive]\n',
+        "description must be a string, got 3",
+    ),
+    suite("seeds-string", 'datasets = ["airline"]\nseeds = ["0"]\n[models.naive]\n', "seeds must be integers, got '0'"),
+    Case(
+        "suite-bom-with-bad-key",  # the BOM is read past (a suite with one loads): the real mistake is named
+        lambda c: run(
+            "--suite", c.write("mine.toml", b'\xef\xbb\xbfdatasets = ["airline"]\nseeds = 1\n[models.naive]\n')
+        ),
+        "seeds must be a list",
+    ),
     Case("suite-is-a-directory", lambda c: run("--suite", c.folder("suite.toml")), "cannot read suite file"),
     # --- resume and existing output folders ---
     Case(

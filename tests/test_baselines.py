@@ -92,7 +92,10 @@ def test_naive2_non_seasonal_is_naive():
 def test_naive2_non_positive_series_is_naive():
     y = periodic(41) - 100.0  # same autocorrelations, but crosses zero
     assert S.is_seasonal(y, 4)
-    np.testing.assert_allclose(Naive2(horizon=3, season_length=4).fit_predict_one(y), [y[-1]] * 3)
+    fc = Naive2(horizon=3, season_length=4).fit_predict_one(y)
+    np.testing.assert_allclose(fc.mean, [y[-1]] * 3)
+    # not the M4 method (seasonal, yet not deseasonalised): a fallback, and the forecast says so
+    assert fc.note.startswith("fallback: naive, not deseasonalised (seasonal by the M4 test (m=4) but has values <= 0")
 
 
 def test_theta_on_linear_trend_is_half_the_drift():
