@@ -529,7 +529,8 @@ def write_figures(run_dir: Path | str, tables: Mapping[str, Any]) -> dict[str, P
     """Write every figure the given tables allow into ``run_dir/figures/``; return name -> path.
 
     ``tables`` keys (all optional; a figure whose tables are missing or empty is skipped, and a
-    figure that fails is logged and skipped, so a report never dies on a plot):
+    figure that fails is logged and skipped, so a report never dies on a plot; a figure that
+    cannot be written - a full disk, :class:`OutputError` - stops the report instead):
 
     - "accuracy": accuracy.csv frame (dataset, model, smape) and "speed": speed.csv frame
       (dataset, model, ms_per_series) -> "accuracy_vs_cost"
@@ -557,6 +558,8 @@ def write_figures(run_dir: Path | str, tables: Mapping[str, Any]) -> dict[str, P
         path = out_dir / f"{name}.png"
         try:
             written[name] = fn(path)
+        except OutputError:  # a full disk is not a broken figure: the run stops, resumable
+            raise
         except Exception as exc:  # a broken figure must not cost the rest of the report
             log.warning("figure %s skipped: %s", name, exc)
 
