@@ -2,8 +2,10 @@
 
 Exit codes: 0 everything ran; 1 the run finished but some series or experiments failed (they
 are rows in the results and listed in the report); 2 bad input (unknown model or dataset,
-unreadable suite or data, a resume with another config...), reported in one line, with nothing
-written.
+unreadable suite or data, a resume with another config, an output location that cannot be
+written...), reported in one line, with nothing written; 74 an output could not be written once
+work had started (a full disk: one line naming the path; a run prints its ``--resume`` command);
+130 interrupted (Ctrl-C; a run prints its ``--resume`` command). See :mod:`harness.errors`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,18 @@ from pathlib import Path
 
 import click
 
-from harness.errors import BadInput, ModelError, OptionError, StoreError, StudyError, one_line
+from harness.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OS_ERROR,
+    BadInput,
+    ModelError,
+    OptionError,
+    OutputError,
+    StoreError,
+    StudyError,
+    one_line,
+)
 from harness.plugins import Registry, load_registry
 from harness.suite import DEFAULT_SUITE
 
@@ -59,7 +72,9 @@ def _seed_list(value: str | None) -> list[int] | None:
 
 class _Group(click.Group):
     """Turns the project's bad-input errors, and click's own usage errors (``rnnbench --bogus``,
-    ``run --horizon abc``, ``--seeds a,b``), into one line and exit code 2."""
+    ``run --horizon abc``, ``--seeds a,b``), into one line and exit code 2; an output that could
+    not be written once work had started into one line and exit code 74, Ctrl-C into exit code
+    130 (a run says itself how to resume; see :mod:`harness.execute`)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
@@ -72,7 +87,13 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except BadInput as exc:
             click.echo(f"rnnbench: error: {one_line(exc)}", err=True)
-            ctx.exit(2)
+            ctx.exit(EXIT_BAD_INPUT)
+        except OutputError as exc:
+            click.echo(f"rnnbench: error: {one_line(exc)}", err=True)
+            ctx.exit(EXIT_OS_ERROR)
+        except KeyboardInterrupt:
+            click.echo("rnnbench: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
         except click.UsageError as exc:
             _usage_error(ctx, exc)
 
@@ -277,6 +298,7 @@ def report(run_dir: str, study_dirs: tuple[str, ...]) -> None:
     from harness.studies import attach_study
 
     store = RunStore.open(Path(run_dir))
+    store.check_writable()  # a read-only run: one line, before anything is computed
     with store.lock():  # not while a run or another rebuild writes the directory
         store.read_results()  # a run without results is bad input before anything is copied into it
         for study_dir in study_dirs:
@@ -384,6 +406,7 @@ def study_memory(
         results_dir=RESULTS_DIR,
         argv=sys.argv,
         after_run=after_run,
+        resume_command="rnnbench study memory --resume",
     )
     ctx.exit(code)
 
@@ -407,7 +430,7 @@ def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, re
     from tqdm import tqdm
 
     from harness.runlock import LOCK_FILE, RunLock
-    from harness.store import default_run_dir
+    from harness.store import check_output_dir, default_run_dir
     from harness.studies.cost import CostStudyConfig, run_cost_study, write_cost_study
 
     out = _out_dir(out, run_id)
@@ -430,6 +453,7 @@ def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, re
     for name in config.models:
         registry.model(name)  # unknown model: one line, exit 2, before anything is written
     root = Path(out) if out else default_run_dir(RESULTS_DIR, "cost")
+    check_output_dir(root)
     if root.exists() and any(p.name != LOCK_FILE for p in root.iterdir()):
         raise StudyError(f"output directory {root} is not empty; give a new --out")
     root.mkdir(parents=True, exist_ok=True)
@@ -454,14 +478,16 @@ def compare(run_a: str, run_b: str, csv_out: str | None) -> None:
     """Compare accuracy and speed of RUN_B against RUN_A (deltas are B - A)."""
     from harness.compare import compare_runs
     from harness.report import markdown_table
-    from harness.store import RunStore
+    from harness.store import RunStore, atomic_write_frame, check_output_file
 
+    if csv_out:  # an unusable --csv is bad input before the table is printed
+        check_output_file(csv_out, "--csv file")
     table, notes = compare_runs(RunStore.open(Path(run_a)), RunStore.open(Path(run_b)))
     for note in notes:
         click.echo(f"rnnbench: warning: {note}", err=True)
     click.echo(markdown_table(table))
     if csv_out:
-        table.to_csv(csv_out, index=False, float_format="%.6g")
+        atomic_write_frame(table, Path(csv_out))
 
 
 @cli.command("models")

@@ -8,26 +8,43 @@ is how a notebook tells a mistake of its own from a bug. The subclasses only say
 mistake was; none adds behaviour.
 
 A model that fails on a series is not bad input: it becomes a failure row (see the runner), not
-an error of this family.
+an error of this family. Nor is an output file that cannot be written once a run has started (a
+full disk, an I/O error): that is an :class:`OutputError`, exit code :data:`EXIT_OS_ERROR`, and
+the run stays resumable.
 """
 
 from __future__ import annotations
 
+import errno as _errno
+import os
 import traceback
+from pathlib import Path
 
 __all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_OS_ERROR",
     "BadInput",
     "DataError",
     "ModelError",
     "OptionError",
+    "OutputError",
     "PluginError",
     "RunLockedError",
     "StoreError",
     "StudyError",
     "SuiteError",
     "one_line",
+    "os_reason",
     "traceback_text",
 ]
+
+#: The command's exit codes: everything ran; the run finished but some series failed; bad input
+#: (one line, nothing written); an output could not be written once work had started (one line
+#: naming the path; sysexits' EX_IOERR; a run is resumable); interrupted (Ctrl-C, 128 + SIGINT).
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_OS_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 74, 130
 
 
 class BadInput(ValueError):
@@ -64,6 +81,31 @@ class RunLockedError(StoreError):
 
 class StudyError(BadInput):
     """A study asked for something it cannot do (bad axis values, an unfit output folder)."""
+
+
+class OutputError(OSError):
+    """Writing ``path`` failed once work had started (no space left, an I/O error, a file system
+    that turned read-only): not the user's input, so not a :class:`BadInput`. An ``OSError``
+    (``errno`` and ``filename`` are the failed write's), printed as one line naming the path and
+    the operating system's reason."""
+
+    def __init__(self, path: Path | str, error: BaseException) -> None:
+        code = getattr(error, "errno", None)
+        super().__init__(code if isinstance(code, int) else None, os_reason(error), str(path))
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return f"cannot write {self.path}: {self.strerror}"
+
+
+def os_reason(exc: BaseException) -> str:
+    """The operating system's reason for an ``OSError`` in a few words ("No space left on
+    device", "Read-only file system"); for an error without an errno (pyarrow's, a plain
+    ``OSError("...")``), its message as one line."""
+    code = getattr(exc, "errno", None)
+    if isinstance(code, int) and code in _errno.errorcode:
+        return os.strerror(code)
+    return one_line(exc) or type(exc).__name__
 
 
 def one_line(exc: BaseException, *, limit: int | None = None, with_type: bool = False) -> str:

@@ -9,12 +9,21 @@ with one warning naming them and what to install: those suites are the project's
 run on every install. A model named explicitly is never left out: ``--models``, ``-p MODEL.x=...``
 or a suite file given by path (it names its models as ``--models`` does) fail with one line that
 says what to install. A resumed run keeps its stored models (and fails the same way).
+
+The output location is checked first of all (a folder it can create or write into: not a file,
+``/dev/null``, a name too long or a read-only file system), so an unusable ``--out`` is bad input
+too. Once the run has started, what stops it is not bad input: an output that cannot be written (a
+full disk: :class:`harness.errors.OutputError`) or Ctrl-C removes this process's temporary files,
+keeps every finished checkpoint, releases the lock and ends with one line giving the ``--resume``
+command, exit code :data:`EXIT_OS_ERROR` (74) or :data:`EXIT_INTERRUPTED` (130).
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import shlex
+import signal
 import sys
 import time
 import warnings
@@ -26,12 +35,23 @@ import click
 import pandas as pd
 from tqdm import tqdm
 
-from harness.errors import ModelError, OptionError, SuiteError
+from harness.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_OS_ERROR,
+    ModelError,
+    OptionError,
+    OutputError,
+    SuiteError,
+    one_line,
+    os_reason,
+)
 from harness.executors import RunOptions, make_executor
 from harness.plugins import Registry
 from harness.report import build_report, terminal_summary
 from harness.runner import plan, resolve_datasets, run_experiment, work_units
-from harness.store import RunStore, default_run_dir
+from harness.store import RunStore, check_output_dir, default_run_dir, remove_own_temps
 from harness.suite import DEFAULT_SUITE, RunConfig, apply_overrides, is_builtin_suite, load_suite, parse_param
 from harness.tasks import ProtocolSpec
 
@@ -105,13 +125,17 @@ def execute(
     results_dir: Path,
     argv: list[str],
     after_run: Callable[[RunStore], None] | None = None,
+    resume_command: str = "rnnbench run --resume",
 ) -> int:
-    """Run (or resume) a suite; return the exit code (0 all ok, 1 something failed).
+    """Run (or resume) a suite; return the exit code (0 all ok, 1 something failed, 74 stopped
+    by an output that could not be written, 130 interrupted; the last two print
+    ``resume_command RUN_DIR``, which finishes the run).
 
     ``after_run(store)`` runs once the results are written and before the report is built, so a
     study can add its own tables (``studies/<kind>/``) to the run's report."""
     if resume:
         store = RunStore.open(Path(resume))
+        store.check_writable()
         stored = store.config()
         if options.get("suite"):
             config = build_config(options)
@@ -120,6 +144,7 @@ def execute(
             config = build_config(options, base=stored)
         store.check_same_config(config)
     else:
+        check_output_dir(Path(out) if out else results_dir)
         config = build_config(options)
         skip_unavailable(config, registry, options)
     datasets = resolve_datasets(config, registry)
@@ -129,7 +154,40 @@ def execute(
         plugins = [vars(p) | {"hooks": list(p.hooks)} for p in registry.plugins]
         store = RunStore.create(root, config, {d.name: d.fingerprint() for d in datasets}, plugins, argv)
     with store.lock():
-        return _run(store, experiments, datasets, run, after_run)
+        try:
+            return _run(store, experiments, datasets, run, after_run)
+        except (OSError, KeyboardInterrupt) as exc:
+            return _stopped(store, exc, resume_command)
+
+
+def _stopped(store: RunStore, exc: BaseException, resume_command: str) -> int:
+    """A run stopped by an operating-system error or Ctrl-C (its workers already stopped, the
+    lock still held): remove this process's temporary files, say in one line why and how to
+    finish the run, and return the exit code."""
+    try:  # a second Ctrl-C must not cut the cleanup short (signals: main thread only)
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:
+        previous = None
+    try:
+        remove_own_temps(store.root)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    again = f"{resume_command} {shlex.quote(str(store.root))}"
+    if isinstance(exc, KeyboardInterrupt):
+        click.echo(f"rnnbench: interrupted; finished experiments are kept; resume with: {again}", err=True)
+        return EXIT_INTERRUPTED
+    if isinstance(exc, OutputError):
+        what = str(exc)
+    else:
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        what = f"{os_reason(exc) if exc.errno else one_line(exc, with_type=True)}{where}"
+    click.echo(
+        f"rnnbench: error: {what}; the run stopped, finished experiments are kept; "
+        f"once that is fixed, resume with: {again}",
+        err=True,
+    )
+    return EXIT_OS_ERROR
 
 
 def _run(
@@ -186,4 +244,4 @@ def _run(
     if n_failed:
         click.echo(f"rnnbench: {n_failed} series forecasts failed; see the Failures section of the report", err=True)
     click.echo(f"report: {store.root / 'report.md'}")
-    return 1 if n_failed else 0
+    return EXIT_FAILED if n_failed else EXIT_OK

@@ -210,9 +210,11 @@ class ProcessExecutor(Executor):
     def run(self, units: list[Unit]) -> Iterator[Outcome]:
         from pebble import ProcessExpired
 
-        futures = {
-            self._pool("spawn" if u.fresh else "fork").schedule(u.fn, args=u.args, timeout=u.timeout): u for u in units
-        }
+        with _workers_ignore_sigint():
+            futures = {
+                self._pool("spawn" if u.fresh else "fork").schedule(u.fn, args=u.args, timeout=u.timeout): u
+                for u in units
+            }
         try:
             for future in as_completed(futures):
                 unit = futures[future]
@@ -235,6 +237,23 @@ class ProcessExecutor(Executor):
             pool.stop()
             pool.join()
         self._pools = {}
+
+
+@contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """Workers started in here (the pools start theirs on the first ``schedule``) ignore Ctrl-C
+    from their first instruction: SIGINT is *ignored* in this process meanwhile, a disposition a
+    spawned interpreter inherits (pebble ignores it too, but only once the worker has imported
+    everything). Ctrl-C reaches the whole process group; the run's process alone handles it and
+    stops the workers. A Ctrl-C within these milliseconds is lost (press it again)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def load_plugins(plugins_dir: str | None) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -26,6 +27,8 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
+
+from harness.errors import OutputError
 
 log = logging.getLogger(__name__)
 
@@ -103,15 +106,22 @@ def safe_name(name: str) -> str:
 
 
 def _save(fig: plt.Figure, path: Path | str) -> Path:
-    """Write the PNG via a temporary file so a crash never leaves a half-written figure."""
+    """Write the PNG via a temporary file (``.<name>.tmp-<pid>``, as every atomic write of a run)
+    so a crash never leaves a half-written figure; a write that fails (a full disk) leaves no
+    temporary file and raises :class:`harness.errors.OutputError` naming ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        fig.savefig(tmp, dpi=DPI, bbox_inches="tight", facecolor="white")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
+        tmp.replace(path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(path, exc) from exc
+        raise
     finally:
         plt.close(fig)
-    tmp.replace(path)
     return path
 
 
@@ -519,7 +529,8 @@ def write_figures(run_dir: Path | str, tables: Mapping[str, Any]) -> dict[str, P
     """Write every figure the given tables allow into ``run_dir/figures/``; return name -> path.
 
     ``tables`` keys (all optional; a figure whose tables are missing or empty is skipped, and a
-    figure that fails is logged and skipped, so a report never dies on a plot):
+    figure that fails is logged and skipped, so a report never dies on a plot; a figure that
+    cannot be written - a full disk, :class:`OutputError` - stops the report instead):
 
     - "accuracy": accuracy.csv frame (dataset, model, smape) and "speed": speed.csv frame
       (dataset, model, ms_per_series) -> "accuracy_vs_cost"
@@ -547,6 +558,8 @@ def write_figures(run_dir: Path | str, tables: Mapping[str, Any]) -> dict[str, P
         path = out_dir / f"{name}.png"
         try:
             written[name] = fn(path)
+        except OutputError:  # a full disk is not a broken figure: the run stops, resumable
+            raise
         except Exception as exc:  # a broken figure must not cost the rest of the report
             log.warning("figure %s skipped: %s", name, exc)
 

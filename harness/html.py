@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.errors import OutputError
+
 Block = str | pd.DataFrame | Path
 
 CSS = """
@@ -119,10 +121,19 @@ def render_html(title: str, sections: list[tuple[str, list[Block]]]) -> str:
 
 
 def write_html(path: Path | str, title: str, sections: list[tuple[str, list[Block]]]) -> Path:
-    """Render and write atomically (temp file + os.replace): a reader never sees half a page."""
+    """Render and write atomically (temp file + os.replace): a reader never sees half a page.
+    A write that fails (a full disk) leaves no temporary file and raises
+    :class:`harness.errors.OutputError` naming ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    text = render_html(title, sections)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(render_html(title, sections), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(path, exc) from exc
+        raise
     return path

@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from harness.errors import RunLockedError
+from harness.errors import RunLockedError, StoreError, os_reason
 
 LOCK_FILE = ".rnnbench.lock"
 
@@ -45,7 +45,10 @@ class RunLock:
         """Take the lock, or raise :class:`RunLockedError` naming the holder's pid."""
         if self._fd is not None:
             return self
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only run directory: it cannot be written, so not locked
+            raise StoreError(f"cannot write run directory {self.root}: {os_reason(exc)}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

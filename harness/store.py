@@ -34,13 +34,17 @@ milliseconds per checkpoint.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import importlib.metadata
 import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +52,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from harness.errors import StoreError
+from harness.errors import OutputError, StoreError, os_reason
 from harness.experiments import FAILURE_FIELDS, FORECAST_COLUMNS, SERIES_COLUMNS, Experiment, ExperimentResult
 from harness.runlock import RunLock
 from harness.suite import RunConfig
@@ -83,6 +87,158 @@ _TMP = re.compile(r"\.(?P<name>.+)\.tmp-(?P<pid>[0-9]+)")
 
 def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def _remove(path: Path) -> None:
+    """Remove a temporary file or folder, if it is there; never fails."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+@contextmanager
+def writing(path: Path | str, *temps: Path) -> Iterator[None]:
+    """Around the writing of ``path``: whatever stops it (an exception, Ctrl-C) removes
+    ``temps`` (its temporary file or folder), and an ``OSError`` - no space left, an I/O error, a
+    file system gone read-only - comes out as an :class:`OutputError` naming ``path``."""
+    try:
+        yield
+    except BaseException as exc:
+        for tmp in temps:
+            _remove(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(path, exc) from exc
+        raise
+
+
+def remove_own_temps(root: Path | str, pid: int | None = None) -> list[Path]:
+    """Remove every temporary file or folder (``.<name>.tmp-<pid>``) this process (or ``pid``)
+    left anywhere under ``root``: what a run stopped by an error or Ctrl-C may leave behind.
+    Returns what was removed."""
+    pid = os.getpid() if pid is None else pid
+    removed = []
+    for folder, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            match = _TMP.fullmatch(name)
+            if match and int(match["pid"]) == pid:
+                _remove(Path(folder, name))
+                removed.append(Path(folder, name))
+        dirs[:] = [d for d in dirs if not _TMP.fullmatch(d)]
+    return removed
+
+
+# --- output locations, checked before any work starts ---------------------------------------
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+def _writable(folder: Path) -> str | None:
+    """Why nothing can be created in the existing ``folder`` (the operating system's words), or
+    None. (``root`` may write anywhere except on a read-only file system.)"""
+    if os.access(folder, os.W_OK | os.X_OK):
+        return None
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        read_only = False
+    return os.strerror(errno.EROFS if read_only else errno.EACCES)
+
+
+def _existing_ancestor(path: Path, what: str) -> tuple[Path, os.stat_result, list[str]]:
+    """The nearest existing path at or above ``path``, its stat, and the names below it that do
+    not exist yet (top first); a path that cannot even be looked up is a :class:`StoreError`."""
+    missing: list[str] = []
+    current = path
+    while True:
+        try:
+            return current, os.stat(current), missing
+        except FileNotFoundError:
+            if current.parent == current:
+                raise StoreError(f"cannot write {what} {path}: {os.strerror(errno.ENOENT)}") from None
+            missing.insert(0, current.name)
+            current = current.parent
+        except OSError as exc:
+            raise StoreError(f"cannot write {what} {path}: {os_reason(exc)}{_why(current, exc)}") from None
+
+
+def _why(path: Path, exc: OSError) -> str:
+    """Which part of ``path`` a lookup failed on: the file a folder was expected at (ENOTDIR),
+    the name that is too long (ENAMETOOLONG); empty otherwise."""
+    if exc.errno == errno.ENOTDIR:
+        for above in reversed(path.parents):
+            if above != Path(".") and os.path.exists(above) and not os.path.isdir(above):
+                return f" ({above} is not a folder)"
+    if exc.errno == errno.ENAMETOOLONG:
+        longest = max(path.parts, key=lambda part: len(os.fsencode(part)))
+        return f" (a name of {len(longest)} characters; at most {_name_max(Path(os.curdir))} here)"
+    return ""
+
+
+def _check_names(path: Path, folder: Path, names: list[str], what: str, extra: int = 0) -> None:
+    """Each of ``names`` (to be created in ``folder``), ``extra`` bytes longer, fits the file system."""
+    limit = _name_max(folder)
+    for name in names:
+        if len(os.fsencode(name)) + extra > limit:
+            raise StoreError(
+                f"cannot write {what} {path}: {os.strerror(errno.ENAMETOOLONG)} "
+                f"(a name of {len(name)} characters; at most {limit - extra} here)"
+            )
+
+
+def check_output_dir(path: Path | str, what: str = "output folder") -> None:
+    """Raise :class:`StoreError` (one line naming ``path`` and the operating system's reason)
+    unless ``path`` is a folder this process can write into, or one it can create: not a file or
+    a device (``/dev/null``), not below a file, no name too long, not on a read-only file system
+    or in a folder it may not write. Writes nothing."""
+    path = Path(path)
+    found, st, missing = _existing_ancestor(path, what)
+    if not stat.S_ISDIR(st.st_mode):
+        where = "" if found == path else f" ({found} is not a folder)"
+        raise StoreError(f"cannot write {what} {path}: {os.strerror(errno.ENOTDIR)}{where}")
+    _check_names(path, found, missing, what)
+    reason = _writable(found)
+    if reason:
+        where = "" if found == path else f" ({found})"
+        raise StoreError(f"cannot write {what} {path}: {reason}{where}")
+
+
+def check_output_file(path: Path | str, what: str = "output file") -> None:
+    """Like :func:`check_output_dir`, for a file written atomically (a temporary file beside it,
+    renamed over it): its folder must exist and be writable, the file, if there, must be a
+    regular file (a rename would replace a device such as ``/dev/null``), and its temporary name
+    must fit."""
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise StoreError(f"cannot write {what} {path}: {os_reason(exc)}{_why(path, exc)}") from None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        reason = os.strerror(errno.EISDIR) if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise StoreError(f"cannot write {what} {path}: {reason}")
+    folder = path.parent
+    try:
+        folder_st = os.stat(folder)
+    except FileNotFoundError:
+        raise StoreError(f"cannot write {what} {path}: folder {folder} does not exist") from None
+    except OSError as exc:
+        raise StoreError(f"cannot write {what} {path}: {os_reason(exc)}{_why(folder, exc)}") from None
+    if not stat.S_ISDIR(folder_st.st_mode):
+        raise StoreError(f"cannot write {what} {path}: {os.strerror(errno.ENOTDIR)} ({folder} is not a folder)")
+    _check_names(path, folder, [path.name], what, extra=len(_tmp_name(path).name) - len(path.name))
+    reason = _writable(folder)
+    if reason:
+        raise StoreError(f"cannot write {what} {path}: {reason} (folder {folder})")
 
 
 def _fsync(path: Path) -> None:
@@ -122,20 +278,40 @@ def _replace_durably(tmp: Path, path: Path) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write a temporary file beside ``path``, fsync it, and rename it over ``path``."""
+    """Write a temporary file beside ``path``, fsync it, and rename it over ``path``; if that
+    fails the temporary file is removed and an ``OSError`` is an :class:`OutputError`."""
+    path = Path(path)
     tmp = _tmp_name(path)
-    tmp.write_text(text, encoding="utf-8")
-    _replace_durably(tmp, path)
+    with writing(path, tmp):
+        tmp.write_text(text, encoding="utf-8")
+        _replace_durably(tmp, path)
 
 
 def atomic_write_frame(df: pd.DataFrame, path: Path) -> None:
     """Like :func:`atomic_write_text`, for a table (Parquet or CSV by the suffix of ``path``)."""
+    path = Path(path)
     tmp = _tmp_name(path)
-    if path.suffix == ".parquet":
-        df.to_parquet(tmp, index=False)
-    else:
-        df.to_csv(tmp, index=False, float_format="%.6g")
-    _replace_durably(tmp, path)
+    with writing(path, tmp):
+        if path.suffix == ".parquet":
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False, float_format="%.6g")
+        _replace_durably(tmp, path)
+
+
+def _remove_created(root: Path, created: list[str], whole: bool = False) -> None:
+    """Undo a :meth:`RunStore.create` that failed: with ``whole``, what it put in ``root`` (empty
+    before); then the folders it made (``created``: the last names of ``root``), deepest first."""
+    if whole and root.is_dir():
+        for entry in root.iterdir():
+            _remove(entry)
+    folder = root
+    for _ in created:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+        folder = folder.parent
 
 
 def _versions() -> dict[str, str]:
@@ -204,15 +380,36 @@ class RunStore:
         cls, root: Path, config: RunConfig, fingerprints: dict[str, str], plugins: list[dict], argv: list[str]
     ) -> RunStore:
         root = Path(root)
+        check_output_dir(root)
         if (root / MANIFEST).exists():
             raise StoreError(f"{root} already holds a run; resume it with --resume {root} or choose another --out")
         if root.exists() and any(root.iterdir()):
             raise StoreError(f"output folder {root} is not empty; choose another --out")
-        root.mkdir(parents=True, exist_ok=True)
-        lock = RunLock(root).acquire()  # a second `run --out` on the same folder, started at once
+        created = _existing_ancestor(root, "output folder")[2]  # the folders made here, top first
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            lock = RunLock(root).acquire()  # a second `run --out` on the same folder, started at once
+        except BaseException as exc:
+            _remove_created(root, created)
+            if isinstance(exc, OSError):
+                raise StoreError(f"cannot write output folder {root}: {os_reason(exc)}") from None
+            raise
         if (root / MANIFEST).exists():
             lock.release()
             raise StoreError(f"{root} already holds a run; resume it with --resume {root} or choose another --out")
+        try:
+            return cls._start(root, lock, config, fingerprints, plugins, argv)
+        except BaseException as exc:  # no run was made: leave nothing behind (its folder included)
+            lock.release()
+            _remove_created(root, created, whole=True)
+            if isinstance(exc, OSError):
+                raise StoreError(f"cannot write output folder {root}: {os_reason(exc)}") from None
+            raise
+
+    @classmethod
+    def _start(
+        cls, root: Path, lock: RunLock, config: RunConfig, fingerprints: dict[str, str], plugins: list, argv: list
+    ) -> RunStore:
         (root / PARTS).mkdir(exist_ok=True)
         manifest = {
             "rnnbench_run": 1,
@@ -288,6 +485,10 @@ class RunStore:
                 f"run `rnnbench run --resume {self.root}` without changing options"
             )
 
+    def check_writable(self) -> None:
+        """A :class:`StoreError` unless this run directory can be written (resume, report)."""
+        check_output_dir(self.root, "run directory")
+
     # --- checkpoints ---
 
     def part_dir(self, exp: Experiment) -> Path:
@@ -324,12 +525,13 @@ class RunStore:
         final = self.part_dir(exp)
         tmp = _tmp_name(final)
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        result.series.to_parquet(tmp / "series.parquet", index=False, schema=SERIES_SCHEMA)
-        result.forecasts.to_parquet(tmp / "forecasts.parquet", index=False, schema=FORECAST_SCHEMA)
-        with open(tmp / FAILURES, "w", encoding="utf-8") as log:
-            log.writelines(failure_line(r) for r in result.failures or ())
-        _install(tmp, final, result.summary)
+        with writing(final, tmp):
+            tmp.mkdir(parents=True)
+            result.series.to_parquet(tmp / "series.parquet", index=False, schema=SERIES_SCHEMA)
+            result.forecasts.to_parquet(tmp / "forecasts.parquet", index=False, schema=FORECAST_SCHEMA)
+            with open(tmp / FAILURES, "w", encoding="utf-8") as log:
+                log.writelines(failure_line(r) for r in result.failures or ())
+            _install(tmp, final, result.summary)
 
     def remove_stale_temps(self) -> list[Path]:
         """Remove temporary checkpoint folders and result files (``.<name>.tmp-<pid>``) whose
@@ -425,7 +627,8 @@ class PartWriter:
     fixed schemas ``SERIES_SCHEMA`` / ``FORECAST_SCHEMA``), ``log_failures(records)`` adds lines
     to failures.jsonl, ``commit(summary)`` writes summary.json, fsyncs and renames the temporary
     folder into place, ``abort()`` removes it. As a context manager it aborts unless committed.
-    Nothing is kept in memory between appends."""
+    Nothing is kept in memory between appends. A write that fails (a full disk) removes the
+    temporary folder and raises :class:`OutputError` naming the checkpoint."""
 
     def __init__(self, final: Path) -> None:
         self.final = Path(final)
@@ -434,29 +637,40 @@ class PartWriter:
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._log = None
         shutil.rmtree(self.tmp, ignore_errors=True)
-        self.tmp.mkdir(parents=True)
-        try:
+        with self._writing():
+            self.tmp.mkdir(parents=True)
             for name, schema in TABLE_SCHEMAS.items():
                 self._writers[name] = pq.ParquetWriter(self.tmp / name, schema)
             self._log = open(self.tmp / FAILURES, "w", encoding="utf-8")
+
+    def append(self, series: pd.DataFrame, forecasts: pd.DataFrame) -> None:
+        with self._writing():
+            for name, frame in (("series.parquet", series), ("forecasts.parquet", forecasts)):
+                if len(frame):
+                    writer = self._writers[name]
+                    # the schema picks and orders the columns: no copy of the frame first
+                    writer.write_table(pa.Table.from_pandas(frame, schema=writer.schema, preserve_index=False))
+
+    def log_failures(self, records: list[dict[str, Any]]) -> None:
+        with self._writing():
+            self._log.writelines(failure_line(r) for r in records)
+
+    def commit(self, summary: dict[str, Any]) -> None:
+        with self._writing():
+            self._close()
+            _install(self.tmp, self.final, summary)
+        self.committed = True
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Whatever stops a write aborts the checkpoint (its temporary folder goes); an
+        ``OSError`` is re-raised as an :class:`OutputError` naming it."""
+        try:
+            with writing(self.final):
+                yield
         except BaseException:
             self.abort()
             raise
-
-    def append(self, series: pd.DataFrame, forecasts: pd.DataFrame) -> None:
-        for name, frame in (("series.parquet", series), ("forecasts.parquet", forecasts)):
-            if len(frame):
-                writer = self._writers[name]
-                # the schema picks and orders the columns: no copy of the frame first
-                writer.write_table(pa.Table.from_pandas(frame, schema=writer.schema, preserve_index=False))
-
-    def log_failures(self, records: list[dict[str, Any]]) -> None:
-        self._log.writelines(failure_line(r) for r in records)
-
-    def commit(self, summary: dict[str, Any]) -> None:
-        self._close()
-        _install(self.tmp, self.final, summary)
-        self.committed = True
 
     def abort(self) -> None:
         try:
@@ -502,7 +716,7 @@ def merge_tables(sources: list[Path], schema: pa.Schema, path: Path, row_group: 
     row_group = row_group or RESULT_ROW_GROUP
     tmp = _tmp_name(path)
     total = 0
-    try:
+    with writing(path, tmp):
         with pq.ParquetWriter(tmp, schema) as writer:
             buffer: list[pa.Table] = []
             buffered = 0
@@ -522,9 +736,6 @@ def merge_tables(sources: list[Path], schema: pa.Schema, path: Path, row_group: 
                 writer.write_table(pa.concat_tables(buffer))
                 total += buffered
         _replace_durably(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return total
 
 
@@ -537,7 +748,7 @@ def merge_logs(sources: list[Path], path: Path) -> None:
     """Concatenate the text files ``sources`` that exist, in order, into ``path`` (written beside
     it and renamed into place; empty when there is nothing), copying a block at a time."""
     tmp = _tmp_name(path)
-    try:
+    with writing(path, tmp):
         with open(tmp, "wb") as out:
             for source in sources:
                 try:
@@ -546,9 +757,6 @@ def merge_logs(sources: list[Path], path: Path) -> None:
                 except FileNotFoundError:  # a checkpoint older than failure logs
                     continue
         _replace_durably(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _json_default(value: Any) -> Any:

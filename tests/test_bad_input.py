@@ -141,6 +141,7 @@ class Case:
     expected: str  # a fragment of the error line
     out: bool = True  # append --out OUT (and check OUT is never created)
     env: dict[str, str] | None = None
+    more: tuple[str, ...] = ()  # further fragments of the error line
 
 
 def run(*args: str) -> list[str]:
@@ -189,6 +190,28 @@ def run_id(
         expected,
         out=False,
     )
+
+
+def out_case(id: str, where: Callable[[Ctx], str], expected: str, *more: str) -> Case:
+    """``run --out WHERE`` on the good file; the error line holds ``expected`` and each of ``more``."""
+    return Case(f"out-{id}", lambda c: run("--datasets", c.good(), "--out", where(c)), expected, out=False, more=more)
+
+
+def _results_file(c: Ctx) -> str:
+    """Make ``results`` in the working directory a plain file (``--run-id`` and the default
+    output folder go under it); returns an argument that changes nothing (``--models naive``)."""
+    (c.root / "nest" / "work" / "results").write_text("not a folder")
+    return "--models=naive"
+
+
+def compare_csv(id: str, where: Callable[[Ctx], str], expected: str) -> Case:
+    """``compare RUN RUN --csv WHERE``: nothing printed (not even the table), nothing written."""
+
+    def setup(c: Ctx) -> list[str]:
+        finished = c.finished_run()
+        return ["compare", finished, finished, "--csv", where(c)]
+
+    return Case(f"compare-csv-{id}", setup, expected, out=False)
 
 
 CASES: list[Case] = [
@@ -832,6 +855,50 @@ CASES: list[Case] = [
     run_id("with-resume", "fine", "give --resume alone", "--resume", "elsewhere"),
     run_id("study-memory", "../evil", command=("study", "memory")),
     run_id("study-cost", "a/b", command=("study", "cost")),
+    # --- output locations that cannot be written: the path and the operating system's reason ---
+    out_case("dev-null", lambda c: "/dev/null", "cannot write output folder /dev/null: Not a directory"),
+    out_case("below-dev-null", lambda c: "/dev/null/run", "/dev/null/run: Not a directory"),
+    out_case(
+        "below-a-file",
+        lambda c: c.write("plain.txt", "x") + "/run/deeper",
+        "plain.txt/run/deeper: Not a directory (",
+        " is not a folder)",
+    ),
+    out_case("name-too-long", lambda c: str(c.root / ("x" * 300)), "File name too long (a name of 300 characters"),
+    out_case(
+        "parent-name-too-long",
+        lambda c: str(c.root / ("y" * 300) / "run"),
+        "/run: File name too long (a name of 300 characters",
+    ),
+    Case(
+        "run-id-results-is-a-file",
+        lambda c: run("--datasets", c.good(), "--run-id", "fine", _results_file(c)),
+        "cannot write output folder results/fine: Not a directory (results is not a folder)",
+        out=False,
+    ),
+    Case(
+        "default-out-results-is-a-file",
+        lambda c: run("--datasets", c.good(), _results_file(c)),
+        "cannot write output folder results: Not a directory",
+        out=False,
+    ),
+    Case(
+        "study-memory-out-dev-null",
+        lambda c: ["study", "memory", "--out", "/dev/null"],
+        "cannot write output folder /dev/null: Not a directory",
+        out=False,
+    ),
+    Case(
+        "study-cost-out-below-a-file",
+        lambda c: ["study", "cost", "--tiny", "--out", c.write("plain.txt", "x") + "/cost"],
+        "plain.txt/cost: Not a directory",
+        out=False,
+    ),
+    compare_csv("missing-folder", lambda c: str(c.root / "nowhere" / "table.csv"), "nowhere does not exist"),
+    compare_csv("dev-null", lambda c: "/dev/null", "cannot write --csv file /dev/null: not a regular file"),
+    compare_csv("below-a-file", lambda c: c.write("plain.txt", "x") + "/table.csv", "Not a directory"),
+    compare_csv("name-too-long", lambda c: str(c.root / ("z" * 300 + ".csv")), "File name too long"),
+    compare_csv("is-a-folder", lambda c: c.folder("table.csv"), "is a directory"),
 ]
 
 
@@ -870,6 +937,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case: Case, tmp_path
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("rnnbench: error: "), lines[0]
     assert case.expected in lines[0]
+    assert all(fragment in lines[0] for fragment in case.more), lines[0]
     assert result.stdout == ""
     assert not out.exists()
     assert tree(tmp_path) == before

@@ -15,12 +15,22 @@ from tests.conftest import invoke
 HARNESS = Path(harness.__file__).resolve().parent
 
 
-@pytest.mark.parametrize("name", [n for n in errors.__all__ if n.endswith("Error")])
+#: Errors of errors.py that are not the user's input: a write that failed once work had started
+#: (a full disk) is an OSError, exit code 74, and the run stays resumable.
+NOT_BAD_INPUT = {"OutputError"}
+
+
+@pytest.mark.parametrize("name", [n for n in errors.__all__ if n.endswith("Error") and n not in NOT_BAD_INPUT])
 def test_every_error_is_bad_input_and_on_the_public_face(name):
     cls = getattr(errors, name)
     assert issubclass(cls, harness.BadInput) and issubclass(cls, ValueError)
     if name != "RunLockedError":  # raised by the core only, never by a plugin
         assert getattr(harness, name) is cls
+
+
+def test_an_output_error_is_an_os_error_not_bad_input():
+    assert issubclass(errors.OutputError, OSError) and not issubclass(errors.OutputError, errors.BadInput)
+    assert (errors.EXIT_BAD_INPUT, errors.EXIT_OS_ERROR, errors.EXIT_INTERRUPTED) == (2, 74, 130)
 
 
 def test_no_error_class_is_defined_outside_errors_py():

@@ -213,6 +213,62 @@ def test_kill_whole_group_and_resume(reference, tmp_path, kill_seed, after_parts
     _assert_same_results(out, reference)
 
 
+# --- Ctrl-C ---------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists() or not hasattr(os, "killpg"), reason="needs POSIX and /proc")
+def test_ctrl_c_exits_130_with_the_resume_command_and_resumes(reference, tmp_path):
+    """SIGINT to the whole process group (what Ctrl-C in a terminal sends) a moment after the
+    first checkpoint: exit code 130, one line giving the ``--resume`` command and no traceback,
+    every process of the run gone, no temporary file left, the lock free, the checkpoints
+    written so far kept; ``--resume`` then ends with the results of an uninterrupted run."""
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        _cmd(*CONFIG, "--out", str(out)),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len(_parts(out)) < 1:
+            assert proc.poll() is None, "the run ended early: " + proc.stderr.read()[-2000:]
+            assert time.monotonic() < deadline, "no checkpoint within 120 s"
+            time.sleep(0.02)
+        time.sleep(random.Random(0).uniform(0.2, 2.0))
+        group = _group_and_descendants(proc.pid)
+        assert proc.poll() is None, "the run finished before Ctrl-C"
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stderr and "Aborted" not in stderr, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1] == (
+        f"rnnbench: interrupted; finished experiments are kept; resume with: rnnbench run --resume {out}"
+    )
+    deadline = time.monotonic() + 10
+    while [pid for pid, started in group.items() if _alive(pid, started)] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid, started in group.items() if _alive(pid, started)], "workers survived Ctrl-C"
+    assert not [p for p in out.rglob("*") if re.fullmatch(r"\..+\.tmp-[0-9]+", p.name)], "temporary files left"
+    store_mod.RunLock(out).acquire().release()  # the lock is free
+    snapshot = _snapshot(out)
+    assert 1 <= len(snapshot) < TOTAL
+
+    resumed = invoke(["run", "--resume", str(out)])
+    assert resumed.exit_code == 0, resumed.output
+    assert _done_line(resumed.stderr) == (TOTAL, len(snapshot))
+    after = _snapshot(out)
+    assert all(after[k] == v for k, v in snapshot.items()), "a checkpoint written before Ctrl-C was redone"
+    _assert_same_results(out, reference)
+
+
 # --- torn checkpoints -----------------------------------------------------------------------
 
 
