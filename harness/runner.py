@@ -41,7 +41,7 @@ from threadpoolctl import threadpool_limits
 from harness import metrics
 from harness.data import Dataset, Panel
 from harness.errors import DataError, one_line, traceback_text
-from harness.executors import Done, Executor, RunOptions, SerialExecutor, Unit, UnitTimeout, alarm
+from harness.executors import Done, Executor, RunOptions, SerialExecutor, Unit, UnitTimeout, alarm, limit_or_none
 from harness.experiments import FORECAST_COLUMNS, SERIES_COLUMNS, Experiment, ExperimentResult, Sink
 from harness.models import (
     Forecast,
@@ -370,7 +370,7 @@ def _unit_limit(options: RunOptions, n_series: int, deadline: float | None) -> f
         limits.append(options.timeout_series * (n_series + 1) + UNIT_MARGIN_S)
     if deadline is not None:
         limits.append(max(deadline - time.monotonic(), 0.001))
-    return min(limits) if limits else None
+    return limit_or_none(min(limits)) if limits else None
 
 
 def _chunks(items: list, workers: int) -> list[list]:
