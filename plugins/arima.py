@@ -38,7 +38,14 @@ class AutoArima(harness.LocalForecaster):
     Procedure for one series ``y`` (``fit_predict_one``):
 
     1. **Clean**: non-finite values are dropped. Empty input raises :class:`harness.ModelError`;
-       one value or a constant series gives a flat forecast (mean), zero-width interval.
+       one value or a constant series (all zero included) gives a flat forecast (the constant),
+       zero-width interval. **Units**: everything below runs on ``y / mean|y|`` and the
+       forecast and interval are multiplied back, so ``y * c`` gives the forecast of ``y``
+       times ``c`` (to ~1e-7 relative, the optimisers' tolerance; before, the Kalman filter's
+       approximate diffuse start of variance 1e6 and absolute thresholds made the order and
+       forecast depend on the units; issue 17: 12.647 sMAPE on 40 M3 series, 12.893 on y * 100).
+       A series with fewer than 4 values after differencing is forecast by the naive method
+       (with a note): the only model it could fit, ARIMA(0,0,0) without a mean, forecasts 0.
     2. **Seasonal differencing D** (only when ``m > 1``, ``seasonal`` is true and ``n > 2m``, as
        STL needs two full seasons): seasonal strength
        ``F_s = max(0, 1 - Var(R) / Var(S + R))`` from an STL decomposition (statsmodels
@@ -82,14 +89,25 @@ class AutoArima(harness.LocalForecaster):
        the fitted parameters; ``get_forecast`` gives the point forecasts and their variances,
        which include the differencing, so the ``level``% normal interval widens with the
        horizon; the mean/drift is added back.
-    8. **Fallbacks**, never raising for a usable series: an order that cannot be fitted
-       (too few observations for its lags, optimiser failure, non-finite output, unstable
-       roots) is skipped in the search; if the final fit or forecast of the chosen model
-       fails, the next best candidates (up to 3 more, by ic) are tried, then the
-       random walk (naive forecast, interval ``sigma sqrt(h)`` from the one-step
-       differences). Statsmodels convergence and estimation warnings are silenced inside the
-       fit. A fixed ``order`` (and ``seasonal_order``) skips steps 2-5: no search, the given
-       differencing; its constant defaults to a mean/drift when ``d+D <= 1``.
+    8. **Fallbacks**, never raising for a usable series, and never silent: an order that cannot
+       be fitted (too few observations for its lags, optimiser failure, non-finite output,
+       unstable roots) is skipped in the search (that is the search, not a fallback); if the
+       maximum-likelihood refinement of the chosen model is non-finite or unstable, its CSS
+       estimates are used; if its forecast fails, the next best candidates (up to 3 more, by
+       ic) are tried, then the random walk (naive forecast, interval ``sigma sqrt(h)`` from the
+       one-step differences). Each of these returns a :class:`harness.Forecast` whose ``note``
+       names what was used and why (``"fallback: naive (ARIMA(2,1,1) failed: LinAlgError:
+       ...)"``), shown as the message of the series' ``ok`` row and counted in the report.
+       The harness's time limit is a ``BaseException``: the catch-alls here (``except
+       Exception``) let it through, so a series over its limit is a ``timeout`` row, never a
+       fallback. Statsmodels convergence and estimation warnings are silenced inside the fit.
+       A fixed ``order`` (and ``seasonal_order``) skips steps 2-5: no search, the given
+       differencing; its constant defaults to a mean/drift when ``d+D <= 1``. A fixed order
+       that cannot be fitted to the series at all (fewer observations after differencing than
+       its lags and parameters need, e.g. ``order=[400,0,0]`` on 100 values) raises
+       :class:`harness.ModelError` (a ``failed`` row naming the order): it is the user's
+       explicit request, and scoring another model under its name would be wrong. One that
+       can be attempted but fails to fit falls back to naive with a note, as above.
 
     Parameters (declared below): ``order``/``seasonal_order`` fixed (p,d,q)/(P,D,Q) or None for
     the search; ``include_constant`` None (choose by ic; for a fixed order: when d+D<=1),
