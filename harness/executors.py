@@ -241,6 +241,8 @@ class ProcessExecutor(Executor):
                     yield Lost(unit, "timeout", f"timed out after {unit.timeout:g} s (worker killed)")
                 except ProcessExpired as exc:
                     yield Lost(unit, "crash", f"worker process died ({_exit_reason(exc.exitcode)})")
+                except UnitTimeout as exc:  # a BaseException: raised in the worker, sent back
+                    yield Lost(unit, "timeout", str(exc))
                 except Exception as exc:  # e.g. a result that cannot be sent back
                     yield Lost(
                         unit, "crash", f"unit failed outside the model: {one_line(exc, limit=300, with_type=True)}"

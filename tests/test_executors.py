@@ -447,3 +447,14 @@ def test_timeout_series_inf_runs_every_series(tmp_path):
     assert result.exit_code == 0, result.output
     metrics = pd.read_parquet(out / "metrics.parquet")
     assert len(metrics) and set(metrics["status"]) == {"ok"}
+
+
+def _raises_unit_timeout():
+    raise UnitTimeout("timed out after 1 s")
+
+
+def test_a_time_limit_raised_in_a_worker_is_a_timeout_not_a_crash():
+    """UnitTimeout is a BaseException: an executor reports it as a timeout, never lets it escape."""
+    with ProcessExecutor(1) as executor:
+        (outcome,) = list(executor.run([Unit(_raises_unit_timeout, ())]))
+    assert isinstance(outcome, Lost) and (outcome.kind, outcome.message) == ("timeout", "timed out after 1 s")
