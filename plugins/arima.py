@@ -168,6 +168,7 @@ class AutoArima(harness.LocalForecaster):
         if self._sorder is not None and self._order is None:
             raise harness.ModelError("arima: seasonal_order needs order as well")
         self.last_model: dict[str, Any] | None = None  # what the last call fitted, for inspection
+        _import_statsmodels()
 
     # ------------------------------------------------------------------ public entry point
     def fit_predict_one(self, y: np.ndarray) -> harness.Forecast:
@@ -414,6 +415,17 @@ class AutoArima(harness.LocalForecaster):
 
 
 # ---------------------------------------------------------------------- helpers
+def _import_statsmodels() -> None:
+    """Import what a fit uses from statsmodels (~1 s, once per process) when the model is built,
+    outside any time limit: an import interrupted half-way by the harness's time limit leaves a
+    half-initialised module (``patsy``) behind, and every later fit of that process failed on it
+    and fell back to naive. Not at plugin load, so commands that never fit arima stay fast."""
+    import statsmodels.base.covtype  # noqa: F401  (imported by the first fit otherwise)
+    import statsmodels.tsa.seasonal  # noqa: F401
+    import statsmodels.tsa.statespace.kalman_filter  # noqa: F401
+    import statsmodels.tsa.statespace.sarimax  # noqa: F401
+
+
 def _why(exc: Exception) -> str:
     """An exception as a short, one-line reason."""
     text = " ".join(str(exc).split())
