@@ -3,6 +3,8 @@ choice of differencing, intervals, robustness on short/constant series, paramete
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -336,3 +338,42 @@ def test_a_failed_likelihood_refinement_is_noted(monkeypatch):
     y = simulate_arma(120, 0.6, 0.3, seed=24, mean=10.0)
     fc = AutoArima(horizon=4, season_length=1).fit_predict_one(y)
     assert fc.note.startswith("fallback: ARIMA(") and "with CSS estimates" in fc.note, fc.note
+
+
+def test_building_arima_imports_statsmodels_outside_any_time_limit():
+    """An import cut half-way by a time limit left patsy half-initialised, and every later fit
+    of that worker failed and fell back: the model imports what it fits with when it is built."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from plugins.arima import AutoArima; "
+        "assert 'statsmodels.tsa.statespace.sarimax' not in sys.modules; "
+        "AutoArima(horizon=3, season_length=1); "
+        "assert {'statsmodels.tsa.statespace.sarimax', 'statsmodels.tsa.seasonal', 'statsmodels.base.covtype', "
+        "'patsy.highlevel'} <= set(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(Path(__file__).parents[1]))
+
+
+def test_a_tiny_limit_twice_through_the_cli_gives_timeouts_or_the_unlimited_rows(tmp_path):
+    from tests.conftest import invoke
+
+    base = ["run", "--models", "arima", "--datasets", "m3-monthly", "--limit", "12", "--workers", "2"]
+    free = invoke([*base, "--out", str(tmp_path / "free")])
+    assert free.exit_code == 0, free.output
+    ref = _arima_rows(tmp_path / "free").set_index("unique_id")
+    for k in (1, 2):
+        result = invoke([*base, "--timeout-series", "0.02", "--out", str(tmp_path / f"tiny{k}")])
+        rows = _arima_rows(tmp_path / f"tiny{k}").set_index("unique_id")
+        assert set(rows["status"]) <= {"ok", "timeout"} and (rows["status"] == "timeout").sum() >= 3
+        assert result.exit_code == 1  # timeouts are failures of their series
+        ok = rows[rows["status"] == "ok"]
+        assert ok["smape"].equals(ref.loc[ok.index, "smape"]) and ok["message"].equals(ref.loc[ok.index, "message"])
+
+
+def _arima_rows(run):
+    import pandas as pd
+
+    rows = pd.read_parquet(run / "metrics.parquet")
+    return rows[rows["model"] == "arima"]
