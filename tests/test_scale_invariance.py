@@ -6,7 +6,7 @@ Tolerances: arima fits by iterative optimisers (least squares with xtol/ftol 1e-
 y / mean|y|, which differs from (y * c) / mean|y * c| in the last bits, so its forecasts agree
 to ~1e-7 relative (measured: at most 2.4e-7 over 40 M3 monthly series and six scales); the
 test allows 1e-5. theta optimises its alpha numerically (agrees to ~1e-9); the naive models and
-the numpy RNN (trained on normalised windows, harness.windows) agree to rounding.
+the numpy and torch RNNs (trained on normalised windows, harness.windows) agree to rounding.
 """
 
 from __future__ import annotations
@@ -79,3 +79,11 @@ def test_scores_do_not_depend_on_the_units_of_y(cls, params, rtol, part, positio
         np.testing.assert_allclose(
             _scores(scaled, scaled_tests, fcs), base_scores, rtol=rtol, err_msg=f"{cls.__name__} at y * {c:g}"
         )
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_torch_rnn_scores_do_not_depend_on_the_units_of_y(cell):
+    pytest.importorskip("torch")
+    from plugins.torch_rnn import TorchRNN
+
+    test_scores_do_not_depend_on_the_units_of_y(TorchRNN, {"epochs": 3, "hidden": 8, "cell": cell}, 1e-9, *SERIES[0])
