@@ -22,6 +22,7 @@ from harness.executors import (
     Lost,
     Outcome,
     Unit,
+    UnitTimeout,
     load_plugins,
 )
 
@@ -82,6 +83,8 @@ class DaskExecutor(Executor):
                     yield Done(unit, future.result())
                 except KilledWorker as exc:
                     yield Lost(unit, "crash", f"worker process died ({one_line(exc, limit=300, with_type=True)})")
+                except UnitTimeout as exc:  # a BaseException: raised in the worker, sent back
+                    yield Lost(unit, "timeout", str(exc))
                 except Exception as exc:  # e.g. a result that cannot be sent back
                     yield Lost(
                         unit, "crash", f"unit failed outside the model: {one_line(exc, limit=300, with_type=True)}"

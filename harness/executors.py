@@ -41,8 +41,25 @@ from harness.errors import one_line
 EXECUTORS = ("serial", "processes", "dask")
 
 
-class UnitTimeout(Exception):
-    """A unit (or one series inside it) ran past its time limit."""
+class UnitTimeout(BaseException):
+    """A unit (or one series inside it) ran past its time limit.
+
+    A ``BaseException``, like ``KeyboardInterrupt``: model code's catch-alls (``except
+    Exception``) cannot swallow it and carry on with something else, which would turn a time
+    limit into a different, timing-dependent forecast. Only the harness catches it (by name)."""
+
+
+#: A time limit of at least this many seconds (about 115 days), or ``inf``, means "no limit":
+#: the timers cannot represent much longer ones (``inf`` overflowed ``setitimer``) and a limit
+#: that long can never fire within a run anyway.
+NO_LIMIT_S = 1e7
+
+
+def limit_or_none(seconds: float | None) -> float | None:
+    """A time limit as the timers take it: None for no limit (None, 0, ``inf`` or ``>= NO_LIMIT_S``)."""
+    if not seconds or not seconds < NO_LIMIT_S:
+        return None
+    return float(seconds)
 
 
 @dataclass
@@ -85,8 +102,10 @@ def alarm(seconds: float | None) -> Iterator[None]:
     runs tasks in a thread pool, where signals cannot reach) a timer thread raises it in this
     one with ``PyThreadState_SetAsyncExc``. Both interrupt Python code between bytecodes, so a
     plugin stuck inside one long C call is only stopped by the executor's hard limit
-    (``processes`` kills the worker; ``dask`` restarts it)."""
-    if not seconds:
+    (``processes`` kills the worker; ``dask`` restarts it). ``inf`` or a limit of
+    :data:`NO_LIMIT_S` or more is no limit."""
+    seconds = limit_or_none(seconds)
+    if seconds is None:
         yield
         return
     message = f"timed out after {seconds:g} s"
@@ -224,6 +243,8 @@ class ProcessExecutor(Executor):
                     yield Lost(unit, "timeout", f"timed out after {unit.timeout:g} s (worker killed)")
                 except ProcessExpired as exc:
                     yield Lost(unit, "crash", f"worker process died ({_exit_reason(exc.exitcode)})")
+                except UnitTimeout as exc:  # a BaseException: raised in the worker, sent back
+                    yield Lost(unit, "timeout", str(exc))
                 except Exception as exc:  # e.g. a result that cannot be sent back
                     yield Lost(
                         unit, "crash", f"unit failed outside the model: {one_line(exc, limit=300, with_type=True)}"
@@ -299,3 +320,9 @@ class RunOptions:
     plugins_dir: str | None = None
     #: also print every failure's traceback to stderr as it is logged (``rnnbench --debug``)
     debug: bool = False
+
+    def __post_init__(self) -> None:
+        # ``inf`` (or a limit too long to ever fire) is no limit: recorded as None in the
+        # manifest, and never multiplied into a unit limit the timers cannot represent
+        self.timeout_series = limit_or_none(self.timeout_series)
+        self.timeout_experiment = limit_or_none(self.timeout_experiment)

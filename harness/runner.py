@@ -42,7 +42,7 @@ from threadpoolctl import threadpool_limits
 from harness import metrics
 from harness.data import Dataset, Panel
 from harness.errors import DataError, one_line, traceback_text
-from harness.executors import Done, Executor, RunOptions, SerialExecutor, Unit, UnitTimeout, alarm
+from harness.executors import Done, Executor, RunOptions, SerialExecutor, Unit, UnitTimeout, alarm, limit_or_none
 from harness.experiments import FORECAST_COLUMNS, SERIES_COLUMNS, Experiment, ExperimentResult, Sink
 from harness.models import (
     Forecast,
@@ -303,12 +303,17 @@ def _warm_up(model: Forecaster, name: str, items: list, timeout: float | None) -
     """One untimed fit per model and process, so lazy imports and first-call costs are not
     charged to whichever series happens to come first (they dwarf a naive forecast). It fits the
     chunk's first series on a read-only copy of its own and discards the forecast: the timed
-    call of that series gets a fresh copy, as every series does."""
+    call of that series gets a fresh copy, as every series does.
+
+    Its limit is at least :data:`WARM_UP_S` (well inside the unit's margin), not the series
+    limit: a tiny ``--timeout-series`` would otherwise interrupt the model's first imports
+    half-way, and a half-initialised module (``patsy``, under statsmodels) made later fits of
+    the same process fail and fall back, changing their forecasts (issue 17)."""
     if name in _WARMED or not items:
         return
     _WARMED.add(name)
     try:
-        with alarm(timeout):
+        with alarm(max(timeout, WARM_UP_S) if timeout else None):
             model.fit_predict_one(read_only(items[0][1]))
     except (Exception, UnitTimeout):  # the timed call will record the failure
         pass
@@ -387,6 +392,8 @@ def work_units(experiments: list[Experiment]) -> int:
 
 #: Hard limit of a unit beyond the per-series limits it holds: room for start-up and warm-up.
 UNIT_MARGIN_S = 30.0
+#: Shortest time limit of the untimed warm-up fit (below ``UNIT_MARGIN_S``).
+WARM_UP_S = 20.0
 
 
 def _unit_limit(options: RunOptions, n_series: int, deadline: float | None) -> float | None:
@@ -395,7 +402,7 @@ def _unit_limit(options: RunOptions, n_series: int, deadline: float | None) -> f
         limits.append(options.timeout_series * (n_series + 1) + UNIT_MARGIN_S)
     if deadline is not None:
         limits.append(max(deadline - time.monotonic(), 0.001))
-    return min(limits) if limits else None
+    return limit_or_none(min(limits)) if limits else None
 
 
 def _chunks(items: list, workers: int) -> list[list]:

@@ -3,6 +3,8 @@ choice of differencing, intervals, robustness on short/constant series, paramete
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -146,7 +148,7 @@ def test_constant_series_forecasts_the_constant():
     np.testing.assert_allclose(fc.mean, 3.5)
 
 
-def test_optimizer_failure_falls_back_to_naive(monkeypatch):
+def test_optimizer_failure_falls_back_to_naive_with_a_note(monkeypatch):
     import plugins.arima as arima
 
     def boom(*args, **kwargs):
@@ -158,6 +160,7 @@ def test_optimizer_failure_falls_back_to_naive(monkeypatch):
     model = AutoArima(horizon=4, season_length=1)
     fc = model.fit_predict_one(y)
     assert model.last_model["kind"] == "naive"
+    assert fc.note.startswith("fallback: naive (") and "optimiser failed" in fc.note, fc.note
     np.testing.assert_allclose(fc.mean, y[-1])
     assert np.all(np.isfinite(fc.lower)) and np.all(np.diff(fc.upper - fc.lower) > 0)
 
@@ -211,3 +214,166 @@ def test_exact_trend_and_seasonal_pattern_are_continued():
     y = np.tile([1.0, 5.0, 3.0, 9.0], 8) + np.arange(32.0)
     fc = AutoArima(horizon=4, season_length=4).fit_predict_one(y)
     np.testing.assert_allclose(fc.mean, [33, 38, 37, 44], atol=1e-6)
+
+
+# --- issue 17: time limits, units, short series, visible fallbacks -----------------------------
+
+
+def _m3_monthly(ids: tuple[int, ...]):
+    from plugins.competitions import _load_part
+
+    ds = _load_part("m3", "monthly")
+    return [(np.asarray(ds.panel.values[i]), np.asarray(ds.test[i])) for i in ids], ds.panel
+
+
+def _chunk(items, timeout):
+    from harness.plugins import ModelSpec
+    from harness.runner import _fit_predict_chunk
+
+    spec = ModelSpec("arima", AutoArima, dict(AutoArima.defaults), "plugins.arima")
+    rows, _ = _fit_predict_chunk(spec, dict(AutoArima.defaults), 18, 12, 0, items, timeout)
+    return {key: (status, None if fc is None else fc.mean, wall) for key, fc, _, status, wall, *_ in rows}
+
+
+def test_a_time_limit_stops_arima_and_never_changes_its_forecast():
+    """The limit is a BaseException: arima's catch-alls cannot turn it into a skipped candidate
+    or a naive fallback. Twice with a tiny limit: each series is a timeout row or the very
+    forecast of the run without a limit, and every series over the limit is a timeout."""
+    series, _ = _m3_monthly((3, 36, 292, 329, 700, 1100))
+    items = [((0, i), y) for i, (y, _) in enumerate(series)]
+    free = _chunk(items, None)
+    assert all(status == "ok" for status, _, _ in free.values())
+    limit = 0.02
+    runs = [_chunk(items, limit), _chunk(items, limit)]
+    for rows in runs:
+        assert sum(status == "timeout" for status, _, _ in rows.values()) >= 3, rows
+        for key, (status, mean, wall) in rows.items():
+            assert status in ("ok", "timeout")
+            if status == "ok":
+                np.testing.assert_array_equal(mean, free[key][1])
+            if wall > limit + 0.25:  # the alarm fires between bytecodes: a short C call may finish
+                assert status == "timeout", (key, wall)
+    # the same statuses in both runs are the same rows
+    for key in runs[0]:
+        if runs[0][key][0] == runs[1][key][0] == "ok":
+            np.testing.assert_array_equal(runs[0][key][1], runs[1][key][1])
+
+
+def test_a_generous_limit_gives_the_results_of_no_limit():
+    series, _ = _m3_monthly((3, 36, 700))
+    items = [((0, i), y) for i, (y, _) in enumerate(series)]
+    free, generous = _chunk(items, None), _chunk(items, 600.0)
+    for key in free:
+        assert generous[key][0] == "ok"
+        np.testing.assert_array_equal(generous[key][1], free[key][1])
+
+
+@pytest.mark.parametrize("n", [3, 4, 5])
+def test_a_short_series_is_not_forecast_as_zero(n):
+    y = np.array([10.0, 12.0, 11.0, 13.0, 12.0])[:n]
+    fc = AutoArima(horizon=4, season_length=12).fit_predict_one(y)
+    assert np.all(fc.mean > 9) and np.all(fc.mean < 14), fc.mean
+    if n == 3:
+        assert fc.note.startswith("fallback: naive (3 values"), fc.note
+        np.testing.assert_allclose(fc.mean, 11.0)
+
+
+@pytest.mark.parametrize("level", [0.0, 42.0, -3.5, 1e-9, 7e8])
+def test_a_constant_or_all_zero_series_forecasts_the_constant(level):
+    for n in (3, 40):
+        fc = AutoArima(horizon=5, season_length=12).fit_predict_one(np.full(n, level))
+        np.testing.assert_array_equal(fc.mean, level)
+        assert fc.note == ""
+
+
+def test_a_series_crossing_zero_is_forecast_near_its_level():
+    y = simulate_arma(80, 0.5, 0.0, seed=21)  # mean 0, crossing zero often
+    fc = AutoArima(horizon=6, season_length=1).fit_predict_one(y)
+    assert np.all(np.isfinite(fc.mean)) and np.all(np.abs(fc.mean) < 4 * np.std(y))
+    fc2 = AutoArima(horizon=6, season_length=1).fit_predict_one(y * 1e-7)
+    np.testing.assert_allclose(fc2.mean, fc.mean * 1e-7, rtol=1e-5, atol=1e-12)
+
+
+def test_a_fixed_order_too_long_for_the_series_is_an_error_not_naive():
+    """The user asked for this order: answering with another model would score the wrong one."""
+    y = simulate_arma(100, 0.5, 0.0, seed=22, mean=50.0)
+    with pytest.raises(harness.ModelError, match=r"ARIMA\(400,0,0\) with non-zero mean cannot be fitted .* 100"):
+        AutoArima(horizon=3, season_length=1, order=(400, 0, 0)).fit_predict_one(y)
+    fc = AutoArima(horizon=3, season_length=1, order=(2, 0, 0)).fit_predict_one(y)
+    assert fc.note == ""
+
+
+def test_every_fallback_says_what_was_used_and_why(monkeypatch):
+    import plugins.arima as arima
+
+    y = np.cumsum(np.random.default_rng(23).standard_normal(60)) + 30
+    real = arima._sarimax_forecast
+    calls = []
+
+    def first_fails(*args, **kwargs):  # the chosen model's forecast fails, the next one works
+        calls.append(1)
+        if len(calls) == 1:
+            raise np.linalg.LinAlgError("singular matrix")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(arima, "_sarimax_forecast", first_fails)
+    model = AutoArima(horizon=4, season_length=1)
+    fc = model.fit_predict_one(y)
+    assert model.last_model["kind"] == "arima"
+    assert fc.note.startswith("fallback: ARIMA(") and "failed: LinAlgError: singular matrix" in fc.note, fc.note
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("optimiser failed")
+
+    monkeypatch.setattr(arima, "_sarimax_forecast", boom)
+    fc = AutoArima(horizon=4, season_length=1).fit_predict_one(y)
+    assert fc.note.startswith("fallback: naive (ARIMA(") and "RuntimeError: optimiser failed" in fc.note, fc.note
+    np.testing.assert_allclose(fc.mean, y[-1])
+
+
+def test_a_failed_likelihood_refinement_is_noted(monkeypatch):
+    import plugins.arima as arima
+
+    monkeypatch.setattr(arima._Search, "refine", lambda self, fit: None)
+    y = simulate_arma(120, 0.6, 0.3, seed=24, mean=10.0)
+    fc = AutoArima(horizon=4, season_length=1).fit_predict_one(y)
+    assert fc.note.startswith("fallback: ARIMA(") and "with CSS estimates" in fc.note, fc.note
+
+
+def test_building_arima_imports_statsmodels_outside_any_time_limit():
+    """An import cut half-way by a time limit left patsy half-initialised, and every later fit
+    of that worker failed and fell back: the model imports what it fits with when it is built."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from plugins.arima import AutoArima; "
+        "assert 'statsmodels.tsa.statespace.sarimax' not in sys.modules; "
+        "AutoArima(horizon=3, season_length=1); "
+        "assert {'statsmodels.tsa.statespace.sarimax', 'statsmodels.tsa.seasonal', 'statsmodels.base.covtype', "
+        "'patsy.highlevel'} <= set(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(Path(__file__).parents[1]))
+
+
+def test_a_tiny_limit_twice_through_the_cli_gives_timeouts_or_the_unlimited_rows(tmp_path):
+    from tests.conftest import invoke
+
+    base = ["run", "--models", "arima", "--datasets", "m3-monthly", "--limit", "12", "--workers", "2"]
+    free = invoke([*base, "--out", str(tmp_path / "free")])
+    assert free.exit_code == 0, free.output
+    ref = _arima_rows(tmp_path / "free").set_index("unique_id")
+    for k in (1, 2):
+        result = invoke([*base, "--timeout-series", "0.02", "--out", str(tmp_path / f"tiny{k}")])
+        rows = _arima_rows(tmp_path / f"tiny{k}").set_index("unique_id")
+        assert set(rows["status"]) <= {"ok", "timeout"} and (rows["status"] == "timeout").sum() >= 3
+        assert result.exit_code == 1  # timeouts are failures of their series
+        ok = rows[rows["status"] == "ok"]
+        assert ok["smape"].equals(ref.loc[ok.index, "smape"]) and ok["message"].equals(ref.loc[ok.index, "message"])
+
+
+def _arima_rows(run):
+    import pandas as pd
+
+    rows = pd.read_parquet(run / "metrics.parquet")
+    return rows[rows["model"] == "arima"]

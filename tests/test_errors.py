@@ -33,6 +33,9 @@ def test_an_output_error_is_an_os_error_not_bad_input():
     assert (errors.EXIT_BAD_INPUT, errors.EXIT_OS_ERROR, errors.EXIT_INTERRUPTED) == (2, 74, 130)
 
 
+EXCEPTION_BASES = {"BaseException", "Exception", "ValueError", "RuntimeError", "BadInput"}
+
+
 def test_no_error_class_is_defined_outside_errors_py():
     """A new error class elsewhere would be a second family the CLI may not catch."""
     found = []
@@ -42,7 +45,7 @@ def test_no_error_class_is_defined_outside_errors_py():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ClassDef):
                 bases = {getattr(b, "id", getattr(b, "attr", "")) for b in node.bases}
-                if bases & {"Exception", "ValueError", "RuntimeError", "BadInput"} or node.name.endswith("Error"):
+                if bases & EXCEPTION_BASES or node.name.endswith("Error"):
                     found.append(f"{path.relative_to(HARNESS)}:{node.lineno} {node.name}")
     # the one exception of the harness that is not an error of the input: a unit's time limit
     assert [f.split()[-1] for f in found] == ["UnitTimeout"], found

@@ -412,3 +412,49 @@ def test_dask_runs_on_an_existing_cluster_given_its_address(panel_csv, broken_di
     pd.testing.assert_frame_equal(same, sorted_metrics(tmp_path / "serial"))
     experiments = pd.read_csv(tmp_path / "remote" / "experiments.csv")
     assert set(experiments["executor"]) == {"dask"}
+
+
+def test_a_time_limit_cannot_be_caught_by_model_code():
+    """issue 17: a catch-all in a model must not turn the limit into a fallback."""
+    assert not issubclass(UnitTimeout, Exception)
+    caught = []
+    with pytest.raises(UnitTimeout):
+        with alarm(0.05):
+            try:
+                while True:
+                    time.sleep(0.001)
+            except Exception as exc:  # what arima's catch-alls did
+                caught.append(exc)
+    assert caught == []
+
+
+@pytest.mark.parametrize("limit", [float("inf"), 3e9, 1e7])
+def test_an_infinite_or_huge_limit_is_no_limit(limit):
+    from harness.executors import RunOptions, limit_or_none
+
+    assert limit_or_none(limit) is None
+    options = RunOptions(timeout_series=limit, timeout_experiment=limit)
+    assert options.timeout_series is None and options.timeout_experiment is None
+    with alarm(limit):  # no OverflowError from setitimer
+        time.sleep(0.01)
+    assert limit_or_none(2.5) == 2.5 and limit_or_none(None) is None
+
+
+def test_timeout_series_inf_runs_every_series(tmp_path):
+    out = tmp_path / "run"
+    args = ["run", "--models", "naive", "--datasets", "airline", "--executor", "serial", "--out", str(out)]
+    result = invoke([*args, "--timeout-series", "inf", "--timeout-experiment", "inf"])
+    assert result.exit_code == 0, result.output
+    metrics = pd.read_parquet(out / "metrics.parquet")
+    assert len(metrics) and set(metrics["status"]) == {"ok"}
+
+
+def _raises_unit_timeout():
+    raise UnitTimeout("timed out after 1 s")
+
+
+def test_a_time_limit_raised_in_a_worker_is_a_timeout_not_a_crash():
+    """UnitTimeout is a BaseException: an executor reports it as a timeout, never lets it escape."""
+    with ProcessExecutor(1) as executor:
+        (outcome,) = list(executor.run([Unit(_raises_unit_timeout, ())]))
+    assert isinstance(outcome, Lost) and (outcome.kind, outcome.message) == ("timeout", "timed out after 1 s")
