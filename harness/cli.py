@@ -151,14 +151,14 @@ def execution_options(fn):
             type=float,
             default=None,
             metavar="SECONDS",
-            help="Time limit of one local-model fit; past it the series is a `timeout` row.",
+            help="Time limit of one local-model fit; past it the series is a `timeout` row (inf: no limit).",
         ),
         click.option(
             "--timeout-experiment",
             type=float,
             default=None,
             metavar="SECONDS",
-            help="Time limit of one experiment (a model on a dataset with one seed).",
+            help="Time limit of one experiment (a model on a dataset with one seed; inf: no limit).",
         ),
     ]
     for opt in reversed(opts):
