@@ -202,16 +202,31 @@ def speed_table(experiments: pd.DataFrame) -> pd.DataFrame:
 
 def notes_table(series: pd.DataFrame) -> pd.DataFrame:
     """Series forecast with a note (status ok, a message: a fallback the model took), one row per
-    dataset x model x note, so the report counts them instead of showing a bare "ok"."""
-    noted = series[(series["status"] == "ok") & (series["message"].fillna("") != "")]
-    if noted.empty:
-        return pd.DataFrame(columns=["dataset", "model", "n", "example", "note"])
-    return (
-        noted.groupby(["dataset", "model", "message"], sort=False)
-        .agg(n=("unique_id", "size"), example=("unique_id", "first"))
-        .reset_index()
-        .rename(columns={"message": "note"})[["dataset", "model", "n", "example", "note"]]
-    )
+    dataset x model, so the report counts them instead of showing a bare "ok": ``n`` noted rows,
+    their ``share`` of the model's rows, the most common ``note`` with an ``example`` series, and
+    how many ``other_notes`` differ from it (notes often name the series' own model order; every
+    note stays in metrics.parquet)."""
+    columns = ["dataset", "model", "n", "share", "example", "note", "other_notes"]
+    is_noted = (series["status"] == "ok") & (series["message"].fillna("") != "")
+    if not is_noted.any():
+        return pd.DataFrame(columns=columns)
+    totals = series.groupby(["dataset", "model"], sort=False).size()
+    rows = []
+    for (dataset, model), group in series[is_noted].groupby(["dataset", "model"], sort=False):
+        counts = group["message"].value_counts()
+        top = counts.index[0]
+        rows.append(
+            {
+                "dataset": dataset,
+                "model": model,
+                "n": len(group),
+                "share": len(group) / totals[(dataset, model)],
+                "example": group.loc[group["message"] == top, "unique_id"].iloc[0],
+                "note": top,
+                "other_notes": len(counts) - 1,
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
 
 
 def failures_table(series: pd.DataFrame) -> pd.DataFrame:

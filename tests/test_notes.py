@@ -50,4 +50,6 @@ def test_a_fallback_note_is_stored_scored_and_counted(tmp_path, long_csv):
     report = (out / "report.md").read_text()
     assert "## Fallbacks and notes" in report and "fallback: mean (last value above mean)" in report
     row = next(line for line in report.split("## Fallbacks and notes", 1)[1].splitlines() if "last-or-mean" in line)
-    assert [cell.strip() for cell in row.strip("|").split("|")][:3] == ["panel", "last-or-mean", str(expected)]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[:3] == ["panel", "last-or-mean", str(expected)]
+    assert float(cells[3]) == expected / len(mine) and cells[-1] == "0"  # share of its rows; no other note
