@@ -176,7 +176,7 @@ def test_kill_whole_group_and_resume(reference, tmp_path, kill_seed, after_parts
                 pass
         proc.wait(timeout=30)
     snapshot = _snapshot(out)
-    temps = sorted(p.name for folder in (out, out / "parts") for p in folder.iterdir() if p.name.startswith("."))
+    temps = sorted(p.name for folder in (out, out / "parts") for p in folder.iterdir() if ".tmp-" in p.name)
 
     # nothing of the group survives: driver, pool workers, the spawned global-model worker
     deadline = time.monotonic() + 10
