@@ -24,6 +24,7 @@ from harness.executors import (
     Unit,
     UnitTimeout,
     load_plugins,
+    lost,
 )
 
 
@@ -83,12 +84,8 @@ class DaskExecutor(Executor):
                     yield Done(unit, future.result())
                 except KilledWorker as exc:
                     yield Lost(unit, "crash", f"worker process died ({one_line(exc, limit=300, with_type=True)})")
-                except UnitTimeout as exc:  # a BaseException: raised in the worker, sent back
-                    yield Lost(unit, "timeout", str(exc))
-                except Exception as exc:  # e.g. a result that cannot be sent back
-                    yield Lost(
-                        unit, "crash", f"unit failed outside the model: {one_line(exc, limit=300, with_type=True)}"
-                    )
+                except (UnitTimeout, Exception) as exc:  # raised in the worker and sent back, or not sendable
+                    yield lost(unit, exc)
             # where units run is only needed to enforce time limits: don't poll the scheduler otherwise
             processing = self._processing() if any(u.timeout for u in pending.values()) else {}
             for future, unit in list(pending.items()):

@@ -181,6 +181,15 @@ class Executor:
         self.close()
 
 
+def lost(unit: Unit, exc: BaseException) -> Lost:
+    """What a unit that raised outside the model's own error handling is: a ``timeout`` when the
+    harness's time limit stopped it (:class:`UnitTimeout`, a BaseException, also when raised in a
+    worker and sent back), else a ``crash`` with the one-line reason. Every executor reports it so."""
+    if isinstance(exc, UnitTimeout):
+        return Lost(unit, "timeout", str(exc))
+    return Lost(unit, "crash", f"unit failed outside the model: {one_line(exc, limit=300, with_type=True)}")
+
+
 class SerialExecutor(Executor):
     name = "serial"
 
@@ -192,11 +201,8 @@ class SerialExecutor(Executor):
             try:
                 with alarm(unit.timeout):
                     value = unit.fn(*unit.args)
-            except UnitTimeout as exc:
-                yield Lost(unit, "timeout", str(exc))
-                continue
-            except Exception as exc:  # as the other executors report it
-                yield Lost(unit, "crash", f"unit failed outside the model: {one_line(exc, limit=300, with_type=True)}")
+            except (UnitTimeout, Exception) as exc:  # as the other executors report it
+                yield lost(unit, exc)
                 continue
             yield Done(unit, value)
 
@@ -243,12 +249,8 @@ class ProcessExecutor(Executor):
                     yield Lost(unit, "timeout", f"timed out after {unit.timeout:g} s (worker killed)")
                 except ProcessExpired as exc:
                     yield Lost(unit, "crash", f"worker process died ({_exit_reason(exc.exitcode)})")
-                except UnitTimeout as exc:  # a BaseException: raised in the worker, sent back
-                    yield Lost(unit, "timeout", str(exc))
-                except Exception as exc:  # e.g. a result that cannot be sent back
-                    yield Lost(
-                        unit, "crash", f"unit failed outside the model: {one_line(exc, limit=300, with_type=True)}"
-                    )
+                except (UnitTimeout, Exception) as exc:  # raised in the worker and sent back, or not sendable
+                    yield lost(unit, exc)
         finally:  # the caller stopped early (experiment time limit): stop what is left
             for future in futures:
                 future.cancel()
