@@ -15,9 +15,11 @@ the run stays resumable.
 
 from __future__ import annotations
 
+import difflib
 import errno as _errno
 import os
 import traceback
+from collections.abc import Iterable
 from pathlib import Path
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "StoreError",
     "StudyError",
     "SuiteError",
+    "did_you_mean",
     "one_line",
     "os_reason",
     "traceback_text",
@@ -106,6 +109,13 @@ def os_reason(exc: BaseException) -> str:
     if isinstance(code, int) and code in _errno.errorcode:
         return os.strerror(code)
     return one_line(exc) or type(exc).__name__
+
+
+def did_you_mean(name: str, known: Iterable[str], n: int = 1) -> str:
+    """``"did you mean a, b?"`` for the ``n`` closest of ``known`` to a mistyped ``name``, or ""
+    when nothing is close: the one hint every "unknown X" message gives."""
+    close = difflib.get_close_matches(str(name), list(known), n=n)
+    return f"did you mean {', '.join(close)}?" if close else ""
 
 
 def one_line(exc: BaseException, *, limit: int | None = None, with_type: bool = False) -> str:

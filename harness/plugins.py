@@ -29,7 +29,6 @@ to install, and a built-in suite runs without it (see :mod:`harness.execute`).
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -46,7 +45,7 @@ import pluggy
 
 from harness import hookspecs
 from harness.data import Dataset
-from harness.errors import DataError, ModelError, PluginError, one_line
+from harness.errors import DataError, ModelError, PluginError, did_you_mean, one_line
 from harness.hookspecs import Unavailable
 from harness.models import Forecaster
 
@@ -179,8 +178,8 @@ class Registry:
         except KeyError:
             if name in self.unavailable:
                 raise ModelError(self.unavailable[name].message()) from None
-            close = difflib.get_close_matches(name, [*self.models, *self.unavailable], n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            hint = did_you_mean(name, [*self.models, *self.unavailable], n=3)
+            hint = f"; {hint}" if hint else ""
             raise ModelError(f"unknown model {name!r}{hint} (known: {', '.join(sorted(self.models))})") from None
 
     def listing(self) -> list[tuple[PluginInfo, str, str]]:
@@ -258,8 +257,7 @@ def _unknown_hooks(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
         caller = getattr(pm.hook, hook, None)
         if caller is not None and caller.has_spec():
             continue
-        close = difflib.get_close_matches(hook, hooks, n=1)
-        hint = f"did you mean {close[0]}?" if close else f"rnnbench hooks: {', '.join(hooks)}"
+        hint = did_you_mean(hook, hooks) or f"rnnbench hooks: {', '.join(hooks)}"
         problems.append(f"unknown hook {hook!r}; {hint}")
     return problems
 

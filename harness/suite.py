@@ -19,7 +19,6 @@ Example::
 
 from __future__ import annotations
 
-import difflib
 import json
 import sys
 import tomllib
@@ -27,7 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.errors import DataError, OptionError, SuiteError
+from harness.errors import DataError, OptionError, SuiteError, did_you_mean
 from harness.files import is_data_file
 from harness.tasks import ProtocolSpec
 
@@ -147,8 +146,8 @@ def _unknown_key(keys: Any, known: tuple[str, ...], table: str, where: str) -> N
     if not unknown:
         return
     key = unknown[0]
-    close = difflib.get_close_matches(str(key), known, n=1)
-    hint = f"; did you mean {close[0]}?" if close else ""
+    hint = did_you_mean(key, known)
+    hint = f"; {hint}" if hint else ""
     raise SuiteError(f"suite {where}: unknown key {key!r} in {table}{hint} (known: {', '.join(known)})")
 
 
