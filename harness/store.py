@@ -89,15 +89,28 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
-def _remove(path: Path) -> None:
-    """Remove a temporary file or folder, if it is there; never fails."""
+def _remove(path: Path) -> bool:
+    """Remove a temporary file or folder, if it is there; never fails. False when it could not
+    be removed (a read-only run directory: harmless, temporary names are never read)."""
     try:
         if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
+            shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
     except OSError:
-        pass
+        return False
+    return True
+
+
+def _temps(root: Path | str) -> Iterator[tuple[Path, int]]:
+    """Every temporary file or folder (``.<name>.tmp-<pid>``) under ``root``, with its writer's
+    pid; the inside of a temporary folder is not visited."""
+    for folder, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            match = _TMP.fullmatch(name)
+            if match:
+                yield Path(folder, name), int(match["pid"])
+        dirs[:] = [d for d in dirs if not _TMP.fullmatch(d)]
 
 
 @contextmanager
@@ -120,15 +133,7 @@ def remove_own_temps(root: Path | str, pid: int | None = None) -> list[Path]:
     left anywhere under ``root``: what a run stopped by an error or Ctrl-C may leave behind.
     Returns what was removed."""
     pid = os.getpid() if pid is None else pid
-    removed = []
-    for folder, dirs, files in os.walk(root):
-        for name in [*dirs, *files]:
-            match = _TMP.fullmatch(name)
-            if match and int(match["pid"]) == pid:
-                _remove(Path(folder, name))
-                removed.append(Path(folder, name))
-        dirs[:] = [d for d in dirs if not _TMP.fullmatch(d)]
-    return removed
+    return [path for path, writer in list(_temps(root)) if writer == pid and _remove(path)]
 
 
 # --- output locations, checked before any work starts ---------------------------------------
@@ -537,25 +542,7 @@ class RunStore:
         """Remove temporary checkpoint folders and result files (``.<name>.tmp-<pid>``) whose
         writer is gone - a run killed mid-save leaves them; one of a live process is kept, as
         it may be saving right now. Returns what was removed."""
-        removed = []
-        for folder in (self.root, self.root / PARTS):
-            try:
-                entries = list(folder.iterdir())
-            except OSError:
-                continue
-            for entry in entries:
-                match = _TMP.fullmatch(entry.name)
-                if not match or _pid_alive(int(match["pid"])):
-                    continue
-                try:
-                    if entry.is_dir() and not entry.is_symlink():
-                        shutil.rmtree(entry)
-                    else:
-                        entry.unlink()
-                except OSError:
-                    continue  # a read-only run directory: harmless, they are never read
-                removed.append(entry)
-        return removed
+        return [path for path, writer in list(_temps(self.root)) if not _pid_alive(writer) and _remove(path)]
 
     # --- result files ---
 
