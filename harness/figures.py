@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import OutputError
+from harness.output import tmp_name, writing
 
 log = logging.getLogger(__name__)
 
@@ -110,16 +110,12 @@ def _save(fig: plt.Figure, path: Path | str) -> Path:
     so a crash never leaves a half-written figure; a write that fails (a full disk) leaves no
     temporary file and raises :class:`harness.errors.OutputError` naming ``path``."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = tmp_name(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
-        tmp.replace(path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
-            raise OutputError(path, exc) from exc
-        raise
+        with writing(path, tmp):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
+            tmp.replace(path)
     finally:
         plt.close(fig)
     return path

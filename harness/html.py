@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.errors import OutputError
+from harness.output import tmp_name, writing
 
 Block = str | pd.DataFrame | Path
 
@@ -126,14 +126,9 @@ def write_html(path: Path | str, title: str, sections: list[tuple[str, list[Bloc
     :class:`harness.errors.OutputError` naming ``path``."""
     path = Path(path)
     text = render_html(title, sections)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    tmp = tmp_name(path)
+    with writing(path, tmp):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
-            raise OutputError(path, exc) from exc
-        raise
     return path

@@ -39,6 +39,11 @@ def step_errors(forecasts: pd.DataFrame) -> pd.DataFrame:
     per_seed = f.groupby(["dataset", "model", "seed", "step"], sort=False).agg(
         smape=("smape", "mean"), n_series=("unique_id", "nunique")
     )
+    return _mean_over_seeds(per_seed)
+
+
+def _mean_over_seeds(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """sMAPE per dataset x model x step from one row per seed (its sMAPE and n_series there)."""
     out = (
         per_seed.groupby(["dataset", "model", "step"], sort=False)
         .agg(smape=("smape", "mean"), n_series=("n_series", "max"))
@@ -98,12 +103,7 @@ def step_errors_by_row_group(path: Path | str, series: pd.DataFrame) -> pd.DataF
     pooled = pooled.groupby(["model", "seed", "step"], as_index=False)[["sum", "count", "n_series"]].sum()
     sums = pd.concat([sums, pooled.assign(dataset=OVERALL)], ignore_index=True)
     per_seed = sums.assign(smape=sums["sum"] / sums["count"])
-    out = (
-        per_seed.groupby(["dataset", "model", "step"], sort=False)
-        .agg(smape=("smape", "mean"), n_series=("n_series", "max"))
-        .reset_index()
-    )
-    return out[STEP_COLUMNS]
+    return _mean_over_seeds(per_seed)
 
 
 def load_forecasts(

@@ -52,8 +52,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from harness.errors import OutputError, StoreError, os_reason
+from harness.errors import StoreError, os_reason
 from harness.experiments import FAILURE_FIELDS, FORECAST_COLUMNS, SERIES_COLUMNS, Experiment, ExperimentResult
+from harness.output import remove_path, temps_under, tmp_name, writing
 from harness.runlock import RunLock
 from harness.suite import RunConfig
 from harness.timing import hardware
@@ -81,59 +82,12 @@ TABLE_SCHEMAS = {"series.parquet": SERIES_SCHEMA, "forecasts.parquet": FORECAST_
 RESULT_ROW_GROUP = 100_000
 
 
-#: Temporary names: ``.<name>.tmp-<pid>`` beside the file or checkpoint folder they will replace.
-_TMP = re.compile(r"\.(?P<name>.+)\.tmp-(?P<pid>[0-9]+)")
-
-
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
-def _remove(path: Path) -> bool:
-    """Remove a temporary file or folder, if it is there; never fails. False when it could not
-    be removed (a read-only run directory: harmless, temporary names are never read)."""
-    try:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
-    except OSError:
-        return False
-    return True
-
-
-def _temps(root: Path | str) -> Iterator[tuple[Path, int]]:
-    """Every temporary file or folder (``.<name>.tmp-<pid>``) under ``root``, with its writer's
-    pid; the inside of a temporary folder is not visited."""
-    for folder, dirs, files in os.walk(root):
-        for name in [*dirs, *files]:
-            match = _TMP.fullmatch(name)
-            if match:
-                yield Path(folder, name), int(match["pid"])
-        dirs[:] = [d for d in dirs if not _TMP.fullmatch(d)]
-
-
-@contextmanager
-def writing(path: Path | str, *temps: Path) -> Iterator[None]:
-    """Around the writing of ``path``: whatever stops it (an exception, Ctrl-C) removes
-    ``temps`` (its temporary file or folder), and an ``OSError`` - no space left, an I/O error, a
-    file system gone read-only - comes out as an :class:`OutputError` naming ``path``."""
-    try:
-        yield
-    except BaseException as exc:
-        for tmp in temps:
-            _remove(tmp)
-        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
-            raise OutputError(path, exc) from exc
-        raise
-
-
 def remove_own_temps(root: Path | str, pid: int | None = None) -> list[Path]:
     """Remove every temporary file or folder (``.<name>.tmp-<pid>``) this process (or ``pid``)
     left anywhere under ``root``: what a run stopped by an error or Ctrl-C may leave behind.
     Returns what was removed."""
     pid = os.getpid() if pid is None else pid
-    return [path for path, writer in list(_temps(root)) if writer == pid and _remove(path)]
+    return [path for path, writer in list(temps_under(root)) if writer == pid and remove_path(path)]
 
 
 # --- output locations, checked before any work starts ---------------------------------------
@@ -240,7 +194,7 @@ def check_output_file(path: Path | str, what: str = "output file") -> None:
         raise StoreError(f"cannot write {what} {path}: {os_reason(exc)}{_why(folder, exc)}") from None
     if not stat.S_ISDIR(folder_st.st_mode):
         raise StoreError(f"cannot write {what} {path}: {os.strerror(errno.ENOTDIR)} ({folder} is not a folder)")
-    _check_names(path, folder, [path.name], what, extra=len(_tmp_name(path).name) - len(path.name))
+    _check_names(path, folder, [path.name], what, extra=len(tmp_name(path).name) - len(path.name))
     reason = _writable(folder)
     if reason:
         raise StoreError(f"cannot write {what} {path}: {reason} (folder {folder})")
@@ -286,7 +240,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Write a temporary file beside ``path``, fsync it, and rename it over ``path``; if that
     fails the temporary file is removed and an ``OSError`` is an :class:`OutputError`."""
     path = Path(path)
-    tmp = _tmp_name(path)
+    tmp = tmp_name(path)
     with writing(path, tmp):
         tmp.write_text(text, encoding="utf-8")
         _replace_durably(tmp, path)
@@ -295,7 +249,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_write_frame(df: pd.DataFrame, path: Path) -> None:
     """Like :func:`atomic_write_text`, for a table (Parquet or CSV by the suffix of ``path``)."""
     path = Path(path)
-    tmp = _tmp_name(path)
+    tmp = tmp_name(path)
     with writing(path, tmp):
         if path.suffix == ".parquet":
             df.to_parquet(tmp, index=False)
@@ -309,7 +263,7 @@ def _remove_created(root: Path, created: list[str], whole: bool = False) -> None
     before); then the folders it made (``created``: the last names of ``root``), deepest first."""
     if whole and root.is_dir():
         for entry in root.iterdir():
-            _remove(entry)
+            remove_path(entry)
     folder = root
     for _ in created:
         try:
@@ -528,7 +482,7 @@ class RunStore:
         a run streams into a :meth:`part_writer` instead) into a temporary folder beside its
         final place (same file system), with the same schemas; then :func:`_install` it."""
         final = self.part_dir(exp)
-        tmp = _tmp_name(final)
+        tmp = tmp_name(final)
         shutil.rmtree(tmp, ignore_errors=True)
         with writing(final, tmp):
             tmp.mkdir(parents=True)
@@ -542,7 +496,7 @@ class RunStore:
         """Remove temporary checkpoint folders and result files (``.<name>.tmp-<pid>``) whose
         writer is gone - a run killed mid-save leaves them; one of a live process is kept, as
         it may be saving right now. Returns what was removed."""
-        return [path for path, writer in list(_temps(self.root)) if not _pid_alive(writer) and _remove(path)]
+        return [path for path, writer in list(temps_under(self.root)) if not _pid_alive(writer) and remove_path(path)]
 
     # --- result files ---
 
@@ -619,7 +573,7 @@ class PartWriter:
 
     def __init__(self, final: Path) -> None:
         self.final = Path(final)
-        self.tmp = _tmp_name(self.final)
+        self.tmp = tmp_name(self.final)
         self.committed = False
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._log = None
@@ -701,7 +655,7 @@ def merge_tables(sources: list[Path], schema: pa.Schema, path: Path, row_group: 
     ``row_group`` (default :data:`RESULT_ROW_GROUP`) rows. Holds one output row group at a
     time. Returns the number of rows written."""
     row_group = row_group or RESULT_ROW_GROUP
-    tmp = _tmp_name(path)
+    tmp = tmp_name(path)
     total = 0
     with writing(path, tmp):
         with pq.ParquetWriter(tmp, schema) as writer:
@@ -734,7 +688,7 @@ def failure_line(record: dict[str, Any]) -> str:
 def merge_logs(sources: list[Path], path: Path) -> None:
     """Concatenate the text files ``sources`` that exist, in order, into ``path`` (written beside
     it and renamed into place; empty when there is nothing), copying a block at a time."""
-    tmp = _tmp_name(path)
+    tmp = tmp_name(path)
     with writing(path, tmp):
         with open(tmp, "wb") as out:
             for source in sources:
