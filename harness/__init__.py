@@ -6,12 +6,14 @@ change without breaking them.
 
 from harness import windows
 from harness.data import Dataset, Panel
+from harness.downloads import cache_path, cached_file
 from harness.errors import BadInput, DataError, ModelError, OptionError, PluginError, StoreError, StudyError, SuiteError
 from harness.hookspecs import Unavailable, hookimpl
 from harness.models import Forecast, Forecaster, LocalForecaster
 from harness.neural import WindowForecaster
 from harness.params import Param, param
 from harness.seasonality import deseasonalize_if_seasonal, unadjusted_reason
+from harness.tsf import load_tsf
 
 __version__ = "0.1.0"
 
@@ -29,6 +31,9 @@ __all__ = [
     "StudyError",
     "SuiteError",
     "Panel",
+    "cache_path",
+    "cached_file",
+    "load_tsf",
     "deseasonalize_if_seasonal",
     "unadjusted_reason",
     "Param",

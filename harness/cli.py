@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from harness.downloads import cache_dir, missing_files
 from harness.errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
@@ -211,7 +212,7 @@ RUN_ID_HELP = "Name the run folder results/NAME (letters, digits, '-', '_', '.')
     "--suite", default=None, help=f"Suite name in datasets/suites/ or a .toml path [default: {DEFAULT_SUITE}]."
 )
 @click.option("--models", help="Comma-separated model names (replaces the suite's).")
-@click.option("--datasets", help="Comma-separated dataset names or long-format .csv/.parquet paths.")
+@click.option("--datasets", help="Comma-separated dataset names, long-format .csv/.parquet paths or Monash .tsf paths.")
 @click.option("--limit", type=int, help="Deterministic sample of N series per dataset, spread over categories.")
 @click.option("--seeds", help="Comma-separated integer seeds, e.g. 0,1,2.")
 @click.option("--horizon", type=int, help="Forecast horizon for datasets without an official test set.")
@@ -574,12 +575,18 @@ def _model_device(spec) -> str:
 @cli.command("datasets")
 @click.pass_context
 def list_datasets(ctx: click.Context) -> None:
-    """List registered datasets: series count, frequency, horizon, season length, test set."""
+    """List registered datasets: series count, frequency, horizon, season length, test set; those
+    whose files are not downloaded yet are marked ``download`` (listing never downloads)."""
     registry = _registry(ctx)
+    downloads = 0
     click.echo(f"{'name':<20} {'series':>6} {'freq':<10} {'h':>3} {'m':>3}  {'test':<8} description")
     for spec in sorted(registry.datasets.values(), key=lambda s: s.name):
         if spec.parts:
             click.echo(f"{spec.name:<20} {'':>6} {'':<10} {'':>3} {'':>3}  {'':<8} collection: {', '.join(spec.parts)}")
+            continue
+        if missing_files(spec.info.get("cache_files", ())):  # listing never downloads
+            downloads += 1
+            click.echo(f"{spec.name:<20} {'':>6} {'':<10} {'':>3} {'':>3}  {'download':<8} {spec.description}")
             continue
         try:
             ds = spec.load()
@@ -591,6 +598,8 @@ def list_datasets(ctx: click.Context) -> None:
         click.echo(
             f"{spec.name:<20} {len(p):>6} {p.freq:<10} {p.horizon:>3} {p.season_length:>3}  {test:<8} {ds.description}"
         )
+    if downloads:
+        click.echo(f"({downloads} marked download: fetched on first use into {cache_dir()}, set by RNNBENCH_CACHE)")
 
 
 @cli.command("plugins")

@@ -31,6 +31,7 @@ import pandas as pd
 from harness.data import Dataset, Panel
 from harness.errors import DataError, one_line
 from harness.tasks import MIN_CONTEXT
+from harness.tsf import TSF_SUFFIX
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("unique_id", "ds", "y")
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".csv", ".parquet", ".pq")
@@ -83,8 +84,13 @@ _PANDAS_FREQ: dict[str, str] = {
 
 def is_data_file(name: str) -> bool:
     """Whether a ``--datasets`` entry names a file (by its extension or a path separator) rather
-    than a registered dataset."""
-    return Path(name).suffix.lower() in SUPPORTED_SUFFIXES or "/" in name or "\\" in name
+    than a registered dataset: a long-format file or a Monash ``.tsf`` (:mod:`harness.tsf`)."""
+    return Path(name).suffix.lower() in (*SUPPORTED_SUFFIXES, TSF_SUFFIX) or "/" in name or "\\" in name
+
+
+def is_long_file(name: str) -> bool:
+    """Whether a data file is in long format (read by :func:`load_long_file`), not a ``.tsf``."""
+    return is_data_file(name) and Path(name).suffix.lower() != TSF_SUFFIX
 
 
 def load_long_file(

@@ -70,9 +70,11 @@ def register_datasets(register: Callable[..., Any]) -> None:
         ``m3``, made of ``m3-yearly`` ... ``m3-other``) passes ``load=None`` and the member
         names as ``parts``; running it runs each part as its own dataset. ``info`` is an optional
         mapping of facts about the dataset that tools can read without loading it
-        (``registry.dataset(name).info``); the core reads none of its keys, a tool that selects
-        datasets by it documents its own (the memory study takes the datasets registered with
-        ``info={"study": "memory", "task": ..., "lag": ...}``). A malformed registration (not a
+        (``registry.dataset(name).info``); the core reads one key, ``cache_files``: the paths
+        (``harness.cache_path(...)``) a loader that downloads on first use reads, so that
+        ``rnnbench datasets`` lists the dataset as needing a download while any is missing instead
+        of loading it. A tool that selects datasets by ``info`` documents its own keys (the memory
+        study takes the datasets registered with ``info={"study": "memory", "task": ..., "lag": ...}``). A malformed registration (not a
         loader or parts, ``info`` not a mapping, a name taken) skips the whole plugin, as for
         models.
     """

@@ -55,6 +55,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.numpy_rnn",
     "plugins.torch_rnn",
     "plugins.competitions",
+    "plugins.archives",
     "plugins.classic",
     "plugins.synthetic",
     "plugins.longmemory",
@@ -115,9 +116,11 @@ class DatasetSpec:
     """A registered dataset (``load`` returns a :class:`Dataset`) or a collection of ``parts``.
 
     ``info`` holds what the plugin declared about the dataset at registration, known without
-    loading it (a copy of the mapping given, empty if none; not to be changed). The core gives
-    its keys no meaning of its own; a tool that selects datasets documents the keys it reads
-    (the memory study: ``study="memory"``, ``task``, ``lag``; see :mod:`harness.studies.memory`).
+    loading it (a copy of the mapping given, empty if none; not to be changed). The core reads
+    one key, ``cache_files`` (the downloaded files a loader reads; the dataset listing shows a
+    dataset with any missing as needing a download instead of loading it); a tool that selects
+    datasets documents the keys it reads (the memory study: ``study="memory"``, ``task``,
+    ``lag``; see :mod:`harness.studies.memory`).
     """
 
     name: str
@@ -197,8 +200,12 @@ class Registry:
         try:
             return self.datasets[name]
         except KeyError:
+            # a family named by prefix (monash:...) lists only its own members
+            family = [n for n in self.datasets if ":" in name and n.startswith(name.split(":")[0] + ":")]
+            hint = did_you_mean(name, self.datasets)
             raise DataError(
-                f"unknown dataset {name!r} (known: {', '.join(sorted(self.datasets))}; or a path to a .csv/.parquet file)"
+                f"unknown dataset {name!r}{'; ' + hint if hint else ''} (known: {', '.join(sorted(family or self.datasets))}; "
+                "or a path to a .csv, .parquet or .tsf file)"
             ) from None
 
 

@@ -164,12 +164,15 @@ class _Tally:
 def resolve_datasets(config: RunConfig, registry: Registry) -> list[Dataset]:
     """Load every dataset of the run (collections expand to their parts), sampled and with
     overrides applied. Raises DataError naming the first unusable one."""
-    from harness.files import is_data_file, load_long_file
+    from harness.files import is_data_file, is_long_file, load_long_file
+    from harness.tsf import load_tsf
 
     out: list[Dataset] = []
     for choice in config.datasets:
         limit = choice.limit or config.limit
-        if is_data_file(choice.name):
+        if is_data_file(choice.name) and not is_long_file(choice.name):
+            loaded = [load_tsf(choice.name, horizon=choice.horizon, season_length=choice.season_length)]
+        elif is_data_file(choice.name):
             loaded = [
                 load_long_file(
                     choice.name,

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError, OptionError, SuiteError, did_you_mean
-from harness.files import is_data_file
+from harness.files import is_long_file
 from harness.tasks import ProtocolSpec
 
 
@@ -242,10 +242,10 @@ def _dataset_choice(item: Any, where: str) -> DatasetChoice:
         date_format = item.get("date_format")
         if date_format is not None:
             _check_date_format(date_format, f"suite {where}: dataset {item['name']}: date_format")
-            if not is_data_file(item["name"]):
+            if not is_long_file(item["name"]):
                 raise SuiteError(
                     f"suite {where}: dataset {item['name']}: date_format applies to data files (.csv, .parquet), "
-                    "not to registered datasets"
+                    "not to registered datasets or .tsf files (whose dates have one fixed form)"
                 )
         return DatasetChoice(
             item["name"],
@@ -310,9 +310,9 @@ def apply_overrides(
         config.datasets = [replace(d, horizon=horizon) for d in config.datasets]
     if date_format is not None:
         _check_date_format(date_format, "--date-format")
-        if not any(is_data_file(d.name) for d in config.datasets):
+        if not any(is_long_file(d.name) for d in config.datasets):
             raise OptionError("--date-format applies to data files given by path (.csv, .parquet); this run has none")
-        config.datasets = [replace(d, date_format=date_format) if is_data_file(d.name) else d for d in config.datasets]
+        config.datasets = [replace(d, date_format=date_format) if is_long_file(d.name) else d for d in config.datasets]
     if protocol is not None:
         config.protocol = protocol
     for text in params:
