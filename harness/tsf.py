@@ -119,8 +119,8 @@ def read_tsf(path: str | Path) -> TsfFile:
     path = Path(path)
     out = TsfFile(path)
     lines = _text(path).splitlines()
-    if not any(line.strip() for line in lines):
-        raise DataError(f"{path}: file is empty")
+    if not any(line.strip() and not line.strip().startswith("#") for line in lines):
+        raise DataError(f"{path}: file is empty (comments at most)")
     in_data = False
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
