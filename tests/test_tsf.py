@@ -59,16 +59,16 @@ def test_shipped_file_reads_as_documented():
     p = ds.panel
     assert ds.name == "tiny_monthly"
     assert p.ids == ("T1", "T2", "T3", "T4")
-    assert [len(v) for v in p.values] == [48, 42, 36, 45]
+    assert [len(v) for v in p.values] == [60, 54, 48, 57]
     assert (p.freq, p.horizon, p.season_length) == ("monthly", 6, 12)
     assert ds.test is None
     assert ds.meta["first_ds"] == [
+        "2014-01-01 00:00:00",
+        "2014-07-01 00:00:00",
         "2015-01-01 00:00:00",
-        "2015-07-01 00:00:00",
-        "2016-01-01 00:00:00",
-        "2015-04-01 00:00:00",
+        "2014-04-01 00:00:00",
     ]
-    assert p.values[0][:3].tolist() == [122.5, 132.3, 141.9]
+    assert p.values[0][:3].tolist() == [122.5, 131.6, 140.2]
 
 
 def test_comments_blank_lines_case_and_extra_attributes(tmp_path):
