@@ -364,11 +364,16 @@ def _check_overflow(path: Path, bad: np.ndarray, ids: pd.Series, where: str) -> 
             number = float(text)
         except ValueError:
             continue
-        if math.isinf(number) and "inf" not in text.lower():
-            raise DataError(
-                f"{where}: y value {text!r} in series {ids.iloc[i]} (data row {i + 1}) overflows a 64-bit float "
-                "(magnitude at most 1.8e308); rescale the series"
-            )
+        _refuse_overflow(text, number, ids.iloc[i], i, where)
+
+
+def _refuse_overflow(text: str, number: float, uid: object, i: int, where: str) -> None:
+    """A number written beyond float64 (``1e309``) is an overflow, not a NaN or a word."""
+    if math.isinf(number) and "inf" not in text.lower():
+        raise DataError(
+            f"{where}: y value {text!r} in series {uid} (data row {i + 1}) overflows a 64-bit float "
+            "(magnitude at most 1.8e308); rescale the series"
+        )
 
 
 def _as_text(column: pd.Series, name: str, where: str) -> pd.Series:
@@ -388,6 +393,11 @@ def _numeric_y(column: pd.Series, ids: pd.Series, where: str) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         value = str(column.iloc[i])
+        try:  # pandas 2 leaves '1e309' as text where pandas 3 reads inf: the same overflow either way
+            number = float(value.strip())
+        except ValueError:
+            number = math.nan
+        _refuse_overflow(value.strip(), number, ids.iloc[i], i, where)
         hint = ""
         if _DECIMAL_COMMA.fullmatch(value.strip()):
             hint = f"; a decimal comma? write decimals with a point ({value.strip().replace(',', '.')})"
