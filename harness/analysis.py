@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from harness import metrics
+from harness.significance import gmean_ci
 
 #: The pooled pseudo-dataset of every table that has one: all series of all datasets.
 OVERALL = "overall"
@@ -74,6 +75,22 @@ FAIRNESS_RULE = (
     "instead (its row keeps its failures, n_series 0 and no means; left_out in accuracy.csv), so its failures "
     "do not erase the other models' scores."
 )
+
+
+#: The baseline of the cross-dataset skill summary (:func:`skill_summary`), as in fev: seasonal naive.
+SKILL_BASELINE = "snaive"
+#: The error columns the report summarises by skill (those present in the accuracy table).
+SKILL_METRICS = ("mase", "smape")
+#: Relative errors are clipped to this range before the geometric mean, as fev's leaderboard does
+#: (autogluon/fev ``analysis.leaderboard``: min 1e-3, max 5), so that one dataset where a model is
+#: perfect (log 0) or broken cannot decide its summary alone; ``n_clipped`` counts the clipped ones.
+SKILL_CLIP = (1e-3, 5.0)
+#: The fewest datasets for a bootstrap interval over datasets. With fewer, the resamples are a
+#: handful of distinct sets and the percentile interval is too narrow to mean anything (its
+#: coverage falls well below 95%); fev bootstraps over ~100 tasks. Below it the interval is NaN
+#: and the report says how many datasets there are.
+SKILL_MIN_DATASETS_CI = 10
+SKILL_COLUMNS = ["model", "n_datasets", "gmean_rel", "skill", "skill_lo", "skill_hi", "n_clipped"]
 
 
 def failure_shares(series: pd.DataFrame) -> pd.DataFrame:
@@ -254,3 +271,52 @@ def with_overall(frame: pd.DataFrame) -> pd.DataFrame:
         pooled["unique_id"] = pooled["dataset"].astype(str) + ":" + pooled["unique_id"].astype(str)
     pooled["dataset"] = OVERALL
     return pd.concat([frame, pooled], ignore_index=True)
+
+
+def skill_summary(accuracy: pd.DataFrame, metric: str = "mase", baseline: str = SKILL_BASELINE) -> pd.DataFrame:
+    """Cross-dataset summary of :func:`accuracy_table` by skill against ``baseline``, as fev's
+    leaderboard: per dataset, a model's mean ``metric`` over the dataset's common series divided
+    by the baseline's on the same series (its relative error); per model, the geometric mean of
+    those over the datasets (``gmean_rel``, each clipped to :data:`SKILL_CLIP`) and
+    ``skill = 1 - gmean_rel`` (0: no better than the baseline; the baseline's own skill is 0).
+
+    The geometric mean makes a model twice as good on one dataset and twice as bad on another
+    come out even, whatever the datasets' error levels, which an arithmetic mean of errors (or of
+    ratios) does not. Columns: :data:`SKILL_COLUMNS`, ``skill_lo``/``skill_hi`` the 95% bootstrap
+    interval over datasets (NaN with fewer than :data:`SKILL_MIN_DATASETS_CI`), then one column per
+    dataset with its relative error, unclipped. Only datasets where the baseline has a positive
+    score take part. A model left out of a dataset for its failures (``left_out``) or not run on it
+    has no relative error there (NaN) and so no summary: a mean over fewer datasets would not
+    compare with the others', and filling the gap would be a guess. Sorted by skill, best first.
+    """
+    datasets = list(dict.fromkeys(accuracy["dataset"]))
+    models = list(dict.fromkeys(accuracy["model"]))
+    kept = accuracy[~accuracy["left_out"].astype(bool)] if len(accuracy) else accuracy
+    err = kept.set_index(["model", "dataset"])[metric].unstack("dataset") if len(kept) else pd.DataFrame()
+    err = err.reindex(index=models, columns=datasets).astype(float)
+    if baseline not in err.index:
+        return pd.DataFrame(columns=SKILL_COLUMNS)
+    base = err.loc[baseline]
+    usable = [d for d in datasets if np.isfinite(base[d]) and base[d] > 0]
+    rel = err[usable].div(base[usable], axis=1)
+    clipped = rel.clip(*SKILL_CLIP)
+    complete = rel.notna().all(axis=1) & (len(usable) > 0)
+    gmean = np.exp(np.log(clipped).mean(axis=1)).where(complete)
+    out = pd.DataFrame(
+        {
+            "model": models,
+            "n_datasets": rel.notna().sum(axis=1).to_numpy(),
+            "gmean_rel": gmean.to_numpy(),
+            "skill": 1.0 - gmean.to_numpy(),
+            "skill_lo": np.nan,
+            "skill_hi": np.nan,
+            "n_clipped": ((rel < SKILL_CLIP[0]) | (rel > SKILL_CLIP[1])).sum(axis=1).to_numpy(),
+        }
+    )
+    if len(usable) >= SKILL_MIN_DATASETS_CI:
+        for i, model in enumerate(models):
+            if complete[model]:
+                lo, hi = gmean_ci(clipped.loc[model].to_numpy())
+                out.loc[i, ["skill_lo", "skill_hi"]] = 1.0 - hi, 1.0 - lo
+    out = pd.concat([out, rel.reset_index(drop=True)], axis=1)
+    return out.sort_values("skill", ascending=False, na_position="last", kind="stable").reset_index(drop=True)

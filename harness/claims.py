@@ -365,13 +365,17 @@ def _compared(contenders: list[str], fam: Families, dataset: str, left: pd.DataF
     return f"{text}; left out, failed on more than {analysis.MAX_FAILED_SHARE:.0%} of the series: {', '.join(parts)}"
 
 
-def _verdict_a(dataset: str, summary: pd.DataFrame, versus: pd.DataFrame, fam: Families) -> dict:
-    s = summary[summary["dataset"] == dataset]
-    neural = s[s["model"].map(fam.neural).astype(bool)]
-    ref = s[s["model"] == REFERENCE]
-    if neural.empty or ref.empty:
+def best_contender(summary: pd.DataFrame, dataset: str) -> pd.Series | None:
+    """The summary row of the contender (``neural``) with the lowest mean sMAPE on ``dataset``,
+    the one claims (a) and (c) weigh against arima; None without a contender there."""
+    s = summary[(summary["dataset"] == dataset) & summary["neural"].astype(bool)]
+    return None if s.empty else s.sort_values("smape_mean").iloc[0]
+
+
+def _verdict_a(dataset: str, summary: pd.DataFrame, versus: pd.DataFrame) -> dict:
+    best = best_contender(summary, dataset)
+    if best is None or not (summary["dataset"].eq(dataset) & summary["model"].eq(REFERENCE)).any():
         return {"verdict": "inconclusive", "evidence": "no neural model or no arima on this dataset"}
-    best = neural.sort_values("smape_mean").iloc[0]
     v = versus[(versus["dataset"] == dataset) & (versus["model"] == best["model"])]
     if v.empty:
         return {"verdict": "inconclusive", "evidence": f"no paired comparison of {best['model']} with arima"}
@@ -394,7 +398,7 @@ def _verdict_a(dataset: str, summary: pd.DataFrame, versus: pd.DataFrame, fam: F
     return {"verdict": verdict, "evidence": evidence}
 
 
-def _speed_rows(speed: pd.DataFrame) -> pd.DataFrame:
+def speed_rows(speed: pd.DataFrame) -> pd.DataFrame:
     """ms_per_series per dataset x model, plus pooled overall rows for models on every dataset."""
     sp = speed[["dataset", "model", "ms_per_series", "n_series", "device"]].copy()
     if sp.empty:
@@ -442,11 +446,11 @@ def _growth(steps: pd.DataFrame, dataset: str, model: str) -> tuple[float, float
     return first, last, (last / first if first > 0 else math.nan), int(s["step"].iloc[-1])
 
 
-def _verdict_c_steps(dataset: str, summary: pd.DataFrame, steps: pd.DataFrame, fam: Families) -> str:
-    s = summary[(summary["dataset"] == dataset) & summary["model"].map(fam.neural).astype(bool)]
-    if s.empty or steps.empty:
+def _verdict_c_steps(dataset: str, summary: pd.DataFrame, steps: pd.DataFrame) -> str:
+    contender = best_contender(summary, dataset)
+    if contender is None or steps.empty:
         return "no neural model or no forecasts by step"
-    best = s.sort_values("smape_mean").iloc[0]["model"]
+    best = contender["model"]
     b1, bh, bg, h = _growth(steps, dataset, best)
     a1, ah, ag, _ = _growth(steps, dataset, REFERENCE)
     return (
@@ -482,7 +486,9 @@ def memory_verdict(memory: pd.DataFrame) -> dict:
 
     Returns verdict, evidence and compared (the contenders with their families, and the models
     whose success makes a lag usable: arima and the gated networks). The evidence names, per
-    neural model and task, the longest lag it still succeeds at.
+    neural model and task, the longest lag it still succeeds at. For the report's one-line
+    reading also: ``failing`` (supported: model, task, lag, skill and the ``helpers`` that succeed
+    there) and ``lag`` (refuted: the longest lag every neural model succeeds up to).
     """
     fam = memoryfamilies_of(memory)
     m = memory.copy()
@@ -516,12 +522,14 @@ def memory_verdict(memory: pd.DataFrame) -> dict:
             "evidence": f"memory study: {first['model']} skill {_fmt(first['skill'])} on {first['task']} at L={int(first['lag'])} "
             f"where {', '.join(sorted(helpers))} {'succeeds' if len(helpers) == 1 else 'succeed'}; {summary}",
             "compared": compared,
+            "failing": {**first[["model", "task", "lag", "skill"]].to_dict(), "helpers": sorted(helpers)},
         }
     if len(neural) and neural["ok"].all():
         return {
             "verdict": "refuted",
             "evidence": f"memory study: every neural model has skill >= {OK_SKILL} up to L={int(neural['lag'].max())}; {summary}",
             "compared": compared,
+            "lag": int(neural["lag"].max()),
         }
     return {
         "verdict": "inconclusive",
@@ -555,7 +563,7 @@ def verdicts(
     if speed is not None and left_out is not None:
         speed = analysis.without_left_out(speed, left_out)
     speed_all = (
-        _speed_rows(speed)
+        speed_rows(speed)
         if speed is not None and len(speed)
         else pd.DataFrame(columns=["dataset", "model", "ms_per_series", "n_series", "device"])
     )
@@ -576,7 +584,7 @@ def verdicts(
                 "dataset": d,
                 "compared": accuracy_compared[d],
                 "rule": RULES["a"],
-                **_verdict_a(d, summary, versus, fam),
+                **_verdict_a(d, summary, versus),
             }
         )
     for d in datasets:
@@ -604,7 +612,7 @@ def verdicts(
             }
         )
     for d in datasets:
-        evidence = _verdict_c_steps(d, summary, steps, fam)
+        evidence = _verdict_c_steps(d, summary, steps)
         if d == OVERALL and memory is not None and len(memory):
             mv = memory_verdict(memory)
             rows.append(

@@ -521,6 +521,18 @@ def forecast_examples(
     return _save(fig, path)
 
 
+def draw_or_skip(written: dict[str, Path], out_dir: Path, name: str, fn: Callable[[Path], Path]) -> None:
+    """Draw figure ``name`` with ``fn(out_dir / name.png)`` into ``written``; a figure that fails
+    is logged and skipped (a broken figure must not cost the rest of the report), but one that
+    cannot be written (a full disk, :class:`OutputError`) stops the report: the run is resumable."""
+    try:
+        written[name] = fn(out_dir / f"{name}.png")
+    except OutputError:
+        raise
+    except Exception as exc:
+        log.warning("figure %s skipped: %s", name, exc)
+
+
 def write_figures(run_dir: Path | str, tables: Mapping[str, Any]) -> dict[str, Path]:
     """Write every figure the given tables allow into ``run_dir/figures/``; return name -> path.
 
@@ -551,13 +563,7 @@ def write_figures(run_dir: Path | str, tables: Mapping[str, Any]) -> dict[str, P
     styles = model_styles(models)
 
     def attempt(name: str, fn: Callable[[Path], Path]) -> None:
-        path = out_dir / f"{name}.png"
-        try:
-            written[name] = fn(path)
-        except OutputError:  # a full disk is not a broken figure: the run stops, resumable
-            raise
-        except Exception as exc:  # a broken figure must not cost the rest of the report
-            log.warning("figure %s skipped: %s", name, exc)
+        draw_or_skip(written, out_dir, name, fn)
 
     def usable(key: str) -> bool:
         t = tables.get(key)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness import claims, figures, html
+from harness import analysis, claims, figures, headline, html
 from harness.analysis import FAIRNESS_RULE, MAX_FAILED_SHARE, accuracy_table, failures_table, notes_table, speed_table
 from harness.families import BY_NAME
 from harness.store import RunStore, atomic_write_frame, atomic_write_text
@@ -54,11 +54,8 @@ VERSUS_SHOWN = [
     "dm_stat",
     "dm_p",
 ]
-CLAIM_TITLES = {
-    "a": "(a) Accuracy: do RNNs forecast more accurately than ARIMA?",
-    "b": "(b) Cost: are RNNs computationally slow?",
-    "c": "(c) Memory: do RNNs have difficulty using a very old time frame?",
-}
+CLAIM_TITLES = {claim: headline.title(claim) for claim in headline.CLAIMS}
+SKILL_TITLE = "Across datasets: skill against seasonal naive"
 Section = tuple[str, list]
 
 
@@ -68,7 +65,7 @@ def markdown_table(df: pd.DataFrame) -> str:
 
 
 def _present(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    optional = ("coverage", "msis", "smape_sd", "smape_seed_sd", "dm_stat", "dm_p")
+    optional = ("coverage", "msis", "smape_sd", "smape_seed_sd", "dm_stat", "dm_p", "skill_lo", "skill_hi")
     shown = [c for c in columns if c in df.columns and not (c in optional and df[c].isna().all())]
     # n_failed only where some model failed: a left-out model's row then shows its failures
     return df[[c for c in shown if not (c == "n_failed" and not (df[c].fillna(0) > 0).any())]]
@@ -151,6 +148,42 @@ def _memory_blocks(study: Study | None) -> list:
     return blocks
 
 
+def skill_tables(accuracy: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """:func:`harness.analysis.skill_summary` for each of :data:`~harness.analysis.SKILL_METRICS`
+    in the accuracy table, by metric (empty without a seasonal naive in the run)."""
+    metrics = [m for m in analysis.SKILL_METRICS if m in accuracy.columns and accuracy[m].notna().any()]
+    tables = {m: analysis.skill_summary(accuracy, m) for m in metrics}
+    return {m: t for m, t in tables.items() if len(t)}
+
+
+def _skill_blocks(accuracy: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> list:
+    base = analysis.SKILL_BASELINE
+    if not tables:
+        return [f"No seasonal naive ({base}) scored in this run, so no skill summary: add {base} to the models."]
+    first = next(iter(tables.values()))
+    used = list(first.columns[len(analysis.SKILL_COLUMNS) :])
+    unused = [d for d in dict.fromkeys(accuracy["dataset"]) if d not in used]
+    lo, hi = analysis.SKILL_CLIP
+    n_min = analysis.SKILL_MIN_DATASETS_CI
+    blocks: list = [
+        f"As fev summarises a benchmark: per dataset, a model's mean error over the dataset's common series divided "
+        f"by {base}'s on the same series (its relative error, one column per dataset); skill = 1 - the geometric "
+        f"mean of the relative errors over the datasets (gmean_rel), each clipped to [{lo:g}, {hi:g}] (n_clipped "
+        f"counts those). 0 is no better than {base}, 1 a perfect forecast; beside OWA and the average ranks of "
+        f"claim (a). A model missing on a dataset (not run there, or left out for its failures) has no skill: "
+        f"nothing is imputed. n = {len(used)} dataset{'s' if len(used) != 1 else ''}: "
+        + (
+            "skill_lo and skill_hi are the 95% bootstrap interval over datasets."
+            if len(used) >= n_min
+            else f"too few for a bootstrap interval over datasets (it needs {n_min})."
+        )
+        + (f" Left out for want of a positive {base} score: {', '.join(map(str, unused))}." if unused else "")
+    ]
+    for metric, table in tables.items():
+        blocks += [f"{'sMAPE' if metric == 'smape' else metric.upper()}:", _present(table, list(table.columns))]
+    return blocks
+
+
 def _claim_sections(tables: dict, figs: dict[str, Path], studies: dict[str, Study]) -> list[Section]:
     verdicts = tables["verdicts"]
     sections: list[Section] = [
@@ -207,6 +240,13 @@ def build_report(store: RunStore) -> str:
     notes = notes_table(series)
     atomic_write_frame(accuracy, store.root / "accuracy.csv")
     atomic_write_frame(speed, store.root / "speed.csv")
+    skill = skill_tables(accuracy)
+    if skill:
+        frames = [t.assign(metric=m) for m, t in skill.items()]
+        atomic_write_frame(
+            pd.concat(frames, ignore_index=True).pipe(lambda f: f[["metric", *f.columns[:-1]]]),
+            store.root / "skill.csv",
+        )
     # only the columns used; above steps.FORECAST_ROWS_IN_MEMORY rows, step errors row group by
     # row group and no forecast-based Diebold-Mariano test or example figures (``large_note``)
     studies = read_studies(store.root)
@@ -245,6 +285,7 @@ def build_report(store: RunStore) -> str:
     if large_note:
         intro.append(large_note)
     sections: list[Section] = [("Run", intro)] + _claim_sections(tables, figs, studies)
+    sections.append((SKILL_TITLE, _skill_blocks(accuracy, skill)))
     for dataset in accuracy["dataset"].unique():
         acc = accuracy[accuracy["dataset"] == dataset].sort_values("smape")
         spd = speed[speed["dataset"] == dataset].set_index("model").reindex(acc["model"]).reset_index()
@@ -282,14 +323,20 @@ def build_report(store: RunStore) -> str:
         log = "Every failure, with its traceback, is in failures.jsonl in the run directory (one JSON record a line)."
         sections.append(("Failures", [FAIRNESS_RULE, failures, log]))
     title = f"rnnbench run {store.root.name}"
-    html.write_html(store.root / "report.html", title, sections)
-    text = _markdown(title, sections, store.root)
+    cards = headline.badges(tables, studies, store.root)
+    lead = (
+        f"Suite {config['suite']}, {config['protocol']['kind']} protocol, {accuracy['dataset'].nunique()} datasets, "
+        f"{accuracy['model'].nunique()} models, seeds {config['seeds']}; created {manifest.get('created', '?')}. "
+        "The evidence, rules and tables are in the folds below."
+    )
+    html.write_html(store.root / "report.html", title, sections, cards, lead)
+    text = _markdown(title, sections, store.root, headline.markdown_lines(cards))
     atomic_write_text(store.root / "report.md", text)
     return text
 
 
-def _markdown(title: str, sections: list[Section], root: Path) -> str:
-    lines = [f"# {title}", ""]
+def _markdown(title: str, sections: list[Section], root: Path, top: list[str]) -> str:
+    lines = [f"# {title}", "", *top, ""]
     for heading, blocks in sections:
         lines += [f"## {heading}", ""]
         for block in blocks:

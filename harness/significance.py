@@ -78,3 +78,15 @@ def nemenyi_cd(k: int, n: int, alpha: float = ALPHA) -> float:
         return math.nan
     q = stats.studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
     return float(q * math.sqrt(k * (k + 1) / (6.0 * n)))
+
+
+def gmean_ci(values: np.ndarray, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float]:
+    """95% percentile bootstrap CI of the geometric mean of positive ``values`` (one per
+    dataset), resampling the values with replacement (``default_rng(seed)``). The caller decides
+    whether there are enough values for the interval to mean anything."""
+    logs = np.log(np.asarray(values, dtype=float))
+    if len(logs) == 0:
+        return math.nan, math.nan
+    idx = np.random.default_rng(seed).integers(0, len(logs), size=(n_boot, len(logs)))
+    lo, hi = np.exp(np.percentile(logs[idx].mean(axis=1), [2.5, 97.5]))
+    return float(lo), float(hi)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import metrics
+from harness import html, metrics
 from tests.conftest import invoke
 
 BASELINES = "naive,snaive,naive2"
@@ -354,7 +354,10 @@ def test_report_has_the_three_claim_sections_in_markdown_and_html(long_csv, tmp_
     page = (out / "report.html").read_text()
     for title in ("(a) Accuracy", "(b) Cost", "(c) Memory"):
         assert f"## {title}" in md and title in page
-    assert "data:image/png;base64," in page and "<script" not in page
+    assert "data:image/png;base64," in page
+    # one script, the page's own (table sorting), and a policy that lets run nothing else
+    assert page.count("<script") == 1 and f"<script>{html.SCRIPT}</script>" in page and html.CSP in page
+    assert md.startswith(f"# rnnbench run {out.name}\n\n- **(a) Accuracy: ")
     verdicts = pd.read_csv(out / "claims" / "verdicts.csv")
     assert set(verdicts["claim"]) == {"a", "b", "c"}
     assert set(verdicts["verdict"]) <= {"supported", "refuted", "inconclusive"}

@@ -1,0 +1,229 @@
+"""The report's first screen: per claim one verdict, one sentence from its numbers, one figure.
+
+verdicts.csv holds a verdict per claim x dataset (+ overall, + the cost study), each with a
+paragraph of evidence; a reader first wants one word per claim. The headline verdict is
+
+- ``not evaluated`` where the run lacks what the claim's rule needs: (a) no contender (a model
+  of a recurrent family) or no arima scored on any dataset, (b) no timing of both, (c) no memory
+  study (forecast errors alone cannot isolate long memory, so every row of (c) is inconclusive
+  by its rule until a memory study is attached);
+- ``mixed`` where some rows of the claim support it and others refute it (datasets disagree,
+  or the cost study disagrees with the benchmark's timings);
+- else the verdict of the claim's ``overall`` row (all series pooled; for (c) the memory study).
+
+The reading is generated from the same numbers the verdict weighed (the best contender's
+paired comparison with arima, the pooled ms per series, the memory study's first failure) and
+ends with how the per-dataset rows came out, so a verdict that hides a disagreement says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from harness import analysis, claims, figures, headline_figures
+from harness.analysis import OVERALL
+from harness.html import Badge
+from harness.studies import Study
+
+#: label and question of each claim; the report's claim sections are headed "label: question".
+CLAIMS = {
+    "a": ("(a) Accuracy", "do RNNs forecast more accurately than ARIMA?"),
+    "b": ("(b) Cost", "are RNNs computationally slow?"),
+    "c": ("(c) Memory", "do RNNs have difficulty using a very old time frame?"),
+}
+#: The verdict words and their symbols: the verdict reads without colour too.
+SYMBOLS = {"supported": "✓", "refuted": "✗", "mixed": "◐", "inconclusive": "?", "not evaluated": "○"}
+NOT_EVALUATED = "not evaluated"
+CAPTIONS = {
+    "a": "Mean sMAPE per dataset: the best RNN (named) vs arima; beside each dataset its verdict's symbol.",
+    "b": "Compute per series per dataset: each RNN (coloured) vs arima (black), log scale.",
+    "c": f"Memory study: skill against lag, worst task; dashed: success ({claims.OK_SKILL}) and failure "
+    f"({claims.FAIL_SKILL}).",
+}
+MEMORY_HINT = (
+    "No memory study attached: make one with `rnnbench study memory`, then attach it with "
+    "`rnnbench report RUN_DIR --study STUDY_DIR`."
+)
+
+
+def title(claim: str) -> str:
+    """The heading of a claim's section in the report: "(a) Accuracy: do RNNs ...?"."""
+    label, question = CLAIMS[claim]
+    return f"{label}: {question}"
+
+
+def headline_verdict(rows: pd.DataFrame, evaluated: bool) -> str:
+    """The one word of a claim from its verdict rows (see the module docstring)."""
+    if not evaluated or rows.empty:
+        return NOT_EVALUATED
+    if {"supported", "refuted"} <= set(rows["verdict"]):
+        return "mixed"
+    overall = rows.loc[rows["dataset"] == OVERALL, "verdict"]
+    return str(overall.iloc[0]) if len(overall) else "inconclusive"
+
+
+def _num(x: float, nd: int = 2) -> str:
+    return "nan" if x is None or not math.isfinite(x) else f"{x:.{nd}f}"
+
+
+def _tally(rows: pd.DataFrame) -> str:
+    """How the per-dataset rows came out: "by dataset: refuted on m3-other, inconclusive on 3 of 4"."""
+    per = rows[~rows["dataset"].isin([OVERALL, claims.COST_STUDY])]
+    n = len(per)
+    if n <= 1:
+        return ""
+    parts = []
+    for verdict, names in per.groupby("verdict", sort=False)["dataset"]:
+        names = list(names)
+        where = f"all {n}" if len(names) == n else ", ".join(names) if len(names) <= 2 else f"{len(names)} of {n}"
+        parts.append(f"{verdict} on {where}")
+    return "by dataset: " + ", ".join(parts)
+
+
+def _sentence(*parts: str) -> str:
+    return "; ".join(p for p in parts if p) + "."
+
+
+def _reading_a(tables: Mapping[str, pd.DataFrame], rows: pd.DataFrame) -> str:
+    summary, versus = tables["summary"], tables["versus"]
+    best = claims.best_contender(summary, OVERALL)
+    v = versus[(versus["dataset"] == OVERALL) & (versus["model"] == (best["model"] if best is not None else None))]
+    if best is None or v.empty:
+        lead = "no contender and arima on every dataset, so nothing pooled"
+    else:
+        r = v.iloc[0]
+        lead = (
+            f"Best RNN {r['model']}: sMAPE {_num(r['smape'])} vs arima {_num(r['ref_smape'])} on "
+            f"{int(r['n_series'])} series, better on {_num(100 * r['win_rate'], 0)}% of them "
+            f"(95% CI {_num(100 * r['win_lo'], 0)}-{_num(100 * r['win_hi'], 0)}%, Wilcoxon p = {r['wilcoxon_p']:.2g})"
+        )
+    return _sentence(lead, _tally(rows))
+
+
+def _speeds(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """ms per series per dataset (+ pooled overall) of the contenders and arima, as claim (b) weighs them."""
+    speed = tables["speed"]
+    if speed is None or speed.empty:
+        return pd.DataFrame(columns=["dataset", "model", "ms_per_series"])
+    rows = claims.speed_rows(analysis.without_left_out(speed, tables.get("left_out")))
+    fam = tables["families"]
+    neural = set(fam.loc[(fam["where"] == "run") & fam["neural"].astype(bool), "model"])
+    return rows[rows["model"].isin(neural) | (rows["model"] == claims.REFERENCE)]
+
+
+def _reading_b(speeds: pd.DataFrame, rows: pd.DataFrame) -> str:
+    pooled = speeds[speeds["dataset"] == OVERALL]
+    ref = pooled.loc[pooled["model"] == claims.REFERENCE, "ms_per_series"]
+    rnn = pooled[pooled["model"] != claims.REFERENCE].sort_values("ms_per_series")
+    if ref.empty or rnn.empty:
+        lead = "no contender and arima timed on every dataset, so nothing pooled"
+    else:
+        lo, hi, a = float(rnn["ms_per_series"].iloc[0]), float(rnn["ms_per_series"].iloc[-1]), float(ref.iloc[0])
+        span = f"{_num(lo, 1)} ms" if len(rnn) == 1 else f"{_num(lo, 1)}-{_num(hi, 1)} ms"
+        ratio = f"x{_num(lo / a)}" if len(rnn) == 1 else f"x{_num(lo / a)}-x{_num(hi / a)}"
+        lead = f"RNNs took {span} per series, arima {_num(a, 1)} ms ({ratio} arima's), all series pooled"
+    study = rows.loc[rows["dataset"] == claims.COST_STUDY, "verdict"]
+    cost = f"cost study: {study.iloc[0]}" if len(study) else "no cost study attached"
+    return _sentence(lead, _tally(rows), cost)
+
+
+def _reading_c(memory: pd.DataFrame | None) -> str:
+    if memory is None or memory.empty:
+        return "Forecast errors alone cannot isolate long memory (per dataset every row is inconclusive by rule)."
+    mv = claims.memory_verdict(memory)
+    if "failing" in mv:
+        f = mv["failing"]
+        helpers = ", ".join(f["helpers"])
+        return (
+            f"{f['model']} falls to skill {_num(f['skill'])} on the {f['task']} task at lag {int(f['lag'])}, "
+            f"where {helpers} {'succeeds' if len(f['helpers']) == 1 else 'succeed'} (skill >= {claims.OK_SKILL})."
+        )
+    if "lag" in mv:
+        return f"Every RNN keeps skill >= {claims.OK_SKILL} on every task up to lag {mv['lag']}."
+    return (
+        f"No RNN fails (skill < {claims.FAIL_SKILL}) at a lag where arima or a gated network succeeds "
+        f"(skill >= {claims.OK_SKILL})."
+    )
+
+
+def _accuracy_rows(tables: Mapping[str, pd.DataFrame], verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset (+ overall): the best contender's and arima's mean sMAPE, for figure (a)."""
+    summary = tables["summary"]
+    out = []
+    for dataset in dict.fromkeys(summary["dataset"]):
+        best = claims.best_contender(summary, dataset)
+        ref = summary[(summary["dataset"] == dataset) & (summary["model"] == claims.REFERENCE)]
+        if best is None or ref.empty:
+            continue
+        verdict = verdicts.loc[(verdicts["claim"] == "a") & (verdicts["dataset"] == dataset), "verdict"]
+        symbol = SYMBOLS.get(str(verdict.iloc[0]), "") if len(verdict) else ""
+        out.append(
+            {
+                "dataset": dataset,
+                "label": f"{dataset} {symbol}".strip(),
+                "model": best["model"],
+                "smape": float(best["smape_mean"]),
+                "ref_smape": float(ref["smape_mean"].iloc[0]),
+            }
+        )
+    return pd.DataFrame(out, columns=["dataset", "label", "model", "smape", "ref_smape"])
+
+
+def badges(tables: Mapping[str, pd.DataFrame], studies: Mapping[str, Study], run_dir: Path) -> list[Badge]:
+    """The three claims' badges from :func:`harness.claims.claims_tables` and the attached
+    studies; draws their figures into ``run_dir/figures/headline_<claim>.png`` (a figure that
+    fails is skipped, as every report figure)."""
+    verdicts = tables["verdicts"]
+    memory = studies["memory"].tables.get("memory") if "memory" in studies else None
+    accuracy = _accuracy_rows(tables, verdicts)
+    speeds = _speeds(tables)
+    timed = speeds.groupby("dataset")["model"].apply(lambda m: claims.REFERENCE in set(m) and len(set(m)) > 1)
+    evaluated = {"a": len(accuracy) > 0, "b": bool(timed.any()), "c": memory is not None and len(memory) > 0}
+    drawn: dict[str, Path] = {}
+    out_dir = Path(run_dir) / "figures"
+    if evaluated["a"]:
+        figures.draw_or_skip(drawn, out_dir, "headline_a", lambda p: headline_figures.accuracy_headline(accuracy, p))
+    if evaluated["b"]:
+        figures.draw_or_skip(drawn, out_dir, "headline_b", lambda p: headline_figures.cost_headline(speeds, p))
+    if evaluated["c"]:
+        skill = memory.assign(skill=claims.memory_skill(memory))
+        fam = claims.memoryfamilies_of(memory)
+        shown = skill[skill["model"].map(fam.neural).astype(bool) | (skill["model"] == claims.REFERENCE)]
+        figures.draw_or_skip(
+            drawn,
+            out_dir,
+            "headline_c",
+            lambda p: headline_figures.memory_headline(shown, p, claims.FAIL_SKILL, claims.OK_SKILL),
+        )
+    readings = {
+        "a": _reading_a(tables, verdicts[verdicts["claim"] == "a"]),
+        "b": _reading_b(speeds, verdicts[verdicts["claim"] == "b"]),
+        "c": _reading_c(memory),
+    }
+    out = []
+    for claim, (label, question) in CLAIMS.items():
+        verdict = headline_verdict(verdicts[verdicts["claim"] == claim], evaluated[claim])
+        out.append(
+            Badge(
+                claim=claim,
+                label=label,
+                question=question[0].upper() + question[1:],
+                verdict=verdict,
+                symbol=SYMBOLS[verdict],
+                reading=readings[claim],
+                figure=drawn.get(f"headline_{claim}"),
+                caption=CAPTIONS[claim],
+                hint="" if evaluated[claim] or claim != "c" else MEMORY_HINT,
+                section=title(claim),
+            )
+        )
+    return out
+
+
+def markdown_lines(cards: list[Badge]) -> list[str]:
+    """The same readings as the first screen, one line a claim, for the top of report.md."""
+    return [f"- **{b.label}: {b.symbol} {b.verdict}.** {b.reading}" + (f" {b.hint}" if b.hint else "") for b in cards]
