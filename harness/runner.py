@@ -266,9 +266,9 @@ def _fit_predict_chunk(
     horizon: int,
     season_length: int,
     seed: int,
-    levels: tuple[float, ...],
     items: list[tuple[tuple[int, int], np.ndarray]],
     timeout_series: float | None,
+    levels: tuple[float, ...] = metrics.DEFAULT_LEVELS,
 ) -> tuple[list[LocalRow], float]:
     """Worker: fit and forecast each series of a chunk, timing each and catching its failure;
     a series past ``timeout_series`` seconds is a ``timeout`` row and the chunk goes on. Each
@@ -445,12 +445,12 @@ def _run_local(
     fit_s = cpu_s = 0.0
     peak = 0.0
     deadline = time.monotonic() + options.timeout_experiment if options.timeout_experiment else None
-    base = (exp.model, exp.params, exp.task.horizon, exp.task.season_length, exp.seed, exp.task.levels)
+    base = (exp.model, exp.params, exp.task.horizon, exp.task.season_length, exp.seed)
 
     def unit(number: int, chunk: list) -> Unit:
         return Unit(
             _fit_predict_chunk,
-            (*base, chunk, options.timeout_series),
+            (*base, chunk, options.timeout_series, exp.task.levels),
             timeout=_unit_limit(options, len(chunk), deadline),
             tag=(number, chunk),
         )
