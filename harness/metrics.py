@@ -232,7 +232,8 @@ def interval_quantiles(
     give q = 0.025, 0.1, 0.5, 0.9, 0.975."""
     out = {0.5: np.asarray(mean, dtype=float).reshape(-1)}
     for level, (lower, upper) in intervals.items():
-        tail = _alpha(level) / 2.0
+        _alpha(level)
+        tail = (100.0 - float(level)) / 200.0  # (1 - 0.8) / 2 is 0.09999999999999998, this is 0.1
         out[tail] = np.asarray(lower, dtype=float).reshape(-1)
         out[1.0 - tail] = np.asarray(upper, dtype=float).reshape(-1)
     return dict(sorted(out.items()))
