@@ -22,23 +22,21 @@ from harness.significance import gmean_ci
 OVERALL = "overall"
 
 KEYS = ["unique_id", "window"]
-ACCURACY_COLUMNS = [
-    "dataset",
-    "model",
-    "n_series",
-    "n_excluded",
-    "n_failed",
-    "n_seeds",
-    "smape",
-    "mase",
-    "owa",
-    "rmse",
-    "mae",
-    "coverage",
-    "msis",
-    "smape_sd",
-    "left_out",
-]
+#: The columns of the accuracy table of a run at the default levels; :func:`accuracy_columns`
+#: gives them for the scores a run stored.
+ACCURACY_HEAD = ["dataset", "model", "n_series", "n_excluded", "n_failed", "n_seeds"]
+ACCURACY_TAIL = ["smape_sd", "left_out"]
+
+
+def accuracy_columns(scores: list[str]) -> list[str]:
+    """The accuracy table's columns for these stored score columns (:func:`metrics.scores_in`):
+    counts, the point scores with OWA after MASE, the interval and quantile scores, then
+    ``smape_sd`` and ``left_out``."""
+    point = [c for c in ("smape", "mase", "owa", "rmse", "mae") if c in scores or c == "owa"]
+    return [*ACCURACY_HEAD, *point, *[c for c in scores if c not in point], *ACCURACY_TAIL]
+
+
+ACCURACY_COLUMNS = accuracy_columns(list(metrics.SCORE_NAMES))
 SPEED_COLUMNS = [
     "dataset",
     "model",
@@ -140,13 +138,18 @@ def accuracy_table(series: pd.DataFrame) -> pd.DataFrame:
     """Per dataset x model: mean scores over the common series, averaged over seeds.
 
     sMAPE, MASE, RMSE and MAE are means over series (and windows) first, as in the M4
-    competition; OWA divides those means by Naive2's on the same series. ``smape_sd`` is the
+    competition; OWA divides those means by Naive2's on the same series. The interval and
+    quantile scores (coverage and Winkler per level, MSIS, WQL, scaled CRPS; whichever the run
+    stored) are means over the common series where the model gave that interval: NaN for a
+    model without one, never a zero. ``smape_sd`` is the
     standard deviation of the per-seed mean sMAPE (NaN with one seed). A model left out of the
     dataset (:func:`left_out`) has ``left_out`` true, ``n_series`` 0, every pair counted in
     ``n_excluded``, its failures in ``n_failed`` and NaN scores.
     """
+    scores = metrics.scores_in(list(series.columns))
+    columns = accuracy_columns(scores)
     if series.empty:
-        return pd.DataFrame(columns=ACCURACY_COLUMNS)
+        return pd.DataFrame(columns=columns)
     left = left_out(series)
     out = set(zip(left["dataset"], left["model"]))
     common = common_rows(series, left)
@@ -160,7 +163,7 @@ def accuracy_table(series: pd.DataFrame) -> pd.DataFrame:
         ref_mase = ref["mase"].mean() if len(ref) else np.nan
         for model, mframe in frame.groupby("model", sort=False):
             mk = kept[kept["model"] == model]
-            per_seed = mk.groupby("seed")[list(metrics.SCORE_NAMES)].mean()
+            per_seed = mk.groupby("seed")[scores].mean()
             mean = per_seed.mean()
             is_out = (dataset, model) in out
             rows.append(
@@ -171,7 +174,7 @@ def accuracy_table(series: pd.DataFrame) -> pd.DataFrame:
                     "n_excluded": pairs if is_out else pairs - n_kept,
                     "n_failed": int((mframe["status"] != "ok").sum()),
                     "n_seeds": mframe["seed"].nunique(),
-                    **{k: mean.get(k, np.nan) for k in metrics.SCORE_NAMES},
+                    **{k: mean.get(k, np.nan) for k in scores},
                     "owa": metrics.owa(mean.get("smape", np.nan), mean.get("mase", np.nan), ref_smape, ref_mase)
                     if len(mk)
                     else np.nan,
@@ -179,7 +182,7 @@ def accuracy_table(series: pd.DataFrame) -> pd.DataFrame:
                     "left_out": is_out,
                 }
             )
-    return pd.DataFrame(rows, columns=ACCURACY_COLUMNS)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def speed_table(experiments: pd.DataFrame) -> pd.DataFrame:

@@ -71,6 +71,16 @@ def _seed_list(value: str | None) -> list[int] | None:
     return _int_list(value, "seeds")
 
 
+def _level_list(value: str | None) -> list[float] | None:
+    items = _csv_list(value)
+    if items is None:
+        return None
+    try:
+        return [float(v) for v in items]
+    except ValueError:
+        raise click.BadParameter(f"levels must be numbers (percent), got {value!r}") from None
+
+
 class _Group(click.Group):
     """Turns the project's bad-input errors, and click's own usage errors (``rnnbench --bogus``,
     ``run --horizon abc``, ``--seeds a,b``), into one line and exit code 2; an output that could
@@ -217,6 +227,11 @@ RUN_ID_HELP = "Name the run folder results/NAME (letters, digits, '-', '_', '.')
 @click.option("--seeds", help="Comma-separated integer seeds, e.g. 0,1,2.")
 @click.option("--horizon", type=int, help="Forecast horizon for datasets without an official test set.")
 @click.option(
+    "--levels",
+    help="Comma-separated central prediction interval levels in percent, each strictly between 0 and 100 "
+    "[default: the suite's, else 80,95].",
+)
+@click.option(
     "--date-format",
     metavar="FORMAT",
     help="strptime format of ds in data files, e.g. %d/%m/%Y (applied strictly; needed where day and month "
@@ -241,6 +256,7 @@ def run(
     limit,
     seeds,
     horizon,
+    levels,
     date_format,
     protocol,
     windows,
@@ -268,6 +284,7 @@ def run(
         limit=limit,
         seeds=_seed_list(seeds),
         horizon=horizon,
+        levels=_level_list(levels),
         date_format=date_format,
         protocol=protocol,
         windows=windows,

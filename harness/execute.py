@@ -88,6 +88,7 @@ def build_config(options: dict[str, Any], base: RunConfig | None = None) -> RunC
         params=options.get("params") or [],
         protocol=protocol,
         date_format=options.get("date_format"),
+        levels=options.get("levels"),
     )
 
 

@@ -24,36 +24,65 @@ from harness.models import model_family
 from harness.plugins import ModelSpec
 from harness.tasks import Task
 
-__all__ = ["FAILURE_FIELDS", "FORECAST_COLUMNS", "SERIES_COLUMNS", "Experiment", "ExperimentResult", "Sink"]
+__all__ = [
+    "FAILURE_FIELDS",
+    "FORECAST_COLUMNS",
+    "SERIES_COLUMNS",
+    "Experiment",
+    "ExperimentResult",
+    "Sink",
+    "bound_columns",
+    "forecast_columns",
+    "series_columns",
+]
 
-#: Columns of the per-series rows (``series.parquet``, ``metrics.parquet``) and their dtypes.
-SERIES_COLUMNS: dict[str, str] = {
-    "unique_id": "object",
-    "category": "object",
-    "window": "int64",
-    "origin": "int64",
-    "series_s": "float64",
-    "status": "object",
-    "message": "object",
-    **{name: "float64" for name in metrics.SCORE_NAMES},
-    "dataset": "object",
-    "model": "object",
-    "seed": "int64",
-}
-#: Columns of the forecast rows (``forecasts.parquet``): one per series x window x step.
-FORECAST_COLUMNS: dict[str, str] = {
-    "unique_id": "object",
-    "window": "int64",
-    "origin": "int64",
-    "step": "int64",
-    "y": "float64",
-    "yhat": "float64",
-    "lo": "float64",
-    "hi": "float64",
-    "dataset": "object",
-    "model": "object",
-    "seed": "int64",
-}
+
+@functools.cache
+def series_columns(levels: tuple[float, ...] = metrics.DEFAULT_LEVELS) -> dict[str, str]:
+    """Columns of the per-series rows (``series.parquet``, ``metrics.parquet``) of a run at
+    ``levels`` and their dtypes: the scores are :func:`harness.metrics.score_names` of them."""
+    return {
+        "unique_id": "object",
+        "category": "object",
+        "window": "int64",
+        "origin": "int64",
+        "series_s": "float64",
+        "status": "object",
+        "message": "object",
+        **{name: "float64" for name in metrics.score_names(levels)},
+        "dataset": "object",
+        "model": "object",
+        "seed": "int64",
+    }
+
+
+def bound_columns(level: float) -> tuple[str, str]:
+    """The forecast columns of the interval at ``level``: ``("lo_80", "hi_80")``."""
+    key = metrics.level_key(level)
+    return f"lo_{key}", f"hi_{key}"
+
+
+@functools.cache
+def forecast_columns(levels: tuple[float, ...] = metrics.DEFAULT_LEVELS) -> dict[str, str]:
+    """Columns of the forecast rows (``forecasts.parquet``, one per series x window x step) of a
+    run at ``levels``: a ``lo_<L>, hi_<L>`` pair per level (NaN where a model has no interval)."""
+    return {
+        "unique_id": "object",
+        "window": "int64",
+        "origin": "int64",
+        "step": "int64",
+        "y": "float64",
+        "yhat": "float64",
+        **{name: "float64" for level in levels for name in bound_columns(level)},
+        "dataset": "object",
+        "model": "object",
+        "seed": "int64",
+    }
+
+
+#: The row columns of a run at the default levels (80, 95).
+SERIES_COLUMNS: dict[str, str] = series_columns()
+FORECAST_COLUMNS: dict[str, str] = forecast_columns()
 #: Fields of a failure record (one JSON object per line of ``failures.jsonl``): which experiment
 #: (dataset, model, seed, config_id), where (window; unique_id, or None when the failure cost
 #: every series of the window or experiment: a global model's fit or predict, a lost unit),
@@ -88,7 +117,10 @@ class Experiment:
     @functools.cached_property
     def config(self) -> dict:
         """What identifies the experiment's results (hashed into ``config_id``); computed once,
-        since it fingerprints every value of the dataset."""
+        since it fingerprints every value of the dataset. The interval ``levels`` are in it only
+        when they are not the default (80, 95), so runs at the default keep the ids they had
+        before levels existed."""
+        levels = {} if self.task.levels == metrics.DEFAULT_LEVELS else {"levels": list(self.task.levels)}
         return {
             "dataset": self.task.name,
             "fingerprint": self.task.dataset.fingerprint(),
@@ -99,6 +131,7 @@ class Experiment:
             "model": self.model.name,
             "params": self.params,
             "seed": self.seed,
+            **levels,
         }
 
     @property

@@ -18,9 +18,10 @@ to the panel's series by ``unique_id`` (see :meth:`Forecaster.predict`).
 from __future__ import annotations
 
 import abc
+import statistics
 import warnings
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,11 +29,24 @@ import pandas as pd
 
 from harness.data import Panel
 from harness.errors import ModelError
+from harness.metrics import DEFAULT_LEVELS, level_key
 from harness.params import Param, from_legacy
 
 #: Names a parameter cannot have: the constructor's own arguments and the class's registry fields.
 RESERVED_NAMES = frozenset(
-    {"horizon", "season_length", "seed", "params", "parameters", "defaults", "name", "scope", "deterministic", "family"}
+    {
+        "horizon",
+        "season_length",
+        "seed",
+        "levels",
+        "params",
+        "parameters",
+        "defaults",
+        "name",
+        "scope",
+        "deterministic",
+        "family",
+    }
 )
 
 #: What a model can declare it is (:attr:`Forecaster.family`), with what each value means. The
@@ -57,20 +71,70 @@ RECURRENT_FAMILIES = frozenset({"rnn", "lstm", "gru"})
 GATED_FAMILIES = frozenset({"lstm", "gru"})
 
 
+#: How far (relative to the largest magnitude at a step) a bound may lie on the wrong side of
+#: the point forecast and still count: rounding, e.g. a bound computed in a transformed space
+#: and mapped back, can cross the mean by an ulp.
+INTERVAL_TOLERANCE = 1e-9
+
+
 @dataclass(frozen=True)
 class Forecast:
-    """A point forecast with an optional central prediction interval at ``level`` percent.
+    """A point forecast with central prediction intervals at several levels.
+
+    ``intervals`` maps a level in percent to ``(lower, upper)`` arrays of ``horizon`` values
+    (``{80.0: (lo80, hi80), 95.0: (lo95, hi95)}``); a model forecasts at the levels it is built
+    with (``self.levels``, the run's). The one-interval form ``Forecast(mean, lower, upper,
+    level)`` is shorthand for ``intervals={level: (lower, upper)}`` and is merged into
+    ``intervals`` (giving one level both ways is a ValueError). :meth:`normal` makes Gaussian
+    intervals around the mean.
+
+    The harness checks every interval (:func:`as_forecast`): one of the wrong length fails the
+    series like a wrong-length mean; one with non-finite bounds, bounds on the wrong side of the
+    mean, a level outside (0, 100) or not one of the run's levels, or bounds without a level,
+    is dropped and the ``note`` says so, and the point forecast stands. Nesting across levels
+    (95% containing 80%) is not checked.
 
     ``note`` says how the forecast was made when that is not the model's own method: a fallback
     (``"fallback: naive (ARIMA(2,1,1) failed to fit: ...)"``), a degenerate case handled
-    specially. It is stored as the message of the series' ``ok`` row and counted in the report,
-    so a fallback is never a bare "ok"."""
+    specially, an interval that was dropped or could not be made. It is stored as the message of
+    the series' ``ok`` row and counted in the report, so a fallback is never a bare "ok"."""
 
     mean: np.ndarray
     lower: np.ndarray | None = None
     upper: np.ndarray | None = None
     level: float | None = None
     note: str = ""
+    intervals: Mapping[float, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        intervals = dict(self.intervals or {})
+        if self.level is not None and self.lower is not None and self.upper is not None:
+            if any(_same_level(self.level, key) for key in intervals):
+                raise ValueError(
+                    f"Forecast: the interval at level {self.level} is given twice (lower/upper and intervals)"
+                )
+            intervals[self.level] = (self.lower, self.upper)
+        object.__setattr__(self, "intervals", intervals)
+
+    @classmethod
+    def normal(cls, mean: np.ndarray, sd: np.ndarray, levels: Sequence[float], note: str = "") -> Forecast:
+        """Central Gaussian intervals ``mean ± z·sd`` at each of ``levels`` (percent), ``z`` the
+        standard normal quantile at ``0.5 + level/200``; ``sd`` the forecast standard deviation
+        per step (0 gives intervals of width 0)."""
+        mean = np.asarray(mean, dtype=float)
+        sd = np.asarray(sd, dtype=float)
+        intervals = {}
+        for level in levels:
+            half = statistics.NormalDist().inv_cdf(0.5 + float(level) / 200.0) * sd
+            intervals[float(level)] = (mean - half, mean + half)
+        return cls(mean=mean, note=note, intervals=intervals)
+
+
+def _same_level(a: Any, b: Any) -> bool:
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return False
 
 
 class Forecaster(abc.ABC):
@@ -130,7 +194,15 @@ class Forecaster(abc.ABC):
         cls.parameters = {**declared, **own}
         cls.defaults = {key: p.default for key, p in cls.parameters.items()}
 
-    def __init__(self, *, horizon: int, season_length: int = 1, seed: int = 0, **params: Any) -> None:
+    def __init__(
+        self,
+        *,
+        horizon: int,
+        season_length: int = 1,
+        seed: int = 0,
+        levels: Sequence[float] = DEFAULT_LEVELS,
+        **params: Any,
+    ) -> None:
         model = self.name or type(self).__name__
         unknown = sorted(set(params) - set(self.parameters))
         if unknown:
@@ -139,6 +211,8 @@ class Forecaster(abc.ABC):
         self.horizon = int(horizon)
         self.season_length = int(season_length)
         self.seed = int(seed)
+        #: the central interval levels (percent) to forecast at: the run's (``levels`` of the suite)
+        self.levels: tuple[float, ...] = tuple(float(level) for level in levels)
         self.params: dict[str, Any] = {**self.defaults, **params}
         for key, value in self.params.items():
             self.parameters[key].validate(model, key, value)
@@ -234,7 +308,7 @@ class LocalForecaster(Forecaster):
         return None
 
     def predict(self, panel: Panel) -> list[Forecast]:
-        return [as_forecast(self.fit_predict_one(read_only(y)), self.horizon) for y in panel.values]
+        return [as_forecast(self.fit_predict_one(read_only(y)), self.horizon, self.levels) for y in panel.values]
 
 
 def read_only(values: np.ndarray) -> np.ndarray:
@@ -333,11 +407,14 @@ def is_recurrent(family: str) -> bool:
     return family in RECURRENT_FAMILIES
 
 
-def as_forecast(out: Any, horizon: int) -> Forecast:
-    """Check a model's output for one series and wrap it as a Forecast.
+def as_forecast(out: Any, horizon: int, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
+    """Check a model's output for one series and return it in the harness's form: a
+    :class:`Forecast` whose ``intervals`` hold the valid intervals at the run's ``levels``, and
+    nothing in ``lower``/``upper``/``level``.
 
-    Raises ``ValueError`` with a one-line reason for a wrong length or non-finite values, so the
-    runner can record the series as failed.
+    Raises ``ValueError`` with a one-line reason for a mean or an interval of the wrong length,
+    or a non-finite mean, so the runner can record the series as failed. An interval that cannot
+    be scored (see :class:`Forecast`) is dropped, and the note says which and why.
     """
     fc = out if isinstance(out, Forecast) else Forecast(mean=out)
     mean = np.asarray(fc.mean, dtype=float).reshape(-1)
@@ -345,14 +422,40 @@ def as_forecast(out: Any, horizon: int) -> Forecast:
         raise ValueError(f"forecast has {mean.size} values, expected horizon {horizon}")
     if not np.all(np.isfinite(mean)):
         raise ValueError("forecast has non-finite values")
-    lower = upper = None
-    if fc.lower is not None and fc.upper is not None:
-        lower = np.asarray(fc.lower, dtype=float).reshape(-1)
-        upper = np.asarray(fc.upper, dtype=float).reshape(-1)
+    notes = [str(fc.note)] if fc.note else []
+    run_levels = tuple(float(level) for level in levels)
+    if (fc.lower is not None or fc.upper is not None) and fc.level is None:
+        notes.append("interval dropped: lower/upper given without a level")
+    intervals: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+    for level, bounds in fc.intervals.items():
+        lower, upper = (np.asarray(b, dtype=float).reshape(-1) for b in bounds)
         if lower.shape != (horizon,) or upper.shape != (horizon,):
-            raise ValueError("prediction interval length differs from the horizon")
-        if not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))):
-            lower = upper = None  # an unusable interval is dropped, the point forecast stands
-    return Forecast(
-        mean=mean, lower=lower, upper=upper, level=fc.level if lower is not None else None, note=str(fc.note or "")
-    )
+            raise ValueError(f"prediction interval at level {level} has a length other than the horizon {horizon}")
+        why = _interval_problem(level, mean, lower, upper, run_levels)
+        if why:
+            name = level_key(level) if isinstance(level, (int, float)) else repr(level)
+            notes.append(f"interval {name} dropped: {why}")
+        else:
+            intervals[float(level)] = (lower, upper)
+    ordered = {level: intervals[level] for level in run_levels if level in intervals}
+    return Forecast(mean=mean, note="; ".join(notes), intervals=ordered)
+
+
+def _interval_problem(
+    level: Any, mean: np.ndarray, lower: np.ndarray, upper: np.ndarray, levels: tuple[float, ...]
+) -> str:
+    """Why an interval cannot be scored, or "" when it can."""
+    try:
+        value = float(level)
+    except (TypeError, ValueError):
+        return "its level is not a number"
+    if not 0.0 < value < 100.0:
+        return "its level is not strictly between 0 and 100"
+    if value not in levels:
+        return f"not one of the run's levels ({', '.join(level_key(v) for v in levels)})"
+    if not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))):
+        return "non-finite bounds"
+    tol = INTERVAL_TOLERANCE * np.maximum.reduce([np.abs(lower), np.abs(mean), np.abs(upper)])
+    if np.any(lower > mean + tol) or np.any(upper < mean - tol):
+        return "a bound on the wrong side of the point forecast"
+    return ""

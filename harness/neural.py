@@ -1,6 +1,7 @@
 """The forecaster around a neural network: preprocessing, windows, strategies, global or local
-training. Neural plugins subclass :class:`WindowForecaster` and supply only the network, so
-``rnn-numpy`` and the torch RNNs differ in nothing else.
+training, and split-conformal prediction intervals. Neural plugins subclass
+:class:`WindowForecaster` and supply only the network, so ``rnn-numpy`` and the torch RNNs differ
+in nothing else.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import abc
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -15,12 +18,59 @@ import numpy as np
 from harness import windows as W
 from harness.data import Panel
 from harness.errors import ModelError
+from harness.metrics import level_key, mase_scale
 from harness.models import Forecast, Forecaster
 from harness.params import param
 
 #: A trained network as the forecaster sees it: normalised input windows ``(n, input_size)`` in
 #: transformed space to outputs ``(n, n_out)``.
 Predictor = Callable[[np.ndarray], np.ndarray]
+
+
+def conformal_rank(n: int, level: float) -> int:
+    """The finite-sample rank of split conformal prediction: the ``ceil((n + 1) * level / 100)``-th
+    smallest of ``n`` calibration scores bounds a new score with probability at least
+    ``level``% (Lei et al. 2018, Lemma 2). Computed in exact decimal arithmetic (``(19 + 1) *
+    0.95`` is 19, not 19.000000000000004). Greater than ``n`` when ``n`` is too small for the level."""
+    return math.ceil((n + 1) * Fraction(level_key(level)) / 100)
+
+
+def calibration_needed(level: float) -> int:
+    """The fewest calibration scores that give a finite interval at ``level`` (19 for 95%, 4 for 80%)."""
+    n = 1
+    while conformal_rank(n, level) > n:
+        n += 1
+    return n
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What split conformal calibration left: ``n`` calibration series, and per level the
+    half-width ``(horizon,)`` in units of a series' MASE scale (levels with too few series for
+    their rank have none)."""
+
+    n: int
+    quantiles: dict[float, np.ndarray]
+
+    @classmethod
+    def from_scores(cls, scores: np.ndarray, levels: tuple[float, ...]) -> Calibration:
+        """``scores``: |scaled residuals| ``(n, horizon)``, one row per calibration series."""
+        n = scores.shape[0]
+        ordered = np.sort(scores, axis=0)
+        quantiles = {}
+        for level in levels:
+            k = conformal_rank(n, level)
+            if k <= n:
+                quantiles[level] = ordered[k - 1]
+        return cls(n, quantiles)
+
+    def missing_note(self, levels: tuple[float, ...]) -> str:
+        """What the note of every forecast says about levels without an interval ("" if none)."""
+        missing = [level for level in levels if level not in self.quantiles]
+        return "; ".join(
+            f"no {level_key(level)}% interval: {self.n} calibration series, it needs {calibration_needed(level)}"
+            for level in missing
+        )
 
 
 class WindowForecaster(Forecaster):
@@ -40,6 +90,33 @@ class WindowForecaster(Forecaster):
     Subclasses implement :meth:`train_network` and declare their network's parameters with
     :func:`harness.param`; to offer more strategies they declare ``strategy`` again with more
     ``choices`` (every strategy but ``recursive`` emits the whole horizon at once).
+
+    **Prediction intervals** (every subclass gets them, at the model's ``levels``) are split
+    conformal (Lei, G'Sell, Rinaldo, Tibshirani & Wasserman 2018), calibrated per horizon step
+    as Stankeviciute, Alaa & van der Schaar (2021) do for RNN forecasts. After training, each
+    series long enough for an input window before its last ``horizon`` values is forecast from
+    its history without those values, exactly as :meth:`predict` forecasts (its own
+    preprocessing of the shorter history, the trained network, the strategy); with
+    ``strategy="mimo"`` that tail is the validation window that ``windows.split_last`` held out
+    of training and early stopping watched. The residuals at each step ``h`` in the data's
+    units, divided by the series' MASE scale on the history without the tail, are the
+    calibration scores, pooled across series (a global network forecast every tail; with local
+    training each series' own network forecast its own). The half-width at step ``h`` is the
+    ``ceil((n + 1) * level / 100)``-th smallest ``|score|`` of the ``n`` series
+    (:func:`conformal_rank`) times the forecast series' MASE scale on its context. A level
+    whose rank exceeds ``n`` (fewer than 19 series for 95%) gets no interval, and every
+    forecast's note says so; a series whose context has no usable scale (constant) gets none.
+
+    What it assumes and gives: the guarantee ``P(Y in interval) >= level%`` holds when the
+    scaled errors of the calibration series and of the forecast series are exchangeable, i.e.
+    when the series are alike draws from one population and their newest ``horizon`` values
+    behave like the next ``horizon``; it is *marginal* (on average over series), not
+    conditional on any one series, so some series are over- and others under-covered. It is
+    not exact here: the tail values before the last were targets of other, overlapping
+    training windows (stride 1), and early stopping chose the network on the tail, so the
+    scores can be a little optimistic (narrower intervals); ``recursive`` held out only the last
+    value. The coverage test on synthetic Gaussian panels (tests/test_intervals.py) measures it.
+    Point forecasts are unchanged: the calibration forecasts only read the trained network.
     """
 
     strategy: str = param(
@@ -83,6 +160,7 @@ class WindowForecaster(Forecaster):
             raise ModelError(f"model {self.name}: input window must be at least 1, got {self.window}")
         self.n_out = 1 if self.strategy == "recursive" else self.horizon
         self.predictors_: list[Predictor] = []
+        self.calibration_: Calibration | None = None
         self._transforms: list[W.SeriesTransform] = []
         self._transformed_for: Panel | None = None
 
@@ -113,24 +191,69 @@ class WindowForecaster(Forecaster):
             self.predictors_ = [self._train(zs, self.seed)]
         else:
             self.predictors_ = [self._train([z], self.seed * 100_003 + i) for i, z in enumerate(zs)]
+        self.calibration_ = self._calibrate(panel) if self.levels else None
 
-    def predict(self, panel: Panel) -> dict[str, np.ndarray | Forecast]:
-        """The forecasts of every series of ``panel``, keyed by unique_id; a series whose
-        deseasonalisation could not be applied gets a :class:`Forecast` with a ``fallback`` note."""
-        if not self.predictors_:
-            raise RuntimeError(f"model {self.name}: predict called before fit")
-        transforms = self._transformed(panel)
+    def _z_forecasts(self, transforms: list[W.SeriesTransform], which: list[int]) -> np.ndarray:
+        """Forecasts in transformed space ``(len(which), horizon)`` from ``transforms`` (the
+        preprocessing of the series ``which`` of the panel the network was fit on, in order)."""
         inputs = W.last_inputs([t.z for t in transforms], self.window)
         if self.training == "global":
-            z_hat = self._forecast(self.predictors_[0], inputs)
-        else:
-            if len(self.predictors_) != len(panel):
-                raise ValueError(f"local {self.name} was fit on {len(self.predictors_)} series, asked for {len(panel)}")
-            z_hat = np.vstack([self._forecast(p, inputs[i : i + 1]) for i, p in enumerate(self.predictors_)])
-        return {
-            uid: Forecast(t.inverse(z), note=f"fallback: {t.note}") if t.note else t.inverse(z)
-            for uid, t, z in zip(panel.ids, transforms, z_hat, strict=True)
-        }
+            return self._forecast(self.predictors_[0], inputs)
+        return np.vstack([self._forecast(self.predictors_[i], inputs[k : k + 1]) for k, i in enumerate(which)])
+
+    def _calibrate(self, panel: Panel) -> Calibration:
+        """Split conformal calibration on every series' newest ``horizon`` values (see the class
+        docstring): scaled absolute residuals per series and step, their quantiles per level."""
+        h, m = self.horizon, self.season_length
+        which, scales = [], []
+        for i, y in enumerate(panel.values):
+            if len(y) >= self.window + h:
+                scale = mase_scale(y[:-h], m)
+                if math.isfinite(scale) and scale > 0:
+                    which.append(i)
+                    scales.append(scale)
+        if not which:
+            return Calibration(0, {})
+        histories = [np.asarray(panel.values[i][:-h], dtype=float) for i in which]
+        transforms = W.fit_transforms(histories, m, h, self.prep)
+        z_hat = self._z_forecasts(transforms, which)
+        y_hat = np.vstack([t.inverse(z) for t, z in zip(transforms, z_hat, strict=True)])
+        tails = np.vstack([np.asarray(panel.values[i][-h:], dtype=float) for i in which])
+        scores = np.abs(tails - y_hat) / np.asarray(scales)[:, None]
+        scores = scores[np.all(np.isfinite(scores), axis=1)]
+        return Calibration.from_scores(scores, self.levels)
+
+    def _intervals(self, y: np.ndarray, mean: np.ndarray) -> tuple[dict[float, tuple[np.ndarray, np.ndarray]], str]:
+        """The conformal intervals around ``mean`` of the series with context ``y``, and a note
+        for the levels without one."""
+        cal = self.calibration_
+        if cal is None:
+            return {}, ""
+        notes = [cal.missing_note(self.levels)] if len(cal.quantiles) < len(self.levels) else []
+        scale = mase_scale(y, self.season_length)
+        if not (math.isfinite(scale) and scale > 0):
+            if cal.quantiles:
+                notes.append("no interval: the context has no usable MASE scale (a constant series)")
+            return {}, "; ".join(notes)
+        intervals = {level: (mean - q * scale, mean + q * scale) for level, q in cal.quantiles.items()}
+        return intervals, "; ".join(notes)
+
+    def predict(self, panel: Panel) -> dict[str, Forecast]:
+        """The forecasts of every series of ``panel``, keyed by unique_id, with their conformal
+        intervals; a series whose deseasonalisation could not be applied has a ``fallback`` note."""
+        if not self.predictors_:
+            raise RuntimeError(f"model {self.name}: predict called before fit")
+        if self.training == "local" and len(self.predictors_) != len(panel):
+            raise ValueError(f"local {self.name} was fit on {len(self.predictors_)} series, asked for {len(panel)}")
+        transforms = self._transformed(panel)
+        z_hat = self._z_forecasts(transforms, list(range(len(panel))))
+        out = {}
+        for uid, y, t, z in zip(panel.ids, panel.values, transforms, z_hat, strict=True):
+            mean = t.inverse(z)
+            intervals, why = self._intervals(y, mean)
+            note = "; ".join(n for n in (f"fallback: {t.note}" if t.note else "", why) if n)
+            out[uid] = Forecast(mean, note=note, intervals=intervals)
+        return out
 
     def _forecast(self, predictor: Predictor, inputs: np.ndarray) -> np.ndarray:
         if self.strategy == "recursive":

@@ -47,6 +47,7 @@ from harness import hookspecs
 from harness.data import Dataset
 from harness.errors import DataError, ModelError, PluginError, did_you_mean, one_line
 from harness.hookspecs import Unavailable
+from harness.metrics import DEFAULT_LEVELS
 from harness.models import Forecaster
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -93,15 +94,24 @@ class ModelSpec:
         _validate(self.name, self.cls, resolved)
         return resolved
 
-    def build(self, *, horizon: int, season_length: int, seed: int, params: dict[str, Any]) -> Forecaster:
-        """The model object. A constructor that rejects its parameters with any exception is a
-        :class:`ModelError` (bad input), whichever exception type the plugin chose."""
+    def build(
+        self,
+        *,
+        horizon: int,
+        season_length: int,
+        seed: int,
+        params: dict[str, Any],
+        levels: tuple[float, ...] = DEFAULT_LEVELS,
+    ) -> Forecaster:
+        """The model object, forecasting at the interval ``levels`` (percent; the run's). A
+        constructor that rejects its parameters with any exception is a :class:`ModelError` (bad
+        input), whichever exception type the plugin chose."""
         # named before __init__ runs, so the constructor's own errors name the model the user
         # asked for (`lstm-torch`), not the class it is registered from (`rnn-torch`)
         model = self.cls.__new__(self.cls)
         model.name = self.name
         try:
-            model.__init__(horizon=horizon, season_length=season_length, seed=seed, **params)
+            model.__init__(horizon=horizon, season_length=season_length, seed=seed, levels=levels, **params)
         except ModelError:
             raise
         except Exception as exc:  # a plugin's own validation error

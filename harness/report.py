@@ -26,8 +26,9 @@ ACCURACY_SHOWN = [
     "owa",
     "rmse",
     "mae",
-    "coverage",
+    "coverage_*",
     "msis",
+    "wql",
     "smape_sd",
 ]
 SPEED_SHOWN = ["model", "device", "fit_s", "predict_s", "cpu_s", "wall_s", "ms_per_series", "rel_cost", "peak_rss_mb"]
@@ -65,8 +66,18 @@ def markdown_table(df: pd.DataFrame) -> str:
 
 
 def _present(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    optional = ("coverage", "msis", "smape_sd", "smape_seed_sd", "dm_stat", "dm_p", "skill_lo", "skill_hi")
-    shown = [c for c in columns if c in df.columns and not (c in optional and df[c].isna().all())]
+    """``columns`` of ``df`` that it has (``prefix_*`` stands for every column of that prefix, in
+    the table's order), leaving out optional ones that are NaN throughout (interval scores of a
+    run where no model gave that interval)."""
+    optional = ("msis", "wql", "smape_sd", "smape_seed_sd", "dm_stat", "dm_p", "skill_lo", "skill_hi")
+    expanded = [
+        name for c in columns for name in ([k for k in df.columns if k.startswith(c[:-1])] if c.endswith("*") else [c])
+    ]
+    shown = [
+        c
+        for c in expanded
+        if c in df.columns and not ((c in optional or c.startswith("coverage")) and df[c].isna().all())
+    ]
     # n_failed only where some model failed: a left-out model's row then shows its failures
     return df[[c for c in shown if not (c == "n_failed" and not (df[c].fillna(0) > 0).any())]]
 

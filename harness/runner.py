@@ -43,7 +43,7 @@ from harness import metrics
 from harness.data import Dataset, Panel
 from harness.errors import DataError, one_line, traceback_text
 from harness.executors import Done, Executor, RunOptions, SerialExecutor, Unit, UnitTimeout, alarm, limit_or_none
-from harness.experiments import FORECAST_COLUMNS, SERIES_COLUMNS, Experiment, ExperimentResult, Sink
+from harness.experiments import Experiment, ExperimentResult, Sink, bound_columns, forecast_columns, series_columns
 from harness.models import (
     Forecast,
     Forecaster,
@@ -72,9 +72,10 @@ SCORE_BATCH = 2048
 
 
 class MemorySink:
-    """Keeps every batch, for :func:`run_experiment` without a sink."""
+    """Keeps every batch, for :func:`run_experiment` without a sink (rows of a run at ``levels``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, levels: tuple[float, ...] = metrics.DEFAULT_LEVELS) -> None:
+        self.levels = levels
         self.series: list[pd.DataFrame] = []
         self.forecasts: list[pd.DataFrame] = []
         self.failures: list[dict[str, Any]] = []
@@ -87,7 +88,10 @@ class MemorySink:
         self.failures.extend(records)
 
     def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        return (_concat(self.series, SERIES_COLUMNS), _concat(self.forecasts, FORECAST_COLUMNS))
+        return (
+            _concat(self.series, series_columns(self.levels)),
+            _concat(self.forecasts, forecast_columns(self.levels)),
+        )
 
 
 def _concat(frames: list[pd.DataFrame], columns: dict[str, str]) -> pd.DataFrame:
@@ -234,13 +238,17 @@ def plan(config: RunConfig, registry: Registry, datasets: list[Dataset]) -> list
     params = {name: specs[name].resolve_params(config.models.get(name, {})) for name in model_names}
     experiments = []
     for dataset in datasets:
-        task = Task(dataset, config.protocol)
+        task = Task(dataset, config.protocol, config.levels)
         task.validate()
         for name in model_names:
             spec = specs[name]
             # building once checks parameter values the model itself validates
             spec.build(
-                horizon=task.horizon, season_length=task.season_length, seed=config.seeds[0], params=params[name]
+                horizon=task.horizon,
+                season_length=task.season_length,
+                seed=config.seeds[0],
+                params=params[name],
+                levels=task.levels,
             )
             seeds = config.seeds[:1] if spec.cls.deterministic else config.seeds
             experiments.extend(Experiment(task, spec, params[name], seed) for seed in seeds)
@@ -263,12 +271,13 @@ def _fit_predict_chunk(
     seed: int,
     items: list[tuple[tuple[int, int], np.ndarray]],
     timeout_series: float | None,
+    levels: tuple[float, ...] = metrics.DEFAULT_LEVELS,
 ) -> tuple[list[LocalRow], float]:
     """Worker: fit and forecast each series of a chunk, timing each and catching its failure;
     a series past ``timeout_series`` seconds is a ``timeout`` row and the chunk goes on. Each
     call gets a read-only copy of its series, so what a model does to ``y`` cannot reach the
     harness's data, another series or another call, in any executor."""
-    model = spec.build(horizon=horizon, season_length=season_length, seed=seed, params=params)
+    model = spec.build(horizon=horizon, season_length=season_length, seed=seed, params=params, levels=levels)
     model_name = spec.name
     out: list[LocalRow] = []
     # One BLAS thread per series fit: the pool already uses every core, and multithreaded BLAS on
@@ -285,7 +294,7 @@ def _fit_predict_chunk(
                 with alarm(timeout_series):
                     raw = model.fit_predict_one(y)
                 stage = "output"
-                fc, err, status, stage = as_forecast(raw, horizon), None, "ok", None
+                fc, err, status, stage = as_forecast(raw, horizon, levels), None, "ok", None
             except UnitTimeout as exc:
                 fc, err, status, trace = None, f"series {exc}", "timeout", traceback_text(exc)
             except Exception as exc:  # a failing series is a row, not a crash
@@ -342,7 +351,7 @@ def run_experiment(
     options = options or RunOptions(executor="serial")
     own = executor is None
     executor = executor or SerialExecutor()
-    memory = MemorySink() if sink is None else None
+    memory = MemorySink(exp.task.levels) if sink is None else None
     tally = _Tally(sink if sink is not None else memory, exp, options.debug)
     windows = exp.task.windows()
     started = time.perf_counter()
@@ -444,7 +453,7 @@ def _run_local(
     def unit(number: int, chunk: list) -> Unit:
         return Unit(
             _fit_predict_chunk,
-            (*base, chunk, options.timeout_series),
+            (*base, chunk, options.timeout_series, exp.task.levels),
             timeout=_unit_limit(options, len(chunk), deadline),
             tag=(number, chunk),
         )
@@ -534,6 +543,7 @@ def _run_global(
         exp.seed,
         [(w.index, w.context) for w in windows],
         options.timeout_experiment,
+        task.levels,
     )
     limit = options.timeout_experiment + UNIT_MARGIN_S if options.timeout_experiment else None
     (outcome,) = list(executor.run([Unit(_global_unit, args, timeout=limit, fresh=True)]))
@@ -599,13 +609,14 @@ def _global_unit(
     seed: int,
     contexts: list[tuple[int, Panel]],
     timeout: float | None,
+    levels: tuple[float, ...] = metrics.DEFAULT_LEVELS,
 ):
     """Worker: fit a global model once (or at every origin when ``refit``) and forecast every
     window's context panel (``contexts``: window index and panel). The model gets a read-only
     copy of each panel (one per window, shared by its fit and predict) and of the first one for
     ``warm_up``. Returns forecasts and failures by (window, series), timing, and the failure
     events to log."""
-    model = spec.build(horizon=horizon, season_length=season_length, seed=seed, params=params)
+    model = spec.build(horizon=horizon, season_length=season_length, seed=seed, params=params, levels=levels)
     name = spec.name
     fit_timer = Timer(model.synchronize)
     predict_timer = Timer(model.synchronize)
@@ -660,7 +671,7 @@ def _global_unit(
             events.append((wi, i, 1, "output", "failed", text, None))
         for i, raw in sorted(raws.items()):
             try:
-                forecasts[(wi, i)] = as_forecast(raw, horizon)
+                forecasts[(wi, i)] = as_forecast(raw, horizon, levels)
             except ValueError as exc:
                 text = one_line(exc, limit=500, with_type=True)
                 failures[(wi, i)] = ("failed", text)
@@ -688,20 +699,23 @@ def _score(
     """Per-series metric rows and long-format forecast rows of a batch of results, in its order.
 
     ``windows``: window index -> Window; each result is (key (window index, series index),
-    forecast or None, status, message, fit wall seconds). Columns and dtypes: ``SERIES_COLUMNS``
-    and ``FORECAST_COLUMNS``, the same for every batch.
+    forecast or None, status, message, fit wall seconds). Columns and dtypes:
+    :func:`series_columns` and :func:`forecast_columns` of the task's levels, the same for every
+    batch; a level the forecast has no interval at is NaN in its ``lo_``/``hi_`` columns and scores.
     """
     task = exp.task
     panel = task.dataset.panel
     m = task.season_length
     h = task.horizon
+    levels = task.levels
+    score_names = metrics.score_names(levels)
     # built column by column with the final dtypes: a frame of row dicts cast afterwards cost
     # ~15 ms of pandas per chunk, more than scoring it (measured on M3 with naive models)
     text: dict[str, list] = {"unique_id": [], "category": [], "status": [], "message": []}
     ints: dict[str, list] = {"window": [], "origin": []}
-    floats: dict[str, list] = {"series_s": [], **{k: [] for k in metrics.SCORE_NAMES}}
+    floats: dict[str, list] = {"series_s": [], **{k: [] for k in score_names}}
     fc_rows: list[tuple] = []  # (row number, truth, forecast) of the series with a forecast
-    nan_scores = dict.fromkeys(metrics.SCORE_NAMES, math.nan)
+    nan_scores = dict.fromkeys(score_names, math.nan)
     for (wi, i), fc, status, message, series_s in results:
         w = windows[wi]
         truth = w.truth[i]
@@ -709,7 +723,7 @@ def _score(
             scores = nan_scores
         else:
             status, message = "ok", fc.note  # a fallback the model took is said, never a bare ok
-            scores = metrics.series_scores(truth, fc.mean, w.context.values[i], m, fc.lower, fc.upper, fc.level)
+            scores = metrics.series_scores(truth, fc.mean, w.context.values[i], m, fc.intervals, levels)
             fc_rows.append((len(ints["window"]), truth, fc))
         text["unique_id"].append(panel.ids[i])
         text["category"].append(panel.categories[i])
@@ -718,7 +732,7 @@ def _score(
         ints["window"].append(wi)
         ints["origin"].append(w.cutoffs[i])
         floats["series_s"].append(series_s)
-        for k in metrics.SCORE_NAMES:
+        for k in score_names:
             floats[k].append(scores[k])
     n_rows = len(ints["window"])
     ident = {
@@ -732,10 +746,10 @@ def _score(
         **{k: np.asarray(v, dtype=np.float64) for k, v in floats.items()},
         **ident,
     }
-    series = pd.DataFrame({name: columns[name] for name in SERIES_COLUMNS})
+    series = pd.DataFrame({name: columns[name] for name in series_columns(levels)})
     n = len(fc_rows)
     if not n:
-        return series, _empty(FORECAST_COLUMNS)
+        return series, _empty(forecast_columns(levels))
     nan = np.full(h, np.nan)
     rows = [r for r, _, _ in fc_rows]
     fc_df = pd.DataFrame(
@@ -746,12 +760,13 @@ def _score(
             "step": np.tile(np.arange(1, h + 1, dtype=np.int64), n),
             "y": np.concatenate([np.asarray(t, dtype=float) for _, t, _ in fc_rows]),
             "yhat": np.concatenate([np.asarray(fc.mean, dtype=float) for _, _, fc in fc_rows]),
-            "lo": np.concatenate(
-                [nan if fc.lower is None else np.asarray(fc.lower, dtype=float) for _, _, fc in fc_rows]
-            ),
-            "hi": np.concatenate(
-                [nan if fc.upper is None else np.asarray(fc.upper, dtype=float) for _, _, fc in fc_rows]
-            ),
+            **{
+                name: np.concatenate(
+                    [fc.intervals[level][side] if level in fc.intervals else nan for *_, fc in fc_rows]
+                )
+                for level in levels
+                for side, name in enumerate(bound_columns(level))
+            },
             "dataset": [task.name] * (n * h),
             "model": [exp.model.name] * (n * h),
             "seed": np.full(n * h, exp.seed, dtype=np.int64),

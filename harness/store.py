@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import errno
+import functools
 import importlib.metadata
 import json
 import os
@@ -53,7 +54,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness.errors import StoreError, os_reason
-from harness.experiments import FAILURE_FIELDS, FORECAST_COLUMNS, SERIES_COLUMNS, Experiment, ExperimentResult
+from harness.experiments import FAILURE_FIELDS, Experiment, ExperimentResult, forecast_columns, series_columns
+from harness.metrics import DEFAULT_LEVELS
 from harness.output import remove_path, temps_under, tmp_name, writing
 from harness.runlock import RunLock
 from harness.suite import RunConfig
@@ -68,14 +70,25 @@ CHECKPOINT_FILES = (*CHECKPOINT_TABLES, "summary.json")
 #: checkpoint written before failure logs existed has none, which reads as no failures logged.
 FAILURES = "failures.jsonl"
 _ARROW_TYPES = {"object": pa.string(), "int64": pa.int64(), "float64": pa.float64()}
-#: The Parquet schemas of a checkpoint's tables and of metrics.parquet / forecasts.parquet: the
-#: row columns of :mod:`harness.experiments` (``SERIES_COLUMNS``, ``FORECAST_COLUMNS``) with fixed
-#: types, so every row group of every part has the same schema (strings: unique_id, category,
-#: status, message, dataset, model; int64: window, origin, step, seed; float64: times, metrics and
-#: values).
-SERIES_SCHEMA = pa.schema([pa.field(k, _ARROW_TYPES[v]) for k, v in SERIES_COLUMNS.items()])
-FORECAST_SCHEMA = pa.schema([pa.field(k, _ARROW_TYPES[v]) for k, v in FORECAST_COLUMNS.items()])
-TABLE_SCHEMAS = {"series.parquet": SERIES_SCHEMA, "forecasts.parquet": FORECAST_SCHEMA}
+
+
+@functools.cache
+def table_schemas(levels: tuple[float, ...] = DEFAULT_LEVELS) -> dict[str, pa.Schema]:
+    """The Parquet schemas of a checkpoint's tables (and of metrics.parquet / forecasts.parquet)
+    in a run at the interval ``levels``: the row columns of :mod:`harness.experiments`
+    (:func:`series_columns`, :func:`forecast_columns`) with fixed types, so every row group of
+    every part has the same schema (strings: unique_id, category, status, message, dataset,
+    model; int64: window, origin, step, seed; float64: times, metrics, values and bounds)."""
+    return {
+        name: pa.schema([pa.field(k, _ARROW_TYPES[v]) for k, v in columns(levels).items()])
+        for name, columns in (("series.parquet", series_columns), ("forecasts.parquet", forecast_columns))
+    }
+
+
+#: The schemas of a run at the default levels (80, 95).
+TABLE_SCHEMAS = table_schemas()
+SERIES_SCHEMA = TABLE_SCHEMAS["series.parquet"]
+FORECAST_SCHEMA = TABLE_SCHEMAS["forecasts.parquet"]
 #: Rows per row group of metrics.parquet and forecasts.parquet (the parts' small row groups are
 #: coalesced up to this size while they are copied): what the copy, and a reader going row group
 #: by row group, holds at once.
@@ -475,7 +488,7 @@ class RunStore:
     def part_writer(self, exp: Experiment) -> PartWriter:
         """A :class:`PartWriter` for this experiment's checkpoint: the sink of
         ``run_experiment(..., sink=writer)``, then ``writer.commit(result.summary)``."""
-        return PartWriter(self.part_dir(exp))
+        return PartWriter(self.part_dir(exp), exp.task.levels)
 
     def save(self, exp: Experiment, result: ExperimentResult) -> None:
         """Write the checkpoint of a result held in memory (``run_experiment`` without a sink;
@@ -486,8 +499,9 @@ class RunStore:
         shutil.rmtree(tmp, ignore_errors=True)
         with writing(final, tmp):
             tmp.mkdir(parents=True)
-            result.series.to_parquet(tmp / "series.parquet", index=False, schema=SERIES_SCHEMA)
-            result.forecasts.to_parquet(tmp / "forecasts.parquet", index=False, schema=FORECAST_SCHEMA)
+            schemas = table_schemas(exp.task.levels)
+            result.series.to_parquet(tmp / "series.parquet", index=False, schema=schemas["series.parquet"])
+            result.forecasts.to_parquet(tmp / "forecasts.parquet", index=False, schema=schemas["forecasts.parquet"])
             with open(tmp / FAILURES, "w", encoding="utf-8") as log:
                 log.writelines(failure_line(r) for r in result.failures or ())
             _install(tmp, final, result.summary)
@@ -514,8 +528,9 @@ class RunStore:
                 for p, e in zip(parts, experiments)
             ]
         )
+        schemas = table_schemas(self.config().levels)
         for name, result in (("series.parquet", "metrics.parquet"), ("forecasts.parquet", "forecasts.parquet")):
-            merge_tables([p / name for p in parts], TABLE_SCHEMAS[name], self.root / result)
+            merge_tables([p / name for p in parts], schemas[name], self.root / result)
         merge_logs([p / FAILURES for p in parts], self.root / FAILURES)
         atomic_write_frame(summaries, self.root / "experiments.csv")
         return summaries
@@ -571,7 +586,7 @@ class PartWriter:
     Nothing is kept in memory between appends. A write that fails (a full disk) removes the
     temporary folder and raises :class:`OutputError` naming the checkpoint."""
 
-    def __init__(self, final: Path) -> None:
+    def __init__(self, final: Path, levels: tuple[float, ...] = DEFAULT_LEVELS) -> None:
         self.final = Path(final)
         self.tmp = tmp_name(self.final)
         self.committed = False
@@ -580,7 +595,7 @@ class PartWriter:
         shutil.rmtree(self.tmp, ignore_errors=True)
         with self._writing():
             self.tmp.mkdir(parents=True)
-            for name, schema in TABLE_SCHEMAS.items():
+            for name, schema in table_schemas(levels).items():
                 self._writers[name] = pq.ParquetWriter(self.tmp / name, schema)
             self._log = open(self.tmp / FAILURES, "w", encoding="utf-8")
 

@@ -10,6 +10,7 @@ Example::
     datasets = ["m3-monthly", {name = "airline", horizon = 12}]
     limit = 40                  # series per dataset (deterministic sample), omit for all
     seeds = [0]
+    levels = [80, 95]           # central prediction interval levels in percent (the default)
     [protocol]
     kind = "holdout"            # or "rolling", with windows = 3, step = 6
     [models.naive2]
@@ -20,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import json
+import math
 import sys
 import tomllib
 from dataclasses import asdict, dataclass, field, replace
@@ -28,6 +30,7 @@ from typing import Any
 
 from harness.errors import DataError, OptionError, SuiteError, did_you_mean
 from harness.files import is_long_file
+from harness.metrics import DEFAULT_LEVELS, level_key
 from harness.tasks import ProtocolSpec
 
 
@@ -74,9 +77,13 @@ class RunConfig:
     seeds: list[int] = field(default_factory=lambda: [0])
     protocol: ProtocolSpec = field(default_factory=ProtocolSpec)
     limit: int | None = None
+    #: central prediction interval levels in percent, as floats in the order given
+    levels: tuple[float, ...] = DEFAULT_LEVELS
 
     def as_dict(self) -> dict:
-        return {
+        """Without ``levels`` when they are the default, so configs (and the manifests and
+        resumes that compare them) from before levels existed stay identical."""
+        out = {
             "suite": self.suite,
             "datasets": [d.as_dict() for d in self.datasets],
             "models": self.models,
@@ -84,6 +91,9 @@ class RunConfig:
             "protocol": self.protocol.as_dict(),
             "limit": self.limit,
         }
+        if self.levels != DEFAULT_LEVELS:
+            out["levels"] = list(self.levels)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> RunConfig:
@@ -94,6 +104,7 @@ class RunConfig:
             seeds=list(data["seeds"]),
             protocol=ProtocolSpec(**data["protocol"]),
             limit=data["limit"],
+            levels=tuple(float(v) for v in data.get("levels", DEFAULT_LEVELS)),
         )
 
     def canonical(self) -> str:
@@ -135,7 +146,7 @@ def load_suite(name_or_path: str) -> RunConfig:
     return parse_suite(raw, name=path.stem, where=str(path))
 
 
-_SUITE_KEYS = ("description", "datasets", "models", "seeds", "protocol", "limit")
+_SUITE_KEYS = ("description", "datasets", "models", "seeds", "protocol", "limit", "levels")
 _PROTOCOL_KEYS = ("kind", "windows", "step", "refit_global")
 _DATASET_KEYS = ("name", "limit", "horizon", "season_length", "date_format")
 
@@ -166,11 +177,12 @@ def parse_suite(raw: dict, *, name: str, where: str) -> RunConfig:
     limit = raw.get("limit")
     if limit is not None:
         limit = _positive(limit, "limit", where)
+    levels = check_levels(_list(raw.get("levels", list(DEFAULT_LEVELS)), "levels", where), f"suite {where}: levels")
     if not datasets:
         raise SuiteError(f"suite {where}: no datasets")
     if not models_raw:
         raise SuiteError(f"suite {where}: no models")
-    return RunConfig(name, datasets, {k: dict(v) for k, v in models_raw.items()}, seeds, protocol, limit)
+    return RunConfig(name, datasets, {k: dict(v) for k, v in models_raw.items()}, seeds, protocol, limit, levels)
 
 
 def _protocol(raw: Any, where: str) -> ProtocolSpec:
@@ -225,6 +237,26 @@ def _check_seeds(seeds: list[int], what: str, error: type[SuiteError | OptionErr
     repeated = sorted({s for s in seeds if seeds.count(s) > 1})
     if repeated:
         raise error(f"{what}: seed {repeated[0]} is given more than once; give each seed once")
+
+
+def check_levels(levels: list[Any], what: str, error: type[SuiteError | OptionError] = SuiteError) -> tuple[float, ...]:
+    """Interval levels as floats: at least one, each a number strictly between 0 and 100 (a 0%
+    or 100% central interval has no finite width to score), none given twice (it would be two
+    identical column pairs; levels equal to 10 significant digits count as the same)."""
+    if not levels:
+        raise error(f"{what}: give at least one level, e.g. 80,95")
+    out = []
+    for value in levels:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise error(f"{what}: a level must be a number between 0 and 100 (percent), got {value!r}")
+        if not 0 < value < 100:
+            raise error(f"{what}: a level must be strictly between 0 and 100 (percent), got {value!r}")
+        out.append(float(value))
+    keys = [level_key(v) for v in out]
+    repeated = [k for k in keys if keys.count(k) > 1]
+    if repeated:
+        raise error(f"{what}: level {repeated[0]} is given more than once; give each level once")
+    return tuple(out)
 
 
 def _positive(value: Any, key: str, where: str) -> int:
@@ -289,6 +321,7 @@ def apply_overrides(
     params: list[str] = (),
     protocol: ProtocolSpec | None = None,
     date_format: str | None = None,
+    levels: list[float] | None = None,
 ) -> RunConfig:
     """The suite with command-line choices applied. ``--models`` keeps the suite's parameters for
     models it names; ``--param`` sets one parameter of one model."""
@@ -315,6 +348,8 @@ def apply_overrides(
         config.datasets = [replace(d, date_format=date_format) if is_long_file(d.name) else d for d in config.datasets]
     if protocol is not None:
         config.protocol = protocol
+    if levels is not None:
+        config.levels = check_levels(levels, "--levels", OptionError)
     for text in params:
         model, key, value = parse_param(text)
         if model not in config.models:

@@ -14,6 +14,7 @@ import numpy as np
 
 from harness.data import Dataset, Panel
 from harness.errors import DataError
+from harness.metrics import DEFAULT_LEVELS
 
 Protocol = Literal["holdout", "rolling"]
 
@@ -58,10 +59,12 @@ class Window:
 
 @dataclass(frozen=True)
 class Task:
-    """A dataset evaluated under a protocol; its windows are the forecast origins."""
+    """A dataset evaluated under a protocol; its windows are the forecast origins. ``levels``:
+    the central prediction interval levels (percent) every model forecasts and is scored at."""
 
     dataset: Dataset
     protocol: ProtocolSpec
+    levels: tuple[float, ...] = DEFAULT_LEVELS
 
     @property
     def name(self) -> str:

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 from scipy.optimize import least_squares
 from scipy.signal import lfilter
-from scipy.special import ndtri
 
 import harness
 
@@ -87,8 +86,8 @@ class AutoArima(harness.LocalForecaster):
     7. **Forecast and interval**: statsmodels ``SARIMAX`` of the full integrated model on the
        series with the deterministic mean/drift removed, run through the Kalman filter at
        the fitted parameters; ``get_forecast`` gives the point forecasts and their variances,
-       which include the differencing, so the ``level``% normal interval widens with the
-       horizon; the mean/drift is added back.
+       which include the differencing, so the normal intervals (at each of the run's levels,
+       ``self.levels``) widen with the horizon; the mean/drift is added back.
     8. **Fallbacks**, never raising for a usable series, and never silent: an order that cannot
        be fitted (too few observations for its lags, optimiser failure, non-finite output,
        unstable roots) is skipped in the search (that is the search, not a fallback); if the
@@ -115,7 +114,7 @@ class AutoArima(harness.LocalForecaster):
     ``max_D``, ``max_order``, ``start_p`` ... ``start_Q``, ``nmodels`` as in auto.arima;
     ``seasonal`` (False: non-seasonal even if m > 1); ``alpha`` of the KPSS test;
     ``seasonal_threshold`` on the seasonal strength; ``approximation``; ``method``;
-    ``maxiter`` of the final MLE; ``level`` of the interval (percent).
+    ``maxiter`` of the final MLE. The interval levels are the run's (``levels`` of the suite).
     """
 
     name = "arima"
@@ -157,7 +156,6 @@ class AutoArima(harness.LocalForecaster):
         "css-ml", "final fit: css-ml (CSS, then exact maximum likelihood) or css (CSS estimates)", choices=_METHODS
     )
     maxiter: int = harness.param(50, "L-BFGS iterations of the final maximum-likelihood fit", ge=0)
-    level: float = harness.param(95, "prediction interval in percent", type=float, gt=0, lt=100)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -180,8 +178,7 @@ class AutoArima(harness.LocalForecaster):
         scale = float(np.max(np.abs(y)))
         if y.size == 1 or np.ptp(y) <= 1e-12 * scale:  # constant (all zero included): relative, unit-free
             self.last_model = {"kind": "constant"}
-            level = np.full(h, float(np.mean(y)))
-            return harness.Forecast(level, level.copy(), level.copy(), float(self.level))
+            return harness.Forecast.normal(np.full(h, float(np.mean(y))), np.zeros(h), self.levels)
         # Units must not matter: fit and forecast y / scale, then scale the forecast back. Every
         # step is equivariant in exact arithmetic, but the numerics are not (the Kalman filter's
         # approximate diffuse start of variance 1e6, optimiser tolerances, thresholds), so without
@@ -200,7 +197,8 @@ class AutoArima(harness.LocalForecaster):
                     fc = self._naive(y / scale, _why(exc))
         if self.last_model is not None:
             self.last_model["scale"] = scale
-        return harness.Forecast(fc.mean * scale, fc.lower * scale, fc.upper * scale, fc.level, note=fc.note)
+        intervals = {level: (lower * scale, upper * scale) for level, (lower, upper) in fc.intervals.items()}
+        return harness.Forecast(fc.mean * scale, note=fc.note, intervals=intervals)
 
     # ------------------------------------------------------------------ procedure
     def _forecast(self, y: np.ndarray) -> harness.Forecast:
@@ -270,7 +268,7 @@ class AutoArima(harness.LocalForecaster):
                     if refined is None:
                         how = " with CSS estimates (its maximum-likelihood fit was non-finite or unstable)"
                     params = refined or cand
-                fc = _sarimax_forecast(y, params, d, D, m, self.horizon, float(self.level))
+                fc = _sarimax_forecast(y, params, d, D, m, self.horizon, self.levels)
             except Exception as exc:  # try the next candidate (a time limit is not an Exception)
                 failed.append(f"{label} failed: {_why(exc)}")
                 continue
@@ -288,7 +286,7 @@ class AutoArima(harness.LocalForecaster):
             }
             if failed or how:
                 why = f" ({'; '.join(failed)})" if failed else ""
-                fc = harness.Forecast(fc.mean, fc.lower, fc.upper, fc.level, note=f"fallback: {label}{how}{why}")
+                fc = harness.Forecast(fc.mean, note=f"fallback: {label}{how}{why}", intervals=fc.intervals)
             return fc
         if not ranked:
             failed.append("no ARIMA candidate could be fitted")
@@ -409,9 +407,7 @@ class AutoArima(harness.LocalForecaster):
         sigma = float(np.sqrt(np.mean(np.diff(y) ** 2))) if y.size > 1 else 0.0
         if not np.isfinite(sigma):
             sigma = 0.0
-        z = float(ndtri(0.5 + float(self.level) / 200.0))
-        half = z * sigma * np.sqrt(np.arange(1, h + 1))
-        return harness.Forecast(mean, mean - half, mean + half, float(self.level), note=note)
+        return harness.Forecast.normal(mean, sigma * np.sqrt(np.arange(1, h + 1)), self.levels, note=note)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -745,7 +741,7 @@ def _conserve_flags() -> int:
 
 
 def _sarimax_forecast(
-    y: np.ndarray, fit: dict, d: int, D: int, m: int, h: int, level: float
+    y: np.ndarray, fit: dict, d: int, D: int, m: int, h: int, levels: tuple[float, ...]
 ) -> harness.Forecast | None:
     """Forecast the integrated model with statsmodels' Kalman filter at fixed parameters."""
     from statsmodels.tsa.statespace.sarimax import SARIMAX
@@ -780,8 +776,7 @@ def _sarimax_forecast(
     var = np.asarray(pred.var_pred_mean, dtype=float)
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var))):
         return None
-    half = float(ndtri(0.5 + level / 200.0)) * np.sqrt(np.maximum(var, 0.0))
-    return harness.Forecast(mean, mean - half, mean + half, level)
+    return harness.Forecast.normal(mean, np.sqrt(np.maximum(var, 0.0)), levels)
 
 
 @harness.hookimpl

@@ -99,13 +99,12 @@ class Theta(harness.LocalForecaster):
     reseasonalised. We pass ``deseasonalize=False`` to statsmodels because its own test
     (a Ljung-Box-like statistic) differs from the M4 one, and the benchmark must be the M4 Theta.
 
-    ``level`` (percent) asks for a central prediction interval, computed as R's
+    Central prediction intervals at the run's levels (``self.levels``), computed as R's
     ``forecast::thetaf`` does: the simple-exponential-smoothing interval around the Theta
     forecast, variance ``sigma2 * (1 + alpha**2 * (j - 1))`` at step ``j``, with ``sigma2`` the
     mean squared one-step SES residual (denominator ``n - 2``: alpha and the initial level), and
     scaled by the same seasonal indices. (statsmodels' own ``prediction_intervals`` estimates
     ``sigma2`` with an extra SARIMAX fit, which made Theta five times slower.)
-    ``level=None`` skips the interval.
 
     A constant series forecasts its constant, with an interval of width 0: that is what the
     method gives (no drift, every SES level the constant), computed directly because statsmodels
@@ -119,9 +118,6 @@ class Theta(harness.LocalForecaster):
     theta: float = harness.param(
         2.0, "SES plus (1 - 1/theta) x the linear trend's drift; 2 is the standard Theta method", ge=1
     )
-    level: float | None = harness.param(
-        95.0, "prediction interval in percent (null: point forecasts only)", gt=0, lt=100, nullable=True
-    )
 
     def fit_predict_one(self, y: np.ndarray) -> harness.Forecast:
         from statsmodels.tsa.forecasting.theta import ThetaModel
@@ -130,10 +126,7 @@ class Theta(harness.LocalForecaster):
         if y.size < 3:
             raise ValueError(f"theta needs at least 3 observations, got {y.size}")
         if np.all(y == y[0]):
-            mean = np.full(self.horizon, y[0])
-            if self.level is None:
-                return harness.Forecast(mean=mean)
-            return harness.Forecast(mean=mean, lower=mean.copy(), upper=mean.copy(), level=float(self.level))
+            return harness.Forecast.normal(np.full(self.horizon, y[0]), np.zeros(self.horizon), self.levels)
         why = unadjusted_reason(y, self.season_length)
         note = f"fallback: theta, not deseasonalised ({why})" if why else ""
         adjusted, future, _ = deseasonalize_if_seasonal(y, self.season_length, self.horizon)
@@ -142,28 +135,24 @@ class Theta(harness.LocalForecaster):
             warnings.simplefilter("ignore")
             res = ThetaModel(adjusted, period=1, deseasonalize=False).fit()
             mean = np.asarray(res.forecast(self.horizon, theta=float(self.theta)), dtype=float) * future
-            if self.level is None:
-                return harness.Forecast(mean=mean, note=note)
             alpha = float(res.params["alpha"])
-        half = _ses_interval_halfwidth(adjusted, alpha, self.horizon, float(self.level))
-        adjusted_mean = mean / future
-        lower = (adjusted_mean - half) * future
-        upper = (adjusted_mean + half) * future
-        return harness.Forecast(mean=mean, lower=lower, upper=upper, level=float(self.level), note=note)
+        # Gaussian intervals on the seasonally adjusted scale, multiplied back by the indices
+        gaussian = harness.Forecast.normal(mean / future, _ses_sd(adjusted, alpha, self.horizon), self.levels)
+        intervals = {level: (lo * future, hi * future) for level, (lo, hi) in gaussian.intervals.items()}
+        return harness.Forecast(mean=mean, note=note, intervals=intervals)
 
 
-def _ses_interval_halfwidth(y: np.ndarray, alpha: float, horizon: int, level: float) -> np.ndarray:
-    """Half-width of the SES prediction interval (Hyndman et al. 2008, ETS(A,N,N)):
-    ``z * sqrt(sigma2 * (1 + alpha**2 * (j - 1)))`` for steps ``j = 1..horizon``."""
+def _ses_sd(y: np.ndarray, alpha: float, horizon: int) -> np.ndarray:
+    """Standard deviation of the SES forecast error (Hyndman et al. 2008, ETS(A,N,N)):
+    ``sqrt(sigma2 * (1 + alpha**2 * (j - 1)))`` for steps ``j = 1..horizon``."""
     from scipy.signal import lfilter
-    from scipy.stats import norm
 
     # level l_t = alpha*y_t + (1-alpha)*l_{t-1}, l_0 = y_0; one-step errors e_t = y_t - l_{t-1}
     levels = lfilter([alpha], [1.0, alpha - 1.0], y[1:], zi=[(1.0 - alpha) * y[0]])[0]
     errors = y[1:] - np.r_[y[0], levels[:-1]]
     sigma2 = float(np.sum(errors**2) / max(errors.size - 1, 1))
     steps = np.arange(horizon)
-    return norm.ppf(0.5 + level / 200.0) * np.sqrt(sigma2 * (1.0 + alpha**2 * steps))
+    return np.sqrt(sigma2 * (1.0 + alpha**2 * steps))
 
 
 MODELS: tuple[type[harness.LocalForecaster], ...] = (Naive, SeasonalNaive, Naive2, Theta, Mean)

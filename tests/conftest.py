@@ -109,9 +109,14 @@ def split(panel: harness.Panel) -> tuple[harness.Panel, np.ndarray]:
 
 def stacked(forecasts, panel: harness.Panel) -> np.ndarray:
     """A global model's forecasts keyed by unique_id as an array ``(n_series, horizon)`` in panel
-    order; the keys must be exactly the panel's ids."""
+    order (the point forecasts of :class:`harness.Forecast` values); the keys must be exactly the
+    panel's ids."""
     assert list(forecasts) == list(panel.ids)
-    return np.vstack([np.asarray(forecasts[uid], dtype=float) for uid in panel.ids])
+
+    def mean(fc):
+        return fc.mean if isinstance(fc, harness.Forecast) else fc
+
+    return np.vstack([np.asarray(mean(forecasts[uid]), dtype=float) for uid in panel.ids])
 
 
 def invoke(args: list[str], env: dict[str, str] | None = None):

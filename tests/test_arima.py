@@ -50,8 +50,11 @@ def test_fixed_arma11_matches_theoretical_forecast():
     assert abs(params["ar"][0] - 0.5) < 0.12 and abs(params["ma"][0] - 0.4) < 0.12
     best = optimal_arma11_forecast(y, 0.5, 0.4, 8)
     assert np.max(np.abs(fc.mean - best)) < 0.3
-    # the one-step interval is about +-1.96 innovation sd
-    assert 1.6 < (fc.upper[0] - fc.lower[0]) / 2 < 2.4
+    # the one-step 95% interval is about +-1.96 innovation sd, the 80% one +-1.28
+    lower, upper = fc.intervals[95.0]
+    assert 1.6 < (upper[0] - lower[0]) / 2 < 2.4
+    lower, upper = fc.intervals[80.0]
+    assert 1.05 < (upper[0] - lower[0]) / 2 < 1.55
 
 
 def test_auto_picks_d1_on_random_walk_and_d0_on_ar1():
@@ -101,11 +104,17 @@ def test_auto_picks_seasonal_differencing_on_seasonal_series():
 
 def test_intervals_contain_forecast_and_widen():
     y = np.cumsum(np.random.default_rng(6).standard_normal(120)) + 20
-    fc = AutoArima(horizon=12, season_length=1, level=80).fit_predict_one(y)
-    assert fc.level == 80
-    assert np.all(fc.lower <= fc.mean) and np.all(fc.mean <= fc.upper)
-    width = fc.upper - fc.lower
+    fc = AutoArima(horizon=12, season_length=1, levels=(80.0,)).fit_predict_one(y)
+    assert list(fc.intervals) == [80.0]
+    lower, upper = fc.intervals[80.0]
+    assert np.all(lower <= fc.mean) and np.all(fc.mean <= upper)
+    width = upper - lower
     assert np.all(np.diff(width) >= -1e-9) and width[-1] > width[0]
+    both = AutoArima(horizon=12, season_length=1).fit_predict_one(y)  # the default levels, 80 and 95
+    assert list(both.intervals) == [80.0, 95.0]
+    np.testing.assert_allclose(both.intervals[80.0], fc.intervals[80.0])
+    (lo80, hi80), (lo95, hi95) = both.intervals[80.0], both.intervals[95.0]
+    assert np.all(lo95 < lo80) and np.all(hi80 < hi95)  # 95 contains 80
 
 
 def test_fixed_seasonal_airline_model():
@@ -116,7 +125,8 @@ def test_fixed_seasonal_airline_model():
     fc = model.fit_predict_one(y)
     assert model.last_model["seasonal_order"] == (0, 1, 1, 12)
     assert fc.mean.shape == (18,) and np.all(np.isfinite(fc.mean))
-    assert np.all(fc.lower < fc.upper)
+    for lower, upper in fc.intervals.values():
+        assert np.all(lower < upper)
 
 
 @pytest.mark.parametrize(
@@ -137,10 +147,12 @@ def test_fixed_seasonal_airline_model():
 )
 def test_short_constant_and_awkward_series_give_finite_forecasts(y, m):
     fc = AutoArima(horizon=7, season_length=m).fit_predict_one(y)
-    for arr in (fc.mean, fc.lower, fc.upper):
-        assert arr.shape == (7,)
-        assert np.all(np.isfinite(arr))
-    assert np.all(fc.lower <= fc.mean + 1e-9) and np.all(fc.mean <= fc.upper + 1e-9)
+    assert list(fc.intervals) == [80.0, 95.0]
+    for lower, upper in fc.intervals.values():
+        for arr in (fc.mean, lower, upper):
+            assert arr.shape == (7,)
+            assert np.all(np.isfinite(arr))
+        assert np.all(lower <= fc.mean + 1e-9) and np.all(fc.mean <= upper + 1e-9)
 
 
 def test_constant_series_forecasts_the_constant():
@@ -162,7 +174,8 @@ def test_optimizer_failure_falls_back_to_naive_with_a_note(monkeypatch):
     assert model.last_model["kind"] == "naive"
     assert fc.note.startswith("fallback: naive (") and "optimiser failed" in fc.note, fc.note
     np.testing.assert_allclose(fc.mean, y[-1])
-    assert np.all(np.isfinite(fc.lower)) and np.all(np.diff(fc.upper - fc.lower) > 0)
+    for lower, upper in fc.intervals.values():
+        assert np.all(np.isfinite(lower)) and np.all(np.diff(upper - lower) > 0)
 
 
 def test_unknown_or_bad_parameters_raise_model_error():
@@ -182,7 +195,8 @@ def test_parameters_are_attributes_and_defaults_complete():
     model = AutoArima(horizon=6, season_length=1, order=(1, 0, 0), ic="bic")
     assert model.order == (1, 0, 0) and model.ic == "bic" and model.max_p == 5
     assert AutoArima.name == "arima" and AutoArima.scope == "local"
-    assert {"order", "seasonal_order", "ic", "stepwise", "level", "max_p", "max_Q"} <= set(AutoArima.defaults)
+    assert {"order", "seasonal_order", "ic", "stepwise", "max_p", "max_Q"} <= set(AutoArima.defaults)
+    assert "level" not in AutoArima.defaults  # the run's levels, not a parameter
 
 
 def test_register_models_hook_and_panel_interface():

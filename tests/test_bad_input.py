@@ -433,6 +433,16 @@ CASES: list[Case] = [
     option("seed-too-large", "got 99999999999999999999", "--seeds", "99999999999999999999"),
     option("seeds-duplicate", "--seeds: seed 0 is given more than once; give each seed once", "--seeds", "0,0"),
     option("seeds-duplicate-later", "--seeds: seed 2 is given more than once", "--seeds", "2,1,2"),
+    option("levels-not-numbers", "levels must be numbers (percent), got '80,high'", "--levels", "80,high"),
+    option("levels-empty", "expected a comma-separated list", "--levels", ","),
+    option(
+        "levels-100", "--levels: a level must be strictly between 0 and 100 (percent), got 100.0", "--levels", "80,100"
+    ),
+    option("levels-0", "--levels: a level must be strictly between 0 and 100 (percent), got 0.0", "--levels", "0"),
+    option("levels-nan", "--levels: a level must be a number between 0 and 100 (percent), got nan", "--levels", "nan"),
+    option(
+        "levels-duplicate", "--levels: level 95 is given more than once; give each level once", "--levels", "95,80,95.0"
+    ),
     option("workers-0", "--workers must be a positive integer, got 0", "--workers", "0"),
     option("windows-0", "'--windows': 0 is not in the range x>=1", "--windows", "0"),
     option("windows-negative", "'--windows': -2 is not in the range x>=1", "--protocol", "rolling", "--windows", "-2"),
@@ -482,11 +492,11 @@ CASES: list[Case] = [
     option("param-nan", "model theta: theta must be finite, got nan", "--models", "theta", "-p", "theta.theta=NaN"),
     option(
         "param-string-for-number",
-        "model theta: level must be a number in (0, 100) or null, got 'half'",
+        "model theta: theta must be a number >= 1, got 'half'",
         "--models",
         "theta",
         "-p",
-        "theta.level=half",
+        "theta.theta=half",
     ),
     option(
         "param-bool-for-integer",
@@ -517,7 +527,12 @@ CASES: list[Case] = [
     ),
     # issue 17: NaN/inf in any float parameter, nullable ones included
     option(
-        "param-nan-nullable", "model theta: level must be finite, got nan", "--models", "theta", "-p", "theta.level=NaN"
+        "param-nan-nullable",
+        "model rnn-numpy: input_seasons must be finite, got nan",
+        "--models",
+        "rnn-numpy",
+        "-p",
+        "rnn-numpy.input_seasons=NaN",
     ),
     option(
         "param-infinite-lr",
@@ -559,6 +574,23 @@ CASES: list[Case] = [
     suite("seeds-not-a-list", 'datasets = ["airline"]\nseeds = 3\n[models.naive]\n', "seeds must be a list"),
     suite("seed-negative", 'datasets = ["airline"]\nseeds = [-4]\n[models.naive]\n', "got -4"),
     suite("limit-0", 'datasets = ["airline"]\nlimit = 0\n[models.naive]\n', "limit must be a positive integer, got 0"),
+    suite("levels-not-a-list", 'datasets = ["airline"]\nlevels = 95\n[models.naive]\n', "levels must be a list"),
+    suite("levels-empty", 'datasets = ["airline"]\nlevels = []\n[models.naive]\n', "levels: give at least one level"),
+    suite(
+        "levels-string",
+        'datasets = ["airline"]\nlevels = ["95"]\n[models.naive]\n',
+        "levels: a level must be a number between 0 and 100 (percent), got '95'",
+    ),
+    suite(
+        "levels-above-100",
+        'datasets = ["airline"]\nlevels = [80, 150]\n[models.naive]\n',
+        "levels: a level must be strictly between 0 and 100 (percent), got 150",
+    ),
+    suite(
+        "levels-duplicate",
+        'datasets = ["airline"]\nlevels = [80, 80.0]\n[models.naive]\n',
+        "levels: level 80 is given more than once",
+    ),
     suite(
         "unknown-protocol",
         'datasets = ["airline"]\n[protocol]\nkind = "sideways"\n[models.naive]\n',

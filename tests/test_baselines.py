@@ -42,8 +42,10 @@ def m3_naive2_smape(part: str) -> float:
 def test_models_take_harness_parameters():
     model = Naive2(horizon=18, season_length=12, seed=0)
     assert (model.horizon, model.season_length, model.seed) == (18, 12, 0)
-    theta = Theta(horizon=3, theta=3.0, level=None)
-    assert theta.theta == 3.0 and theta.level is None
+    theta = Theta(horizon=3, theta=3.0, levels=(50.0,))
+    assert theta.theta == 3.0 and theta.levels == (50.0,)
+    with pytest.raises(harness.ModelError, match="unknown parameter 'level'"):
+        Theta(horizon=3, level=95)  # the run's levels, not a parameter of the model
     with pytest.raises(harness.ModelError, match="unknown parameter"):
         Naive(horizon=3, alpha=0.5)
     with pytest.raises(harness.ModelError, match="theta must be"):
@@ -100,9 +102,9 @@ def test_naive2_non_positive_series_is_naive():
 
 def test_theta_on_linear_trend_is_half_the_drift():
     # SES tracks a straight line with alpha -> 1, so Theta (theta=2) adds half the slope per step
-    fc = Theta(horizon=3, season_length=1, level=None).fit_predict_one(np.arange(1.0, 21.0))
+    fc = Theta(horizon=3, season_length=1, levels=()).fit_predict_one(np.arange(1.0, 21.0))
     np.testing.assert_allclose(fc.mean, [20.5, 21.0, 21.5], atol=1e-3)
-    assert fc.lower is None and fc.level is None
+    assert fc.intervals == {}  # no levels, no intervals
 
 
 def test_theta_matches_statsmodels_without_seasonality():
@@ -110,7 +112,7 @@ def test_theta_matches_statsmodels_without_seasonality():
 
     rng = np.random.default_rng(1)
     y = 50 + np.cumsum(rng.normal(0.3, 1.0, 60))
-    fc = Theta(horizon=5, season_length=1, level=80.0).fit_predict_one(y)
+    fc = Theta(horizon=5, season_length=1).fit_predict_one(y)  # the default levels, 80 and 95
     res = ThetaModel(y, period=1, deseasonalize=False).fit()
     np.testing.assert_allclose(fc.mean, res.forecast(5))
     # SES interval as R's thetaf: sigma2 from one-step errors (n - 2 dof), widening with alpha
@@ -120,18 +122,22 @@ def test_theta_matches_statsmodels_without_seasonality():
         errors.append(value - level)
         level = alpha * value + (1 - alpha) * level
     sigma2 = np.sum(np.square(errors)) / (len(y) - 2)
-    half = 1.2815515655446004 * np.sqrt(sigma2 * (1 + alpha**2 * np.arange(5)))
-    np.testing.assert_allclose(fc.lower, fc.mean - half)
-    np.testing.assert_allclose(fc.upper, fc.mean + half)
-    assert fc.level == 80.0
+    sd = np.sqrt(sigma2 * (1 + alpha**2 * np.arange(5)))
+    assert list(fc.intervals) == [80.0, 95.0]
+    for level, z in ((80.0, 1.2815515655446004), (95.0, 1.959963984540054)):
+        lower, upper = fc.intervals[level]
+        np.testing.assert_allclose(lower, fc.mean - z * sd)
+        np.testing.assert_allclose(upper, fc.mean + z * sd)
 
 
 def test_theta_reseasonalises_with_m4_indices():
     rng = np.random.default_rng(2)
     y = periodic(48) * (1 + 0.01 * rng.standard_normal(48)) + np.arange(48.0)
-    fc = Theta(horizon=8, season_length=4, level=None).fit_predict_one(y)
+    fc = Theta(horizon=8, season_length=4).fit_predict_one(y)
     adjusted, future, seasonal = S.deseasonalize_if_seasonal(y, 4, 8)
-    assert seasonal and fc.lower is None
+    assert seasonal
+    for lower, upper in fc.intervals.values():  # the adjusted interval, multiplied by the indices
+        np.testing.assert_allclose((fc.mean - lower) / future, (upper - fc.mean) / future)
     from statsmodels.tsa.forecasting.theta import ThetaModel
 
     plain = np.asarray(ThetaModel(adjusted, period=1, deseasonalize=False).fit().forecast(8))

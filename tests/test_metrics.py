@@ -8,7 +8,20 @@ import warnings
 import numpy as np
 import pytest
 
-from harness.metrics import coverage, mae, mase, mase_scale, msis, owa, rmse, series_scores, smape
+from harness.metrics import (
+    SCORE_NAMES,
+    coverage,
+    mae,
+    mase,
+    mase_scale,
+    msis,
+    owa,
+    rmse,
+    score_names,
+    series_scores,
+    smape,
+    winkler,
+)
 
 
 def test_smape_hand_computed():
@@ -114,16 +127,26 @@ def test_series_scores_keys_and_nans():
     insample = np.arange(1.0, 13.0)
     y, f = [13.0, 14.0], [12.0, 12.0]
     s = series_scores(y, f, insample, 1)
-    assert set(s) == {"smape", "mase", "rmse", "mae", "coverage", "msis"}
+    assert list(s) == list(SCORE_NAMES)
+    assert set(s) == {
+        *("smape", "mase", "rmse", "mae", "coverage_80", "coverage_95", "winkler_80", "winkler_95"),
+        *("msis", "wql", "scrps"),
+    }
     assert s["mae"] == pytest.approx(1.5)
     assert s["mase"] == pytest.approx(1.5)  # scale 1
     assert s["rmse"] == pytest.approx(math.sqrt(2.5))
     assert s["smape"] == pytest.approx(smape(y, f))
-    assert math.isnan(s["coverage"]) and math.isnan(s["msis"])
+    assert all(math.isnan(s[k]) for k in SCORE_NAMES[4:])  # no interval: no interval score
 
-    s = series_scores(y, f, insample, 1, lower=[12.0, 12.0], upper=[13.0, 13.0], level=90)
-    assert s["coverage"] == pytest.approx(0.5)
-    assert s["msis"] == pytest.approx(msis(y, [12.0, 12.0], [13.0, 13.0], insample, 1, 90))
-    # an interval without a level still gets coverage, not MSIS
-    s = series_scores(y, f, insample, 1, lower=[12.0, 12.0], upper=[13.0, 13.0])
-    assert s["coverage"] == pytest.approx(0.5) and math.isnan(s["msis"])
+    lo, hi = [12.0, 12.0], [13.0, 13.0]
+    s = series_scores(y, f, insample, 1, {95.0: (lo, hi)})
+    assert s["coverage_95"] == pytest.approx(0.5)
+    assert s["msis"] == pytest.approx(msis(y, lo, hi, insample, 1, 95))
+    assert s["winkler_95"] == pytest.approx(winkler(y, lo, hi, 95))
+    # only 95: no 80 scores, and no quantile scores (they need every level of the run)
+    assert math.isnan(s["coverage_80"]) and math.isnan(s["wql"]) and math.isnan(s["scrps"])
+    # MSIS is the M4 one: at 95 only; an interval at 90 in a run at 90 gets coverage, not MSIS
+    s = series_scores(y, f, insample, 1, {90: (lo, hi)}, levels=(90.0,))
+    assert list(s) == list(score_names((90.0,)))
+    assert s["coverage_90"] == pytest.approx(0.5) and math.isnan(s["msis"])
+    assert not math.isnan(s["wql"])

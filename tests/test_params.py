@@ -263,7 +263,7 @@ def test_an_empty_legacy_dict_is_not_warned_about():
 
 def test_resolve_params_validates_suite_and_command_line_values(registry):
     theta = registry.model("theta")
-    assert theta.resolve_params({"theta": 3}) == {"theta": 3, "level": 95.0}
+    assert theta.resolve_params({"theta": 3}) == {"theta": 3}
     with pytest.raises(harness.ModelError, match="^model theta: theta must be finite, got nan$"):
         theta.resolve_params({"theta": float("nan")})
     with pytest.raises(harness.ModelError, match="^model theta: theta must be a number >= 1, got 0.5$"):
@@ -340,13 +340,13 @@ def test_models_name_describes_one_model_and_its_parameters(monkeypatch):
     assert "  plugin  plugins.baselines" in lines and "  device  cpu" in lines
     assert any(line.startswith("  scope   local") for line in lines)
     rows = table(result.output)
-    assert list(rows) == ["theta", "level"]
-    assert rows["level"] == {
-        "parameter": "level",
-        "type": "float|null",
-        "default": "95.0",
-        "bounds": "in (0, 100)",
-        "description": "prediction interval in percent (null: point forecasts only)",
+    assert list(rows) == ["theta"]
+    assert rows["theta"] == {
+        "parameter": "theta",
+        "type": "float",
+        "default": "2.0",
+        "bounds": ">= 1",
+        "description": "SES plus (1 - 1/theta) x the linear trend's drift; 2 is the standard Theta method",
     }
     arima = table(invoke(["models", "arima"]).output)
     assert list(arima) == list(load_registry().model("arima").cls.parameters)

@@ -72,7 +72,8 @@ def test_the_example_models_run_on_the_example_dataset(guide_plugins, tmp_path):
     linear = metrics[metrics["model"] == "guide-linear"]["smape"].mean()
     assert linear < 1.0, linear
     drift = metrics[metrics["model"] == "guide-drift"]
-    assert drift["coverage"].notna().all()  # its Forecast carries an interval
+    assert drift["coverage_80"].notna().all() and drift["coverage_95"].notna().all()  # it gives both levels
+    assert drift["wql"].notna().all()
 
 
 def test_the_guide_test_blocks_pass(guide_plugins, monkeypatch):

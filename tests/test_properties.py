@@ -386,8 +386,10 @@ def test_series_scores_never_raises_on_finite_input(h, n, m, intervals, level, d
     lower, upper = (draw("lower", h), draw("upper", h)) if intervals else (None, None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # overflow near the largest floats warns; it must not raise
-        scores = metrics.series_scores(y, f, x, m, lower, upper, level)
-    assert list(scores) == list(metrics.SCORE_NAMES)
+        levels = (level,) if level is not None else metrics.DEFAULT_LEVELS
+        given = {levels[0]: (lower, upper)} if intervals else None
+        scores = metrics.series_scores(y, f, x, m, given, levels)
+    assert list(scores) == list(metrics.score_names(levels))
     assert all(isinstance(v, float) for v in scores.values())
-    assert math.isnan(scores["coverage"]) != intervals
+    assert math.isnan(scores[f"coverage_{metrics.level_key(levels[0])}"]) != intervals
     assert 0.0 <= scores["mae"] or math.isnan(scores["mae"])

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from harness import claims, runner, steps, store
+from harness import claims, experiments, runner, steps, store
 from tests.conftest import invoke, plan_of
 
 
@@ -33,8 +33,13 @@ SERIES_DTYPES = {
     "mase": "float64",
     "rmse": "float64",
     "mae": "float64",
-    "coverage": "float64",
+    "coverage_80": "float64",
+    "coverage_95": "float64",
+    "winkler_80": "float64",
+    "winkler_95": "float64",
     "msis": "float64",
+    "wql": "float64",
+    "scrps": "float64",
     "dataset": "object",
     "model": "object",
     "seed": "int64",
@@ -46,8 +51,10 @@ FORECAST_DTYPES = {
     "step": "int64",
     "y": "float64",
     "yhat": "float64",
-    "lo": "float64",
-    "hi": "float64",
+    "lo_80": "float64",
+    "hi_80": "float64",
+    "lo_95": "float64",
+    "hi_95": "float64",
     "dataset": "object",
     "model": "object",
     "seed": "int64",
@@ -185,8 +192,8 @@ def test_step_errors_by_row_group_match_step_errors(tmp_path):
                                 "step": t + 1,
                                 "y": y[t],
                                 "yhat": y[t] + rng.normal(0, 1 + (model == "naive")),
-                                "lo": np.nan,
-                                "hi": np.nan,
+                                "lo_95": np.nan,
+                                "hi_95": np.nan,
                                 "dataset": dataset,
                                 "model": model,
                                 "seed": seed,
@@ -219,16 +226,16 @@ def test_part_writer_commits_whole_or_leaves_nothing(tmp_path):
     series = pd.DataFrame(
         {
             k: pd.Series([1] if v == "int64" else [1.0] if v == "float64" else ["x"], dtype=v)
-            for k, v in runner.SERIES_COLUMNS.items()
+            for k, v in experiments.SERIES_COLUMNS.items()
         }
     )
     with store.PartWriter(final) as writer:
-        writer.append(series, runner._empty(runner.FORECAST_COLUMNS))  # a chunk that failed everywhere
-        writer.append(series, runner._empty(runner.FORECAST_COLUMNS))
+        writer.append(series, runner._empty(experiments.FORECAST_COLUMNS))  # a chunk that failed everywhere
+        writer.append(series, runner._empty(experiments.FORECAST_COLUMNS))
         assert not final.exists()
     assert not final.exists() and not list((tmp_path / "parts").iterdir())  # not committed: aborted
     with store.PartWriter(final) as writer:
-        writer.append(series, runner._empty(runner.FORECAST_COLUMNS))
+        writer.append(series, runner._empty(experiments.FORECAST_COLUMNS))
         writer.commit({"config_id": "c"})
     assert sorted(p.name for p in final.iterdir()) == [
         "failures.jsonl",
