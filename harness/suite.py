@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError, OptionError, SuiteError, did_you_mean
-from harness.files import is_data_file
 from harness.tasks import ProtocolSpec
 
 
@@ -234,6 +233,14 @@ def _positive(value: Any, key: str, where: str) -> int:
     return value
 
 
+def _is_data_file(name: str) -> bool:
+    """:func:`harness.files.is_data_file`, imported on first use: harness.files imports pandas
+    (~0.2 s), which ``rnnbench --help`` and ``rnnbench models`` (they import this module) never use."""
+    from harness.files import is_data_file
+
+    return is_data_file(name)
+
+
 def _dataset_choice(item: Any, where: str) -> DatasetChoice:
     if isinstance(item, str):
         return DatasetChoice(item)
@@ -242,7 +249,7 @@ def _dataset_choice(item: Any, where: str) -> DatasetChoice:
         date_format = item.get("date_format")
         if date_format is not None:
             _check_date_format(date_format, f"suite {where}: dataset {item['name']}: date_format")
-            if not is_data_file(item["name"]):
+            if not _is_data_file(item["name"]):
                 raise SuiteError(
                     f"suite {where}: dataset {item['name']}: date_format applies to data files (.csv, .parquet), "
                     "not to registered datasets"
@@ -310,9 +317,9 @@ def apply_overrides(
         config.datasets = [replace(d, horizon=horizon) for d in config.datasets]
     if date_format is not None:
         _check_date_format(date_format, "--date-format")
-        if not any(is_data_file(d.name) for d in config.datasets):
+        if not any(_is_data_file(d.name) for d in config.datasets):
             raise OptionError("--date-format applies to data files given by path (.csv, .parquet); this run has none")
-        config.datasets = [replace(d, date_format=date_format) if is_data_file(d.name) else d for d in config.datasets]
+        config.datasets = [replace(d, date_format=date_format) if _is_data_file(d.name) else d for d in config.datasets]
     if protocol is not None:
         config.protocol = protocol
     for text in params:

@@ -12,9 +12,6 @@ import warnings
 from typing import Any
 
 import numpy as np
-from scipy.optimize import least_squares
-from scipy.signal import lfilter
-from scipy.special import ndtri
 
 import harness
 
@@ -409,6 +406,8 @@ class AutoArima(harness.LocalForecaster):
         sigma = float(np.sqrt(np.mean(np.diff(y) ** 2))) if y.size > 1 else 0.0
         if not np.isfinite(sigma):
             sigma = 0.0
+        from scipy.special import ndtri  # loaded when the model is built (_import_statsmodels)
+
         z = float(ndtri(0.5 + float(self.level) / 200.0))
         half = z * sigma * np.sqrt(np.arange(1, h + 1))
         return harness.Forecast(mean, mean - half, mean + half, float(self.level), note=note)
@@ -416,10 +415,13 @@ class AutoArima(harness.LocalForecaster):
 
 # ---------------------------------------------------------------------- helpers
 def _import_statsmodels() -> None:
-    """Import what a fit uses from statsmodels (~1 s, once per process) when the model is built,
+    """Import what a fit uses from scipy and statsmodels (~1 s, once per process) when the model is built,
     outside any time limit: an import interrupted half-way by the harness's time limit leaves a
     half-initialised module (``patsy``) behind, and every later fit of that process failed on it
     and fell back to naive. Not at plugin load, so commands that never fit arima stay fast."""
+    import scipy.optimize  # noqa: F401  (the fits' least squares and filters, ~0.3 s)
+    import scipy.signal  # noqa: F401
+    import scipy.special  # noqa: F401
     import statsmodels.base.covtype  # noqa: F401  (imported by the first fit otherwise)
     import statsmodels.tsa.seasonal  # noqa: F401
     import statsmodels.tsa.statespace.kalman_filter  # noqa: F401
@@ -566,6 +568,10 @@ class _Search:
 
     # -- conditional sum of squares on the standardised differenced series
     def _css(self, p: int, q: int, P: int, Q: int, const: bool) -> dict | None:
+        # scipy (~0.3 s): loaded when the model is built (_import_statsmodels), not at plugin load
+        from scipy.optimize import least_squares
+        from scipy.signal import lfilter
+
         m, z = self.m, self.z
         ncond = p + m * P
         k = p + q + P + Q + int(const)
@@ -780,6 +786,8 @@ def _sarimax_forecast(
     var = np.asarray(pred.var_pred_mean, dtype=float)
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var))):
         return None
+    from scipy.special import ndtri  # loaded when the model is built (_import_statsmodels)
+
     half = float(ndtri(0.5 + level / 200.0)) * np.sqrt(np.maximum(var, 0.0))
     return harness.Forecast(mean, mean - half, mean + half, level)
 
