@@ -156,7 +156,9 @@ def test_load_run_of_what_is_not_a_finished_run_is_bad_input(api_run, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(api_run[0].path, copy)
     (copy / "accuracy.csv").unlink()
-    with pytest.raises(harness.StoreError, match=f"has no report \\(accuracy.csv\\); build it with: rnnbench report {copy}"):
+    with pytest.raises(
+        harness.StoreError, match=f"has no report \\(accuracy.csv\\); build it with: rnnbench report {copy}"
+    ):
         harness.load_run(copy)
     (copy / "metrics.parquet").unlink()
     with pytest.raises(harness.StoreError, match="has no finished results; finish it with: rnnbench run --resume"):
