@@ -10,6 +10,7 @@ work had started (a full disk: one line naming the path; a run prints its ``--re
 
 from __future__ import annotations
 
+import gc
 import sys
 import warnings
 from pathlib import Path
@@ -573,4 +574,10 @@ def list_plugins(ctx: click.Context) -> None:
 
 
 def main() -> None:
-    cli(prog_name="rnnbench")
+    try:
+        cli(prog_name="rnnbench")
+    finally:
+        # The command's process ends here: at shutdown the interpreter would garbage-collect every
+        # object pandas, scipy and matplotlib made (~0.3 s CPU of a ~2.5 s small run, measured);
+        # frozen objects are skipped and the OS frees them. Every result is written and closed by now.
+        gc.freeze()
