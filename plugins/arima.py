@@ -428,6 +428,14 @@ def _import_statsmodels() -> None:
     import statsmodels.tsa.statespace.sarimax  # noqa: F401
 
 
+def least_squares(*args: Any, **kwargs: Any) -> Any:
+    """``scipy.optimize.least_squares``, imported on first use (loaded when the model is built,
+    by :func:`_import_statsmodels`): scipy costs ~0.3 s, which loading the plugin must not."""
+    from scipy.optimize import least_squares as solve
+
+    return solve(*args, **kwargs)
+
+
 def _why(exc: Exception) -> str:
     """An exception as a short, one-line reason."""
     text = " ".join(str(exc).split())
@@ -568,9 +576,7 @@ class _Search:
 
     # -- conditional sum of squares on the standardised differenced series
     def _css(self, p: int, q: int, P: int, Q: int, const: bool) -> dict | None:
-        # scipy (~0.3 s): loaded when the model is built (_import_statsmodels), not at plugin load
-        from scipy.optimize import least_squares
-        from scipy.signal import lfilter
+        from scipy.signal import lfilter  # loaded when the model is built (_import_statsmodels)
 
         m, z = self.m, self.z
         ncond = p + m * P
