@@ -204,3 +204,20 @@ def test_the_public_face_is_lazy_but_complete():
     assert harness.run.__module__ == "harness.api" and harness.Run.__name__ == "Run"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         harness.nope  # noqa: B018
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt(), OSError(28, "No space left on device")])
+def test_a_run_stopped_part_way_raises_what_stopped_it(stop, tmp_path, monkeypatch, capsys):
+    """The command turns Ctrl-C or an OS error mid-run into an exit code (130, 74); the API
+    raises it again, after the same cleanup and the line giving the resume command."""
+    import harness.execute
+
+    def stopped(*args, **kwargs):
+        raise stop
+
+    monkeypatch.setattr(harness.execute, "_run", stopped)
+    out = tmp_path / "run"
+    with pytest.raises(type(stop)):
+        harness.run("naive", "airline", executor="serial", out=out)
+    assert f"resume with: rnnbench run --resume {out}" in capsys.readouterr().err
+    assert (out / "manifest.json").is_file()  # the run exists and can be resumed
