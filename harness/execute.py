@@ -29,7 +29,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 import pandas as pd
@@ -54,6 +54,13 @@ from harness.runner import plan, resolve_datasets, run_experiment, work_units
 from harness.store import RunStore, check_output_dir, default_run_dir, remove_own_temps
 from harness.suite import DEFAULT_SUITE, RunConfig, apply_overrides, is_builtin_suite, load_suite, parse_param
 from harness.tasks import ProtocolSpec
+
+
+class Outcome(NamedTuple):
+    """How a run ended: the command's exit code (0, or 1 when some series failed) and its folder."""
+
+    code: int
+    root: Path
 
 
 class SkippedModelsWarning(UserWarning):
@@ -127,10 +134,13 @@ def execute(
     argv: list[str],
     after_run: Callable[[RunStore], None] | None = None,
     resume_command: str = "rnnbench run --resume",
-) -> int:
+    reraise: bool = False,
+) -> Outcome:
     """Run (or resume) a suite; return the exit code (0 all ok, 1 something failed, 74 stopped
     by an output that could not be written, 130 interrupted; the last two print
-    ``resume_command RUN_DIR``, which finishes the run).
+    ``resume_command RUN_DIR``, which finishes the run) and the run directory. With
+    ``reraise`` (the Python API), the error or ``KeyboardInterrupt`` that stopped the run is
+    raised again after that cleanup and line, instead of becoming an exit code.
 
     ``after_run(store)`` runs once the results are written and before the report is built, so a
     study can add its own tables (``studies/<kind>/``) to the run's report."""
@@ -156,9 +166,12 @@ def execute(
         store = RunStore.create(root, config, {d.name: d.fingerprint() for d in datasets}, plugins, argv)
     with store.lock():
         try:
-            return _run(store, experiments, datasets, run, after_run)
+            return Outcome(_run(store, experiments, datasets, run, after_run), store.root)
         except (OSError, KeyboardInterrupt) as exc:
-            return _stopped(store, exc, resume_command)
+            code = _stopped(store, exc, resume_command)
+            if reraise:
+                raise
+            return Outcome(code, store.root)
 
 
 def _stopped(store: RunStore, exc: BaseException, resume_command: str) -> int:

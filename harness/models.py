@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import abc
 import statistics
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from harness.data import Panel
 from harness.errors import ModelError
@@ -350,7 +350,10 @@ def forecasts_by_series(out: Any, panel: Panel, horizon: int, model: str) -> Spl
     problem when the output as a whole cannot be trusted (an id not in the panel, one given
     twice, a square array, a wrong shape or count)."""
     n = len(panel)
-    if isinstance(out, (Mapping, pd.Series)):
+    # pandas only if it is loaded: an output cannot be a Series otherwise, and importing pandas
+    # here would cost every process that loads a model ~0.2 s (see harness/__init__.py)
+    pd = sys.modules.get("pandas")
+    if isinstance(out, Mapping) or (pd is not None and isinstance(out, pd.Series)):
         index = {uid: i for i, uid in enumerate(panel.ids)}
         got: dict[int, Any] = {}
         for key, value in out.items():

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError, OptionError, SuiteError, did_you_mean
-from harness.files import is_long_file
 from harness.metrics import DEFAULT_LEVELS, level_key
 from harness.tasks import ProtocolSpec
 
@@ -266,6 +265,14 @@ def _positive(value: Any, key: str, where: str) -> int:
     return value
 
 
+def _is_long_file(name: str) -> bool:
+    """:func:`harness.files.is_long_file`, imported on first use: harness.files imports pandas
+    (~0.2 s), which ``rnnbench --help`` and ``rnnbench models`` (they import this module) never use."""
+    from harness.files import is_long_file
+
+    return is_long_file(name)
+
+
 def _dataset_choice(item: Any, where: str) -> DatasetChoice:
     if isinstance(item, str):
         return DatasetChoice(item)
@@ -274,7 +281,7 @@ def _dataset_choice(item: Any, where: str) -> DatasetChoice:
         date_format = item.get("date_format")
         if date_format is not None:
             _check_date_format(date_format, f"suite {where}: dataset {item['name']}: date_format")
-            if not is_long_file(item["name"]):
+            if not _is_long_file(item["name"]):
                 raise SuiteError(
                     f"suite {where}: dataset {item['name']}: date_format applies to data files (.csv, .parquet), "
                     "not to registered datasets or .tsf files (whose dates have one fixed form)"
@@ -343,9 +350,9 @@ def apply_overrides(
         config.datasets = [replace(d, horizon=horizon) for d in config.datasets]
     if date_format is not None:
         _check_date_format(date_format, "--date-format")
-        if not any(is_long_file(d.name) for d in config.datasets):
+        if not any(_is_long_file(d.name) for d in config.datasets):
             raise OptionError("--date-format applies to data files given by path (.csv, .parquet); this run has none")
-        config.datasets = [replace(d, date_format=date_format) if is_long_file(d.name) else d for d in config.datasets]
+        config.datasets = [replace(d, date_format=date_format) if _is_long_file(d.name) else d for d in config.datasets]
     if protocol is not None:
         config.protocol = protocol
     if levels is not None:

@@ -12,8 +12,6 @@ import warnings
 from typing import Any
 
 import numpy as np
-from scipy.optimize import least_squares
-from scipy.signal import lfilter
 
 import harness
 
@@ -412,14 +410,25 @@ class AutoArima(harness.LocalForecaster):
 
 # ---------------------------------------------------------------------- helpers
 def _import_statsmodels() -> None:
-    """Import what a fit uses from statsmodels (~1 s, once per process) when the model is built,
+    """Import what a fit uses from scipy and statsmodels (~1 s, once per process) when the model is built,
     outside any time limit: an import interrupted half-way by the harness's time limit leaves a
     half-initialised module (``patsy``) behind, and every later fit of that process failed on it
     and fell back to naive. Not at plugin load, so commands that never fit arima stay fast."""
+    import scipy.optimize  # noqa: F401  (the fits' least squares and filters, ~0.3 s)
+    import scipy.signal  # noqa: F401
+    import scipy.special  # noqa: F401
     import statsmodels.base.covtype  # noqa: F401  (imported by the first fit otherwise)
     import statsmodels.tsa.seasonal  # noqa: F401
     import statsmodels.tsa.statespace.kalman_filter  # noqa: F401
     import statsmodels.tsa.statespace.sarimax  # noqa: F401
+
+
+def least_squares(*args: Any, **kwargs: Any) -> Any:
+    """``scipy.optimize.least_squares``, imported on first use (loaded when the model is built,
+    by :func:`_import_statsmodels`): scipy costs ~0.3 s, which loading the plugin must not."""
+    from scipy.optimize import least_squares as solve
+
+    return solve(*args, **kwargs)
 
 
 def _why(exc: Exception) -> str:
@@ -562,6 +571,8 @@ class _Search:
 
     # -- conditional sum of squares on the standardised differenced series
     def _css(self, p: int, q: int, P: int, Q: int, const: bool) -> dict | None:
+        from scipy.signal import lfilter  # loaded when the model is built (_import_statsmodels)
+
         m, z = self.m, self.z
         ncond = p + m * P
         k = p + q + P + Q + int(const)

@@ -45,8 +45,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy.signal import lfilter, lfiltic
-from statsmodels.tsa.arima_process import arma2ma, arma_acovf
 
 import harness
 
@@ -136,6 +134,9 @@ def _ar_truth(coefs: tuple[float, ...], lag: int, sigma: float, horizon: int) ->
     compact AR(p) ``x_k = sum c_k x_{k-k'} + e`` (each phase mod L is one such process), which
     ``arma_acovf`` solves in microseconds instead of seconds for the order-``pL`` polynomial.
     """
+    # statsmodels (~1 s): when a dataset is made, not at plugin load
+    from statsmodels.tsa.arima_process import arma2ma, arma_acovf
+
     psi = arma2ma(_lag_polynomial(coefs, lag), np.array([1.0]), lags=horizon)
     mse = sigma**2 * np.cumsum(psi**2)  # MSE of the optimal j-step forecast, j = 1..horizon
     compact = np.r_[1.0, -np.asarray(coefs, dtype=float)]
@@ -149,6 +150,8 @@ def _simulate_ar(
     """One path of length ``total`` of ``y_t = sum_k c_k y_{t-kL} + e_t`` started in its
     stationary distribution: the first ``p*L`` values are an exact draw (each phase an
     independent AR(p) with Toeplitz covariance of ``gammas``), the rest follow by ``lfilter``."""
+    from scipy.signal import lfilter, lfiltic  # scipy (~0.3 s): when a dataset is made, not at plugin load
+
     p = len(coefs)
     cov = np.array([[gammas[abs(i - j)] for j in range(p)] for i in range(p)])
     start = (rng.standard_normal((lag, p)) @ np.linalg.cholesky(cov).T).T.reshape(-1)  # period-major

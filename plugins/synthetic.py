@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.signal import lfilter
 
 import harness
 
@@ -83,6 +82,8 @@ def arma(
     Raises ValueError when the AR part is not stationary, because then no stationary draw exists
     and the "known truth" would be an explosive path instead.
     """
+    from scipy.signal import lfilter  # scipy (~0.3 s): when a dataset is made, not at plugin load
+
     ar = [float(a) for a in ar]
     ma = [float(m) for m in ma]
     ar_poly = np.r_[1.0, -np.asarray(ar)]
@@ -136,6 +137,8 @@ def trend_seasonal(
     ``e_t ~ N(0, sigma^2)``. Additive, so classical decomposition and seasonal models see exactly
     the pattern they assume; the AR(1) noise keeps it from being trivially predictable.
     """
+    from scipy.signal import lfilter  # scipy (~0.3 s): when a dataset is made, not at plugin load
+
     if not -1.0 < noise_ar < 1.0:
         raise ValueError(f"noise_ar must be in (-1, 1) for stationary noise, got {noise_ar}")
     if season_length <= 0:
