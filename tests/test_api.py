@@ -89,6 +89,15 @@ def test_models_and_datasets_take_lists_or_comma_separated_strings(api_run, tmp_
     pd.testing.assert_frame_equal(again.accuracy, run.accuracy)
 
 
+def test_levels_choose_the_intervals_and_their_scores(tmp_path):
+    run = harness.run("theta", "airline", levels="50, 90", executor="serial", out=tmp_path / "r", quiet=True)
+    assert {"lo_50", "hi_50", "lo_90", "hi_90"} <= set(run.forecasts.columns)
+    assert not {"lo_80", "lo_95"} & set(run.forecasts.columns)
+    fc = run.forecasts[run.forecasts["model"] == "theta"]  # naive2 (for OWA) gives no interval
+    assert len(fc) and ((fc["lo_90"] <= fc["lo_50"]) & (fc["lo_50"] <= fc["yhat"]) & (fc["hi_50"] <= fc["hi_90"])).all()
+    assert {"coverage_50", "coverage_90"} <= set(run.accuracy.columns)
+
+
 def test_out_none_makes_a_fresh_folder_under_results(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run = harness.run("naive", "airline", executor="serial", quiet=True)
@@ -105,9 +114,11 @@ MISUSE = [
     ({"quiet": "yes"}, "quiet must be True or False, got 'yes'"),
     ({"models": 3}, "models must be a list of names or a comma-separated string, got 3"),
     ({"models": "naive,nope"}, "unknown model 'nope' (known: arima,"),
-    ({"datasets": "airlines"}, "unknown dataset 'airlines' (known: airline,"),
+    ({"datasets": "airlines"}, "unknown dataset 'airlines'; did you mean airline? (known: airline,"),
     ({"params": {"naive": {"x": 1}}}, "model naive: unknown parameter 'x'"),
     ({"workers": 0}, "--workers must be a positive integer, got 0"),
+    ({"levels": "80,high"}, "levels must be a number, a list of numbers or a comma-separated string"),
+    ({"levels": [80, 100]}, "--levels: a level must be strictly between 0 and 100 (percent), got 100"),
     ({"protocol": "holdout", "windows": 2}, "--windows applies to the rolling protocol"),
 ]
 
