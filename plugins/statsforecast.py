@@ -46,7 +46,16 @@ import numpy as np
 
 import harness
 
-__all__ = ["MODELS", "STATSFORECAST_MISSING", "SfAutoARIMA", "SfAutoCES", "SfAutoETS", "SfAutoTheta"]
+__all__ = [
+    "MODELS",
+    "STATSFORECAST_MISSING",
+    "SfAutoARIMA",
+    "SfAutoCES",
+    "SfAutoETS",
+    "SfAutoTheta",
+    "from_statsforecast",
+    "unavailable",
+]
 
 #: The extra that installs statsforecast, named in every "not available" line.
 INSTALL = "pip install 'rnnbench[statsforecast]'"
@@ -58,7 +67,8 @@ STATSFORECAST_MISSING = harness.Unavailable("statsforecast is not installed", in
 
 class _StatsForecastModel(harness.LocalForecaster):
     """One statsforecast model class, built once per rnnbench model with the task's season length
-    and the declared options (:meth:`options`, named as statsforecast names them), and asked for each series' forecast."""
+    and the declared options (:meth:`options`, named as statsforecast names them), and asked for
+    each series' forecast."""
 
     #: the statsforecast class this model runs, by its name in ``statsforecast.models``
     sf_class: ClassVar[str] = ""
