@@ -7,9 +7,11 @@ times are measured inside the workers, so they stay per-core CPU cost).
 
     python benchmarks/arima_vs_statsforecast.py [--limit N] [--workers N] [--models arima,statsforecast]
 
-statsforecast is an optional extra (``pip install statsforecast``), not a dependency of rnnbench;
-without it only ``arima`` runs and the table says so. Its numba functions are compiled on a
-warm-up series first, which is not timed.
+statsforecast is an optional extra (``pip install 'rnnbench[statsforecast]'``), not a dependency
+of rnnbench; without it only ``arima`` runs and the table says so. Each worker fits one warm-up
+series first, which is not timed (imports; numba compilation in statsforecast 1.x). The same
+comparison through the harness, with every metric and the report:
+``rnnbench run --datasets m3-monthly --models arima,sf-autoarima``.
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ def _run_chunk(args: tuple) -> tuple[list[float], float, float, int]:
     model, chunk, params = args
     if model not in _FC:
         _FC[model] = make_forecaster(model, params)
-        _FC[model](chunk[0][0])  # warm-up (imports, numba compilation), not timed
+        _FC[model](chunk[0][0])  # warm-up (imports; numba in statsforecast 1.x), not timed
     fc = _FC[model]
     errs, bad = [], 0
     t0, c0 = time.perf_counter(), time.process_time()
@@ -120,7 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if "statsforecast" in models:
         if importlib.util.find_spec("statsforecast") is None:
-            print("statsforecast is not installed (pip install statsforecast): comparing nothing, running arima only")
+            print(
+                "statsforecast is not installed (pip install 'rnnbench[statsforecast]'): comparing nothing, "
+                "running arima only"
+            )
             models.remove("statsforecast")
     print(f"M3 monthly: {len(data)} series, h={HORIZON}, m={SEASON}, workers={args.workers}")
     rows = []

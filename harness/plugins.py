@@ -53,6 +53,7 @@ from harness.models import Forecaster
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.baselines",
     "plugins.arima",
+    "plugins.statsforecast",
     "plugins.numpy_rnn",
     "plugins.torch_rnn",
     "plugins.competitions",
