@@ -4,9 +4,9 @@ automatic models as local rnnbench models, so a report sets rnnbench's own ``ari
 timing.
 
 Each model is statsforecast's own method as it ships, with its own defaults: one
-``Model(season_length=m, ...).forecast(y=y, h=h, level=[level])`` per series and forecast
+``Model(season_length=m, ...).forecast(y=y, h=h, level=levels)`` (the run's interval levels) per series and forecast
 origin, exactly what ``StatsForecast(models=[Model(...)], freq=1).forecast(df, h=h,
-level=[level])`` computes per series (the tests check it against that oracle). The season length
+level=levels)`` computes per series (the tests check it against that oracle). The season length
 comes from the task; the options worth comparing are declared parameters (``rnnbench models
 sf-autoarima``). No fallback: where statsforecast raises (a series too short for it, no model it
 could fit), the series is a failure row with statsforecast's message, as for any model, never a
@@ -72,9 +72,6 @@ class _StatsForecastModel(harness.LocalForecaster):
 
     #: the statsforecast class this model runs, by its name in ``statsforecast.models``
     sf_class: ClassVar[str] = ""
-    level: float | None = harness.param(
-        95, "prediction interval in percent (null: point forecasts only)", type=float, gt=0, lt=100, nullable=True
-    )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -95,26 +92,31 @@ class _StatsForecastModel(harness.LocalForecaster):
         return None
 
     def options(self) -> dict[str, Any]:
-        """The statsforecast constructor's keyword arguments: every declared parameter but
-        ``level`` (a forecast argument), under the name statsforecast gives it."""
-        return {key: value for key, value in self.params.items() if key != "level"}
+        """The statsforecast constructor's keyword arguments: every declared parameter, under the
+        name statsforecast gives it."""
+        return dict(self.params)
 
     def fit_predict_one(self, y: np.ndarray) -> harness.Forecast:
-        levels = None if self.level is None else [self.level]
-        out = self._model.forecast(y=np.asarray(y, dtype=np.float64), h=self.horizon, level=levels)
-        return from_statsforecast(out, self.level)
+        levels = [_sf_level(level) for level in self.levels]  # the run's interval levels
+        out = self._model.forecast(y=np.asarray(y, dtype=np.float64), h=self.horizon, level=levels or None)
+        return from_statsforecast(out, levels)
 
 
-def from_statsforecast(out: dict[str, np.ndarray], level: float | None) -> harness.Forecast:
-    """A statsforecast ``forecast`` result (``mean``, ``lo-95``, ``hi-95``, keyed by the level as
-    it was passed) as a :class:`harness.Forecast` with its central interval at ``level``
+def _sf_level(level: float) -> int | float:
+    """A level as statsforecast is given it, and so names its columns (``lo-95``, ``lo-97.5``)."""
+    return int(level) if float(level).is_integer() else float(level)
+
+
+def from_statsforecast(out: dict[str, np.ndarray], levels: list[int | float]) -> harness.Forecast:
+    """A statsforecast ``forecast`` result (``mean``, ``lo-95``, ``hi-95``, ..., keyed by each level
+    as it was passed) as a :class:`harness.Forecast` with its central intervals at ``levels``
     percent. The one place that reads statsforecast's intervals."""
     mean = np.asarray(out["mean"], dtype=float)
-    if level is None:
-        return harness.Forecast(mean=mean)
-    lower = np.asarray(out[f"lo-{level}"], dtype=float)
-    upper = np.asarray(out[f"hi-{level}"], dtype=float)
-    return harness.Forecast(mean=mean, lower=lower, upper=upper, level=float(level))
+    intervals = {
+        float(level): (np.asarray(out[f"lo-{level}"], dtype=float), np.asarray(out[f"hi-{level}"], dtype=float))
+        for level in levels
+    }
+    return harness.Forecast(mean=mean, intervals=intervals)
 
 
 class SfAutoARIMA(_StatsForecastModel):
