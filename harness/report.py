@@ -26,7 +26,7 @@ ACCURACY_SHOWN = [
     "owa",
     "rmse",
     "mae",
-    "coverage_*",
+    "coverage*",  # coverage_80, coverage_95 ...; plain coverage (95%) in runs made before levels
     "msis",
     "wql",
     "smape_sd",
