@@ -113,9 +113,9 @@ class TrainingLog:
 
     @property
     def best_epoch(self) -> int | None:
-        """The epoch whose weights the fit kept: the first with the lowest validation loss (the
-        loops restore it); without validation the last epoch (the loops keep the final
-        weights). None when no epoch has a finite loss to go by."""
+        """The epoch whose weights the fit kept: the first with the lowest finite validation loss
+        (the loops restore it); without a finite one (no validation windows, or a loss that was
+        never finite) the last epoch, whose weights the loops then keep. None without epochs."""
         if not self.validated:
             return self.epochs - 1 if self.epochs else None
         finite = [(v, e) for e, v in enumerate(self.val_loss) if math.isfinite(v)]
