@@ -115,10 +115,10 @@ def build_tcn(
 
 
 class TorchTCN(TorchWindowForecaster):
-    """``tcn-torch``: a temporal convolutional network forecaster (see the module docstring for
-    the network, its receptive field and its size). The training parameters, devices, threads
-    and the loop are the torch RNNs' (:class:`plugins.torch_rnn.TorchWindowForecaster`);
-    strategies ``mimo`` and ``recursive``."""
+    """``tcn-torch``: a temporal convolutional network forecaster (dilated causal convolutions in
+    residual blocks; the module docstring gives the network, its receptive field and its size)
+    with the torch RNNs' training parameters, loop, devices and threads; strategies mimo and
+    recursive."""
 
     name: ClassVar[str] = "tcn-torch"
     family: ClassVar[str] = "tcn"

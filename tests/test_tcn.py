@@ -180,3 +180,21 @@ def test_bad_parameters_exit_2_with_one_line_through_the_command(setting, messag
     assert result.exit_code == 2, result.output
     assert result.stderr.strip() == f"rnnbench: error: {message}"
     assert not out.exists()
+
+
+# --- GPU ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_runs_on_cuda_with_warm_up_memory_and_a_training_log():
+    train, _ = split(sine_panel())
+    m = model(device="auto", **TINY)
+    assert m.device.startswith("cuda:") and m.device_name == torch.cuda.get_device_name()
+    m.warm_up(train)
+    m.fit(train)
+    forecast = stacked(m.predict(train), train)
+    assert forecast.shape == (6, 12) and np.all(np.isfinite(forecast))
+    assert m.peak_device_memory_mb() > 0
+    log = m.training_logs_[0]
+    assert log.epochs == 2 and log.wall_s[0] > 0 and log.wall_s[1] >= log.wall_s[0]
