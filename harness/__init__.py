@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from harness.neural import WindowForecaster
     from harness.params import Param, param
     from harness.seasonality import deseasonalize_if_seasonal, unadjusted_reason
+    from harness.training import TrainingLog
     from harness.tsf import load_tsf
 
 __version__ = "0.1.0"
@@ -49,6 +50,7 @@ __all__ = [
     "StudyError",
     "SuiteError",
     "Panel",
+    "TrainingLog",
     "cache_path",
     "cached_file",
     "load_tsf",
@@ -79,6 +81,7 @@ _LAZY: dict[str, str] = {
     "run": "harness.api",
     "Unavailable": "harness.hookspecs",
     "hookimpl": "harness.hookspecs",
+    "TrainingLog": "harness.training",
     "WindowForecaster": "harness.neural",
     "deseasonalize_if_seasonal": "harness.seasonality",
     "unadjusted_reason": "harness.seasonality",

@@ -220,6 +220,34 @@ def speed_table(experiments: pd.DataFrame) -> pd.DataFrame:
     return agg[SPEED_COLUMNS]
 
 
+#: The training table's columns (:func:`training_table`).
+TRAINING_SHOWN = [
+    "dataset",
+    "model",
+    "epochs",
+    "max_epochs",
+    "best_epoch",
+    "still_learning",
+    "updates",
+    "tta_wall_s",
+    "tta_cpu_s",
+]
+
+
+def training_table(experiments: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset x model that trains by epochs (a training summary in experiments.csv, see
+    :mod:`harness.training`): epochs run of the budget, best epoch, the share of networks still
+    learning when the budget ran out, updates and time to accuracy, each the mean over seeds.
+    Empty for a run without such models, or stored before the columns existed."""
+    if experiments.empty or "epochs" not in experiments.columns:
+        return pd.DataFrame(columns=TRAINING_SHOWN)
+    trained = experiments[experiments["epochs"].notna()]
+    values = [c for c in TRAINING_SHOWN[2:] if c in trained.columns]
+    if trained.empty:
+        return pd.DataFrame(columns=TRAINING_SHOWN)
+    return trained.groupby(["dataset", "model"], sort=False)[values].mean().reset_index()
+
+
 def notes_table(series: pd.DataFrame) -> pd.DataFrame:
     """Series forecast with a note (status ok, a message: a fallback the model took), one row per
     dataset x model, so the report counts them instead of showing a bare "ok": ``n`` noted rows,

@@ -253,6 +253,14 @@ class Forecaster(abc.ABC):
         exception here is ignored: a real problem shows up again, and is recorded, in ``fit``."""
         return None  # an optional hook, not part of the abstract contract
 
+    def training_summary(self) -> dict[str, float] | None:
+        """What training the last ``fit`` did, for a model that trains by epochs: a dict of the
+        columns :data:`harness.training.TRAINING_COLUMNS` (epochs run and budget, best epoch,
+        updates, losses at the best epoch, still learning, time to accuracy), which the runner
+        stores in experiments.csv. None (the default) for a model that does not train that way:
+        its columns are NaN. :class:`harness.WindowForecaster` fills it from its training logs."""
+        return None  # an optional hook, not part of the abstract contract
+
     def peak_device_memory_mb(self) -> float | None:
         """Peak accelerator memory of this model's work in MiB (e.g. from
         ``torch.cuda.max_memory_allocated``), or None on CPU."""

@@ -21,6 +21,7 @@ from harness.errors import ModelError
 from harness.metrics import level_key, mase_scale
 from harness.models import Forecast, Forecaster
 from harness.params import param
+from harness.training import TrainingLog, summarise
 
 #: A trained network as the forecaster sees it: normalised input windows ``(n, input_size)`` in
 #: transformed space to outputs ``(n, n_out)``.
@@ -91,6 +92,13 @@ class WindowForecaster(Forecaster):
     :func:`harness.param`; to offer more strategies they declare ``strategy`` again with more
     ``choices`` (every strategy but ``recursive`` emits the whole horizon at once).
 
+    **Training log.** :meth:`train_network` starts a :class:`harness.TrainingLog` with
+    :meth:`training_log` where its training begins and records every epoch in it from the losses
+    its loop computes anyway; ``training_logs_`` holds one per network of the last fit (one, or
+    one per series with local training), and :meth:`training_summary` pools them into the
+    experiments.csv columns of :mod:`harness.training` (epochs, best epoch, updates, time to
+    accuracy ...). A subclass that keeps no log has no summary (NaN columns).
+
     **Prediction intervals** (every subclass gets them, at the model's ``levels``) are split
     conformal (Lei, G'Sell, Rinaldo, Tibshirani & Wasserman 2018), calibrated per horizon step
     as Stankeviciute, Alaa & van der Schaar (2021) do for RNN forecasts. After training, each
@@ -160,6 +168,8 @@ class WindowForecaster(Forecaster):
             raise ModelError(f"model {self.name}: input window must be at least 1, got {self.window}")
         self.n_out = 1 if self.strategy == "recursive" else self.horizon
         self.predictors_: list[Predictor] = []
+        #: one training log per network of the last fit, in training order (:meth:`training_log`)
+        self.training_logs_: list[TrainingLog] = []
         self.calibration_: Calibration | None = None
         self._transforms: list[W.SeriesTransform] = []
         self._transformed_for: Panel | None = None
@@ -168,6 +178,20 @@ class WindowForecaster(Forecaster):
     def train_network(self, train: W.Windows, val: W.Windows | None, seed: int) -> Predictor:
         """Train a network on ``train`` (early stopping on ``val`` when given) and return its
         predictor. ``train.X`` is ``(n, input_size)``, ``train.Y`` is ``(n, self.n_out)``."""
+
+    def training_log(self, max_epochs: int) -> TrainingLog:
+        """A new :class:`~harness.training.TrainingLog` of a network about to be trained with a
+        budget of ``max_epochs``, its clocks started, kept in ``training_logs_``. Call it in
+        :meth:`train_network` where the network's training begins, and its ``epoch(...)`` at the
+        end of every epoch."""
+        log = TrainingLog.start(max_epochs)
+        self.training_logs_.append(log)
+        return log
+
+    def training_summary(self) -> dict[str, float] | None:
+        """The last fit's training summary (:func:`harness.training.summarise` of its networks'
+        logs), or None when no network kept a log."""
+        return summarise(self.training_logs_)
 
     def _transformed(self, panel: Panel) -> list[W.SeriesTransform]:
         # fit() and the first predict() usually get the same panel: reuse its transforms
@@ -187,6 +211,7 @@ class WindowForecaster(Forecaster):
 
     def fit(self, panel: Panel) -> None:
         zs = [t.z for t in self._transformed(panel)]
+        self.training_logs_ = []
         if self.training == "global":
             self.predictors_ = [self._train(zs, self.seed)]
         else:

@@ -56,6 +56,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.statsforecast",
     "plugins.numpy_rnn",
     "plugins.torch_rnn",
+    "plugins.torch_tcn",
     "plugins.competitions",
     "plugins.archives",
     "plugins.classic",

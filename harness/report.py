@@ -16,6 +16,7 @@ from harness.analysis import FAIRNESS_RULE, MAX_FAILED_SHARE, accuracy_table, fa
 from harness.families import BY_NAME
 from harness.store import RunStore, atomic_write_frame, atomic_write_text
 from harness.studies import Study, read_studies
+from harness.training import STILL_LEARNING_SHARE, TTA_TOLERANCE
 
 ACCURACY_SHOWN = [
     "model",
@@ -132,6 +133,21 @@ def _cost_blocks(study: Study | None) -> list:
     return blocks + [study.figures[k] for k in sorted(study.figures)]
 
 
+def _training_blocks(training: pd.DataFrame | None) -> list:
+    """What the neural models' training did (none: nothing to show)."""
+    if training is None or training.empty:
+        return []
+    return [
+        "Training of the neural models (means over seeds; with local training over the series' networks, "
+        "whose updates and times add up): epochs run of the max_epochs budget, best_epoch (from 0) whose weights "
+        "were kept, still_learning = share of networks whose best epoch lay in the last "
+        f"{STILL_LEARNING_SHARE:.0%} of the budget (more epochs would likely have helped), and the time to "
+        f"accuracy: seconds of training until the validation loss first came within {TTA_TOLERANCE:.0%} of the "
+        "network's own best.",
+        training,
+    ]
+
+
 def _memory_blocks(study: Study | None) -> list:
     if study is None or "memory" not in study.tables:
         return [
@@ -225,6 +241,7 @@ def _claim_sections(tables: dict, figs: dict[str, Path], studies: dict[str, Stud
                     _present(speed, ["dataset", "model", "device", "device_name", "ms_per_series", "rel_cost"])
                 )
             blocks += [figs[k] for k in ("accuracy_vs_cost",) if k in figs]
+            blocks += _training_blocks(tables.get("training"))
             blocks += _cost_blocks(studies.get("cost"))
         else:
             steps = tables["step_errors"]
@@ -263,6 +280,7 @@ def build_report(store: RunStore) -> str:
     studies = read_studies(store.root)
     forecasts, large_note, stored = claims.stored_inputs(store.root, series, studies)
     tables = claims.claims_tables(series, forecasts, speed, **stored)
+    tables["training"] = analysis.training_table(experiments)
     left_out = tables["left_out"]  # models left out of a dataset for their failures (analysis.left_out)
     (store.root / "claims").mkdir(exist_ok=True)
     for name in ("summary", "versus", "friedman", "step_errors", "verdicts", "families"):

@@ -57,6 +57,7 @@ from harness.plugins import ModelSpec, Registry
 from harness.suite import DatasetChoice, RunConfig
 from harness.tasks import Task, Window
 from harness.timing import Timer, peak_rss_mb, thread_count
+from harness.training import combine_fits, training_columns
 
 #: Cheap models always run beside the chosen ones: ``naive`` is the unit of relative cost and
 #: ``naive2`` the reference of OWA, so every table can carry both columns.
@@ -385,6 +386,8 @@ def run_experiment(
         "n_failed": n_failed,
         "status": "ok" if n_failed == 0 else ("timeout" if tally.n_timeout == tally.n_rows else "failed"),
         "message": timing.get("message", "") or tally.first_message,
+        # epochs, best epoch, updates, time to accuracy ... of a model that trains by epochs, else NaN
+        **training_columns(timing.get("training")),
     }
     if memory is None:
         return ExperimentResult(summary)
@@ -624,6 +627,7 @@ def _global_unit(
     failures: dict[tuple[int, int], tuple[str, str]] = {}
     events: list[Event] = []
     notes: list[str] = []
+    trained: list[dict | None] = []  # the training summary of each fit
     message = ""
     fitted = False
     try:
@@ -642,6 +646,7 @@ def _global_unit(
                     with fit_timer:
                         model.fit(panel)
                     fitted = True
+                    trained.append(model.training_summary())
                 stage = "predict"
                 with predict_timer:
                     out = model.predict(panel)
@@ -687,6 +692,7 @@ def _global_unit(
         "threads": thread_count(),
         "message": message,
         "notes": notes,
+        "training": combine_fits(trained),
     }
     return forecasts, failures, timing, events
 

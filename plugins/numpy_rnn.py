@@ -61,6 +61,7 @@ Why it is fast
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -476,6 +477,7 @@ class ElmanRNN:
         Y_val: np.ndarray | None = None,
         patience: int | None = 10,
         shuffle: bool = True,
+        on_epoch: Callable[[int, float, float | None], None] | None = None,
     ) -> dict[str, Any]:
         """Train by mini-batch gradient descent on the last-step MSE.
 
@@ -493,6 +495,11 @@ class ElmanRNN:
         loss over the epoch's mini-batches, per epoch), ``val_loss`` (per epoch, empty without
         validation), ``best_epoch`` (0-based, ``None`` without validation), ``epochs_run``,
         ``grad_norm`` (mean pre-clipping global gradient norm per epoch).
+
+        ``on_epoch(updates, train_loss, val_loss)`` is called at the end of every epoch with the
+        parameter updates so far and the epoch's losses (``val_loss`` None without validation or
+        when a non-finite training loss stops training before validating): what
+        :meth:`harness.TrainingLog.epoch` records.
         """
         if optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
@@ -558,10 +565,15 @@ class ElmanRNN:
             history["train_loss"].append(loss_sum / N)
             history["grad_norm"].append(norm_sum / max(n_batches, 1))
             if not math.isfinite(loss_sum):
+                if on_epoch is not None:
+                    on_epoch(step, loss_sum / N, None)
                 break
             if has_val:
                 val = self.loss(X_val, Y_val)
                 history["val_loss"].append(val)
+            if on_epoch is not None:
+                on_epoch(step, loss_sum / N, val if has_val else None)
+            if has_val:
                 if val < best_val:
                     best_val, best_theta, bad_epochs = val, theta.copy(), 0
                     history["best_epoch"] = epoch
@@ -613,6 +625,7 @@ class RNNNumpy(harness.WindowForecaster):
     dtype: str = harness.param("float64", "floating-point precision of the network", choices=("float32", "float64"))
 
     def train_network(self, train: Any, val: Any, seed: int) -> Any:
+        log = self.training_log(int(self.epochs))
         net = ElmanRNN(1, int(self.hidden), self.n_out, activation=self.activation, seed=seed, dtype=self.dtype)
         net.fit(
             train.X[:, :, None],
@@ -626,6 +639,7 @@ class RNNNumpy(harness.WindowForecaster):
             clip_norm=self.clip_norm,
             bptt_steps=self.bptt_steps,
             patience=None if self.patience is None else int(self.patience),
+            on_epoch=log.epoch,
         )
         self.nets_.append(net)
         return lambda x: net.predict(x[:, :, None].astype(net.dtype, copy=False)).astype(float)

@@ -41,6 +41,7 @@ them (one warning).
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import importlib.util
 import math
@@ -51,7 +52,7 @@ import numpy as np
 
 import harness
 
-__all__ = ["TorchRNN", "build_network", "CELLS", "STRATEGIES", "DEVICES"]
+__all__ = ["TorchRNN", "TorchWindowForecaster", "build_network", "if_torch", "CELLS", "STRATEGIES", "DEVICES", "DTYPES"]
 
 CELLS: tuple[str, ...] = ("rnn", "lstm", "gru")
 STRATEGIES: tuple[str, ...] = ("mimo", "recursive", "seq2seq")
@@ -135,38 +136,26 @@ def build_network(
     return _network_class()(cell, int(hidden), int(n_out), int(layers), float(dropout), activation, strategy)
 
 
-class TorchRNN(harness.WindowForecaster):
-    """``rnn-torch`` / ``lstm-torch`` / ``gru-torch``: a PyTorch RNN forecaster (see the module
-    docstring for strategies, devices and reproducibility).
+class TorchWindowForecaster(harness.WindowForecaster):
+    """What every torch forecaster here shares: the training parameters, device selection (CPU
+    or CUDA), the device hooks (synchronize, warm-up, peak memory), torch's CPU threads, and the
+    training loop of :meth:`train_network` (Adam, clipping by global norm, early stopping on the
+    validation tail restoring the best epoch, the training log). A subclass supplies the network
+    (:meth:`_new_network`: a module from ``(batch, time)`` windows to ``(batch, n_out)``), its
+    parameters, ``name`` and ``family``: :class:`TorchRNN` (rnn/lstm/gru) and
+    :class:`plugins.torch_tcn.TorchTCN` (a temporal convolutional network) differ in nothing else.
 
-    Parameters beyond rnn-numpy's: ``cell``, ``layers`` (stacked recurrent layers), ``dropout``
-    (between layers, so only with ``layers > 1``), ``device`` (``auto``/``cpu``/``cuda``),
-    ``bf16`` (bfloat16 autocast, CUDA only), ``threads`` (torch CPU threads during fit and predict,
-    restored afterwards; ``None`` leaves torch's setting). ``threads=1`` is the default because
-    the recurrent kernels work on small matrices that gain little from intra-op threads, and on a
-    busy machine OpenMP's spin-waiting made 2 threads 5-20x slower than 1 (measured on the 2-core
-    development machine under load). ``activation`` applies to ``cell="rnn"`` only.
-    ``dtype`` defaults to float32 (rnn-numpy: float64) because that is what torch kernels are
-    fast at; ``float64`` is there for exact comparisons. Training is Adam with gradient clipping
-    by global norm ``clip_norm`` on the MSE of the normalised windows; ``training="global"``
-    (default) fits one network on the windows of all series in mini-batches of ``batch_size``,
-    ``"local"`` one network per series.
+    ``threads`` (torch CPU threads during fit and predict, restored afterwards; ``None`` leaves
+    torch's setting) is 1 by default because the recurrent kernels work on small matrices that
+    gain little from intra-op threads, and on a busy machine OpenMP's spin-waiting made 2 threads
+    5-20x slower than 1 (measured on the 2-core development machine under load). ``dtype``
+    defaults to float32 (rnn-numpy: float64) because that is what torch kernels are fast at;
+    ``float64`` is there for exact comparisons. Training is Adam with gradient clipping by global
+    norm ``clip_norm`` on the MSE of the normalised windows; ``training="global"`` (default) fits
+    one network on the windows of all series in mini-batches of ``batch_size``, ``"local"`` one
+    network per series.
     """
 
-    name: ClassVar[str] = "rnn-torch"
-    #: the family of the default cell; :meth:`family_of` gives the registered or chosen one
-    family: ClassVar[str] = "rnn"
-    strategy: str = harness.param(
-        "mimo",
-        "mimo: a Linear head emits all horizon steps at once; recursive: one step, fed back horizon times; "
-        "seq2seq: an encoder-decoder unrolls the horizon",
-        choices=STRATEGIES,
-    )
-    cell: str = harness.param("rnn", "recurrent cell (rnn: the Elman cell of rnn-numpy)", choices=CELLS)
-    hidden: int = harness.param(32, "hidden units per recurrent layer", ge=1)
-    layers: int = harness.param(1, "stacked recurrent layers", ge=1)
-    dropout: float = harness.param(0.0, "dropout between stacked layers (no effect with layers=1)", ge=0, lt=1)
-    activation: str = harness.param("tanh", "activation of cell=rnn (lstm and gru ignore it)", choices=ACTIVATIONS)
     epochs: int = harness.param(60, "maximum training epochs", ge=1)
     batch_size: int = harness.param(256, "training windows per mini-batch", ge=1)
     lr: float = harness.param(1e-3, "Adam learning rate", gt=0)
@@ -180,12 +169,6 @@ class TorchRNN(harness.WindowForecaster):
     threads: int | None = harness.param(
         1, "torch CPU threads during fit and predict (null: leave torch's setting)", ge=1, nullable=True
     )
-
-    @classmethod
-    def family_of(cls, params: Mapping[str, Any]) -> str:
-        """The cell is the family: ``rnn`` (Elman), ``lstm`` or ``gru``, so ``lstm-torch`` and
-        ``-p rnn-torch.cell=gru`` are what they compute, whatever they are named."""
-        return str(params.get("cell", cls.defaults["cell"]))
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -207,6 +190,11 @@ class TorchRNN(harness.WindowForecaster):
         self._dtype = torch.float64 if self.dtype == "float64" else torch.float32
         self.nets_: list[Any] = []
         self.history_: list[dict[str, Any]] = []
+
+    @abc.abstractmethod
+    def _new_network(self) -> Any:
+        """A freshly initialised network (``torch.nn.Module``): ``(batch, time)`` windows in,
+        ``(batch, n_out)`` outputs out. Called inside the seeded RNG of :meth:`train_network`."""
 
     # --- device hooks -----------------------------------------------------------------------
 
@@ -238,17 +226,6 @@ class TorchRNN(harness.WindowForecaster):
         return _torch().cuda.max_memory_allocated(self._device) / 2**20
 
     # --- fitting ------------------------------------------------------------------------------
-
-    def _new_network(self) -> Any:
-        return build_network(
-            self.cell,
-            self.hidden,
-            self.n_out,
-            layers=self.layers,
-            dropout=self.dropout,
-            activation=self.activation,
-            strategy=self.strategy,
-        )
 
     def _autocast(self) -> Any:
         torch = _torch()
@@ -282,9 +259,12 @@ class TorchRNN(harness.WindowForecaster):
 
     def train_network(self, train: Any, val: Any, seed: int) -> Callable[[np.ndarray], np.ndarray]:
         """Train one network on ``train`` windows; early stopping on ``val`` (the newest window of
-        each series) restores the best epoch's weights."""
+        each series) restores the best epoch's weights. Every epoch goes into the training log
+        (:meth:`harness.WindowForecaster.training_log`) after the epoch's one host read of its
+        losses, which on a GPU waits for the epoch's kernels, so the log's clocks include them."""
         torch = _torch()
         dev, dt = self._device, self._dtype
+        log = self.training_log(int(self.epochs))
 
         def on_device(a: np.ndarray) -> Any:  # once per fit, not per batch
             return torch.as_tensor(np.ascontiguousarray(a), dtype=dt).to(dev)
@@ -302,6 +282,7 @@ class TorchRNN(harness.WindowForecaster):
             opt = torch.optim.Adam(net.parameters(), lr=float(self.lr), **opt_kwargs)
             params = list(net.parameters())
             best_val, best_state, bad = math.inf, None, 0
+            updates = 0
             for epoch in range(int(self.epochs)):
                 net.train()
                 total = torch.zeros((), device=dev, dtype=torch.float32)
@@ -317,8 +298,10 @@ class TorchRNN(harness.WindowForecaster):
                         torch.nn.utils.clip_grad_norm_(params, float(self.clip_norm))
                     opt.step()
                     total += loss.detach().float() * idx.numel()
+                updates += -(-n // bs)
                 if Xv is None:
                     history["train_loss"].append(float(total) / n)
+                    log.epoch(updates, history["train_loss"][-1])
                     continue
                 net.eval()
                 with torch.no_grad(), self._autocast():
@@ -326,6 +309,7 @@ class TorchRNN(harness.WindowForecaster):
                 train_loss, val_loss = torch.stack([total / n, vloss]).tolist()  # the epoch's one sync
                 history["train_loss"].append(train_loss)
                 history["val_loss"].append(val_loss)
+                log.epoch(updates, train_loss, val_loss)
                 if not math.isfinite(train_loss):
                     break
                 if val_loss < best_val:
@@ -342,6 +326,65 @@ class TorchRNN(harness.WindowForecaster):
         self.nets_.append(net)
         self.history_.append(history)
         return self._predictor(net)
+
+    # --- forecasting --------------------------------------------------------------------------
+
+    def _predictor(self, net: Any) -> Callable[[np.ndarray], np.ndarray]:
+        torch = _torch()
+
+        def predict(x: np.ndarray) -> np.ndarray:
+            out = []
+            with torch.no_grad(), self._autocast():
+                for s in range(0, x.shape[0], 8192):
+                    xb = torch.as_tensor(np.ascontiguousarray(x[s : s + 8192]), dtype=self._dtype).to(self._device)
+                    out.append(net(xb).to(torch.float64).cpu().numpy())
+            return np.concatenate(out) if out else np.empty((0, self.n_out))
+
+        return predict
+
+
+class TorchRNN(TorchWindowForecaster):
+    """``rnn-torch`` / ``lstm-torch`` / ``gru-torch``: a PyTorch RNN forecaster (see the module
+    docstring for strategies, devices and reproducibility, and :class:`TorchWindowForecaster`
+    for the training parameters and loop it shares with the other torch forecasters).
+
+    Parameters beyond rnn-numpy's: ``cell``, ``layers`` (stacked recurrent layers), ``dropout``
+    (between layers, so only with ``layers > 1``), ``device`` (``auto``/``cpu``/``cuda``),
+    ``bf16`` (bfloat16 autocast, CUDA only), ``threads``. ``activation`` applies to
+    ``cell="rnn"`` only.
+    """
+
+    name: ClassVar[str] = "rnn-torch"
+    #: the family of the default cell; :meth:`family_of` gives the registered or chosen one
+    family: ClassVar[str] = "rnn"
+    strategy: str = harness.param(
+        "mimo",
+        "mimo: a Linear head emits all horizon steps at once; recursive: one step, fed back horizon times; "
+        "seq2seq: an encoder-decoder unrolls the horizon",
+        choices=STRATEGIES,
+    )
+    cell: str = harness.param("rnn", "recurrent cell (rnn: the Elman cell of rnn-numpy)", choices=CELLS)
+    hidden: int = harness.param(32, "hidden units per recurrent layer", ge=1)
+    layers: int = harness.param(1, "stacked recurrent layers", ge=1)
+    dropout: float = harness.param(0.0, "dropout between stacked layers (no effect with layers=1)", ge=0, lt=1)
+    activation: str = harness.param("tanh", "activation of cell=rnn (lstm and gru ignore it)", choices=ACTIVATIONS)
+
+    @classmethod
+    def family_of(cls, params: Mapping[str, Any]) -> str:
+        """The cell is the family: ``rnn`` (Elman), ``lstm`` or ``gru``, so ``lstm-torch`` and
+        ``-p rnn-torch.cell=gru`` are what they compute, whatever they are named."""
+        return str(params.get("cell", cls.defaults["cell"]))
+
+    def _new_network(self) -> Any:
+        return build_network(
+            self.cell,
+            self.hidden,
+            self.n_out,
+            layers=self.layers,
+            dropout=self.dropout,
+            activation=self.activation,
+            strategy=self.strategy,
+        )
 
     def load_elman(self, params: dict[str, np.ndarray]) -> None:
         """Use the weights of an rnn-numpy :class:`~plugins.numpy_rnn.ElmanRNN` instead of
@@ -377,34 +420,24 @@ class TorchRNN(harness.WindowForecaster):
             net.head.weight.copy_(t(params["W_y"]).T)
             net.head.bias.copy_(t(params["b_y"]))
         net.eval()
-        self.nets_, self.history_ = [net], [{}]
+        self.nets_, self.history_, self.training_logs_ = [net], [{}], []
         self.predictors_ = [self._predictor(net)]
 
-    # --- forecasting --------------------------------------------------------------------------
 
-    def _predictor(self, net: Any) -> Callable[[np.ndarray], np.ndarray]:
-        torch = _torch()
-
-        def predict(x: np.ndarray) -> np.ndarray:
-            out = []
-            with torch.no_grad(), self._autocast():
-                for s in range(0, x.shape[0], 8192):
-                    xb = torch.as_tensor(np.ascontiguousarray(x[s : s + 8192]), dtype=self._dtype).to(self._device)
-                    out.append(net(xb).to(torch.float64).cpu().numpy())
-            return np.concatenate(out) if out else np.empty((0, self.n_out))
-
-        return predict
-
-
-#: What the three names are registered as when torch is missing.
+#: What the torch models are registered as when torch is missing.
 TORCH_MISSING = harness.Unavailable("torch is not installed", install="pip install 'rnnbench[torch]'")
+
+
+def if_torch(cls: type[harness.Forecaster]) -> Any:
+    """``cls`` when torch is installed, else :data:`TORCH_MISSING`: what a torch model's name is
+    registered as. find_spec, not import: importing torch costs seconds in every process (and
+    every dask worker) of a run, even one that never uses a torch model."""
+    return cls if importlib.util.find_spec("torch") is not None else TORCH_MISSING
 
 
 @harness.hookimpl
 def register_models(register: Any) -> None:
-    # find_spec, not import: importing torch costs seconds in every process (and every dask
-    # worker) of a run, even one that never uses a torch model
-    cls = TorchRNN if importlib.util.find_spec("torch") is not None else TORCH_MISSING
+    cls = if_torch(TorchRNN)
     register(cls, name="rnn-torch", cell="rnn")
     register(cls, name="lstm-torch", cell="lstm")
     register(cls, name="gru-torch", cell="gru")

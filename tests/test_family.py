@@ -72,7 +72,7 @@ def test_builtin_models_declare_their_family():
         "mean": "baseline",
     }
     if importlib.util.find_spec("torch") is not None:
-        expected.update({"rnn-torch": "rnn", "lstm-torch": "lstm", "gru-torch": "gru"})
+        expected.update({"rnn-torch": "rnn", "lstm-torch": "lstm", "gru-torch": "gru", "tcn-torch": "tcn"})
     for name, family in expected.items():
         spec = registry.model(name)
         assert model_family(spec.cls, spec.params, name) == family, name

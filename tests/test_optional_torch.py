@@ -29,6 +29,8 @@ from tests.conftest import invoke, tree
 
 ROOT = Path(__file__).resolve().parent.parent
 TORCH_MODELS = ["rnn-torch", "lstm-torch", "gru-torch"]
+#: The torch models of the other torch plugin module (a temporal convolutional network).
+TCN_MODELS = ["tcn-torch"]
 WHY = "torch is not installed (pip install 'rnnbench[torch]')"
 SKIPPED = f"rnnbench: warning: suite quick runs without rnn-torch, lstm-torch, gru-torch: {WHY}"
 
@@ -65,15 +67,37 @@ def test_the_plugin_module_imports_and_registers_its_names_as_unavailable_withou
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
 
 
+def test_the_tcn_plugin_module_imports_and_registers_its_name_as_unavailable_without_torch():
+    code = (
+        "import tests.without_torch, warnings, harness\n"
+        "warnings.simplefilter('error')\n"
+        "import plugins.torch_tcn as m\n"
+        "got = []\n"
+        "m.register_models(register=lambda cls, name=None, **k: got.append((cls, name, k)))\n"
+        "missing = harness.Unavailable('torch is not installed', install=\"pip install 'rnnbench[torch]'\")\n"
+        "assert got == [(missing, 'tcn-torch', {})], got\n"
+        "import sys; assert 'torch' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
+
+
 def test_the_registry_knows_the_names_and_what_to_install(no_torch, recwarn):
     registry = load_registry()
     assert not [w for w in recwarn if issubclass(w.category, PluginWarning)]  # a valid registration
-    assert not set(TORCH_MODELS) & set(registry.models)
+    assert not set(TORCH_MODELS + TCN_MODELS) & set(registry.models)
     # other optional plugins (statsforecast) may be unavailable too, depending on the environment
-    torch_plugin = {k: v for k, v in registry.unavailable.items() if v.plugin == "plugins.torch_rnn"}
-    assert torch_plugin == {
-        name: UnavailableModel(name, "torch is not installed", "pip install 'rnnbench[torch]'", "plugins.torch_rnn")
-        for name in TORCH_MODELS
+    torch_plugins = {
+        k: v for k, v in registry.unavailable.items() if v.plugin in ("plugins.torch_rnn", "plugins.torch_tcn")
+    }
+    assert torch_plugins == {
+        **{
+            name: UnavailableModel(name, "torch is not installed", "pip install 'rnnbench[torch]'", "plugins.torch_rnn")
+            for name in TORCH_MODELS
+        },
+        **{
+            name: UnavailableModel(name, "torch is not installed", "pip install 'rnnbench[torch]'", "plugins.torch_tcn")
+            for name in TCN_MODELS
+        },
     }
     expected = f"model 'lstm-torch' is not available: {WHY}"
     with pytest.raises(ModelError, match=f"^{re.escape(expected)}$"):
@@ -86,9 +110,11 @@ def test_the_registry_knows_the_names_and_what_to_install(no_torch, recwarn):
 def test_listings_show_them_as_unavailable(no_torch):
     models = invoke(["models"])
     assert models.exit_code == 0
-    rows = [line for line in models.stdout.splitlines() if line.split()[0] in TORCH_MODELS]
+    rows = [line for line in models.stdout.splitlines() if line.split()[0] in TORCH_MODELS + TCN_MODELS]
     assert rows == [
-        f"{name:<16} {'-':<7} {'-':<9} {'plugins.torch_rnn':<24} unavailable: {WHY}" for name in sorted(TORCH_MODELS)
+        f"{name:<16} {'-':<7} {'-':<9} {'plugins.torch_tcn' if name in TCN_MODELS else 'plugins.torch_rnn':<24} "
+        f"unavailable: {WHY}"
+        for name in sorted(TORCH_MODELS + TCN_MODELS)
     ]
     one = invoke(["models", "rnn-torch"])
     assert one.exit_code == 2 and one.stdout == ""
