@@ -484,6 +484,7 @@ def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, re
 @click.option("--batch-size", "batch_size", type=int, default=None, help="Windows per update [default: 64].")
 @click.option("--hidden", type=int, default=None, help="Hidden size of models that have one [default: 32].")
 @click.option("--repeats", type=int, default=None, help="Timings per point (medians compared) [default: 5].")
+@click.option("--threads", type=int, default=None, help="CPU threads of every fit (BLAS and torch) [default: 1].")
 @click.option("--tiny", is_flag=True, help="A seconds-long study (T 4,8,16, 2 epochs, 3 repeats), for CI.")
 @click.option("--out", type=click.Path(file_okay=False), help="Study directory [default: a new folder under results/].")
 @click.option("--run-id", "run_id", metavar="NAME", help=RUN_ID_HELP)

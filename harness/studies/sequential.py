@@ -36,6 +36,13 @@ For each BPTT length T (``lengths``, 16 ... 1024 by default), each model and eac
   threads of the process) / updates; ``s_per_epoch`` and ``cpu_s_per_epoch`` likewise per epoch.
   A fit also windows the data and evaluates the validation tail once per epoch, both also
   growing with T, so these are the costs of training as a benchmark run trains, per update.
+- Threads: every fit runs with ``threads`` CPU threads (1 by default): NumPy's BLAS pools under
+  ``threadpoolctl.threadpool_limits`` and the ``threads`` parameter of models that have one (the
+  torch plugins), so each network gets one core and the growth with T is the network's, not a
+  thread pool's. With rnn-numpy's default two BLAS threads on the shared 2-core machine its time
+  per update at T=128 ranged over 2-184 ms across five repeats (spin-waiting threads, CPU time
+  inflated alike); the per-step products of a recurrence (batch 64 x hidden 32) are far too
+  small to gain from a second thread.
 - ``repeats`` timings per point (repeat-major: every T and model once, then again, so drift in
   the machine's load touches all of them alike); medians are compared.
 
@@ -131,7 +138,8 @@ class SequentialConfig:
     ``windows`` training windows (plus one validation window) at every T; ``batch_size``,
     ``epochs`` (exact: no early stopping) and ``hidden`` are set on every model that has them,
     so every fit makes the same number of updates. ``reference``: the model the others' times
-    are divided by (``None``: no ratios, an inconclusive verdict). ``devices``: models with a
+    are divided by (``None``: no ratios, an inconclusive verdict). ``threads``: CPU threads of
+    every fit (BLAS pools and the models' own ``threads`` parameter). ``devices``: models with a
     ``device`` parameter run once per entry (``cpu``, plus ``cuda`` when torch sees one).
     """
 
@@ -145,6 +153,7 @@ class SequentialConfig:
     batch_size: int = 64
     hidden: int = 32
     repeats: int = 5
+    threads: int = 1
     seed: int = 0
     devices: tuple[str, ...] = field(default_factory=_default_devices)
 
@@ -159,7 +168,7 @@ class SequentialConfig:
         if any(int(t) < 1 for t in self.lengths):
             raise ValueError(f"every BPTT length T must be a positive integer, got {list(self.lengths)}")
         object.__setattr__(self, "lengths", tuple(sorted({int(t) for t in self.lengths})))
-        for name in ("n_series", "windows", "horizon", "epochs", "batch_size", "hidden", "repeats"):
+        for name in ("n_series", "windows", "horizon", "epochs", "batch_size", "hidden", "repeats", "threads"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.reference is not None and self.reference not in self.models:
@@ -237,6 +246,8 @@ def run_sequential_study(
     number of updates other than the planned one (a different amount of work is not a timing
     of the same work), ``ModelError``/``ValueError`` for a model the study cannot time.
     """
+    from threadpoolctl import threadpool_limits
+
     from harness.executors import RunOptions, make_executor
     from harness.runner import Experiment, run_experiment
     from harness.tasks import ProtocolSpec, Task
@@ -263,7 +274,7 @@ def run_sequential_study(
             "max_windows_per_series": config.windows + 1,
             "batch_size": config.batch_size,
         }
-        optional = {"hidden": config.hidden, "training": "global", "device": device}
+        optional = {"hidden": config.hidden, "training": "global", "device": device, "threads": config.threads}
         over.update({k: v for k, v in optional.items() if k in spec.params})
         return spec.resolve_params(over)
 
@@ -289,42 +300,46 @@ def run_sequential_study(
     rows: list[dict] = []
     total = len(pairs) * len(config.lengths) * config.repeats
     try:
-        for name, device in pairs:  # untimed: start-up costs are not charged to the smallest T
-            run(name, config.lengths[0], device)
-        for repeat in range(config.repeats):
-            for t in config.lengths:
-                for name, device in pairs:
-                    s, model = run(name, t, device)
-                    fit_s, fit_cpu = float(s["fit_s"]), float(s["fit_cpu_s"])
-                    row = {
-                        "model": name,
-                        "device": device,
-                        "device_name": s.get("device_name") or (cpu_name if device == "cpu" else device),
-                        "family": model.family,
-                        "T": t,
-                        "repeat": repeat,
-                        "n_series": config.n_series,
-                        "windows": config.windows,
-                        "epochs": config.epochs,
-                        "batch_size": config.batch_size,
-                        "hidden": model.params.get("hidden"),
-                        "updates": config.updates,
-                        "n_params": _n_params(model),
-                        "fit_s": fit_s,
-                        "fit_cpu_s": fit_cpu,
-                        "s_per_update": fit_s / config.updates,
-                        "cpu_s_per_update": fit_cpu / config.updates,
-                        "s_per_epoch": fit_s / config.epochs,
-                        "cpu_s_per_epoch": fit_cpu / config.epochs,
-                    }
-                    rows.append(row)
-                    if progress is not None:
-                        progress(len(rows), total, row)
+        with threadpool_limits(config.threads):  # NumPy's BLAS; torch models get their threads parameter
+            for name, device in pairs:  # untimed: start-up costs are not charged to the smallest T
+                run(name, config.lengths[0], device)
+            for repeat in range(config.repeats):
+                for t in config.lengths:
+                    for name, device in pairs:
+                        rows.append(_row(config, name, device, t, repeat, *run(name, t, device), cpu_name))
+                        if progress is not None:
+                            progress(len(rows), total, rows[-1])
     finally:
         pool.close()
     df = pd.DataFrame(rows, columns=ROW_COLUMNS)
     df["hidden"] = df["hidden"].astype("Int64")
     return df
+
+
+def _row(config: SequentialConfig, name: str, device: str, t: int, repeat: int, s: dict, model: Any, cpu: str) -> dict:
+    """One row of sequential.csv from a timed experiment's summary ``s`` and its model."""
+    fit_s, fit_cpu = float(s["fit_s"]), float(s["fit_cpu_s"])
+    return {
+        "model": name,
+        "device": device,
+        "device_name": s.get("device_name") or (cpu if device == "cpu" else device),
+        "family": model.family,
+        "T": t,
+        "repeat": repeat,
+        "n_series": config.n_series,
+        "windows": config.windows,
+        "epochs": config.epochs,
+        "batch_size": config.batch_size,
+        "hidden": model.params.get("hidden"),
+        "updates": config.updates,
+        "n_params": _n_params(model),
+        "fit_s": fit_s,
+        "fit_cpu_s": fit_cpu,
+        "s_per_update": fit_s / config.updates,
+        "cpu_s_per_update": fit_cpu / config.updates,
+        "s_per_epoch": fit_s / config.epochs,
+        "cpu_s_per_epoch": fit_cpu / config.epochs,
+    }
 
 
 # --------------------------------------------------------------------------- analysis
