@@ -9,6 +9,7 @@ import json
 import math
 import re
 import time as _time
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -140,21 +141,42 @@ def test_tiny_study_end_to_end(tmp_path, registry):
     assert rows_b[0]["compared"].endswith("vs recording (tcn) on cpu")
 
 
-def test_cli_tiny_writes_the_study_and_refuses_another_manifest(tmp_path):
-    out = tmp_path / "seq"
+@pytest.fixture(scope="module")
+def cli_study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sequential") / "seq"
     result = invoke(
         ["study", "sequential", "--tiny", "--models", "rnn-torch,lstm-torch", "--reference", "rnn-torch"]
         + ["--out", str(out)]
     )
     assert result.exit_code == 0, result.output + result.stderr
     assert "rnnbench: sequential study: claim (b) on cpu" in result.stderr
-    assert (out / "studies" / "sequential" / "verdict.csv").is_file()
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "manifest.json").write_text(json.dumps({"rnnbench_run": 1}))
+    return out
+
+
+def test_cli_tiny_writes_the_study_and_refuses_another_manifest(cli_study, tmp_path):
+    assert (cli_study / "studies" / "sequential" / "verdict.csv").is_file()
+    (tmp_path / "manifest.json").write_text(json.dumps({"rnnbench_run": 1}))
+    rows = pd.read_csv(cli_study / "studies" / "sequential" / "sequential.csv")
     with pytest.raises(ValueError, match="another manifest"):
-        S.write_sequential_study(
-            tmp_path / "run", SequentialConfig.tiny(), pd.read_csv(out / "studies/sequential/sequential.csv")
-        )
+        S.write_sequential_study(tmp_path, SequentialConfig.tiny(), rows)
+
+
+def test_attached_to_a_run_its_verdict_joins_claim_b(cli_study, tmp_path):
+    run = tmp_path / "run"
+    tsf = Path(__file__).resolve().parent.parent / "datasets" / "tiny_monthly.tsf"
+    assert invoke(["run", "--datasets", str(tsf), "--models", "naive", "--out", str(run)]).exit_code == 0
+    result = invoke(["report", str(run), "--study", str(cli_study)])
+    assert result.exit_code == 0, result.stderr
+    verdicts = pd.read_csv(run / "claims" / "verdicts.csv")
+    mine = verdicts[verdicts["dataset"] == SEQUENTIAL_STUDY]
+    stored = pd.read_csv(cli_study / "studies" / "sequential" / "verdict.csv")
+    assert list(mine["claim"]) == ["b"] and list(mine["verdict"]) == list(stored["verdict"])
+    assert list(mine["evidence"]) == list(stored["evidence"])
+    report = (run / "report.md").read_text()
+    assert "Sequential study: time per training update" in report
+    assert "studies/sequential/sequential.png" in report
+    assert f"sequential study (RNN vs a network parallel over time): {stored['verdict'].iloc[0]} (cpu)" in report
+    assert "by dataset" not in report.split("**(b)")[1].split("\n")[0]  # the study is no dataset of the tally
 
 
 @pytest.mark.parametrize(

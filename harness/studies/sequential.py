@@ -496,7 +496,7 @@ def plot_sequential(rows: pd.DataFrame, exponents: pd.DataFrame, path: Path | st
             ax.set_xticks(sorted(sub["T"].unique()))
             ax.set_xlabel("BPTT length T = input window (log scale)")
             ax.set_ylabel("ms per training update (log scale)")
-            ax.set_title(f"{device}: time per update vs T")
+            ax.set_title(f"{device}: time per update vs T (exponents over T {min(ts)}-{max(ts)})")
             ax.legend(fontsize=8, frameon=False, loc="upper left")
         fig.tight_layout()
     return save(fig, path)
@@ -559,7 +559,7 @@ def write_sequential_study(root: Path | str, config: SequentialConfig, rows: pd.
         "",
         f"## Ratio to {config.reference} per T (wall seconds per update)",
         "",
-        _table(wall),
+        _table(wall) if config.reference else "_(no reference model: --reference none)_",
         "",
     ]
     atomic_write_text(root / "report.md", "\n".join(lines))
