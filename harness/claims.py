@@ -51,7 +51,10 @@ Decision rules (also written in the ``rule`` column of :func:`verdicts`):
 (b) With a cost study attached (``studies/cost/verdict.csv``), an extra row ``cost-study``
     carries its verdict: how fit+predict time grows with series length, number of series and
     hidden size, and where arima's and a global RNN's costs cross (see
-    :mod:`harness.studies.cost`).
+    :mod:`harness.studies.cost`). With a sequential study attached
+    (``studies/sequential/verdict.csv``), one row ``sequential-study`` per device carries its
+    verdict: time per training update of each RNN against the BPTT length T, beside a network
+    parallel over time (:func:`harness.studies.sequential_rows`, :mod:`harness.studies.sequential`).
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ from harness.analysis import OVERALL, with_overall
 from harness.families import FAMILY_COLUMNS, Families, declared_families, families_of
 from harness.significance import ALPHA, diebold_mariano, nemenyi_cd, wilcoxon_p, win_rate_ci
 from harness.steps import load_forecasts, step_errors
-from harness.studies import read_studies
+from harness.studies import read_studies, sequential_rows
 
 REFERENCE = "arima"
 SERIES_KEYS = ["dataset", "unique_id"]
@@ -548,6 +551,7 @@ def verdicts(
     cost_verdict: pd.DataFrame | None = None,
     families: Families | Mapping[str, str] | None = None,
     left_out: pd.DataFrame | None = None,
+    sequential_verdict: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per claim x dataset (+ overall): claim, dataset, verdict, compared, rule, evidence.
 
@@ -557,7 +561,8 @@ def verdicts(
     (:class:`Families`; None: the legacy name rule for all). ``left_out``
     (:func:`harness.analysis.left_out`): models left out of a dataset for their failures, which
     the summary already lacks; here their timings are left out of claim (b) too, and
-    ``compared`` names them.
+    ``compared`` names them. ``sequential_verdict`` (the sequential study's verdict.csv) adds
+    its rows to claim (b) (:func:`sequential_rows`).
     """
     fam = families_of(families)
     datasets = list(dict.fromkeys(summary["dataset"]))
@@ -612,6 +617,7 @@ def verdicts(
                 "evidence": cv["evidence"],
             }
         )
+    rows.extend(sequential_rows(sequential_verdict))
     for d in datasets:
         evidence = _verdict_c_steps(d, summary, steps)
         if d == OVERALL and memory is not None and len(memory):
@@ -650,13 +656,15 @@ def claims_tables(
     cost_verdict: pd.DataFrame | None = None,
     stored_versus: pd.DataFrame | None = None,
     families: Families | Mapping[str, str] | None = None,
+    sequential_verdict: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Every claims table from frames already in memory (the report has read them once).
 
     Without ``forecasts`` (a run kept without its per-step forecasts, like the committed
     reference) sMAPE by step is ``stored_steps`` and the Diebold-Mariano columns come from
     ``stored_versus`` (the claims/versus.csv written when the forecasts were there; NaN without it).
-    ``memory`` and ``cost_verdict`` are the attached studies' tables (see :func:`verdicts`).
+    ``memory``, ``cost_verdict`` and ``sequential_verdict`` are the attached studies' tables
+    (see :func:`verdicts`).
     ``families``: model -> declared family (:func:`declared_families` of experiments.csv); a
     model without one is judged by the legacy name rule. Returns keys: per_series, summary,
     versus, friedman, step_errors, speed, verdicts, families (each model's family and where it
@@ -690,7 +698,7 @@ def claims_tables(
         "friedman": friedman_nemenyi(series),
         "step_errors": steps,
         "speed": speed,
-        "verdicts": verdicts(summary, versus, speed, steps, memory, cost_verdict, fam, left),
+        "verdicts": verdicts(summary, versus, speed, steps, memory, cost_verdict, fam, left, sequential_verdict),
         "families": family_table[["where", *FAMILY_COLUMNS]],
         "left_out": left,
     }
@@ -709,7 +717,8 @@ def stored_inputs(
     """What :func:`claims_tables` needs of a finished run dir beside its metrics: (forecasts,
     the note of :func:`load_forecasts`, keyword arguments). The stored claims/step_errors.csv
     and claims/versus.csv stand in where the forecasts are too large or absent; the attached
-    ``studies`` (:func:`harness.studies.read_studies`) give the memory table and cost verdict;
+    ``studies`` (:func:`harness.studies.read_studies`) give the memory table and the cost and
+    sequential verdicts;
     experiments.csv gives each model's declared family (none in a run stored before families)."""
     forecasts, streamed_steps, note = load_forecasts(root / "forecasts.parquet", series)
     if streamed_steps is not None:
@@ -728,6 +737,7 @@ def stored_inputs(
             "memory": studies["memory"].tables.get("memory") if "memory" in studies else None,
             "cost_verdict": _cost_verdict(cost.get("verdict"), cost.get("cost")),
             "families": declared_families(_optional(root / "experiments.csv", pd.read_csv)),
+            "sequential_verdict": studies["sequential"].tables.get("verdict") if "sequential" in studies else None,
         },
     )
 

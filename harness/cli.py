@@ -299,7 +299,8 @@ def report(run_dir: str, study_dirs: tuple[str, ...]) -> None:
 
 @cli.group()
 def study() -> None:
-    """Studies that isolate one claim: `memory` (c, old information) and `cost` (b, scaling)."""
+    """Studies that isolate one claim: `memory` (c, old information), `cost` (b, scaling) and
+    `sequential` (b, the cost of backpropagation through time against its length)."""
 
 
 @study.command("memory")
@@ -400,6 +401,20 @@ def study_memory(
     ctx.exit(code)
 
 
+def _new_study_root(out: str | None, kind: str) -> Path:
+    """The directory a new study writes: ``out`` (or a new folder under results/) that this
+    process can write and that is empty; created. One-line errors otherwise, before any work."""
+    from harness.runlock import LOCK_FILE
+    from harness.store import check_output_dir, default_run_dir
+
+    root = Path(out) if out else default_run_dir(RESULTS_DIR, kind)
+    check_output_dir(root)
+    if root.exists() and any(p.name != LOCK_FILE for p in root.iterdir()):
+        raise StudyError(f"output directory {root} is not empty; give a new --out")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
 @study.command("cost")
 @click.option("--models", help="Comma-separated models [default: arima and the four RNNs].")
 @click.option("--lengths", help="Series lengths to time [default: 100,200,400,800,1600].")
@@ -418,8 +433,7 @@ def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, re
     manifest.json and report.md in the study directory. Torch models also run on CUDA when present."""
     from tqdm import tqdm
 
-    from harness.runlock import LOCK_FILE, RunLock
-    from harness.store import check_output_dir, default_run_dir
+    from harness.runlock import RunLock
     from harness.studies.cost import CostStudyConfig, run_cost_study, write_cost_study
 
     out = out_dir(out, run_id)
@@ -441,11 +455,7 @@ def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, re
     registry = _registry(ctx)
     for name in config.models:
         registry.model(name)  # unknown model: one line, exit 2, before anything is written
-    root = Path(out) if out else default_run_dir(RESULTS_DIR, "cost")
-    check_output_dir(root)
-    if root.exists() and any(p.name != LOCK_FILE for p in root.iterdir()):
-        raise StudyError(f"output directory {root} is not empty; give a new --out")
-    root.mkdir(parents=True, exist_ok=True)
+    root = _new_study_root(out, "cost")
     with RunLock(root), tqdm(unit="point", disable=None, file=sys.stderr, dynamic_ncols=True) as bar:
 
         def progress(done: int, total: int, row: dict) -> None:
@@ -456,6 +466,70 @@ def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, re
         rows = run_cost_study(config, registry, progress=progress)
         verdict = write_cost_study(root, config, rows)
     click.echo(f"rnnbench: cost study: claim (b) {verdict['verdict']}: {verdict['evidence']}", err=True)
+    click.echo(f"report: {root / 'report.md'}")
+
+
+@study.command("sequential")
+@click.option(
+    "--models",
+    help="Comma-separated window-trained networks [default: rnn-numpy,rnn-torch,lstm-torch,gru-torch,tcn-torch].",
+)
+@click.option("--reference", help="The model the others are divided by, or 'none' [default: tcn-torch].")
+@click.option("--bptt", "lengths", help="BPTT lengths T (input windows) [default: 16,32,64,128,256,512,1024].")
+@click.option(
+    "--windows", type=int, default=None, help="Training windows per series, the same at every T [default: 32]."
+)
+@click.option("--n-series", "n_series", type=int, default=None, help="Series [default: 8].")
+@click.option("--epochs", type=int, default=None, help="Exact training epochs (no early stopping) [default: 10].")
+@click.option("--batch-size", "batch_size", type=int, default=None, help="Windows per update [default: 64].")
+@click.option("--hidden", type=int, default=None, help="Hidden size of models that have one [default: 32].")
+@click.option("--repeats", type=int, default=None, help="Timings per point (medians compared) [default: 5].")
+@click.option("--threads", type=int, default=None, help="CPU threads of every fit (BLAS and torch) [default: 1].")
+@click.option("--tiny", is_flag=True, help="A seconds-long study (T 4,8,16, 2 epochs, 3 repeats), for CI.")
+@click.option("--out", type=click.Path(file_okay=False), help="Study directory [default: a new folder under results/].")
+@click.option("--run-id", "run_id", metavar="NAME", help=RUN_ID_HELP)
+@click.pass_context
+def study_sequential(ctx: click.Context, models, reference, lengths, tiny, out, run_id, **numbers) -> None:
+    """Time per training update against the BPTT length T, RNNs vs a network parallel over time (claim b).
+
+    A fixed number of windows and updates at every T, so only the cost of an update changes.
+    Writes studies/sequential/ (sequential.csv, exponents.csv, ratios.csv, verdict.csv,
+    sequential.png), manifest.json and report.md. Torch models also run on CUDA when present."""
+    from tqdm import tqdm
+
+    from harness.runlock import RunLock
+    from harness.studies.sequential import (
+        SequentialConfig,
+        check_models,
+        run_sequential_study,
+        write_sequential_study,
+    )
+
+    out = out_dir(out, run_id)
+    overrides: dict = {k: v for k, v in numbers.items() if v is not None}
+    if models is not None:
+        overrides["models"] = tuple(_csv_list(models))
+    if lengths is not None:
+        overrides["lengths"] = tuple(_int_list(lengths, "BPTT lengths"))
+    if reference is not None:
+        overrides["reference"] = None if reference.strip().lower() == "none" else reference.strip()
+    try:
+        config = SequentialConfig.tiny(**overrides) if tiny else SequentialConfig(**overrides)
+        check_models(config, _registry(ctx))  # unknown or unfit model: one line, before anything is written
+    except ValueError as exc:
+        raise StudyError(f"sequential study: {one_line(exc)}") from None
+    root = _new_study_root(out, "sequential")
+    with RunLock(root), tqdm(unit="fit", disable=None, file=sys.stderr, dynamic_ncols=True) as bar:
+
+        def progress(done: int, total: int, row: dict) -> None:
+            bar.total = total
+            bar.set_description(f"T={row['T']} {row['model']} [{row['device']}]")
+            bar.update(done - bar.n)
+
+        rows = run_sequential_study(config, _registry(ctx), progress=progress)
+        verdicts = write_sequential_study(root, config, rows)
+    for _, v in verdicts.iterrows():
+        click.echo(f"rnnbench: sequential study: claim (b) on {v['device']} {v['verdict']}: {v['evidence']}", err=True)
     click.echo(f"report: {root / 'report.md'}")
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 from harness import analysis, claims, figures, headline_figures
 from harness.analysis import OVERALL
 from harness.html import Badge
-from harness.studies import Study
+from harness.studies import SEQUENTIAL_STUDY, Study
 
 #: label and question of each claim; the report's claim sections are headed "label: question".
 CLAIMS = {
@@ -72,7 +72,7 @@ def _num(x: float, nd: int = 2) -> str:
 
 def _tally(rows: pd.DataFrame) -> str:
     """How the per-dataset rows came out: "by dataset: refuted on m3-other, inconclusive on 3 of 4"."""
-    per = rows[~rows["dataset"].isin([OVERALL, claims.COST_STUDY])]
+    per = rows[~rows["dataset"].isin([OVERALL, claims.COST_STUDY, SEQUENTIAL_STUDY])]
     n = len(per)
     if n <= 1:
         return ""
@@ -128,7 +128,10 @@ def _reading_b(speeds: pd.DataFrame, rows: pd.DataFrame) -> str:
         lead = f"RNNs took {span} per series, arima {_num(a, 1)} ms ({ratio} arima's), all series pooled"
     study = rows.loc[rows["dataset"] == claims.COST_STUDY, "verdict"]
     cost = f"cost study: {study.iloc[0]}" if len(study) else "no cost study attached"
-    return _sentence(lead, _tally(rows), cost)
+    seq = rows.loc[rows["dataset"] == SEQUENTIAL_STUDY, ["verdict", "compared"]]
+    where = [f"{v} ({c.rsplit(' on ', 1)[-1]})" for v, c in zip(seq["verdict"], seq["compared"])]
+    sequential = f"sequential study (RNN vs a network parallel over time): {', '.join(where)}" if where else ""
+    return _sentence(lead, _tally(rows), cost, sequential)
 
 
 def _reading_c(memory: pd.DataFrame | None) -> str:

@@ -148,6 +148,26 @@ def _training_blocks(training: pd.DataFrame | None) -> list:
     ]
 
 
+def _sequential_blocks(study: Study | None) -> list:
+    if study is None:
+        return [
+            "How the cost of an update grows with the BPTT length T, beside a network parallel over time: "
+            "attach a sequential study (`rnnbench study sequential`, then `rnnbench report RUN_DIR --study DIR`)."
+        ]
+    t = study.tables
+    blocks: list = [
+        "Sequential study: time per training update against the BPTT length T at a fixed number of windows "
+        "and updates; exponent = slope of log time on log T; ratio = a model's time per update over the "
+        "reference's (median over repeats, 95% bootstrap CI):"
+    ]
+    if "exponents" in t:
+        blocks.append(t["exponents"])
+    if "ratios" in t:
+        r = t["ratios"]
+        blocks.append(r[r["metric"] == "s_per_update"] if "metric" in r.columns else r)
+    return blocks + [study.figures[k] for k in sorted(study.figures)]
+
+
 def _memory_blocks(study: Study | None) -> list:
     if study is None or "memory" not in study.tables:
         return [
@@ -243,6 +263,7 @@ def _claim_sections(tables: dict, figs: dict[str, Path], studies: dict[str, Stud
             blocks += [figs[k] for k in ("accuracy_vs_cost",) if k in figs]
             blocks += _training_blocks(tables.get("training"))
             blocks += _cost_blocks(studies.get("cost"))
+            blocks += _sequential_blocks(studies.get("sequential"))
         else:
             steps = tables["step_errors"]
             if len(steps):

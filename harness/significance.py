@@ -90,3 +90,21 @@ def gmean_ci(values: np.ndarray, n_boot: int = N_BOOT, seed: int = 0) -> tuple[f
     idx = np.random.default_rng(seed).integers(0, len(logs), size=(n_boot, len(logs)))
     lo, hi = np.exp(np.percentile(logs[idx].mean(axis=1), [2.5, 97.5]))
     return float(lo), float(hi)
+
+
+def median_ratio_ci(
+    num: np.ndarray, den: np.ndarray, n_boot: int = N_BOOT, seed: int = 0
+) -> tuple[float, float, float]:
+    """``median(num) / median(den)`` of two independent samples of positive timings (repeats of
+    one measurement each) and its 95% percentile bootstrap CI, each sample resampled with
+    replacement on its own (``default_rng(seed)``). Medians, because one repeat slowed by another
+    process on the machine must not move the ratio. NaN for an empty sample; the caller decides
+    whether there are enough repeats for the interval to mean anything."""
+    a, b = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    if len(a) == 0 or len(b) == 0:
+        return math.nan, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    ma = np.median(a[rng.integers(0, len(a), size=(n_boot, len(a)))], axis=1)
+    mb = np.median(b[rng.integers(0, len(b), size=(n_boot, len(b)))], axis=1)
+    lo, hi = np.percentile(ma / mb, [2.5, 97.5])
+    return float(np.median(a) / np.median(b)), float(lo), float(hi)

@@ -2,22 +2,29 @@
 
 ``memory`` (claim c): error against the lag of the information a series needs, and how fast
 gradients decay through time in trained networks. ``cost`` (claim b): how fit+predict time
-grows with series length, number of series and hidden size. Each writes its summary tables to
+grows with series length, number of series and hidden size. ``sequential`` (claim b): time per
+training update against the length T that backpropagation through time runs over, recurrent
+networks beside one parallel over time. Each writes its summary tables to
 ``<dir>/studies/<kind>/``, which ``rnnbench report RUN_DIR --study DIR`` attaches to a run.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import json
 import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from harness.errors import StudyError
 
-KINDS = ("memory", "cost")
+KINDS = ("memory", "cost", "sequential")
+#: The ``dataset`` of claim (b)'s verdict rows from an attached sequential study.
+SEQUENTIAL_STUDY = "sequential-study"
 
 
 @dataclass
@@ -33,6 +40,41 @@ class Study:
 def study_dir(run_root: Path | str, kind: str) -> Path:
     """Where a study of ``kind`` keeps its summary inside a run directory."""
     return Path(run_root) / "studies" / kind
+
+
+def check_study_root(root: Path | str, kind: str) -> None:
+    """Refuse a study directory whose ``manifest.json`` belongs to something else (a benchmark
+    run, another kind of study), so a study never overwrites a run's manifest; ``kind`` is the
+    manifest kind the study writes (e.g. "cost-study")."""
+    path = Path(root) / "manifest.json"
+    if not path.is_file():
+        return
+    try:
+        found = json.loads(path.read_text(encoding="utf-8")).get("kind")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        found = None
+    if found != kind:
+        raise ValueError(f"{root} already holds another manifest (kind {found!r}); write the study elsewhere")
+
+
+def write_study_manifest(root: Path | str, kind: str, config: dict[str, Any], out_dir: Path) -> None:
+    """The ``manifest.json`` of a study directory: its kind, when, the config, the hardware,
+    package versions and git commit it ran with, and the files of its summary (``out_dir``)."""
+    # store and timing stay out of `import harness.studies`, which the report imports
+    from harness.store import _git_commit, _versions, atomic_write_text
+    from harness.timing import hardware
+
+    root = Path(root)
+    manifest = {
+        "kind": kind,
+        "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "config": config,
+        "hardware": hardware(),
+        "versions": _versions(),
+        "git_commit": _git_commit(),
+        "files": sorted(str(p.relative_to(root)) for p in out_dir.iterdir() if not p.name.startswith(".")),
+    }
+    atomic_write_text(root / "manifest.json", json.dumps(manifest, indent=2, default=str))
 
 
 def read_studies(run_root: Path | str) -> dict[str, Study]:
@@ -51,6 +93,26 @@ def read_studies(run_root: Path | str) -> dict[str, Study]:
     return out
 
 
+def sequential_rows(verdict: pd.DataFrame | None) -> list[dict]:
+    """Claim (b)'s verdict rows (as :func:`harness.claims.verdicts` makes them) from an attached
+    sequential study's verdict.csv, one per device, dataset ``sequential-study``; ``compared``
+    names the device. Here rather than in claims.py so the study's rows have one home beside
+    its kind. None or empty: no rows."""
+    if verdict is None or verdict.empty:
+        return []
+    return [
+        {
+            "claim": "b",
+            "dataset": SEQUENTIAL_STUDY,
+            "compared": str(v["compared"]),
+            "rule": str(v["rule"]),
+            "verdict": str(v["verdict"]),
+            "evidence": str(v["evidence"]),
+        }
+        for _, v in verdict.iterrows()
+    ]
+
+
 def attach_study(run_root: Path | str, study_root: Path | str) -> list[str]:
     """Copy the summaries of every study in ``study_root`` (a study's run directory, or a
     ``studies/<kind>`` folder itself) into ``run_root/studies/<kind>/``, replacing an older copy
@@ -65,8 +127,8 @@ def attach_study(run_root: Path | str, study_root: Path | str) -> list[str]:
         sources = {k: study_dir(src, k) for k in KINDS if study_dir(src, k).is_dir()}
     if not sources:
         raise StudyError(
-            f"{src} holds no study (expected studies/memory/ or studies/cost/ in it); "
-            "make one with `rnnbench study memory` or `rnnbench study cost`"
+            f"{src} holds no study (expected {' or '.join(f'studies/{k}/' for k in KINDS)} in it); "
+            f"make one with {' or '.join(f'`rnnbench study {k}`' for k in KINDS)}"
         )
     dest_root = Path(run_root) / "studies"
     for kind, path in sources.items():

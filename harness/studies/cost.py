@@ -51,8 +51,6 @@ Outputs: :func:`run_cost_study` (one row per axis, value, model, device, repeat)
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
-import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -65,7 +63,7 @@ import pandas as pd
 from harness.claims import REFERENCE
 from harness.data import Dataset, Panel
 from harness.models import is_recurrent
-from harness.studies import study_dir
+from harness.studies import check_study_root, study_dir, write_study_manifest
 
 AXES: tuple[str, ...] = ("length", "n_series", "hidden")
 #: The device the local reference model of claim (b) is timed on. The contenders are the models
@@ -656,23 +654,10 @@ def write_cost_study(root: Path, config: CostStudyConfig, rows: pd.DataFrame) ->
     versions, git commit, created) and ``report.md``. Refuses a ``root`` whose manifest belongs
     to something else (a benchmark run), so a study never overwrites a run's manifest. Returns
     the verdict row (claim, verdict, rule, evidence)."""
-    from harness.store import (
-        _git_commit,
-        _versions,
-        atomic_write_frame,
-        atomic_write_text,
-    )
-    from harness.timing import hardware
+    from harness.store import atomic_write_frame, atomic_write_text
 
     root = Path(root)
-    manifest_path = root / "manifest.json"
-    if manifest_path.is_file():
-        try:
-            kind = json.loads(manifest_path.read_text(encoding="utf-8")).get("kind")
-        except (OSError, json.JSONDecodeError):
-            kind = None
-        if kind != "cost-study":
-            raise ValueError(f"{root} already holds another manifest (kind {kind!r}); write the cost study elsewhere")
+    check_study_root(root, "cost-study")
     out_dir = study_dir(root, "cost")
     out_dir.mkdir(parents=True, exist_ok=True)
     exponents = fit_exponents(rows)
@@ -683,16 +668,7 @@ def write_cost_study(root: Path, config: CostStudyConfig, rows: pd.DataFrame) ->
     atomic_write_frame(cross, out_dir / "crossover.csv")
     atomic_write_frame(pd.DataFrame([verdict], columns=VERDICT_COLUMNS), out_dir / "verdict.csv")
     figures = plot_cost(rows, exponents, out_dir)
-    manifest = {
-        "kind": "cost-study",
-        "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "config": config.as_dict(),
-        "hardware": hardware(),
-        "versions": _versions(),
-        "git_commit": _git_commit(),
-        "files": sorted(str(p.relative_to(root)) for p in out_dir.iterdir() if not p.name.startswith(".")),
-    }
-    atomic_write_text(manifest_path, json.dumps(manifest, indent=2, default=str))
+    write_study_manifest(root, "cost-study", config.as_dict(), out_dir)
 
     med = _median_costs(rows)
     med["model"] = [_label(m, d) for m, d in zip(med["model"], med["device"])]
