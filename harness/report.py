@@ -234,7 +234,19 @@ def _claim_sections(tables: dict, figs: dict[str, Path], studies: dict[str, Stud
             speed = tables["speed"]
             if len(speed):
                 blocks.append(
-                    _present(speed, ["dataset", "model", "regime", "device", "device_name", "cpu_ms_per_series", "ms_per_series", "cpu_per_ref"])
+                    _present(
+                        speed,
+                        [
+                            "dataset",
+                            "model",
+                            "regime",
+                            "device",
+                            "device_name",
+                            "cpu_ms_per_series",
+                            "ms_per_series",
+                            "cpu_per_ref",
+                        ],
+                    )
                 )
             blocks += [figs[k] for k in ("accuracy_vs_cost",) if k in figs]
             blocks += _cost_blocks(studies.get("cost"))
