@@ -29,11 +29,14 @@ import pandas as pd
 
 from harness.analysis import OVERALL
 from harness.families import Families
+from harness.models import REGIMES
 from harness.significance import DECISIVE_BAND
 
 REFERENCE = "arima"
 #: The ``scope`` of the overall row that joins the scopes of a claim-(b) verdict.
 SCOPE_ALL = "all regimes and devices"
+#: Where the overall line starts in the evidence of a single-scope overall row.
+OVERALL_MARK = "; overall: "
 SPEED_ROW_COLUMNS = ["dataset", "model", "ms_per_series", "cost_ms", "unit", "n_series", "device", "regime"]
 RULE = (
     "per regime (local: one fit per series; global: one on all series) and device: each recurrent model's cost "
@@ -116,8 +119,9 @@ def _scope_row(rows: pd.DataFrame, ref: pd.Series, fam: Families, scope: str) ->
 
 def dataset_rows(dataset: str, speed_all: pd.DataFrame, fam: Families) -> list[dict]:
     """The claim-(b) rows of one dataset of :func:`speed_rows`: one per (regime, device) of its
-    contenders, each {scope, verdict, evidence}; on the overall pseudo-dataset, when the
-    scopes are several, a last row (scope :data:`SCOPE_ALL`) joining them."""
+    contenders, each {scope, verdict, evidence}; on the overall pseudo-dataset the line joining
+    the scopes (:func:`joined_row`): a last row (scope :data:`SCOPE_ALL`) when they are several,
+    else the end of the one row's evidence (so each claim x dataset keeps one row then)."""
     sp = speed_all[speed_all["dataset"] == dataset]
     ref = sp[sp["model"] == REFERENCE]
     neural = sp[sp["model"].map(fam.neural).astype(bool)]
@@ -129,22 +133,40 @@ def dataset_rows(dataset: str, speed_all: pd.DataFrame, fam: Families) -> list[d
         _scope_row(g, ref.iloc[0], fam, scope_text(regime, device))
         for (regime, device), g in neural.groupby(["regime", "device"], sort=True)
     ]
-    if dataset == OVERALL and len(out) > 1:
-        out.append(joined_row(out))
+    if dataset == OVERALL:
+        timed = set(neural["regime"])
+        joined = joined_row(out, [r for r in REGIMES if timed and "" not in timed and r not in timed])
+        if len(out) == 1:  # one scope: its row is the overall line, and says what it leaves out
+            out[0]["evidence"] += f"{OVERALL_MARK}{joined['evidence']}"
+        else:
+            out.append(joined)
     return out
 
 
-def joined_row(rows: list[dict]) -> dict:
+def overall_line(rows: pd.DataFrame) -> str:
+    """The evidence of claim (b)'s overall line among verdict ``rows``: the row joining the
+    scopes, or the one overall row's closing sentence when a single scope was timed; "" if none."""
+    overall = rows[rows["dataset"] == OVERALL]
+    if "scope" in overall.columns and (overall["scope"] == SCOPE_ALL).any():
+        return str(overall.loc[overall["scope"] == SCOPE_ALL, "evidence"].iloc[0])
+    texts = [str(e).split(OVERALL_MARK, 1)[1] for e in overall["evidence"] if OVERALL_MARK in str(e)]
+    return texts[0] if texts else ""
+
+
+def joined_row(rows: list[dict], untimed: list[str] = ()) -> dict:
     """The overall line over scoped rows that does not overreach: their common verdict when they
-    agree; otherwise inconclusive, saying what it depends on."""
+    agree, naming the regimes no recurrent model was trained in (``untimed``), which the verdict
+    does not cover; otherwise inconclusive, saying what it depends on."""
     verdicts = {r["verdict"] for r in rows}
     listing = "; ".join(f"{r['scope']}: {r['verdict']}" for r in rows)
+    gap = "".join(f"; {r} training not timed, so not covered" for r in untimed)
     if len(verdicts) == 1:
         verdict = verdicts.pop()
-        return {"scope": SCOPE_ALL, "verdict": verdict, "evidence": f"{verdict} in every scope ({listing})"}
+        where = "in every scope timed" if len(rows) > 1 else "only in the scope timed"
+        return {"scope": SCOPE_ALL, "verdict": verdict, "evidence": f"{verdict} {where} ({listing}{gap})"}
     regimes = {r["scope"].split(",")[0] for r in rows}
     what = "the regime" if len(regimes) > 1 else "the device"
-    return {"scope": SCOPE_ALL, "verdict": "inconclusive", "evidence": f"depends on {what}: {listing}"}
+    return {"scope": SCOPE_ALL, "verdict": "inconclusive", "evidence": f"depends on {what}: {listing}{gap}"}
 
 
 def verdict_rows(

@@ -136,11 +136,11 @@ def _reading_b(speeds: pd.DataFrame, rows: pd.DataFrame) -> str:
             span = f"{_num(lo, 1)}" if len(g) == 1 else f"{_num(lo, 1)}-{_num(hi, 1)}"
             ratio = f"x{_num(lo / a)}" if len(g) == 1 else f"x{_num(lo / a)}-{_num(hi / a)}"
             scope = claims.claim_b.scope_text(regime, device)
-            parts.append(f"{scope}: RNNs {span} {unit} per series vs arima {_num(a, 1)} CPU-ms ({ratio})")
+            parts.append(f"{scope}: RNNs {span} {unit} per series, arima {_num(a, 1)} CPU-ms ({ratio})")
         parts[-1] += ", all series pooled"
-    overall = rows[(rows["dataset"] == OVERALL) & (rows["scope"] == claims.claim_b.SCOPE_ALL)]
-    if len(overall):
-        parts.append(f"overall {overall['evidence'].iloc[0]}")
+    overall = claims.claim_b.overall_line(rows)
+    if overall:
+        parts.append(f"overall: {overall}")
     study = rows[rows["dataset"] == claims.COST_STUDY]
     if len(study):
         lines = [f"{s} {v}" if s else str(v) for s, v in zip(study["scope"], study["verdict"])]

@@ -267,7 +267,11 @@ def _claim_sections(tables: dict, figs: dict[str, Path], studies: dict[str, Stud
 
 def _ms(value: object) -> str:
     """A manifest's ``ref_ms`` for the text; a run made before it had none."""
-    return f"{float(value):.1f}" if isinstance(value, (int, float)) else "not recorded (run made before it)"
+    return (
+        f"= {float(value):.1f} CPU-ms on this machine"
+        if isinstance(value, (int, float))
+        else "not recorded: run made before it"
+    )
 
 
 def build_report(store: RunStore) -> str:
@@ -323,7 +327,7 @@ def build_report(store: RunStore) -> str:
         "for local models the worker processes' CPU, summed over series, independent of worker count), the unit "
         "models are compared in; ms_per_series is the same in wall time; regime says whether the model fits one "
         "model per series (local) or one for all (global); cpu_per_ref is CPU-ms per series in units of the run's "
-        f"reference workload (ref_ms = {_ms(manifest.get('ref_ms'))} CPU-ms on this machine), for comparing machines; "
+        f"reference workload (ref_ms {_ms(manifest.get('ref_ms'))}), for comparing machines; "
         "tta_cpu_s is the CPU time to accuracy (neural models: until validation loss came within 5% of its best; "
         "others: their fit time).",
     ]

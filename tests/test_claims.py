@@ -275,7 +275,7 @@ def test_verdict_b_per_regime_and_device_in_cpu_units():
     # the scopes agree: the overall line says so
     sp.loc[sp["model"] == "lstm-l", "cpu_ms_per_series"] = 10.0
     joined = _b_rows(sp, fams).loc[("overall", claims.claim_b.SCOPE_ALL)]
-    assert joined["verdict"] == "refuted" and joined["evidence"].startswith("refuted in every scope")
+    assert joined["verdict"] == "refuted" and joined["evidence"].startswith("refuted in every scope timed")
     # a local RNN within a factor of two of arima: inconclusive, and so is the overall line
     sp.loc[sp["model"] == "lstm-l", "cpu_ms_per_series"] = 100.0
     v = _b_rows(sp, fams)
@@ -289,7 +289,12 @@ def test_verdict_b_on_an_accelerator_uses_wall_time_and_names_the_device():
     v = _b_rows(sp, fams)
     row = v.loc[("d1", "global, CUDA")]
     assert row["verdict"] == "supported" and "lstm 300.0 wall-ms (x3.75 arima)" in row["evidence"]
-    assert ("overall", claims.claim_b.SCOPE_ALL) not in v.index  # one scope: no joining line
+    # one scope: its overall row is the overall line, and says what it does not cover
+    assert ("overall", claims.claim_b.SCOPE_ALL) not in v.index
+    assert v.loc[("overall", "global, CUDA"), "verdict"] == "supported"
+    assert claims.claim_b.overall_line(v.reset_index()) == (
+        "supported only in the scope timed (global, CUDA: supported; local training not timed, so not covered)"
+    )
 
 
 def test_verdict_c_memory():

@@ -284,7 +284,7 @@ def test_cost_verdict_per_regime_at_the_base_point():
         {("lstm", "global"): [20.0, 21.0, 19.0, 24.0, 22.0], ("lstm", "local"): [30.0, 31.0, 29.0, 33.0, 30.0]}
     )
     assert v.loc[cost_analysis.SCOPE_ALL, "verdict"] == "refuted"
-    assert v.loc[cost_analysis.SCOPE_ALL, "evidence"].startswith("refuted in every scope")
+    assert v.loc[cost_analysis.SCOPE_ALL, "evidence"].startswith("refuted in every scope timed")
     # a local RNN about as costly as arima: inconclusive there, and overall
     v = _verdicts(
         {("lstm", "global"): [20.0, 21.0, 19.0, 24.0, 22.0], ("lstm", "local"): [90.0, 150.0, 70.0, 120.0, 100.0]}

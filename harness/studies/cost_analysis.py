@@ -34,7 +34,7 @@ import pandas as pd
 
 from harness.claim_b import SCOPE_ALL, joined_row, scope_text
 from harness.claims import REFERENCE
-from harness.models import is_recurrent
+from harness.models import REGIMES, is_recurrent
 from harness.significance import DECISIVE_BAND, ratio_ci, ratio_decision
 
 #: The device the local reference model of claim (b) is timed on.
@@ -388,10 +388,9 @@ def cost_verdicts(
     if not out:
         why = "no base point with both arima and a recurrent model"
         overall = {"scope": SCOPE_ALL, "verdict": "inconclusive", "evidence": why}
-    elif len(out) == 1:
-        overall = {**out[0], "scope": SCOPE_ALL, "evidence": f"{out[0]['scope']}: {out[0]['verdict']}"}
     else:
-        overall = joined_row(out)
+        timed = set(rows.loc[rows["model"].isin(contenders(rows)), "regime"])
+        overall = joined_row(out, [r for r in REGIMES if timed and r not in timed])
     overall["evidence"] = ". ".join([overall["evidence"], *_axis_evidence(rows)])
     return pd.DataFrame(
         [{"claim": "b", "compared": names, "rule": RULE, **r} for r in [*out, overall]], columns=VERDICT_COLUMNS
