@@ -14,6 +14,11 @@ accelerator, whose work the process CPU clock does not see, its synchronised wal
 per series. A speed table stored before CPU units (no ``cpu_ms_per_series``) falls back to wall
 milliseconds and says so.
 
+Time to accuracy: where experiments.csv records it (``tta_cpu_s``: the CPU seconds until a
+network's validation loss first came within 5% of its own best; for arima its fit time), the
+evidence quotes it per series beside the full cost, and its ratio to arima's. The verdict itself
+weighs the full cost of the configuration that was scored for accuracy, early stopping included.
+
 Decisiveness: a cost ratio counts only outside :data:`harness.significance.DECISIVE_BAND`
 ([0.5, 2]). A benchmark run times each model once per seed, so its rows have no interval and
 compare the ratio itself with the band; the cost study (:mod:`harness.studies.cost_analysis`)
@@ -37,7 +42,7 @@ REFERENCE = "arima"
 SCOPE_ALL = "all regimes and devices"
 #: Where the overall line starts in the evidence of a single-scope overall row.
 OVERALL_MARK = "; overall: "
-SPEED_ROW_COLUMNS = ["dataset", "model", "ms_per_series", "cost_ms", "unit", "n_series", "device", "regime"]
+SPEED_ROW_COLUMNS = ["dataset", "model", "ms_per_series", "cost_ms", "tta_ms", "unit", "n_series", "device", "regime"]
 RULE = (
     "per regime (local: one fit per series; global: one on all series) and device: each recurrent model's cost "
     "per series (CPU-ms on CPU, BLAS threads counted; wall-ms on an accelerator) / arima's CPU-ms: supported if "
@@ -64,6 +69,10 @@ def costs(speed: pd.DataFrame) -> pd.DataFrame:
     use_cpu = (df["device"].astype(str) == "cpu") & cpu.notna()
     df["cost_ms"] = cpu.where(use_cpu, wall)
     df["unit"] = np.where(use_cpu, "CPU-ms", "wall-ms")
+    n = df["n_series"].astype(float).clip(lower=1)
+    tta_cpu = df["tta_cpu_s"].astype(float) if "tta_cpu_s" in df.columns else pd.Series(np.nan, df.index)
+    tta_wall = df["tta_wall_s"].astype(float) if "tta_wall_s" in df.columns else pd.Series(np.nan, df.index)
+    df["tta_ms"] = tta_cpu.where(use_cpu, tta_wall) * 1000.0 / n
     return df
 
 
@@ -78,11 +87,13 @@ def speed_rows(speed: pd.DataFrame) -> pd.DataFrame:
     pooled = sp[sp["model"].isin(counts[counts == n_datasets].index)].copy()
     pooled["work"] = pooled["cost_ms"] * pooled["n_series"]
     pooled["wall"] = pooled["ms_per_series"] * pooled["n_series"]
+    pooled["tta"] = pooled["tta_ms"] * pooled["n_series"]
     overall = (
         pooled.groupby("model", sort=False)
         .agg(
             work=("work", "sum"),
             wall=("wall", "sum"),
+            tta=("tta", lambda x: x.sum(min_count=len(x))),  # NaN unless every dataset has it
             n_series=("n_series", "sum"),
             device=("device", "first"),
             regime=("regime", "first"),
@@ -92,6 +103,7 @@ def speed_rows(speed: pd.DataFrame) -> pd.DataFrame:
     )
     overall["cost_ms"] = overall["work"] / overall["n_series"].clip(lower=1)
     overall["ms_per_series"] = overall["wall"] / overall["n_series"].clip(lower=1)
+    overall["tta_ms"] = overall["tta"] / overall["n_series"].clip(lower=1)
     overall["dataset"] = OVERALL
     return pd.concat([sp, overall[SPEED_ROW_COLUMNS]], ignore_index=True)
 
@@ -109,10 +121,16 @@ def _decide(ratios: np.ndarray) -> str:
     return "inconclusive"
 
 
-def _scope_row(rows: pd.DataFrame, ref: pd.Series, fam: Families, scope: str) -> dict:
+def _scope_row(rows: pd.DataFrame, ref: pd.Series, scope: str) -> dict:
     ref_ms = float(ref["cost_ms"])
     ratios = rows["cost_ms"].to_numpy(dtype=float) / ref_ms if ref_ms > 0 else np.full(len(rows), np.inf)
-    parts = [f"{r.model} {_fmt(r.cost_ms, 1)} {r.unit} (x{_fmt(q)} arima)" for r, q in zip(rows.itertuples(), ratios)]
+    ref_tta = float(ref["tta_ms"])
+    parts = [
+        f"{r.model} {_fmt(r.cost_ms, 1)} {r.unit} (x{_fmt(q)} arima"
+        + (f"; to accuracy {_fmt(r.tta_ms, 1)}, x{_fmt(r.tta_ms / ref_tta)}" if np.isfinite(r.tta_ms) else "")
+        + ")"
+        for r, q in zip(rows.itertuples(), ratios)
+    ]
     evidence = f"{scope}: arima {_fmt(ref_ms, 1)} {ref['unit']}/series; " + "; ".join(parts)
     return {"scope": scope, "verdict": _decide(ratios), "evidence": evidence}
 
@@ -130,7 +148,7 @@ def dataset_rows(dataset: str, speed_all: pd.DataFrame, fam: Families) -> list[d
             {"scope": "", "verdict": "inconclusive", "evidence": "no neural model or no arima timing on this dataset"}
         ]
     out = [
-        _scope_row(g, ref.iloc[0], fam, scope_text(regime, device))
+        _scope_row(g, ref.iloc[0], scope_text(regime, device))
         for (regime, device), g in neural.groupby(["regime", "device"], sort=True)
     ]
     if dataset == OVERALL:
