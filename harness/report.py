@@ -212,7 +212,10 @@ def _claim_sections(tables: dict, figs: dict[str, Path], studies: dict[str, Stud
     sections: list[Section] = [
         (
             "Claims",
-            [*_contender_notes(tables), _present(verdicts, ["claim", "dataset", "verdict", "compared", "evidence"])],
+            [
+                *_contender_notes(tables),
+                _present(verdicts, ["claim", "dataset", "scope", "verdict", "compared", "evidence"]),
+            ],
         )
     ]
     for claim, title in CLAIM_TITLES.items():
@@ -407,6 +410,6 @@ def terminal_summary(store: RunStore) -> str:
     merged = accuracy.merge(speed[["dataset", "model", *cost]], on=["dataset", "model"], how="left")
     shown = merged[["dataset", "model", "n_series", "smape", "mase", "owa", *cost]]
     verdicts = pd.read_csv(store.root / "claims" / "verdicts.csv")
-    columns = [c for c in ("claim", "verdict", "compared", "evidence") if c in verdicts.columns]
+    columns = [c for c in ("claim", "scope", "verdict", "compared", "evidence") if c in verdicts.columns]
     overall = verdicts[verdicts["dataset"] == claims.OVERALL][columns]
     return markdown_table(shown.sort_values(["dataset", "smape"])) + "\n\n" + markdown_table(overall)
