@@ -5,11 +5,13 @@ all on constructed experiments frames, so each number is known."""
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import harness
 from harness import analysis, claims
 from harness.models import regime_of
 from harness.timing import reference_ms
@@ -113,3 +115,40 @@ def test_reference_workload_is_a_positive_cpu_time():
     overhead); its size is machine-dependent, so only its sign and unit are checked here."""
     ms = reference_ms(repeats=1)
     assert np.isfinite(ms) and 1.0 < ms < 10_000.0
+
+
+class _Burn(harness.LocalForecaster):
+    """Spends 40 ms of CPU per series, then forecasts the last value."""
+
+    name = "burn"
+
+    def fit_predict_one(self, y):
+        start = time.process_time()
+        while time.process_time() - start < 0.04:
+            pass
+        return np.full(self.horizon, y[-1])
+
+
+def test_a_local_models_cpu_is_the_worker_processes_cpu():
+    """Local models run in worker processes; their cpu_s must be the workers' CPU (measured there),
+    not the parent's, which only waits and scores."""
+    from harness.data import Dataset, Panel
+    from harness.executors import RunOptions, make_executor
+    from harness.plugins import ModelSpec
+    from harness.runner import Experiment, run_experiment
+    from harness.tasks import ProtocolSpec, Task
+
+    values = tuple(np.arange(30.0) + i for i in range(8))
+    panel = Panel(ids=tuple(f"s{i}" for i in range(8)), values=values, freq="other", season_length=1, horizon=3)
+    task = Task(Dataset(name="burn", panel=panel), ProtocolSpec(kind="holdout"))
+    exp = Experiment(task, ModelSpec("burn", _Burn, {}, "test"), {}, 0)
+    pool = make_executor("processes", 2)
+    try:
+        parent0 = time.process_time()
+        summary = run_experiment(exp, pool, RunOptions(executor="processes", workers=2)).summary
+        parent = time.process_time() - parent0
+    finally:
+        pool.close()
+    assert summary["status"] == "ok" and summary["workers"] == 2
+    assert summary["cpu_s"] >= 8 * 0.04  # every series' burn counted, in the workers
+    assert parent < 0.5 * summary["cpu_s"]  # ...and not the parent's own time
