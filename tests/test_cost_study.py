@@ -364,3 +364,15 @@ def test_ratio_ci_decisive_indecisive_and_touching_the_band():
     )
     assert all(np.isnan(ratio_ci(np.array([]), arima)))
     assert all(np.isnan(ratio_ci(np.array([1.0, 0.0]), arima)))  # a zero cost is not a timing
+
+
+def test_cost_verdict_names_the_device_and_uses_wall_time_on_an_accelerator():
+    rows = _base({("arima", "local"): ARIMA, ("lstm", "global"): [20.0, 21.0, 19.0, 24.0, 22.0]})
+    gpu = rows[rows["model"] == "lstm"].assign(device="cuda", cost_s=lambda d: d["cost_s"] * 20)  # 420 wall-ms
+    v = cost.cost_verdicts(pd.concat([rows, gpu], ignore_index=True), where="2-core CPU").set_index("scope")
+    cuda = v.loc["global, CUDA, hidden 32, 32 series of 200"]
+    assert cuda["verdict"] == "supported" and "lstm [cuda] x5.12" in cuda["evidence"]
+    assert "wall-ms vs arima 82 CPU-ms per series" in cuda["evidence"]
+    assert v.loc["global, 2-core CPU, hidden 32, 32 series of 200", "verdict"] == "refuted"
+    overall = v.loc[cost_analysis.SCOPE_ALL]
+    assert overall["verdict"] == "inconclusive" and overall["evidence"].startswith("depends on the device")
