@@ -46,8 +46,13 @@ SPEED_COLUMNS = [
     "predict_s",
     "cpu_s",
     "wall_s",
+    "regime",
+    "cpu_ms_per_series",
     "ms_per_series",
-    "rel_cost",
+    "ref_ms",
+    "cpu_per_ref",
+    "tta_cpu_s",
+    "tta_wall_s",
     "peak_rss_mb",
     "peak_device_mb",
     "device_name",
@@ -55,7 +60,6 @@ SPEED_COLUMNS = [
     "threads",
 ]
 REFERENCE_ACCURACY = "naive2"
-REFERENCE_COST = "naive"
 #: The largest share of a dataset's (series, window) pairs a model may fail on and still take part
 #: in that dataset's comparison. A model that fails more often is left out of the dataset's common
 #: set instead of removing those series from every model. 10%: below it, the fairness rule costs
@@ -185,18 +189,46 @@ def accuracy_table(series: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def speed_table(experiments: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset x model: times averaged over seeds; cost per series and relative to naive.
+def speed_table(experiments: pd.DataFrame, ref_ms: float | None = None) -> pd.DataFrame:
+    """Per dataset x model: times averaged over seeds, per series in CPU and wall milliseconds.
 
-    ``ms_per_series`` is model compute time (fit + predict) per series: for local models the sum
-    of per-series times, so it does not depend on how many workers ran them; ``wall_s`` is the
-    elapsed time of the experiment. ``rel_cost`` divides ms_per_series by naive's on the same
-    dataset (the "computational complexity" ratio of Makridakis et al. 2018).
+    ``cpu_ms_per_series`` is the unit every cross-model comparison uses (claim b): process CPU
+    seconds of fit + predict per series, BLAS threads counted, for local models the CPU of the
+    worker processes that fitted them (measured there), so a model that keeps 1.35 cores busy is
+    charged 1.35 core-seconds per second. ``ms_per_series`` beside it is the wall compute time
+    (fit + predict; for local models the sum of per-series times, independent of the number of
+    workers). ``regime`` is local (one fit per series) or global (one fit on all series), from
+    the model's scope and ``training`` parameter (:func:`harness.models.regime_of`).
+
+    ``ref_ms`` is the run's reference workload (:func:`harness.timing.reference_ms`, measured at
+    run start, in the manifest) and ``cpu_per_ref = cpu_ms_per_series / ref_ms`` the cost in units
+    of it, which is how runs on different machines compare. It replaces ``rel_cost`` (ms per
+    series relative to naive's): naive takes 0.02-0.06 ms per series, mostly timer and call
+    overhead, so that denominator was noise (snaive came out at 0.39x naive for the same work).
+    A run made before the reference has ``ref_ms`` NaN; its absolute columns stay comparable.
+
+    ``tta_cpu_s``/``tta_wall_s``: time to accuracy, the seconds (all series) until a neural
+    model's validation loss first came within 5% of its own best (experiments.csv columns of
+    that name, from the training logs; NaN in a run made before them); for a model that does not
+    train by epochs its fit and predict time, the comparable figure.
     """
+    from harness.models import regime_of
+
     if experiments.empty:
         return pd.DataFrame(columns=SPEED_COLUMNS)
     df = experiments.copy()
-    df["ms_per_series"] = (df["fit_s"] + df["predict_s"]) * 1000.0 / df["n_series"].clip(lower=1)
+    n = df["n_series"].clip(lower=1)
+    df["ms_per_series"] = (df["fit_s"] + df["predict_s"]) * 1000.0 / n
+    df["cpu_ms_per_series"] = df["cpu_s"] * 1000.0 / n
+    if "scope" in df.columns:
+        params = df["params"] if "params" in df.columns else pd.Series("", index=df.index)
+        df["regime"] = [regime_of(s, p if isinstance(p, str) else "") for s, p in zip(df["scope"], params)]
+    else:  # a run stored before experiments.csv had a scope
+        df["regime"] = ""
+    trains = _trains(df)
+    for tta, own in (("tta_cpu_s", df["cpu_s"]), ("tta_wall_s", df["fit_s"] + df["predict_s"])):
+        given = df[tta] if tta in df.columns else pd.Series(np.nan, index=df.index)
+        df[tta] = given.where(trains, own).astype(float)
     agg = (
         df.groupby(["dataset", "model"], sort=False)
         .agg(
@@ -207,7 +239,11 @@ def speed_table(experiments: pd.DataFrame) -> pd.DataFrame:
             predict_s=("predict_s", "mean"),
             cpu_s=("cpu_s", "mean"),
             wall_s=("wall_s", "mean"),
+            regime=("regime", "first"),
+            cpu_ms_per_series=("cpu_ms_per_series", "mean"),
             ms_per_series=("ms_per_series", "mean"),
+            tta_cpu_s=("tta_cpu_s", "mean"),
+            tta_wall_s=("tta_wall_s", "mean"),
             peak_rss_mb=("peak_rss_mb", "max"),
             peak_device_mb=("peak_device_mb", "max"),
             workers=("workers", "first"),
@@ -215,8 +251,8 @@ def speed_table(experiments: pd.DataFrame) -> pd.DataFrame:
         )
         .reset_index()
     )
-    ref = agg[agg["model"] == REFERENCE_COST].set_index("dataset")["ms_per_series"]
-    agg["rel_cost"] = agg["ms_per_series"] / agg["dataset"].map(ref)
+    agg["ref_ms"] = float(ref_ms) if ref_ms is not None and np.isfinite(ref_ms) and ref_ms > 0 else np.nan
+    agg["cpu_per_ref"] = agg["cpu_ms_per_series"] / agg["ref_ms"]
     return agg[SPEED_COLUMNS]
 
 
@@ -246,6 +282,15 @@ def training_table(experiments: pd.DataFrame) -> pd.DataFrame:
     if trained.empty:
         return pd.DataFrame(columns=TRAINING_SHOWN)
     return trained.groupby(["dataset", "model"], sort=False)[values].mean().reset_index()
+
+
+def _trains(experiments: pd.DataFrame) -> pd.Series:
+    """Which experiments trained a network by epochs: a recorded ``epochs`` (training log) or an
+    ``epochs`` parameter (runs made before training logs)."""
+    logged = experiments["epochs"].notna() if "epochs" in experiments.columns else False
+    params = experiments["params"] if "params" in experiments.columns else pd.Series("", index=experiments.index)
+    declared = params.map(lambda p: isinstance(p, str) and '"epochs"' in p)
+    return declared | logged
 
 
 def notes_table(series: pd.DataFrame) -> pd.DataFrame:

@@ -32,10 +32,12 @@ Decision rules (also written in the ``rule`` column of :func:`verdicts`):
     lower AND p < 0.05 AND the win-rate CI upper bound is < 0.5. Otherwise *inconclusive*.
     Requiring the mean, the paired test and the win rate to agree guards against a mean driven
     by a few series with huge sMAPE.
-(b) Compare ``ms_per_series`` (fit + predict compute per series, speed.csv) of every neural
-    model with arima's on the same dataset. *Supported* if every neural model costs more than
-    arima; *refuted* if every neural model costs less; otherwise *inconclusive*. The overall row
-    uses pooled compute: sum(ms_per_series x n_series) / sum(n_series) over datasets.
+(b) Per regime (local, global) and device (:mod:`harness.claim_b`): each contender's cost per
+    series (CPU-ms on CPU, wall-ms on an accelerator) over arima's CPU-ms on the same dataset.
+    *Supported* if every ratio is above 2, *refuted* if every ratio is below 0.5, otherwise
+    *inconclusive*; each row names its scope. The overall rows pool compute, sum(cost x
+    n_series) / sum(n_series) over datasets, and join the scopes without overreaching: their
+    common verdict, else inconclusive ("depends on the regime").
 (c) Forecasting results alone cannot isolate long memory (a model can be worse at step h for
     many reasons), so per dataset the verdict is *inconclusive*; the evidence is the growth of
     sMAPE from step 1 to step h (ratio) of the best neural model next to arima's. The overall
@@ -48,13 +50,13 @@ Decision rules (also written in the ``rule`` column of :func:`verdicts`):
     usable, so the failure is a failure to remember, not an impossible task; *refuted* if every
     neural model succeeds at every task and lag tested; otherwise (or without the study)
     *inconclusive*. The memory table's ``family`` column says which models are which.
-(b) With a cost study attached (``studies/cost/verdict.csv``), an extra row ``cost-study``
-    carries its verdict: how fit+predict time grows with series length, number of series and
-    hidden size, and where arima's and a global RNN's costs cross (see
-    :mod:`harness.studies.cost`). With a sequential study attached
-    (``studies/sequential/verdict.csv``), one row ``sequential-study`` per device carries its
-    verdict: time per training update of each RNN against the BPTT length T, beside a network
-    parallel over time (:func:`harness.studies.sequential_rows`, :mod:`harness.studies.sequential`).
+(b) With a cost study attached (``studies/cost/verdict.csv``), rows ``cost-study`` carry its
+    verdicts, one per regime and device at its base point with bootstrap CIs of the cost ratios,
+    and its overall line (see :mod:`harness.studies.cost_analysis`).
+    With a sequential study attached (``studies/sequential/verdict.csv``), one row
+    ``sequential-study`` per device carries its verdict: time per training update of each RNN
+    against the BPTT length T, beside a network parallel over time
+    (:func:`harness.studies.sequential_rows`, :mod:`harness.studies.sequential`).
 """
 
 from __future__ import annotations
@@ -68,14 +70,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from harness import analysis, metrics
+from harness import analysis, claim_b, metrics
 from harness.analysis import OVERALL, with_overall
+from harness.claim_b import REFERENCE, speed_rows, study_rows, verdict_rows
 from harness.families import FAMILY_COLUMNS, Families, declared_families, families_of
 from harness.significance import ALPHA, diebold_mariano, nemenyi_cd, wilcoxon_p, win_rate_ci
 from harness.steps import load_forecasts, step_errors
 from harness.studies import read_studies, sequential_rows
 
-REFERENCE = "arima"
 SERIES_KEYS = ["dataset", "unique_id"]
 COST_STUDY = "cost-study"
 
@@ -112,7 +114,9 @@ VERSUS_COLUMNS = [
     "dm_n",
 ]
 FRIEDMAN_COLUMNS = ["dataset", "model", "avg_rank", "n_series", "k", "friedman_stat", "friedman_p", "cd"]
-VERDICT_COLUMNS = ["claim", "dataset", "verdict", "compared", "rule", "evidence"]
+#: ``scope``: what a row's verdict covers beyond the dataset (claim b: the regime and device, e.g.
+#: "global, CPU"; empty where the claim has no such split).
+VERDICT_COLUMNS = ["claim", "dataset", "scope", "verdict", "compared", "rule", "evidence"]
 
 RULES = {
     "a": (
@@ -120,10 +124,7 @@ RULES = {
         "Wilcoxon p < 0.05 AND win-rate 95% CI lower bound > 0.5; refuted if arima's mean sMAPE is lower "
         "AND p < 0.05 AND win-rate CI upper bound < 0.5; else inconclusive"
     ),
-    "b": (
-        "ms_per_series of every neural model vs arima's: supported if all neural models cost more, "
-        "refuted if all cost less, else inconclusive"
-    ),
+    "b": claim_b.RULE,
     "c": (
         "stored forecasts cannot isolate long memory: inconclusive; evidence = sMAPE growth step 1 -> h "
         "of best neural model vs arima"
@@ -402,46 +403,6 @@ def _verdict_a(dataset: str, summary: pd.DataFrame, versus: pd.DataFrame) -> dic
     return {"verdict": verdict, "evidence": evidence}
 
 
-def speed_rows(speed: pd.DataFrame) -> pd.DataFrame:
-    """ms_per_series per dataset x model, plus pooled overall rows for models on every dataset."""
-    sp = speed[["dataset", "model", "ms_per_series", "n_series", "device"]].copy()
-    if sp.empty:
-        return sp
-    n_datasets = sp["dataset"].nunique()
-    counts = sp.groupby("model")["dataset"].nunique()
-    pooled = sp[sp["model"].isin(counts[counts == n_datasets].index)].copy()
-    pooled["work"] = pooled["ms_per_series"] * pooled["n_series"]
-    overall = (
-        pooled.groupby("model", sort=False)
-        .agg(work=("work", "sum"), n_series=("n_series", "sum"), device=("device", "first"))
-        .reset_index()
-    )
-    overall["ms_per_series"] = overall["work"] / overall["n_series"].clip(lower=1)
-    overall["dataset"] = OVERALL
-    return pd.concat([sp, overall[sp.columns]], ignore_index=True)
-
-
-def _verdict_b(dataset: str, speed: pd.DataFrame, fam: Families) -> dict:
-    sp = speed[speed["dataset"] == dataset]
-    ref = sp[sp["model"] == REFERENCE]
-    neural = sp[sp["model"].map(fam.neural).astype(bool)]
-    if ref.empty or neural.empty:
-        return {"verdict": "inconclusive", "evidence": "no neural model or no arima timing on this dataset"}
-    ref_ms = float(ref["ms_per_series"].iloc[0])
-    ratios = neural["ms_per_series"].to_numpy() / ref_ms if ref_ms > 0 else np.full(len(neural), np.inf)
-    if np.all(neural["ms_per_series"].to_numpy() > ref_ms):
-        verdict = "supported"
-    elif np.all(neural["ms_per_series"].to_numpy() < ref_ms):
-        verdict = "refuted"
-    else:
-        verdict = "inconclusive"
-    parts = [
-        f"{r.model} {_fmt(r.ms_per_series, 1)} ms ({r.device}, x{_fmt(q)} arima)"
-        for r, q in zip(neural.itertuples(), ratios)
-    ]
-    return {"verdict": verdict, "evidence": f"ms/series: arima {_fmt(ref_ms, 1)}; " + "; ".join(parts)}
-
-
 def _growth(steps: pd.DataFrame, dataset: str, model: str) -> tuple[float, float, float, int]:
     s = steps[(steps["dataset"] == dataset) & (steps["model"] == model)].sort_values("step")
     if s.empty:
@@ -569,9 +530,7 @@ def verdicts(
     if speed is not None and left_out is not None:
         speed = analysis.without_left_out(speed, left_out)
     speed_all = (
-        speed_rows(speed)
-        if speed is not None and len(speed)
-        else pd.DataFrame(columns=["dataset", "model", "ms_per_series", "n_series", "device"])
+        speed_rows(speed) if speed is not None and len(speed) else pd.DataFrame(columns=claim_b.SPEED_ROW_COLUMNS)
     )
     for d in speed_all["dataset"].unique():
         if d not in datasets:
@@ -593,30 +552,13 @@ def verdicts(
                 **_verdict_a(d, summary, versus),
             }
         )
-    for d in datasets:
-        timed = _contenders(speed_all.loc[speed_all["dataset"] == d, "model"], fam)
-        rows.append(
-            {
-                "claim": "b",
-                "dataset": d,
-                "compared": _compared(timed, fam, d, left_out),
-                "rule": RULES["b"],
-                **_verdict_b(d, speed_all, fam),
-            }
-        )
-    if cost_verdict is not None and len(cost_verdict):
-        cv = cost_verdict.iloc[0]
-        compared = cv.get("compared")
-        rows.append(
-            {
-                "claim": "b",
-                "dataset": COST_STUDY,
-                "compared": compared if isinstance(compared, str) else "",
-                "rule": cv["rule"],
-                "verdict": cv["verdict"],
-                "evidence": cv["evidence"],
-            }
-        )
+    rows += verdict_rows(
+        datasets,
+        speed_all,
+        fam,
+        lambda d: _compared(_contenders(speed_all.loc[speed_all["dataset"] == d, "model"], fam), fam, d, left_out),
+    )
+    rows += study_rows(cost_verdict, COST_STUDY)
     rows.extend(sequential_rows(sequential_verdict))
     for d in datasets:
         evidence = _verdict_c_steps(d, summary, steps)
@@ -644,7 +586,7 @@ def verdicts(
                     "evidence": evidence + note,
                 }
             )
-    return pd.DataFrame(rows, columns=VERDICT_COLUMNS)
+    return pd.DataFrame(rows, columns=VERDICT_COLUMNS).fillna({"scope": ""})
 
 
 def claims_tables(

@@ -421,16 +421,27 @@ def _new_study_root(out: str | None, kind: str) -> Path:
 @click.option("--n-series", "n_series", help="Numbers of series to time [default: 8,32,128,512].")
 @click.option("--hidden", help="RNN hidden sizes to time [default: 8,16,32,64,128].")
 @click.option("--epochs", type=int, default=None, help="Fixed training epochs of the RNNs [default: 20].")
-@click.option("--repeats", type=int, default=None, help="Timings per point (medians are compared) [default: 1].")
-@click.option("--tiny", is_flag=True, help="A seconds-long study (two values per axis, 2 epochs), for CI.")
+@click.option(
+    "--repeats", type=int, default=None, help="Timings per point (medians compared, with bootstrap CIs) [default: 5]."
+)
+@click.option("--regimes", help="How the RNNs are trained: local, global or both [default: local,global].")
+@click.option(
+    "--dataset", metavar="NAME", help="Time one point on a registered dataset (e.g. m3-monthly) instead of the axes."
+)
+@click.option("--limit", type=int, default=None, help="With --dataset: a deterministic sample of this many series.")
+@click.option("--tiny", is_flag=True, help="A seconds-long study (two values per axis, 2 epochs, 3 repeats), for CI.")
 @click.option("--out", type=click.Path(file_okay=False), help="Study directory [default: a new folder under results/].")
 @click.option("--run-id", "run_id", metavar="NAME", help=RUN_ID_HELP)
 @click.pass_context
-def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, repeats, tiny, out, run_id) -> None:
-    """How fit+predict time grows with series length, number of series and hidden size (claim b).
+def study_cost(
+    ctx: click.Context, models, lengths, n_series, hidden, epochs, repeats, regimes, dataset, limit, tiny, out, run_id
+) -> None:
+    """How fit+predict CPU time grows with series length, number of series and hidden size (claim b),
+    each RNN trained local and global, and its cost ratio to arima with a bootstrap CI.
 
-    Writes studies/cost/ (cost.csv, exponents.csv, crossover.csv, verdict.csv, figures),
-    manifest.json and report.md in the study directory. Torch models also run on CUDA when present."""
+    Writes studies/cost/ (cost.csv, exponents.csv, crossover.csv, ratios.csv, verdict.csv, figures),
+    manifest.json and report.md in the study directory. Torch models also run on CUDA when present.
+    With --dataset, one point on that dataset's series (--limit of them) replaces the axes."""
     from tqdm import tqdm
 
     from harness.runlock import RunLock
@@ -445,6 +456,9 @@ def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, re
         ("hidden", _int_list(hidden, "hidden")),
         ("epochs", epochs),
         ("repeats", repeats),
+        ("regimes", _csv_list(regimes)),
+        ("dataset", dataset),
+        ("limit", limit),
     ):
         if value is not None:
             overrides[key] = tuple(value) if isinstance(value, list) else value
@@ -455,17 +469,20 @@ def study_cost(ctx: click.Context, models, lengths, n_series, hidden, epochs, re
     registry = _registry(ctx)
     for name in config.models:
         registry.model(name)  # unknown model: one line, exit 2, before anything is written
+    if config.dataset is not None:
+        registry.dataset(config.dataset)  # unknown dataset: the same
     root = _new_study_root(out, "cost")
     with RunLock(root), tqdm(unit="point", disable=None, file=sys.stderr, dynamic_ncols=True) as bar:
 
         def progress(done: int, total: int, row: dict) -> None:
             bar.total = total
-            bar.set_description(f"{row['axis']}={row['value']} {row['model']}")
+            bar.set_description(f"{row['axis']}={row['value']} {row['model']} {row['regime']}")
             bar.update(done - bar.n)
 
         rows = run_cost_study(config, registry, progress=progress)
         verdict = write_cost_study(root, config, rows)
     click.echo(f"rnnbench: cost study: claim (b) {verdict['verdict']}: {verdict['evidence']}", err=True)
+    click.echo(f"verdicts per regime and device: {root / 'studies' / 'cost' / 'verdict.csv'}")
     click.echo(f"report: {root / 'report.md'}")
 
 

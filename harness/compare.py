@@ -48,8 +48,8 @@ COLUMNS = [
     "ms_per_series_a",
     "ms_per_series_b",
     "speed_ratio",
-    "rel_cost_a",
-    "rel_cost_b",
+    "cpu_ms_per_series_a",
+    "cpu_ms_per_series_b",
 ]
 
 
@@ -126,7 +126,7 @@ def compare_runs(a: RunStore, b: RunStore) -> tuple[pd.DataFrame, list[str]]:
     ``speed_ratio`` is ms_per_series B / A: above 1 means B is slower.
     """
     acc_cols = ["n_series", "smape", "mase", "owa", "smape_sd"]
-    speed_cols = ["ms_per_series", "rel_cost"]
+    speed_cols = ["ms_per_series", "cpu_ms_per_series"]
     sides = []
     for store in (a, b):
         acc = _read(store, "accuracy.csv", acc_cols, required=True)

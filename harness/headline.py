@@ -62,8 +62,10 @@ def headline_verdict(rows: pd.DataFrame, evaluated: bool) -> str:
         return NOT_EVALUATED
     if {"supported", "refuted"} <= set(rows["verdict"]):
         return "mixed"
-    overall = rows.loc[rows["dataset"] == OVERALL, "verdict"]
-    return str(overall.iloc[0]) if len(overall) else "inconclusive"
+    overall = rows[rows["dataset"] == OVERALL]
+    if "scope" in overall.columns and (overall["scope"] == claims.claim_b.SCOPE_ALL).any():
+        overall = overall[overall["scope"] == claims.claim_b.SCOPE_ALL]  # claim (b): the line joining the scopes
+    return str(overall["verdict"].iloc[0]) if len(overall) else "inconclusive"
 
 
 def _num(x: float, nd: int = 2) -> str:
@@ -105,10 +107,11 @@ def _reading_a(tables: Mapping[str, pd.DataFrame], rows: pd.DataFrame) -> str:
 
 
 def _speeds(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """ms per series per dataset (+ pooled overall) of the contenders and arima, as claim (b) weighs them."""
+    """Cost per series per dataset (+ pooled overall) of the contenders and arima, as claim (b)
+    weighs them (:func:`harness.claim_b.speed_rows`: CPU-ms, with regime and device)."""
     speed = tables["speed"]
     if speed is None or speed.empty:
-        return pd.DataFrame(columns=["dataset", "model", "ms_per_series"])
+        return pd.DataFrame(columns=claims.claim_b.SPEED_ROW_COLUMNS)
     rows = claims.speed_rows(analysis.without_left_out(speed, tables.get("left_out")))
     fam = tables["families"]
     neural = set(fam.loc[(fam["where"] == "run") & fam["neural"].astype(bool), "model"])
@@ -116,22 +119,41 @@ def _speeds(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def _reading_b(speeds: pd.DataFrame, rows: pd.DataFrame) -> str:
+    """Per regime and device, the pooled cost per series of the RNNs against arima's, then the
+    overall line (which says "depends on the regime" when the scopes disagree), how the datasets
+    came out and the cost study's verdicts with their scopes."""
     pooled = speeds[speeds["dataset"] == OVERALL]
-    ref = pooled.loc[pooled["model"] == claims.REFERENCE, "ms_per_series"]
-    rnn = pooled[pooled["model"] != claims.REFERENCE].sort_values("ms_per_series")
+    ref = pooled.loc[pooled["model"] == claims.REFERENCE, "cost_ms"]
+    rnn = pooled[pooled["model"] != claims.REFERENCE]
+    parts = []
     if ref.empty or rnn.empty:
-        lead = "no contender and arima timed on every dataset, so nothing pooled"
+        parts.append("no contender and arima timed on every dataset, so nothing pooled")
     else:
-        lo, hi, a = float(rnn["ms_per_series"].iloc[0]), float(rnn["ms_per_series"].iloc[-1]), float(ref.iloc[0])
-        span = f"{_num(lo, 1)} ms" if len(rnn) == 1 else f"{_num(lo, 1)}-{_num(hi, 1)} ms"
-        ratio = f"x{_num(lo / a)}" if len(rnn) == 1 else f"x{_num(lo / a)}-x{_num(hi / a)}"
-        lead = f"RNNs took {span} per series, arima {_num(a, 1)} ms ({ratio} arima's), all series pooled"
-    study = rows.loc[rows["dataset"] == claims.COST_STUDY, "verdict"]
-    cost = f"cost study: {study.iloc[0]}" if len(study) else "no cost study attached"
+        a = float(ref.iloc[0])
+        for (regime, device), g in rnn.groupby(["regime", "device"], sort=True):
+            g = g.sort_values("cost_ms")
+            lo, hi, unit = float(g["cost_ms"].iloc[0]), float(g["cost_ms"].iloc[-1]), str(g["unit"].iloc[0])
+            span = f"{_num(lo, 1)}" if len(g) == 1 else f"{_num(lo, 1)}-{_num(hi, 1)}"
+            ratio = f"x{_num(lo / a)}" if len(g) == 1 else f"x{_num(lo / a)}-{_num(hi / a)}"
+            scope = claims.claim_b.scope_text(regime, device)
+            parts.append(f"{scope}: RNNs {span} {unit} per series, arima {_num(a, 1)} CPU-ms ({ratio})")
+        parts[-1] += ", all series pooled"
+    overall = claims.claim_b.overall_line(rows)
+    if overall:
+        parts.append(f"overall: {overall}")
+    study = rows[rows["dataset"] == claims.COST_STUDY]
+    if len(study):
+        lines = [f"{s} {v}" if s else str(v) for s, v in zip(study["scope"], study["verdict"])]
+        parts.append("cost study: " + ", ".join(lines))
+    else:
+        parts.append("no cost study attached")
     seq = rows.loc[rows["dataset"] == SEQUENTIAL_STUDY, ["verdict", "compared"]]
     where = [f"{v} ({c.rsplit(' on ', 1)[-1]})" for v, c in zip(seq["verdict"], seq["compared"])]
-    sequential = f"sequential study (RNN vs a network parallel over time): {', '.join(where)}" if where else ""
-    return _sentence(lead, _tally(rows), cost, sequential)
+    if where:
+        parts.append(f"sequential study (RNN vs a network parallel over time): {', '.join(where)}")
+    return (
+        _sentence(*parts[:-2], _tally(rows), *parts[-2:]) if where else _sentence(*parts[:-1], _tally(rows), parts[-1])
+    )
 
 
 def _reading_c(memory: pd.DataFrame | None) -> str:

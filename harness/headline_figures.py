@@ -54,9 +54,15 @@ def cost_headline(rows: pd.DataFrame, path: Path | str, reference: str = "arima"
     """Per dataset: each RNN's compute per series (coloured dots, joined by a grey bar from the
     cheapest to the dearest) and ``reference``'s (black diamond), on a log axis.
 
-    rows: dataset, model, ms_per_series (reference rows included); datasets top to bottom in
-    order of appearance.
+    rows: dataset, model, ms_per_series (reference rows included), optionally ``cost_ms`` (the
+    unit claim b compares, CPU-ms per series; drawn instead when present) and ``regime`` (a local
+    RNN is labelled "model [local]"); datasets top to bottom in order of appearance.
     """
+    value = "cost_ms" if "cost_ms" in rows.columns else "ms_per_series"
+    rows = rows.assign(ms_per_series=rows[value])
+    if "regime" in rows.columns:
+        local = (rows["regime"] == "local") & (rows["model"] != reference)
+        rows.loc[local, "model"] = rows.loc[local, "model"] + " [local]"
     rows = rows[rows["ms_per_series"] > 0]
     datasets = list(dict.fromkeys(rows["dataset"]))
     if not datasets:
@@ -79,7 +85,8 @@ def cost_headline(rows: pd.DataFrame, path: Path | str, reference: str = "arima"
         ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_yticks(range(len(datasets) - 1, -1, -1), [str(d) for d in datasets])
         ax.set_ylim(-0.7, len(datasets) - 0.3)
-        ax.set_xlabel("compute per series (ms, log scale)")
+        unit = "CPU-ms" if value == "cost_ms" else "ms"
+        ax.set_xlabel(f"compute per series ({unit}, log scale)")
         ax.legend(
             list(seen.values()),
             list(seen),

@@ -413,6 +413,28 @@ def model_family(cls: type[Forecaster], params: Mapping[str, Any], model: str = 
     return family
 
 
+#: How a model learns from a panel, the dimension claim (b) is split by: ``local`` fits one model per
+#: series (auto-ARIMA, a WindowForecaster with ``training="local"``), ``global`` one on all series.
+REGIMES = ("local", "global")
+
+
+def regime_of(scope: str, params: Mapping[str, Any] | str | None = None) -> str:
+    """The training regime of a model from its ``scope`` and parameters (a mapping or the JSON of
+    experiments.csv's ``params`` column): its ``training`` parameter where it has one (a
+    WindowForecaster: one network per series or one for all), else the scope (a
+    ``LocalForecaster`` fits per series). Anything else is a ``ValueError``: a cost compared in the
+    wrong regime would be a quiet error."""
+    if isinstance(params, str):
+        import json
+
+        params = json.loads(params) if params.strip() else {}
+    training = (params or {}).get("training")
+    regime = training if isinstance(training, str) else scope
+    if regime not in REGIMES:
+        raise ValueError(f"unknown training regime {regime!r} (scope {scope!r}); expected one of {', '.join(REGIMES)}")
+    return regime
+
+
 def is_recurrent(family: str) -> bool:
     """True for the recurrent families (rnn, lstm, gru), the subject of the claims."""
     return family in RECURRENT_FAMILIES

@@ -32,7 +32,19 @@ ACCURACY_SHOWN = [
     "wql",
     "smape_sd",
 ]
-SPEED_SHOWN = ["model", "device", "fit_s", "predict_s", "cpu_s", "wall_s", "ms_per_series", "rel_cost", "peak_rss_mb"]
+SPEED_SHOWN = [
+    "model",
+    "regime",
+    "device",
+    "cpu_ms_per_series",
+    "ms_per_series",
+    "cpu_per_ref",
+    "tta_cpu_s",
+    "fit_s",
+    "predict_s",
+    "cpu_s",
+    "peak_rss_mb",
+]
 SUMMARY_SHOWN = [
     "dataset",
     "model",
@@ -236,7 +248,10 @@ def _claim_sections(tables: dict, figs: dict[str, Path], studies: dict[str, Stud
     sections: list[Section] = [
         (
             "Claims",
-            [*_contender_notes(tables), _present(verdicts, ["claim", "dataset", "verdict", "compared", "evidence"])],
+            [
+                *_contender_notes(tables),
+                _present(verdicts, ["claim", "dataset", "scope", "verdict", "compared", "evidence"]),
+            ],
         )
     ]
     for claim, title in CLAIM_TITLES.items():
@@ -258,7 +273,19 @@ def _claim_sections(tables: dict, figs: dict[str, Path], studies: dict[str, Stud
             speed = tables["speed"]
             if len(speed):
                 blocks.append(
-                    _present(speed, ["dataset", "model", "device", "device_name", "ms_per_series", "rel_cost"])
+                    _present(
+                        speed,
+                        [
+                            "dataset",
+                            "model",
+                            "regime",
+                            "device",
+                            "device_name",
+                            "cpu_ms_per_series",
+                            "ms_per_series",
+                            "cpu_per_ref",
+                        ],
+                    )
                 )
             blocks += [figs[k] for k in ("accuracy_vs_cost",) if k in figs]
             blocks += _training_blocks(tables.get("training"))
@@ -279,12 +306,21 @@ def _claim_sections(tables: dict, figs: dict[str, Path], studies: dict[str, Stud
     return sections
 
 
+def _ms(value: object) -> str:
+    """A manifest's ``ref_ms`` for the text; a run made before it had none."""
+    return (
+        f"= {float(value):.1f} CPU-ms on this machine"
+        if isinstance(value, (int, float))
+        else "not recorded: run made before it"
+    )
+
+
 def build_report(store: RunStore) -> str:
     """Write accuracy.csv, speed.csv, claims/*.csv, figures/, report.md and report.html from the
     run's stored results; return the markdown."""
     experiments, series = store.read_results()
     accuracy = accuracy_table(series)
-    speed = speed_table(experiments)
+    speed = speed_table(experiments, store.manifest().get("ref_ms"))
     failures = failures_table(series)
     notes = notes_table(series)
     atomic_write_frame(accuracy, store.root / "accuracy.csv")
@@ -329,8 +365,13 @@ def build_report(store: RunStore) -> str:
         f"commit {manifest.get('git_commit') or 'unknown'}.",
         "Accuracy: means over series (M4 definitions: sMAPE in %, MASE scaled by the in-sample seasonal "
         "naive error, OWA relative to Naive2; lower is better). " + FAIRNESS_RULE,
-        "Speed: ms_per_series is model compute time per series (fit + predict; for local models the sum "
-        "over series, independent of worker count); rel_cost is that relative to naive.",
+        "Speed: cpu_ms_per_series is the process CPU time of fit + predict per series (BLAS threads counted; "
+        "for local models the worker processes' CPU, summed over series, independent of worker count), the unit "
+        "models are compared in; ms_per_series is the same in wall time; regime says whether the model fits one "
+        "model per series (local) or one for all (global); cpu_per_ref is CPU-ms per series in units of the run's "
+        f"reference workload (ref_ms {_ms(manifest.get('ref_ms'))}), for comparing machines; "
+        "tta_cpu_s is the CPU time to accuracy (neural models: until validation loss came within 5% of its best; "
+        "others: their fit time).",
     ]
     if large_note:
         intro.append(large_note)
@@ -404,11 +445,10 @@ def terminal_summary(store: RunStore) -> str:
     """A compact table for the end of ``rnnbench run``."""
     accuracy = pd.read_csv(store.root / "accuracy.csv")
     speed = pd.read_csv(store.root / "speed.csv")
-    merged = accuracy.merge(
-        speed[["dataset", "model", "ms_per_series", "rel_cost"]], on=["dataset", "model"], how="left"
-    )
-    shown = merged[["dataset", "model", "n_series", "smape", "mase", "owa", "ms_per_series", "rel_cost"]]
+    cost = [c for c in ("regime", "cpu_ms_per_series", "ms_per_series") if c in speed.columns]
+    merged = accuracy.merge(speed[["dataset", "model", *cost]], on=["dataset", "model"], how="left")
+    shown = merged[["dataset", "model", "n_series", "smape", "mase", "owa", *cost]]
     verdicts = pd.read_csv(store.root / "claims" / "verdicts.csv")
-    columns = [c for c in ("claim", "verdict", "compared", "evidence") if c in verdicts.columns]
+    columns = [c for c in ("claim", "scope", "verdict", "compared", "evidence") if c in verdicts.columns]
     overall = verdicts[verdicts["dataset"] == claims.OVERALL][columns]
     return markdown_table(shown.sort_values(["dataset", "smape"])) + "\n\n" + markdown_table(overall)

@@ -92,19 +92,57 @@ def gmean_ci(values: np.ndarray, n_boot: int = N_BOOT, seed: int = 0) -> tuple[f
     return float(lo), float(hi)
 
 
-def median_ratio_ci(
-    num: np.ndarray, den: np.ndarray, n_boot: int = N_BOOT, seed: int = 0
+#: A cost ratio (model / reference) is decisive only when its whole confidence interval lies outside
+#: this closed band (issue 13): within a factor of two either way, thread placement, the BLAS build
+#: and machine load change the answer between runs of the same code, so such a ratio says "about
+#: as costly", not "cheaper" or "costlier". A CI that touches 0.5 or 2 is not outside it.
+DECISIVE_BAND = (0.5, 2.0)
+
+
+def _boot_costs(costs: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
+    """Bootstrap replicates of a model's cost: the median over repeats of the mean over series.
+    ``costs`` is 1-D (one cost per repeat) or 2-D (repeats x series, per-series costs of a local
+    model); each replicate resamples the repeats and, for 2-D costs, the series, with replacement."""
+    x = costs[:, None] if costs.ndim == 1 else costs
+    r, s = x.shape
+    out = np.empty(n_boot)
+    chunk = max(1, 5_000_000 // max(r * s, 1))  # bound the (draws, repeats, series) index cube
+    for start in range(0, n_boot, chunk):
+        m = min(n_boot, start + chunk) - start
+        ri = rng.integers(0, r, size=(m, r))
+        si = rng.integers(0, s, size=(m, s)) if s > 1 else np.zeros((m, 1), dtype=int)
+        out[start : start + m] = np.median(x[ri[:, :, None], si[:, None, :]].mean(axis=2), axis=1)
+    return out
+
+
+def ratio_ci(
+    model: np.ndarray, reference: np.ndarray, n_boot: int = N_BOOT, level: float = 0.95, seed: int = 0
 ) -> tuple[float, float, float]:
-    """``median(num) / median(den)`` of two independent samples of positive timings (repeats of
-    one measurement each) and its 95% percentile bootstrap CI, each sample resampled with
-    replacement on its own (``default_rng(seed)``). Medians, because one repeat slowed by another
-    process on the machine must not move the ratio. NaN for an empty sample; the caller decides
-    whether there are enough repeats for the interval to mean anything."""
-    a, b = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
-    if len(a) == 0 or len(b) == 0:
+    """Cost ratio ``model / reference`` and its percentile bootstrap CI at ``level``.
+
+    Each side is 1-D (its cost per repeat, e.g. CPU ms per series) or 2-D (repeats x series: a
+    local model's per-series costs, whose mean is its cost per series in that repeat). The point
+    estimate is the ratio of the medians over repeats (of the means over series). A replicate
+    resamples each side's repeats independently (the two models were timed in separate
+    experiments, so their repeats are not paired) and, where per-series costs are given, the
+    series too: a local model's cost per series depends on which series it met (auto-ARIMA's
+    order search is much longer on some), and that spread belongs in the interval. A global
+    model's cost is one fit of the whole panel and cannot be split by series. NaN when a side is
+    empty or not positive."""
+    a, b = np.asarray(model, dtype=float), np.asarray(reference, dtype=float)
+    if a.size == 0 or b.size == 0 or a.ndim > 2 or b.ndim > 2 or not (np.all(a > 0) and np.all(b > 0)):
         return math.nan, math.nan, math.nan
+    point = float(np.median(a if a.ndim == 1 else a.mean(axis=1)) / np.median(b if b.ndim == 1 else b.mean(axis=1)))
     rng = np.random.default_rng(seed)
-    ma = np.median(a[rng.integers(0, len(a), size=(n_boot, len(a)))], axis=1)
-    mb = np.median(b[rng.integers(0, len(b), size=(n_boot, len(b)))], axis=1)
-    lo, hi = np.percentile(ma / mb, [2.5, 97.5])
-    return float(np.median(a) / np.median(b)), float(lo), float(hi)
+    ratios = _boot_costs(a, rng, n_boot) / _boot_costs(b, rng, n_boot)
+    tail = 100 * (1 - level) / 2
+    lo, hi = np.percentile(ratios, [tail, 100 - tail])
+    return point, float(lo), float(hi)
+
+
+def ratio_decision(lo: float, hi: float, band: tuple[float, float] = DECISIVE_BAND) -> str:
+    """``costlier`` if the ratio's CI lies wholly above the band, ``cheaper`` if wholly below,
+    ``indecisive`` otherwise (inside, straddling or touching it, or unknown)."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "indecisive"
+    return "costlier" if lo > band[1] else "cheaper" if hi < band[0] else "indecisive"

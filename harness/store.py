@@ -59,7 +59,7 @@ from harness.metrics import DEFAULT_LEVELS
 from harness.output import remove_path, temps_under, tmp_name, writing
 from harness.runlock import RunLock
 from harness.suite import RunConfig
-from harness.timing import hardware
+from harness.timing import hardware, reference_ms
 
 MANIFEST = "manifest.json"
 PARTS = "parts"
@@ -392,6 +392,7 @@ class RunStore:
             "datasets": fingerprints,
             "versions": _versions(),
             "hardware": hardware(),
+            "ref_ms": reference_ms(),  # the run's CPU yardstick (speed.csv ref_ms, cpu_per_ref)
             "git_commit": _git_commit(),
             "plugins": plugins,
         }

@@ -75,3 +75,43 @@ def hardware() -> dict:
         "memory_gb": mem_gb,
         "python": platform.python_version(),
     }
+
+
+#: Timings of the reference workload per measurement; the median is recorded.
+REFERENCE_REPEATS = 5
+
+
+def reference_ms(repeats: int = REFERENCE_REPEATS) -> float:
+    """CPU milliseconds of a fixed reference workload on this machine: the median of
+    ``repeats`` timings (``time.process_time``, so BLAS threads count, as they do for models).
+
+    Recorded once per run (manifest ``ref_ms``, speed.csv), so that CPU-ms per series measured on
+    two machines compare through it (``cpu_per_ref``). The workload is what the models spend their
+    time on: small dense linear algebra (32 products and solves of 96 x 96 matrices, the size of a
+    hidden-32 LSTM's gate block times a batch) and Python-level loops over arrays (an order-2
+    recursion over 2000 steps, like a Kalman filter or an RNN step), about 30 ms on a 2020s core. A fixed
+    workload replaces naive's own time as the denominator: naive's 0.02-0.06 ms per series is
+    mostly timer and call overhead, so ratios to it were noise."""
+    import numpy as np
+
+    rng = np.random.default_rng(12345)
+    a = rng.standard_normal((96, 96)) + 96 * np.eye(96)
+    b = rng.standard_normal((96, 96))
+    e = rng.standard_normal(2000)
+
+    def work() -> float:
+        x = b
+        for _ in range(32):
+            x = np.linalg.solve(a, x @ b) / 96.0
+        y = np.zeros(3)
+        for t in range(2, len(e)):
+            y = np.array([0.6 * y[0] - 0.2 * y[1] + e[t], y[0], y[1]])
+        return float(x.sum() + y.sum())
+
+    work()  # first call: imports and allocations
+    times = []
+    for _ in range(max(1, repeats)):
+        cpu0 = time.process_time()
+        work()
+        times.append((time.process_time() - cpu0) * 1000.0)
+    return float(sorted(times)[len(times) // 2])

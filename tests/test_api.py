@@ -49,7 +49,9 @@ def test_run_returns_the_report_tables(api_run):
     assert {"dataset", "model", "n_series", "smape", "mase", "owa"} <= set(acc.columns)
     assert set(acc["model"]) == {*MODELS, "naive2"}  # naive2: the OWA reference, added by the harness
     assert set(acc["dataset"]) == {"airline"} and acc["smape"].notna().all()
-    assert {"dataset", "model", "fit_s", "predict_s", "ms_per_series", "rel_cost"} <= set(run.speed.columns)
+    assert {"dataset", "model", "fit_s", "predict_s", "regime", "cpu_ms_per_series", "ms_per_series", "ref_ms"} <= set(
+        run.speed.columns
+    )
     assert set(run.speed["model"]) == set(acc["model"])
     assert {"claim", "dataset", "verdict", "rule", "evidence"} <= set(run.verdicts.columns)
     assert set(run.verdicts["claim"]) == {"a", "b", "c"}

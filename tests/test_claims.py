@@ -228,9 +228,73 @@ def test_verdict_b_cost():
         v = claims.verdicts(summary, pd.DataFrame(columns=claims.VERSUS_COLUMNS), speed(ms), empty)
         return v[(v["claim"] == "b") & (v["dataset"] == "d1")]["verdict"].item()
 
-    assert vb({"lstm": 50.0, "rnn": 20.0, "arima": 10.0}) == "supported"
-    assert vb({"lstm": 5.0, "rnn": 2.0, "arima": 10.0}) == "refuted"
+    assert vb({"lstm": 50.0, "rnn": 25.0, "arima": 10.0}) == "supported"
+    assert vb({"lstm": 4.0, "rnn": 2.0, "arima": 10.0}) == "refuted"
     assert vb({"lstm": 50.0, "rnn": 2.0, "arima": 10.0}) == "inconclusive"
+    # decisive only outside [0.5, 2]: a ratio of 2 or 0.5 (or anything between) is not
+    assert vb({"lstm": 50.0, "rnn": 20.0, "arima": 10.0}) == "inconclusive"
+    assert vb({"lstm": 5.0, "rnn": 2.0, "arima": 10.0}) == "inconclusive"
+    assert vb({"lstm": 15.0, "rnn": 12.0, "arima": 10.0}) == "inconclusive"
+
+
+def _scoped_speed(rows: list[tuple[str, str, str, float, float]]) -> pd.DataFrame:
+    """speed.csv rows (model, regime, device, cpu_ms_per_series, wall ms_per_series) on d1."""
+    return pd.DataFrame(
+        [
+            {"dataset": "d1", "model": m, "regime": r, "device": d, "n_series": 10, "cpu_ms_per_series": c}
+            | {"ms_per_series": w}
+            for m, r, d, c, w in rows
+        ]
+    )
+
+
+def _b_rows(sp: pd.DataFrame, families: dict[str, str]) -> pd.DataFrame:
+    series = make_series({m: BASE + i for i, m in enumerate(families)})
+    v = claims.claims_tables(series, None, sp, families=families)["verdicts"]
+    return v[v["claim"] == "b"].set_index(["dataset", "scope"])
+
+
+def test_verdict_b_per_regime_and_device_in_cpu_units():
+    fams = {"lstm-g": "lstm", "lstm-l": "lstm", "rnn-g": "rnn", "arima": "arima"}
+    sp = _scoped_speed(
+        [
+            ("arima", "local", "cpu", 80.0, 80.0),
+            ("lstm-g", "global", "cpu", 20.0, 5.0),  # wall would say x0.06; CPU says x0.25
+            ("rnn-g", "global", "cpu", 8.0, 8.0),
+            ("lstm-l", "local", "cpu", 200.0, 150.0),
+        ]
+    )
+    v = _b_rows(sp, fams)
+    assert v.loc[("d1", "global, CPU"), "verdict"] == "refuted"
+    assert "lstm-g 20.0 CPU-ms (x0.25 arima)" in v.loc[("d1", "global, CPU"), "evidence"]
+    assert v.loc[("d1", "local, CPU"), "verdict"] == "supported"
+    assert v.loc[("overall", "global, CPU"), "verdict"] == "refuted"
+    joined = v.loc[("overall", claims.claim_b.SCOPE_ALL)]
+    assert joined["verdict"] == "inconclusive"
+    assert joined["evidence"].startswith("depends on the regime: global, CPU: refuted; local, CPU: supported")
+    # the scopes agree: the overall line says so
+    sp.loc[sp["model"] == "lstm-l", "cpu_ms_per_series"] = 10.0
+    joined = _b_rows(sp, fams).loc[("overall", claims.claim_b.SCOPE_ALL)]
+    assert joined["verdict"] == "refuted" and joined["evidence"].startswith("refuted in every scope timed")
+    # a local RNN within a factor of two of arima: inconclusive, and so is the overall line
+    sp.loc[sp["model"] == "lstm-l", "cpu_ms_per_series"] = 100.0
+    v = _b_rows(sp, fams)
+    assert v.loc[("d1", "local, CPU"), "verdict"] == "inconclusive"
+    assert v.loc[("overall", claims.claim_b.SCOPE_ALL), "verdict"] == "inconclusive"
+
+
+def test_verdict_b_on_an_accelerator_uses_wall_time_and_names_the_device():
+    fams = {"lstm": "lstm", "arima": "arima"}
+    sp = _scoped_speed([("arima", "local", "cpu", 80.0, 80.0), ("lstm", "global", "cuda", 0.5, 300.0)])
+    v = _b_rows(sp, fams)
+    row = v.loc[("d1", "global, CUDA")]
+    assert row["verdict"] == "supported" and "lstm 300.0 wall-ms (x3.75 arima)" in row["evidence"]
+    # one scope: its overall row is the overall line, and says what it does not cover
+    assert ("overall", claims.claim_b.SCOPE_ALL) not in v.index
+    assert v.loc[("overall", "global, CUDA"), "verdict"] == "supported"
+    assert claims.claim_b.overall_line(v.reset_index()) == (
+        "supported only in the scope timed (global, CUDA: supported; local training not timed, so not covered)"
+    )
 
 
 def test_verdict_c_memory():

@@ -221,8 +221,12 @@ def test_cost_study_contenders_by_family():
     assert cost.contenders(rows) == ["ridge-rnnlike", "my-elman"]  # a study without families: its old rule
     rows["family"] = rows["model"].map({"arima": "arima", "ridge-rnnlike": "baseline", "my-elman": "rnn"})
     assert cost.contenders(rows) == ["my-elman"]
-    v = cost.cost_verdict(rows)
+    # the verdict (at the base point, with repeats for an interval) weighs my-elman only
+    timed = pd.concat([rows.assign(repeat=r, total_s=rows["total_s"] * (1 + 0.01 * r)) for r in range(3)])
+    timed = timed.assign(length=timed["value"], n_series=32, hidden=np.where(timed["model"] == "arima", np.nan, 8))
+    v = cost.cost_verdict(timed, {"length": 100, "n_series": 32, "hidden": 8})
     assert v["verdict"] == "supported" and v["compared"] == "my-elman (rnn) vs arima"
+    assert "ridge-rnnlike" not in v["evidence"].split(". exponent")[0]
 
 
 # --- end to end: recorded, rebuilt, listed ------------------------------------------------------

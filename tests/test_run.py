@@ -69,10 +69,14 @@ def test_run_writes_all_result_files(long_csv, tmp_path):
     assert set(accuracy["model"]) == {"naive", "snaive", "naive2"}
     assert accuracy.set_index("model").loc["naive2", "owa"] == pytest.approx(1.0)
     speed = pd.read_csv(out / "speed.csv")
-    assert {"dataset", "model", "device", "fit_s", "predict_s", "cpu_s", "ms_per_series", "rel_cost"} <= set(
-        speed.columns
-    )
-    assert speed.set_index("model").loc["naive", "rel_cost"] == pytest.approx(1.0)
+    assert {"dataset", "model", "device", "fit_s", "predict_s", "cpu_s", "ms_per_series"} <= set(speed.columns)
+    # rel_cost (ratio to naive's noise-level time) is gone: CPU-ms per series and the run's yardstick
+    assert "rel_cost" not in speed.columns
+    assert manifest["ref_ms"] > 0 and np.allclose(speed["ref_ms"], manifest["ref_ms"])
+    assert np.allclose(speed["cpu_ms_per_series"], speed["cpu_s"] * 1000 / speed["n_series"])
+    assert np.allclose(speed["cpu_per_ref"], speed["cpu_ms_per_series"] / manifest["ref_ms"])
+    assert (speed["regime"] == "local").all()  # the baselines fit each series alone
+    assert np.allclose(speed["tta_cpu_s"], speed["cpu_s"])  # no training: time to accuracy is the fit
     assert (speed["device"] == "cpu").all()
     metrics_df = pd.read_parquet(out / "metrics.parquet")
     assert len(metrics_df) == 3 * 4 and (metrics_df["status"] == "ok").all()

@@ -118,6 +118,12 @@ def test_cost_study_tables(cost_study):
     cost = pd.read_csv(folder / "cost.csv")
     assert set(cost["axis"]) == {"length", "n_series", "hidden"}
     assert (cost["total_s"] > 0).all() and set(cost["device"]) >= {"cpu"}
+    # local and global rows in a tiny study: rnn-numpy in both regimes, each with its ratio to arima
+    assert set(cost.loc[cost["model"] == "rnn-numpy", "regime"]) == {"local", "global"}
+    ratios = pd.read_csv(folder / "ratios.csv")
+    assert set(ratios["regime"]) == {"local", "global"} and ratios["ratio_lo"].notna().all()
+    verdicts = pd.read_csv(folder / "verdict.csv")
+    assert [s.split(",")[0] for s in verdicts["scope"]] == ["global", "local", "all regimes and devices"]
     verdict = pd.read_csv(folder / "verdict.csv").iloc[0]
     assert verdict["claim"] == "b" and verdict["verdict"] in {"supported", "refuted", "inconclusive"}
 
@@ -168,6 +174,11 @@ def test_report_attaches_studies_and_keeps_them(memory_study, cost_study, tmp_pa
         (["study", "cost", "--lengths", "0,100"], "cost study: CostStudyConfig.lengths must be positive"),
         (["study", "cost", "--models", "nosuchmodel"], "unknown model"),
         (["study", "cost", "--repeats", "0"], "cost study:"),
+        (["study", "cost", "--regimes", "local,batch"], "cost study: regimes must be distinct values of local, global"),
+        (["study", "cost", "--regimes", ","], "Invalid value: expected a comma-separated list"),
+        (["study", "cost", "--dataset", "m3-montly"], "unknown dataset 'm3-montly'"),
+        (["study", "cost", "--dataset", "m3-monthly", "--limit", "0"], "cost study: limit must be a positive integer"),
+        (["study", "cost", "--limit", "5"], "cost study: limit must be a positive integer and needs a dataset"),
     ],
 )
 def test_study_bad_input_is_one_line_and_exit_2(args, message, tmp_path):

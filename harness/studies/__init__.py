@@ -57,12 +57,13 @@ def check_study_root(root: Path | str, kind: str) -> None:
         raise ValueError(f"{root} already holds another manifest (kind {found!r}); write the study elsewhere")
 
 
-def write_study_manifest(root: Path | str, kind: str, config: dict[str, Any], out_dir: Path) -> None:
-    """The ``manifest.json`` of a study directory: its kind, when, the config, the hardware,
-    package versions and git commit it ran with, and the files of its summary (``out_dir``)."""
+def write_study_manifest(root: Path | str, kind: str, config: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    """The ``manifest.json`` of a study directory: its kind, when, the config, the hardware and
+    its reference workload's ``ref_ms`` (:func:`harness.timing.reference_ms`), package versions
+    and git commit it ran with, and the files of its summary (``out_dir``); returned as written."""
     # store and timing stay out of `import harness.studies`, which the report imports
     from harness.store import _git_commit, _versions, atomic_write_text
-    from harness.timing import hardware
+    from harness.timing import hardware, reference_ms
 
     root = Path(root)
     manifest = {
@@ -70,11 +71,13 @@ def write_study_manifest(root: Path | str, kind: str, config: dict[str, Any], ou
         "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "config": config,
         "hardware": hardware(),
+        "ref_ms": reference_ms(),  # the fixed reference workload, so machines compare
         "versions": _versions(),
         "git_commit": _git_commit(),
         "files": sorted(str(p.relative_to(root)) for p in out_dir.iterdir() if not p.name.startswith(".")),
     }
     atomic_write_text(root / "manifest.json", json.dumps(manifest, indent=2, default=str))
+    return manifest
 
 
 def read_studies(run_root: Path | str) -> dict[str, Study]:

@@ -1,11 +1,12 @@
-"""Cost study (claim b, "RNNs are computationally slow"): how fit + predict time grows with the work.
+"""Cost study (claim b, "RNNs are computationally slow"): how fit + predict cost grows with the work.
 
 The benchmark's speed table measures cost at one size, where the answer to "is an RNN slower than
-ARIMA?" depends on that size: ARIMA is a *local* model (one fit per series, so its total cost is
-n_series x per-series cost and grows with series length), an RNN is a *global* model (one fit on
-windows of all series, so its cost grows with the number of training windows, the epochs and the
-hidden size). This study varies one thing at a time around a base point and reports where the
-fitted cost lines cross.
+ARIMA?" depends on that size and on how the RNN is trained: ARIMA is a *local* model (one fit per
+series, so its cost is n_series x per-series cost and grows with series length); an RNN trained
+*global* fits one network on the windows of all series (its cost grows with the training
+windows, the epochs and the hidden size), trained *local* one network per series, like ARIMA.
+This study times both regimes, varies one thing at a time around a base point, gives each
+recurrent model's cost ratio to arima an interval, and reports where the cost lines cross.
 
 Design
 ------
@@ -15,37 +16,44 @@ Three axes, each varied alone while the other two stay at the base point:
 - ``n_series``: series in the panel;
 - ``hidden``: hidden size of the recurrent models.
 
-Data at each point: :func:`workload`, ``n_series`` ARMA(2,1) series of ``length`` values around
-10, seeded (the same numbers as ``plugins.synthetic.arma(n_series, length, mean=10, seed=seed,
-horizon=8)``, but generated here: the core does not import the built-in plugins).
+Or, with ``CostStudyConfig.dataset`` (``rnnbench study cost --dataset m3-monthly --limit N``), one
+point on real data: the dataset's series, its horizon, the base hidden size (axis ``dataset``).
+
+Data at each synthetic point: :func:`workload`, ``n_series`` ARMA(2,1) series of ``length`` values
+around 10, seeded (the same numbers as ``plugins.synthetic.arma(n_series, length, mean=10,
+seed=seed, horizon=8)``, but generated here: the core does not import the built-in plugins).
 Each point is timed by the harness's own machinery, exactly as a benchmark run times it:
 ``Task(dataset, ProtocolSpec("holdout"))``, ``Experiment(task, spec, params, seed)``,
-``run_experiment(exp, executor, options)`` with the ``processes`` executor. So ``fit_s``, ``predict_s`` and ``ms_per_series``
-mean what they mean in speed.csv: model compute (for local models the sum of per-series times,
-independent of the number of workers; for global models the synchronised wall time of fit and
-predict), excluding data loading, windowing outside the model and scoring.
+``run_experiment(exp, executor, options)`` with the ``processes`` executor.
 
+- Units: ``cost_s`` is the compared cost, the process CPU seconds of fit + predict (BLAS threads
+  counted; for a local model the CPU of the worker process that fitted it, measured there) on CPU,
+  the synchronised wall seconds on an accelerator. ``total_s`` (wall) and ``cpu_s`` stay beside
+  it; ``series_cpu_ms`` holds a local model's CPU-ms per series (for the intervals).
+- Regimes: every model with a ``training`` parameter is timed in each of ``regimes`` (``global``
+  and ``local`` by default) at every point; the ``regime`` column says which.
+- Repeats: 5 by default; ratios are of medians over repeats, with percentile bootstrap CIs
+  (:mod:`harness.studies.cost_analysis`).
 - Recurrent models train for a fixed ``epochs`` with early stopping disabled (``patience`` is set
   above ``epochs``; the validation loss is still computed every epoch, as in the benchmark), so
   the time reflects the work and not the epoch at which validation loss happened to stall.
 - Every other model parameter is the registered default (the benchmark's), including
   ``max_windows_per_series=60``: a global RNN trains on at most 60 windows per series, so along
   the ``length`` axis its cost stops growing once series are longer than about 60 + input size +
-  horizon. That is the benchmark's RNN, and the cap is what makes it cheap on long series;
-  ``rnn_params`` overrides parameters of the recurrent models for a study without it.
+  horizon. ``rnn_params`` overrides parameters of the recurrent models for a study without it.
 - ``arima`` (and any model without a ``hidden`` parameter) does not depend on the hidden size:
-  on the ``hidden`` axis it is timed once, at the base point, and that row (value = base hidden)
-  is the reference every hidden size is compared with.
+  on the ``hidden`` axis it is timed once, at the base point.
 - A model with a ``device`` parameter (the torch RNNs) runs once per entry of ``devices``
   (``cpu`` always, plus ``cuda`` when ``torch.cuda.is_available()``); the others run on CPU.
 - A point shared by several axes (the base point lies on all three) is measured once per repeat
   and its row is reused on each axis.
-- Before timing, each model/device runs one untimed experiment at the smallest point, so imports,
-  first-call allocations and CUDA start-up are not charged to whichever point comes first.
+- Before timing, each model/device/regime runs one untimed experiment at the smallest point, so
+  imports, first-call allocations and CUDA start-up are not charged to whichever point comes first.
 
-Outputs: :func:`run_cost_study` (one row per axis, value, model, device, repeat),
-:func:`fit_exponents` (log-log slopes), :func:`crossover` (where the cost lines cross),
-:func:`cost_verdict` (claim b), :func:`plot_cost` and :func:`write_cost_study`.
+Outputs: :func:`run_cost_study` (one row per axis, value, model, device, regime, repeat), then
+from :mod:`harness.studies.cost_analysis` (re-exported here): :func:`fit_exponents`,
+:func:`crossover`, :func:`cost_ratios` and :func:`cost_verdicts` (claim b, per regime and device
+at the base point); :func:`plot_cost` and :func:`write_cost_study`.
 """
 
 from __future__ import annotations
@@ -60,24 +68,66 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.claims import REFERENCE
 from harness.data import Dataset, Panel
-from harness.models import is_recurrent
+from harness.models import REGIMES
 from harness.studies import check_study_root, study_dir, write_study_manifest
+from harness.studies.cost_analysis import (
+    CROSSOVER_AXES,
+    CROSSOVER_COLUMNS,
+    EXPONENT_COLUMNS,
+    MIN_REPEATS,
+    RATIO_COLUMNS,
+    REFERENCE_DEVICE,
+    RULE,
+    VERDICT_COLUMNS,
+    contenders,
+    cost_ratios,
+    cost_verdict,
+    cost_verdicts,
+    crossover,
+    fit_exponents,
+    median_costs,
+)
+from harness.studies.cost_analysis import (
+    label as model_label,
+)
+
+__all__ = [
+    "AXES",
+    "CROSSOVER_AXES",
+    "CROSSOVER_COLUMNS",
+    "DATASET_AXIS",
+    "EXPONENT_COLUMNS",
+    "MIN_REPEATS",
+    "RATIO_COLUMNS",
+    "REFERENCE_DEVICE",
+    "ROW_COLUMNS",
+    "RULE",
+    "VERDICT_COLUMNS",
+    "CostStudyConfig",
+    "contenders",
+    "cost_ratios",
+    "cost_verdict",
+    "cost_verdicts",
+    "crossover",
+    "fit_exponents",
+    "plot_cost",
+    "run_cost_study",
+    "workload",
+    "write_cost_study",
+]
 
 AXES: tuple[str, ...] = ("length", "n_series", "hidden")
-#: The device the local reference model of claim (b) is timed on. The contenders are the models
-#: whose declared family is recurrent (rnn, lstm, gru; the ``family`` column of cost.csv);
-#: other models are timed and shown but not compared (:func:`contenders`).
-REFERENCE_DEVICE = "cpu"
-#: Axes along which the local reference and the global RNNs scale differently (crossover).
-CROSSOVER_AXES: tuple[str, ...] = ("n_series", "length", "hidden")
+#: The one "axis" of a study on a real dataset (``CostStudyConfig.dataset``): its value is the
+#: number of series sampled.
+DATASET_AXIS = "dataset"
 
 ROW_COLUMNS = [
     "axis",
     "value",
     "model",
     "device",
+    "regime",
     "device_name",
     "repeat",
     "length",
@@ -87,21 +137,13 @@ ROW_COLUMNS = [
     "predict_s",
     "total_s",
     "cpu_s",
+    "cost_s",
     "ms_per_series",
+    "cpu_ms_per_series",
+    "series_cpu_ms",
     "n_params",
     "family",
 ]
-EXPONENT_COLUMNS = ["axis", "model", "device", "exponent", "exponent_se", "intercept", "r2", "n_points"]
-CROSSOVER_COLUMNS = ["axis", "model", "device", "crossover_value", "within_range", "cheaper_below", "note"]
-VERDICT_COLUMNS = ["claim", "verdict", "compared", "rule", "evidence"]
-
-RULE = (
-    "cost study: total fit+predict time of every neural model (each device) vs arima (cpu) at every "
-    "measured point of every axis (length, n_series, hidden; arima timed at the base point on the hidden "
-    "axis): supported if every neural model costs more at every point, refuted if every neural model "
-    "costs less at every point, else inconclusive; evidence quotes the log-log cost exponents and the "
-    "crossovers of the fitted cost lines"
-)
 
 
 def _default_devices() -> tuple[str, ...]:
@@ -120,16 +162,29 @@ class CostStudyConfig:
     alone around the base point (``base_length``, ``base_n_series``, ``base_hidden``). Recurrent
     models train for exactly ``epochs`` epochs: early stopping is disabled (``patience`` is set to
     ``epochs + 1``), so the cost reflects the work and not when the validation loss stalled.
-    ``rnn_params`` overrides further parameters of the recurrent models (e.g.
-    ``{"max_windows_per_series": None}``). ``workers``: processes for local models (1, so the
-    per-series cost is not inflated by two workers competing for the cores). ``devices``: torch
-    models run once per device. ``repeats``: timings per point (the tables keep each one).
+    ``regimes``: every model with a ``training`` parameter (the RNNs) is timed in each, ``global``
+    (one network on all series) and ``local`` (one per series, as tutorials fit RNNs); arima is
+    local by nature. ``rnn_params`` overrides further parameters of the recurrent models (e.g.
+    ``{"max_windows_per_series": None}``; not ``training``, which ``regimes`` sets).
+    ``workers``: processes for local models (1, so the per-series cost is not inflated by two
+    workers competing for the cores). ``devices``: torch models run once per device.
+    ``repeats``: timings per point (5 by default: a cost ratio needs at least
+    :data:`~harness.studies.cost_analysis.MIN_REPEATS` per model for an interval).
+
+    ``dataset`` (a registered dataset, e.g. ``m3-monthly``) replaces the synthetic axes by one
+    point: the dataset's series (a deterministic sample of ``limit`` of them), its horizon, the
+    base hidden size; the rows' axis is ``dataset`` and their value the number of series.
+
+    Default budget (2 CPU cores): 3 values per axis around (200, 32, 32), 7 distinct points, five
+    models, the four RNNs in both regimes, 5 repeats, 20 epochs: about 15 minutes, most of it the
+    128-series point (measured: one repeat of the base point, all nine model/regime pairs, takes
+    ~8 s of compute; each global fit also starts a fresh process).
     """
 
     models: tuple[str, ...] = ("arima", "rnn-numpy", "rnn-torch", "lstm-torch", "gru-torch")
-    lengths: tuple[int, ...] = (100, 200, 400, 800, 1600)
-    n_series: tuple[int, ...] = (8, 32, 128, 512)
-    hidden: tuple[int, ...] = (8, 16, 32, 64, 128)
+    lengths: tuple[int, ...] = (100, 200, 400)
+    n_series: tuple[int, ...] = (8, 32, 128)
+    hidden: tuple[int, ...] = (16, 32, 64)
     base_length: int = 200
     base_n_series: int = 32
     base_hidden: int = 32
@@ -138,11 +193,14 @@ class CostStudyConfig:
     seed: int = 0
     workers: int = 1
     devices: tuple[str, ...] = field(default_factory=_default_devices)
-    repeats: int = 1
+    repeats: int = 5
+    regimes: tuple[str, ...] = REGIMES
+    dataset: str | None = None
+    limit: int | None = None
     rnn_params: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("models", "lengths", "n_series", "hidden", "devices"):
+        for name in ("models", "lengths", "n_series", "hidden", "devices", "regimes"):
             value = tuple(getattr(self, name))
             if not value:
                 raise ValueError(f"CostStudyConfig.{name} must not be empty")
@@ -157,11 +215,19 @@ class CostStudyConfig:
         unknown = sorted(set(self.devices) - {"cpu", "cuda"})
         if unknown or "cpu" not in self.devices:
             raise ValueError(f"devices must include 'cpu' and may add 'cuda', got {self.devices}")
+        bad = sorted(set(self.regimes) - set(REGIMES))
+        if bad or len(set(self.regimes)) != len(self.regimes):
+            raise ValueError(f"regimes must be distinct values of {', '.join(REGIMES)}, got {', '.join(self.regimes)}")
+        if "training" in self.rnn_params:
+            raise ValueError("rnn_params must not set 'training': the regimes option chooses it")
+        if self.limit is not None and (self.dataset is None or int(self.limit) < 1):
+            raise ValueError("limit must be a positive integer and needs a dataset")
         object.__setattr__(self, "rnn_params", dict(self.rnn_params))
 
     @classmethod
     def tiny(cls, **overrides: Any) -> CostStudyConfig:
-        """A seconds-long configuration for CI: two values per axis, 2 epochs, three models."""
+        """A seconds-long configuration for CI: two values per axis, 2 epochs, three models, both
+        regimes, 3 repeats (the fewest that give a ratio an interval)."""
         kwargs: dict[str, Any] = {
             "models": ("arima", "rnn-numpy", "lstm-torch"),
             "lengths": (60, 120),
@@ -171,6 +237,7 @@ class CostStudyConfig:
             "base_n_series": 4,
             "base_hidden": 4,
             "epochs": 2,
+            "repeats": MIN_REPEATS,
         }
         kwargs.update(overrides)
         return cls(**kwargs)
@@ -186,10 +253,6 @@ class CostStudyConfig:
 
 
 # --------------------------------------------------------------------------- running
-
-
-def _label(model: str, device: str) -> str:
-    return model if device == "cpu" else f"{model} [{device}]"
 
 
 def _n_params(model: Any) -> float:
@@ -251,17 +314,30 @@ def workload(n_series: int, length: int, *, seed: int, horizon: int, name: str) 
     return Dataset(name=name, panel=panel, description=description, source="synthetic", meta=meta)
 
 
+def _series_cpu_ms(result: Any, cpu_s: float) -> str:
+    """A local model's CPU milliseconds per series, space-separated in series order: its measured
+    CPU (``cpu_s``, the worker's) shared out in proportion to each series' timed fit
+    (``series_s``; one worker with one BLAS thread, so wall and CPU of a fit go together). The
+    ratio intervals resample these series (:func:`harness.significance.ratio_ci`)."""
+    walls = result.series["series_s"].to_numpy(dtype=float)
+    if not len(walls) or not np.all(np.isfinite(walls)) or walls.sum() <= 0:
+        return ""
+    return " ".join(f"{v:.4g}" for v in cpu_s * 1000.0 * walls / walls.sum())
+
+
 def run_cost_study(
     config: CostStudyConfig, registry: Any, progress: Callable[[int, int, dict], None] | None = None
 ) -> pd.DataFrame:
-    """Time every (axis, value, model, device, repeat) of ``config``; one row each (``ROW_COLUMNS``).
+    """Time every (axis, value, model, device, regime, repeat) of ``config``; one row each
+    (``ROW_COLUMNS``).
 
     ``registry`` is a :class:`harness.plugins.Registry` (``load_registry()``); ``progress(done,
     total, row)`` is called after each measured point. Raises ``RuntimeError`` naming the model and
     point if any series failed (a failed series would make the time mean less work), and
-    ``ModelError`` for an unknown model.
+    ``ModelError`` / ``DataError`` for an unknown model or dataset.
     """
     from harness.executors import RunOptions, make_executor
+    from harness.models import regime_of
     from harness.runner import Experiment, run_experiment
     from harness.tasks import ProtocolSpec, Task
     from harness.timing import hardware
@@ -269,40 +345,58 @@ def run_cost_study(
     specs = {name: registry.model(name) for name in config.models}
     cpu_name = hardware()["cpu"]
     base = config.base()
+    real = None
+    if config.dataset is not None:
+        real = Task(registry.dataset(config.dataset).load().sample(config.limit), ProtocolSpec(kind="holdout"))
+        lengths = [len(v) for v in real.dataset.panel.values]
+        base = {"length": int(np.median(lengths)), "n_series": len(lengths), "hidden": config.base_hidden}
 
-    def params_for(name: str, hidden: int | None, device: str) -> dict[str, Any]:
+    def params_for(name: str, hidden: int | None, device: str, regime: str) -> dict[str, Any]:
         spec = specs[name]
         over: dict[str, Any] = {}
         if "hidden" in spec.params:
             over.update({"hidden": int(hidden), "epochs": config.epochs, "patience": config.epochs + 1})
             over.update({k: v for k, v in config.rnn_params.items() if k in spec.params})
+        if "training" in spec.params:
+            over["training"] = regime
         if "device" in spec.params:
             over["device"] = device
         return spec.resolve_params(over)
 
+    def regimes_of(name: str) -> tuple[str, ...]:
+        spec = specs[name]
+        if "training" in spec.params:
+            return config.regimes
+        return (regime_of(spec.cls.scope, spec.resolve_params({})),)
+
     datasets: dict[tuple[int, int], Any] = {}
 
     def task_for(length: int, n: int) -> Task:
+        if real is not None:
+            return real
         if (length, n) not in datasets:
             ds = workload(n, int(length), seed=config.seed, horizon=config.horizon, name=f"cost-L{length}-N{n}")
             datasets[(length, n)] = Task(ds, ProtocolSpec(kind="holdout"))
         return datasets[(length, n)]
 
-    # plan: (axis, value, model, device, point) with the point's key shared across axes
+    # plan: (axis, value, model, device, regime, point) with the point's key shared across axes
+    axes = [(DATASET_AXIS, (base["n_series"],))] if real is not None else [(a, config.values(a)) for a in AXES]
     runs = []
-    for axis in AXES:
-        for value in config.values(axis):
-            point = {**base, axis: int(value)}
+    for axis, values in axes:
+        for value in values:
+            point = dict(base) if real is not None else {**base, axis: int(value)}
             for name in config.models:
                 has_hidden = "hidden" in specs[name].params
                 if axis == "hidden" and not has_hidden and int(value) != config.base_hidden:
                     continue
                 devices = config.devices if "device" in specs[name].params else ("cpu",)
                 for device in devices:
-                    runs.append((axis, int(value), name, device, point, has_hidden))
+                    for regime in regimes_of(name):
+                        runs.append((axis, int(value), name, device, regime, point, has_hidden))
     for name in config.models:  # models without a hidden size: one row at the base point
-        if "hidden" not in specs[name].params and config.base_hidden not in config.hidden:
-            runs.append(("hidden", config.base_hidden, name, "cpu", dict(base), False))
+        if real is None and "hidden" not in specs[name].params and config.base_hidden not in config.hidden:
+            for regime in regimes_of(name):
+                runs.append(("hidden", config.base_hidden, name, "cpu", regime, dict(base), False))
 
     pool = make_executor("processes", config.workers)
     run_options = RunOptions(executor="processes", workers=config.workers)
@@ -310,51 +404,38 @@ def run_cost_study(
     rows: list[dict] = []
     total = len(runs) * config.repeats
     try:
-        smallest = (min(config.lengths), min(config.n_series), min(config.hidden))
+        smallest = (
+            (base["length"], base["n_series"], base["hidden"])
+            if real is not None
+            else (min(config.lengths), min(config.n_series), min(config.hidden))
+        )
         warmed = set()
-        for _, _, name, device, _, _ in runs:
-            if (name, device) in warmed:
+        for _, _, name, device, regime, _, _ in runs:
+            if (name, device, regime) in warmed:
                 continue
-            warmed.add((name, device))
-            exp = Experiment(
-                task_for(smallest[0], smallest[1]), specs[name], params_for(name, smallest[2], device), config.seed
-            )
-            run_experiment(exp, pool, run_options)  # untimed warm-up
+            warmed.add((name, device, regime))
+            params = params_for(name, smallest[2], device, regime)
+            run_experiment(Experiment(task_for(*smallest[:2]), specs[name], params, config.seed), pool, run_options)
         for repeat in range(config.repeats):
-            for axis, value, name, device, point, has_hidden in runs:
+            for axis, value, name, device, regime, point, has_hidden in runs:
                 hidden = point["hidden"] if has_hidden else None
-                key = (name, device, point["length"], point["n_series"], hidden, repeat)
+                key = (name, device, regime, point["length"], point["n_series"], hidden, repeat)
                 if key not in cache:
-                    task = task_for(point["length"], point["n_series"])
-                    params = params_for(name, hidden, device)
-                    exp = Experiment(task, specs[name], params, config.seed)
-                    result = run_experiment(exp, pool, run_options)
-                    s = result.summary
-                    if s["status"] != "ok" or s["n_failed"]:
-                        raise RuntimeError(
-                            f"cost study: {name} on {device} at length={point['length']}, n_series={point['n_series']}"
-                            f"{'' if hidden is None else f', hidden={hidden}'}: {s['n_failed']} series failed "
-                            f"({s['message']})"
-                        )
-                    model = specs[name].build(
-                        horizon=task.horizon, season_length=task.season_length, seed=config.seed, params=params
+                    trained = f", {regime} training" if "training" in specs[name].params else ""
+                    where = (
+                        f"{name} on {device} at length={point['length']}, n_series={point['n_series']}"
+                        f"{'' if hidden is None else f', hidden={hidden}'}{trained}"
                     )
-                    fit_s, predict_s = float(s["fit_s"]), float(s["predict_s"])
-                    cache[key] = {
-                        "device_name": s.get("device_name") or (cpu_name if device == "cpu" else device),
-                        "fit_s": fit_s,
-                        "predict_s": predict_s,
-                        "total_s": fit_s + predict_s,
-                        "cpu_s": float(s["cpu_s"]),
-                        "ms_per_series": (fit_s + predict_s) * 1000.0 / max(1, point["n_series"]),
-                        "n_params": _n_params(model),
-                        "family": model.family,
-                    }
+                    task = task_for(point["length"], point["n_series"])
+                    params = params_for(name, hidden, device, regime)
+                    cache[key] = _time_point(specs[name], task, params, config.seed, pool, run_options, where)
+                    cache[key]["device_name"] = cache[key]["device_name"] or (cpu_name if device == "cpu" else device)
                 row = {
                     "axis": axis,
                     "value": value,
                     "model": name,
                     "device": device,
+                    "regime": regime,
                     "repeat": repeat,
                     "length": point["length"],
                     "n_series": point["n_series"],
@@ -371,214 +452,41 @@ def run_cost_study(
     return df
 
 
-# --------------------------------------------------------------------------- analysis
+def _time_point(spec: Any, task: Any, params: dict, seed: int, pool: Any, options: Any, where: str) -> dict:
+    """One timed experiment of the harness's runner: the row's measured columns."""
+    from harness.runner import Experiment, run_experiment
 
-
-def _positive(rows: pd.DataFrame) -> pd.DataFrame:
-    df = rows[["axis", "value", "model", "device", "total_s"]].copy()
-    df["value"] = df["value"].astype(float)
-    df["total_s"] = df["total_s"].astype(float)
-    return df[(df["value"] > 0) & (df["total_s"] > 0) & np.isfinite(df["total_s"])]
-
-
-def fit_exponents(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per (axis, model, device): least-squares line of log(total_s) on log(value).
-
-    ``exponent`` is the slope b of ``total_s ~ a * value**b`` (1: linear in the work, 0: flat),
-    ``exponent_se`` its standard error, ``intercept`` is log(a) (natural log), ``r2`` the squared
-    correlation, ``n_points`` the rows used (every repeat is a point). Groups with fewer than two
-    distinct values (arima on the hidden axis) are left out; rows with total_s <= 0 are dropped.
-    """
-    from scipy.stats import linregress
-
-    out = []
-    df = _positive(rows)
-    for (axis, model, device), g in df.groupby(["axis", "model", "device"], sort=False):
-        if g["value"].nunique() < 2:
-            continue
-        fit = linregress(np.log(g["value"]), np.log(g["total_s"]))
-        se = float(fit.stderr) if len(g) > 2 else math.nan
-        out.append(
-            {
-                "axis": axis,
-                "model": model,
-                "device": device,
-                "exponent": float(fit.slope),
-                "exponent_se": se,
-                "intercept": float(fit.intercept),
-                "r2": float(fit.rvalue**2),
-                "n_points": len(g),
-            }
-        )
-    return pd.DataFrame(out, columns=EXPONENT_COLUMNS)
-
-
-def contenders(rows: pd.DataFrame) -> list[str]:
-    """The models of the cost study that claim (b) is about: those whose recorded family is
-    recurrent (rnn, lstm, gru). A study stored before models declared a family (cost.csv without
-    a ``family`` column) keeps its rule then: every model other than arima."""
-    models = list(dict.fromkeys(rows["model"].astype(str)))
-    if "family" not in rows.columns or rows["family"].isna().any():
-        return [m for m in models if m != REFERENCE]
-    family = dict(zip(rows["model"].astype(str), rows["family"].astype(str)))
-    return [m for m in models if m != REFERENCE and is_recurrent(family[m])]
-
-
-def _median_costs(rows: pd.DataFrame) -> pd.DataFrame:
-    return _positive(rows).groupby(["axis", "value", "model", "device"], as_index=False)["total_s"].median()
-
-
-def _cheaper_everywhere(comparisons: pd.DataFrame, axis: str, model: str, device: str) -> str:
-    """'rnn' / 'arima' / 'mixed' / '' from the measured medians along one axis."""
-    c = comparisons
-    both = c[(c["axis"] == axis) & (c["model"] == model) & (c["device"] == device)]
-    if both.empty:
-        return ""
-    less = both["total_s"] < both["total_s_ref"]
-    return "rnn" if less.all() else REFERENCE if (~less).all() else "mixed"
-
-
-def crossover(rows: pd.DataFrame) -> pd.DataFrame:
-    """Where the fitted cost lines of each neural model/device and arima (cpu) cross.
-
-    Rule, along ``n_series``, ``length`` and ``hidden`` (where arima, which has no hidden size,
-    is the flat line of its base-point cost): fit ``log total = log a + b log value`` for both
-    (:func:`fit_exponents`). arima is local, so its total is n_series x per-series cost and its
-    exponent along n_series is about 1; a global RNN's can be below 1 (it trains on more windows
-    per epoch, not more models). If ``|b_arima - b_rnn| <= 2 * sqrt(se_arima**2 + se_rnn**2)`` the
-    slopes are equal within 2 standard errors and no crossover is reported (with two points per
-    line there is no standard error and any difference counts). Otherwise the lines cross at
-    ``value* = exp((log a_rnn - log a_arima) / (b_arima - b_rnn))``; below value* the model with
-    the larger exponent is cheaper (``cheaper_below``: "rnn" or "arima"). ``within_range`` says
-    whether value* lies inside the measured values; the ``note`` adds what the measurements show
-    (e.g. "rnn cheaper everywhere tested").
-    """
-    ex = fit_exponents(rows).set_index(["axis", "model", "device"])
-    med = _median_costs(rows)
-    comparisons = _comparisons(rows)
-    compared = set(contenders(rows))
-    out = []
-    for axis in CROSSOVER_AXES:
-        ref_key = (axis, REFERENCE, REFERENCE_DEVICE)
-        base = med[(med["axis"] == axis) & (med["model"] == REFERENCE) & (med["device"] == REFERENCE_DEVICE)]
-        if ref_key in ex.index:
-            ref = ex.loc[ref_key]
-        elif len(base) == 1:  # hidden axis: arima has no hidden size, its cost is a flat line
-            ref = pd.Series(
-                {"exponent": 0.0, "exponent_se": 0.0, "intercept": math.log(float(base["total_s"].iloc[0]))}
-            )
-        else:
-            continue
-        vals = med.loc[med["axis"] == axis, "value"]
-        lo, hi = float(vals.min()), float(vals.max())
-        for (ax, model, device), fit in ex.iterrows():
-            if ax != axis or model not in compared:
-                continue
-            label = _label(model, device)
-            measured = _cheaper_everywhere(comparisons, axis, model, device)
-            tested = {
-                "rnn": f"{label} cheaper everywhere tested",
-                REFERENCE: f"{REFERENCE} cheaper everywhere tested",
-                "mixed": "cheaper model changes within the tested range",
-                "": "",
-            }[measured]
-            diff = float(ref["exponent"] - fit["exponent"])
-            se = math.sqrt(np.nansum([ref["exponent_se"] ** 2, fit["exponent_se"] ** 2]))
-            row = {
-                "axis": axis,
-                "model": model,
-                "device": device,
-                "crossover_value": math.nan,
-                "within_range": False,
-                "cheaper_below": "",
-            }
-            if abs(diff) <= max(2 * se, 1e-9):  # the floor absorbs rounding in exact (synthetic) fits
-                row["note"] = "; ".join(filter(None, ["no crossover: slopes equal within 2 se", tested]))
-            else:
-                x_star = math.exp((float(fit["intercept"]) - float(ref["intercept"])) / diff)
-                cheaper_below = "rnn" if fit["exponent"] > ref["exponent"] else REFERENCE
-                inside = lo <= x_star <= hi
-                other = REFERENCE if cheaper_below == "rnn" else label
-                below = label if cheaper_below == "rnn" else REFERENCE
-                where = f"lines cross at {axis}={x_star:.3g}"
-                note = (
-                    f"{where}: {below} cheaper below, {other} above"
-                    if inside
-                    else f"{where}, outside the tested range {lo:g}-{hi:g}"
-                )
-                row.update(
-                    crossover_value=x_star,
-                    within_range=inside,
-                    cheaper_below=cheaper_below,
-                    note="; ".join(filter(None, [note, tested])),
-                )
-            out.append(row)
-    return pd.DataFrame(out, columns=CROSSOVER_COLUMNS)
-
-
-def _comparisons(rows: pd.DataFrame) -> pd.DataFrame:
-    """Each contender's (:func:`contenders`) median cost per device beside arima's at the same
-    axis value (arima's base-point cost on the hidden axis, where it has no hidden size)."""
-    med = _median_costs(rows)
-    ref = med[(med["model"] == REFERENCE) & (med["device"] == REFERENCE_DEVICE)]
-    nn = med[med["model"].isin(contenders(rows))]
-    parts = []
-    for axis, g in nn.groupby("axis", sort=False):
-        r = ref[ref["axis"] == axis]
-        if r.empty:
-            continue
-        if r["value"].nunique() == 1 and g["value"].nunique() > 1:  # arima timed once (hidden axis)
-            parts.append(g.assign(total_s_ref=float(r["total_s"].iloc[0])))
-        else:
-            parts.append(g.merge(r[["value", "total_s"]], on="value", suffixes=("", "_ref")))
-    if not parts:
-        return pd.DataFrame(columns=["axis", "value", "model", "device", "total_s", "total_s_ref"])
-    return pd.concat(parts, ignore_index=True)
-
-
-def cost_verdict(rows: pd.DataFrame) -> dict[str, str]:
-    """Claim (b) from the cost study (see :data:`RULE`): ``{claim, verdict, compared, rule, evidence}``.
-
-    The contenders are the models of a recurrent family (:func:`contenders`; ``compared`` lists
-    them). Costs are medians over repeats; a point where a model has no arima counterpart is not
-    compared. Without arima or without a neural model the verdict is inconclusive.
-    """
-    cmp = _comparisons(rows)
-    family = dict(zip(rows["model"].astype(str), rows["family"])) if "family" in rows.columns else {}
-    names = [f"{m} ({family[m]})" if isinstance(family.get(m), str) else m for m in contenders(rows)]
-    out = {"claim": "b", "rule": RULE, "compared": f"{', '.join(names) or 'no recurrent model'} vs {REFERENCE}"}
-    if cmp.empty:
-        return {**out, "verdict": "inconclusive", "evidence": "no point has both arima and a neural model"}
-    more = cmp["total_s"] > cmp["total_s_ref"]
-    less = cmp["total_s"] < cmp["total_s_ref"]
-    verdict = "supported" if more.all() else "refuted" if less.all() else "inconclusive"
-    parts = [f"neural costlier than arima at {int(more.sum())}/{len(cmp)} model-points"]
-    ex = fit_exponents(rows)
-    for axis in AXES:
-        sub = ex[ex["axis"] == axis]
-        if sub.empty:
-            continue
-        fits = ", ".join(
-            f"{_label(m, d)} {b:.2f}" + ("" if not np.isfinite(se) else f"±{se:.2f}")
-            for m, d, b, se in zip(sub["model"], sub["device"], sub["exponent"], sub["exponent_se"])
-        )
-        parts.append(f"exponent along {axis}: {fits}")
-    cx = crossover(rows)
-    notes = [
-        f"{_label(m, d)} vs arima along {a}: {n}"
-        for a, m, d, n in zip(cx["axis"], cx["model"], cx["device"], cx["note"])
-    ]
-    if notes:
-        parts.append("crossovers: " + "; ".join(notes))
-    return {**out, "verdict": verdict, "evidence": ". ".join(parts)}
+    result = run_experiment(Experiment(task, spec, params, seed), pool, options)
+    s = result.summary
+    if s["status"] != "ok" or s["n_failed"]:
+        raise RuntimeError(f"cost study: {where}: {s['n_failed']} series failed ({s['message']})")
+    model = spec.build(horizon=task.horizon, season_length=task.season_length, seed=seed, params=params)
+    fit_s, predict_s, cpu_s = float(s["fit_s"]), float(s["predict_s"]), float(s["cpu_s"])
+    n = max(1, len(task.dataset.panel))
+    on_cpu = s["device"] == "cpu"
+    return {
+        "device_name": s.get("device_name") or "",
+        "fit_s": fit_s,
+        "predict_s": predict_s,
+        "total_s": fit_s + predict_s,
+        "cpu_s": cpu_s,
+        # the unit compared: process CPU on CPU; synchronised wall time on an accelerator
+        "cost_s": cpu_s if on_cpu else fit_s + predict_s,
+        "ms_per_series": (fit_s + predict_s) * 1000.0 / n,
+        "cpu_ms_per_series": cpu_s * 1000.0 / n,
+        "series_cpu_ms": _series_cpu_ms(result, cpu_s) if model.scope == "local" else "",
+        "n_params": _n_params(model),
+        "family": model.family,
+    }
 
 
 # --------------------------------------------------------------------------- figures and files
 
 
 def plot_cost(rows: pd.DataFrame, exponents: pd.DataFrame, path_dir: Path | str) -> dict[str, Path]:
-    """One log-log figure per axis, ``cost_<axis>.png`` in ``path_dir``: total fit+predict seconds
-    (median over repeats) against the axis value, one line per model/device, with the fitted
+    """One log-log figure per axis, ``cost_<axis>.png`` in ``path_dir``: the compared cost (CPU
+    seconds of fit + predict on CPU, wall seconds on an accelerator; median over repeats) against
+    the axis value, one line per model/device/regime, with the fitted
     exponent in the legend. A model measured at a single value of the axis (arima on the hidden
     axis) is drawn as a horizontal dashed line: its cost does not depend on that axis. Styles
     follow :mod:`harness.figures` (same colours per model label in every figure, mathtext off)."""
@@ -589,18 +497,24 @@ def plot_cost(rows: pd.DataFrame, exponents: pd.DataFrame, path_dir: Path | str)
 
     plt, RC, _save, model_styles = figures.plt, figures.RC, figures._save, figures.model_styles
 
-    med = _median_costs(rows)
-    med["label"] = [_label(m, d) for m, d in zip(med["model"], med["device"])]
+    med = median_costs(rows)
+    med["label"] = [model_label(m, d, r) for m, d, r in zip(med["model"], med["device"], med["regime"])]
     styles = model_styles(med["label"].unique())
+    regimes = exponents["regime"] if "regime" in exponents.columns else [""] * len(exponents)
     ex = {
-        (a, _label(m, d)): (b, se)
-        for a, m, d, b, se in zip(
-            exponents["axis"], exponents["model"], exponents["device"], exponents["exponent"], exponents["exponent_se"]
+        (a, model_label(m, d, r)): (b, se)
+        for a, m, d, r, b, se in zip(
+            exponents["axis"],
+            exponents["model"],
+            exponents["device"],
+            regimes,
+            exponents["exponent"],
+            exponents["exponent_se"],
         )
     }
     names = {"length": "series length (observations)", "n_series": "number of series", "hidden": "hidden size"}
     out: dict[str, Path] = {}
-    for axis in [a for a in AXES if a in set(med["axis"])]:
+    for axis in [a for a in AXES if a in set(med["axis"]) and med.loc[med["axis"] == a, "value"].nunique() > 1]:
         sub = med[med["axis"] == axis]
         with plt.rc_context(RC):
             fig, ax = plt.subplots(figsize=(7.6, 4.2))
@@ -611,7 +525,7 @@ def plot_cost(rows: pd.DataFrame, exponents: pd.DataFrame, path_dir: Path | str)
                 text = label + ("" if fit is None else f" (b={fit[0]:.2f})")
                 if len(line) == 1:
                     ax.axhline(
-                        float(line["total_s"].iloc[0]),
+                        float(line["cost"].iloc[0]),
                         color=s["color"],
                         linestyle="--",
                         lw=1.2,
@@ -620,7 +534,7 @@ def plot_cost(rows: pd.DataFrame, exponents: pd.DataFrame, path_dir: Path | str)
                     continue
                 ax.plot(
                     line["value"],
-                    line["total_s"],
+                    line["cost"],
                     color=s["color"],
                     marker=s["marker"],
                     linestyle=s["linestyle"],
@@ -636,7 +550,7 @@ def plot_cost(rows: pd.DataFrame, exponents: pd.DataFrame, path_dir: Path | str)
                 a.set_minor_formatter(mticker.NullFormatter())
             ax.set_xticks(sorted(sub["value"].unique()))
             ax.set_xlabel(f"{names.get(axis, axis)} (log scale)")
-            ax.set_ylabel("fit + predict seconds (log scale)")
+            ax.set_ylabel("fit + predict CPU seconds (log scale)")
             ax.set_title(f"Cost vs {names.get(axis, axis)} (b = log-log slope)")
             ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # off the data
             fig.tight_layout()
@@ -648,12 +562,20 @@ def _table(df: pd.DataFrame) -> str:
     return df.to_markdown(index=False, floatfmt=".4g") if len(df) else "_(none)_"
 
 
+def _where() -> str:
+    """The CPU a study ran on, for the verdicts' scope: "2-core CPU"."""
+    from harness.timing import hardware
+
+    return f"{hardware().get('cores') or '?'}-core CPU"
+
+
 def write_cost_study(root: Path, config: CostStudyConfig, rows: pd.DataFrame) -> dict[str, str]:
     """Write the study under ``root``: ``studies/cost/`` (cost.csv, exponents.csv, crossover.csv,
-    verdict.csv, cost_<axis>.png), ``manifest.json`` (kind "cost-study", config, hardware,
-    versions, git commit, created) and ``report.md``. Refuses a ``root`` whose manifest belongs
-    to something else (a benchmark run), so a study never overwrites a run's manifest. Returns
-    the verdict row (claim, verdict, rule, evidence)."""
+    ratios.csv, verdict.csv, cost_<axis>.png), ``manifest.json`` (kind "cost-study", config,
+    hardware, the reference workload's ``ref_ms``, versions, git commit, created) and
+    ``report.md``. Refuses a ``root`` whose manifest belongs to something else (a benchmark run),
+    so a study never overwrites a run's manifest. Returns the overall verdict row (claim, scope,
+    verdict, compared, rule, evidence); verdict.csv holds one row per regime and device before it."""
     from harness.store import atomic_write_frame, atomic_write_text
 
     root = Path(root)
@@ -662,53 +584,79 @@ def write_cost_study(root: Path, config: CostStudyConfig, rows: pd.DataFrame) ->
     out_dir.mkdir(parents=True, exist_ok=True)
     exponents = fit_exponents(rows)
     cross = crossover(rows)
-    verdict = cost_verdict(rows)
+    ratios = cost_ratios(rows)
+    base = config.base() if config.dataset is None else None
+    data = "" if config.dataset is None or rows.empty else f"{rows['n_series'].iloc[0]} {config.dataset} series"
+    verdicts = cost_verdicts(rows, base, where=_where(), data=data)
+    verdict = verdicts.iloc[-1].to_dict()
     atomic_write_frame(rows, out_dir / "cost.csv")
     atomic_write_frame(exponents, out_dir / "exponents.csv")
     atomic_write_frame(cross, out_dir / "crossover.csv")
-    atomic_write_frame(pd.DataFrame([verdict], columns=VERDICT_COLUMNS), out_dir / "verdict.csv")
+    atomic_write_frame(ratios, out_dir / "ratios.csv")
+    atomic_write_frame(verdicts, out_dir / "verdict.csv")
     figures = plot_cost(rows, exponents, out_dir)
-    write_study_manifest(root, "cost-study", config.as_dict(), out_dir)
+    manifest = write_study_manifest(root, "cost-study", config.as_dict(), out_dir)
 
-    med = _median_costs(rows)
-    med["model"] = [_label(m, d) for m, d in zip(med["model"], med["device"])]
+    med = median_costs(rows)
+    med["model"] = [model_label(m, d, r) for m, d, r in zip(med["model"], med["device"], med["regime"])]
+    data = (
+        f"{rows['n_series'].iloc[0]} series of {config.dataset}"
+        + (f" (a deterministic sample of {config.limit})" if config.limit else "")
+        if config.dataset is not None and len(rows)
+        else f"synthetic ARMA data, horizon {config.horizon}"
+    )
+    around = (
+        "at one point"
+        if config.dataset is not None
+        else f"as one thing varies around the base point (length {config.base_length}, "
+        f"{config.base_n_series} series, hidden {config.base_hidden})"
+    )
     lines = [
         '# Cost study (claim b: "RNNs are computationally slow")',
         "",
         (
-            f"Fit + predict seconds of each model as one thing varies around the base point "
-            f"(length {config.base_length}, {config.base_n_series} series, hidden {config.base_hidden}); "
-            f"recurrent models train exactly {config.epochs} epochs (no early stopping); synthetic ARMA data, "
-            f"horizon {config.horizon}; {config.repeats} repeat(s), medians shown. Timed with the benchmark's "
-            "runner, so the numbers mean what speed.csv's mean."
+            f"Fit + predict cost of each model {around}, each recurrent model trained {' and '.join(config.regimes)} "
+            f"(one network on all series / one per series); recurrent models train exactly {config.epochs} epochs "
+            f"(no early stopping); {data}; {config.repeats} repeat(s), medians shown. Costs are process CPU "
+            "seconds (BLAS threads counted; for local models the worker's CPU), wall seconds on an accelerator. "
+            f"Reference workload: {manifest['ref_ms']:.1f} CPU-ms on this machine ({manifest['hardware'].get('cpu')}). "
+            "Timed with the benchmark's runner, so the numbers mean what speed.csv's mean."
         ),
         "",
         f"**Verdict: {verdict['verdict']}.** {verdict['evidence']}",
         "",
+        "| scope | verdict | evidence |",
+        "| --- | --- | --- |",
+        *[f"| {r.scope} | {r.verdict} | {r.evidence} |" for r in verdicts.iloc[:-1].itertuples()],
+        "",
         f"Compared: {verdict['compared']}.",
         "",
         f"Rule: {RULE}.",
+        "",
+        "## Cost ratios to arima with 95% bootstrap CIs (every point)",
+        "",
+        _table(ratios.round(4)),
         "",
     ]
     for axis in AXES:
         sub = med[med["axis"] == axis]
         if sub.empty:
             continue
-        table = sub.pivot(index="value", columns="model", values="total_s")
+        table = sub.pivot(index="value", columns="model", values="cost")
         for col in list(table.columns):  # a model timed once on this axis (arima on hidden): its base cost
             if table[col].notna().sum() == 1 and len(table) > 1:
                 table[col] = table[col].ffill().bfill()
                 table = table.rename(columns={col: f"{col} (base point)"})
         table = table.reset_index().rename(columns={"value": axis})
-        lines += [f"## Total seconds vs {axis}", "", _table(table), ""]
+        lines += [f"## CPU seconds vs {axis}", "", _table(table), ""]
         if axis in figures:
             lines += [f"![cost vs {axis}](studies/cost/{figures[axis].name})", ""]
     lines += [
-        "## Exponents (log-log slope of total seconds)",
+        "## Exponents (log-log slope of CPU seconds)",
         "",
         _table(exponents.drop(columns=["intercept"]).round(3)),
         "",
-        "## Crossovers with arima",
+        "## Crossovers with arima (beside the verdict, not in it)",
         "",
         _table(cross),
         "",

@@ -66,7 +66,7 @@ import numpy as np
 import pandas as pd
 
 from harness.models import is_recurrent
-from harness.significance import median_ratio_ci
+from harness.significance import DECISIVE_BAND, ratio_ci
 from harness.studies import check_study_root, study_dir, write_study_manifest
 from harness.studies.cost import _default_devices, _label, _n_params, workload
 
@@ -78,8 +78,8 @@ REFERENCE = "tcn-torch"
 DEFAULT_MODELS: tuple[str, ...] = ("rnn-numpy", "rnn-torch", "lstm-torch", "gru-torch", REFERENCE)
 #: Parameters every timed model must have: the study sets them (a window-trained network).
 REQUIRED_PARAMS: tuple[str, ...] = ("input_size", "epochs", "patience", "max_windows_per_series", "batch_size")
-#: A ratio is decisive when its 95% CI lies outside [1 / DECISIVE, DECISIVE] (issue 13's rule).
-DECISIVE = 2.0
+#: A ratio is decisive when its 95% CI lies outside [0.5, 2] (issue 13's rule, the cost study's band).
+DECISIVE = DECISIVE_BAND[1]
 #: Fewest repeats on each side for a bootstrap CI of a ratio (fewer: NaN, never decisive).
 MIN_REPEATS_CI = 3
 METRICS: tuple[str, ...] = ("s_per_update", "cpu_s_per_update")
@@ -376,7 +376,7 @@ def fit_exponents(rows: pd.DataFrame) -> pd.DataFrame:
 def ratios(rows: pd.DataFrame, reference: str | None) -> pd.DataFrame:
     """Each model's time per update over ``reference``'s on the same device and T, per metric:
     ratio of the medians over repeats and its 95% bootstrap CI
-    (:func:`harness.significance.median_ratio_ci`; NaN with fewer than ``MIN_REPEATS_CI`` repeats
+    (:func:`harness.significance.ratio_ci`; NaN with fewer than ``MIN_REPEATS_CI`` repeats
     on a side). ``decisive``: the CI lies outside [1/2, 2]."""
     out = []
     if reference is None or reference not in set(rows["model"]):
@@ -389,7 +389,7 @@ def ratios(rows: pd.DataFrame, reference: str | None) -> pd.DataFrame:
             mine = g[g["model"] == model]
             for metric in METRICS:
                 a, b = mine[metric].to_numpy(float), ref[metric].to_numpy(float)
-                ratio, lo, hi = median_ratio_ci(a, b)
+                ratio, lo, hi = ratio_ci(a, b)
                 if min(len(a), len(b)) < MIN_REPEATS_CI:
                     lo = hi = math.nan
                 decisive = bool(lo > DECISIVE or hi < 1 / DECISIVE)
