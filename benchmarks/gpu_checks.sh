@@ -45,9 +45,12 @@ for f in sequential exponents ratios verdict; do
 done
 cp /tmp/seq_gpu/studies/sequential/sequential.png "$OUT/sequential.png" 2>/dev/null
 
-stage "cost study, cpu and cuda rows of the torch RNNs beside arima"
-timeout 180 python3 -m harness study cost --models arima,rnn-torch,lstm-torch,gru-torch \
+# global regime only: local training fits one network per series, hundreds of tiny GPU fits that
+# would not fit this budget
+stage "cost study, cpu and cuda rows of the torch RNNs beside arima (global)"
+timeout 180 python3 -m harness study cost --models arima,rnn-torch,lstm-torch,gru-torch --regimes global \
   --lengths 200,800 --n-series 32,128 --hidden 32,128 --repeats 3 --out /tmp/cost_gpu 2>&1 | tail -n 30 | tee "$OUT/cost_study.log"
-cp /tmp/cost_gpu/studies/cost/cost.csv "$OUT/cost.csv" 2>/dev/null
-cp /tmp/cost_gpu/studies/cost/exponents.csv "$OUT/exponents.csv" 2>/dev/null
+for f in cost exponents ratios verdict; do
+  cp "/tmp/cost_gpu/studies/cost/$f.csv" "$OUT/cost_$f.csv" 2>/dev/null
+done
 stage "done"

@@ -68,7 +68,8 @@ import pandas as pd
 from harness.models import is_recurrent
 from harness.significance import DECISIVE_BAND, ratio_ci
 from harness.studies import check_study_root, study_dir, write_study_manifest
-from harness.studies.cost import _default_devices, _label, _n_params, workload
+from harness.studies.cost import _default_devices, _n_params, workload
+from harness.studies.cost_analysis import label as _label
 
 KIND = "sequential"
 MANIFEST_KIND = "sequential-study"
