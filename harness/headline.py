@@ -65,7 +65,15 @@ def headline_verdict(rows: pd.DataFrame, evaluated: bool) -> str:
     overall = rows[rows["dataset"] == OVERALL]
     if "scope" in overall.columns and (overall["scope"] == claims.claim_b.SCOPE_ALL).any():
         overall = overall[overall["scope"] == claims.claim_b.SCOPE_ALL]  # claim (b): the line joining the scopes
-    return str(overall["verdict"].iloc[0]) if len(overall) else "inconclusive"
+    verdict = str(overall["verdict"].iloc[0]) if len(overall) else "inconclusive"
+    if "scope" in rows.columns:
+        # claim (b): the run times one set-up (e.g. global training only); where an attached cost
+        # study's scopes (a regime the run never timed) say otherwise, the word must not
+        # overreach: the claim depends on the regime, so it is inconclusive overall
+        study = rows[(rows["dataset"] == claims.COST_STUDY) & (rows["scope"] != claims.claim_b.SCOPE_ALL)]
+        if len(study) and set(study["verdict"]) - {verdict}:
+            return "inconclusive"
+    return verdict
 
 
 def _num(x: float, nd: int = 2) -> str:

@@ -115,4 +115,20 @@ def test_headline_verdict_one_word_per_claim() -> None:
     assert headline.headline_verdict(agree, evaluated=False) == "not evaluated"
     assert headline.headline_verdict(verdict_rows(), evaluated=True) == "not evaluated"
     assert set(headline.SYMBOLS) == {"supported", "refuted", "mixed", "inconclusive", "not evaluated"}
+
+
+def test_claim_b_word_does_not_overreach_a_regime_the_run_never_timed() -> None:
+    """The run timed global training (refuted); the cost study's local scope says inconclusive:
+    the first screen must not say refuted for RNNs at large."""
+
+    def rows(*triples: tuple[str, str, str]) -> pd.DataFrame:
+        return pd.DataFrame([{"dataset": d, "scope": sc, "verdict": v} for d, sc, v in triples])
+
+    run = [("d1", "global, CPU", "refuted"), (OVERALL, "global, CPU", "refuted")]
+    local = ("cost-study", "local, CPU", "inconclusive")
+    both = [("cost-study", "global, CPU", "refuted"), local, ("cost-study", "all regimes and devices", "inconclusive")]
+    assert headline.headline_verdict(rows(*run), evaluated=True) == "refuted"
+    assert headline.headline_verdict(rows(*run, *both), evaluated=True) == "inconclusive"
+    agree = [("cost-study", "global, CPU", "refuted"), ("cost-study", "local, CPU", "refuted")]
+    assert headline.headline_verdict(rows(*run, *agree), evaluated=True) == "refuted"
     assert len(set(headline.SYMBOLS.values())) == len(headline.SYMBOLS)
