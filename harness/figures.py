@@ -121,6 +121,18 @@ def _save(fig: plt.Figure, path: Path | str) -> Path:
     return path
 
 
+def log_log(ax: plt.Axes, xticks: Iterable[float]) -> None:
+    """Both axes on a log scale, labelled with plain numbers (16, 128, 1024 rather than 10^x), one
+    x tick at each measured value: how the cost and sequential studies draw cost against size."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    plain = mticker.FuncFormatter(lambda v, _: f"{v:g}")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(mticker.NullFormatter())
+    ax.set_xticks(sorted(xticks))
+
+
 def _grid(n: int, ncols_max: int = 3, size: tuple[float, float] = (4.6, 3.6)) -> tuple[plt.Figure, list[plt.Axes]]:
     """A grid of n panels (at most ncols_max per row); unused axes are hidden."""
     ncols = max(1, min(ncols_max, n))

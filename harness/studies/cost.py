@@ -490,7 +490,6 @@ def plot_cost(rows: pd.DataFrame, exponents: pd.DataFrame, path_dir: Path | str)
     exponent in the legend. A model measured at a single value of the axis (arima on the hidden
     axis) is drawn as a horizontal dashed line: its cost does not depend on that axis. Styles
     follow :mod:`harness.figures` (same colours per model label in every figure, mathtext off)."""
-    import matplotlib.ticker as mticker
 
     # harness.figures selects the headless Agg backend before pyplot is used
     from harness import figures
@@ -542,13 +541,7 @@ def plot_cost(rows: pd.DataFrame, exponents: pd.DataFrame, path_dir: Path | str)
                     lw=1.5,
                     label=text,
                 )
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            fmt = mticker.FuncFormatter(lambda v, _: f"{v:g}")
-            for a in (ax.xaxis, ax.yaxis):
-                a.set_major_formatter(fmt)
-                a.set_minor_formatter(mticker.NullFormatter())
-            ax.set_xticks(sorted(sub["value"].unique()))
+            figures.log_log(ax, sub["value"].unique())
             ax.set_xlabel(f"{names.get(axis, axis)} (log scale)")
             ax.set_ylabel("fit + predict CPU seconds (log scale)")
             ax.set_title(f"Cost vs {names.get(axis, axis)} (b = log-log slope)")

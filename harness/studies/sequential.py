@@ -460,7 +460,6 @@ def plot_sequential(rows: pd.DataFrame, exponents: pd.DataFrame, path: Path | st
     """``path``: wall seconds per update (median over repeats) against T, log-log, one line per
     model, one panel per device (cpu, then cuda when timed), the upper-half exponent in the
     legend. Styles follow :mod:`harness.figures`."""
-    import matplotlib.ticker as mticker
 
     # harness.figures selects the headless Agg backend before pyplot is used
     from harness import figures
@@ -488,13 +487,7 @@ def plot_sequential(rows: pd.DataFrame, exponents: pd.DataFrame, path: Path | st
                     lw=1.5,
                     label=label,
                 )
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            fmt = mticker.FuncFormatter(lambda v, _: f"{v:g}")
-            for a in (ax.xaxis, ax.yaxis):
-                a.set_major_formatter(fmt)
-                a.set_minor_formatter(mticker.NullFormatter())
-            ax.set_xticks(sorted(sub["T"].unique()))
+            figures.log_log(ax, sub["T"].unique())
             ax.set_xlabel("BPTT length T = input window (log scale)")
             ax.set_ylabel("ms per training update (log scale)")
             ax.set_title(f"{device}: time per update vs T (exponents over T {min(ts)}-{max(ts)})")
