@@ -66,7 +66,7 @@ import numpy as np
 import pandas as pd
 
 from harness.models import is_recurrent
-from harness.significance import DECISIVE_BAND, ratio_ci
+from harness.significance import DECISIVE_BAND, ratio_ci, ratio_decision
 from harness.studies import check_study_root, study_dir, write_study_manifest
 from harness.studies.cost import _default_devices, _n_params, workload
 from harness.studies.cost_analysis import label as _label
@@ -79,8 +79,6 @@ REFERENCE = "tcn-torch"
 DEFAULT_MODELS: tuple[str, ...] = ("rnn-numpy", "rnn-torch", "lstm-torch", "gru-torch", REFERENCE)
 #: Parameters every timed model must have: the study sets them (a window-trained network).
 REQUIRED_PARAMS: tuple[str, ...] = ("input_size", "epochs", "patience", "max_windows_per_series", "batch_size")
-#: A ratio is decisive when its 95% CI lies outside [0.5, 2] (issue 13's rule, the cost study's band).
-DECISIVE = DECISIVE_BAND[1]
 #: Fewest repeats on each side for a bootstrap CI of a ratio (fewer: NaN, never decisive).
 MIN_REPEATS_CI = 3
 METRICS: tuple[str, ...] = ("s_per_update", "cpu_s_per_update")
@@ -126,7 +124,7 @@ RULE = (
     "sequential study: wall time per training update of each recurrent model vs a network parallel "
     "over time (the reference) on the same windows, at the largest BPTT length T on each device, median "
     f"over repeats with a 95% bootstrap CI of the ratio: supported if every recurrent model's CI lies above "
-    f"{DECISIVE:g} (decisively costlier), refuted if every one lies below {1 / DECISIVE:g}, else inconclusive; "
+    f"{DECISIVE_BAND[1]:g} (decisively costlier), refuted if every one lies below {DECISIVE_BAND[0]:g}, else inconclusive; "
     "evidence quotes the log-log exponents of time per update against T over the upper half of the grid"
 )
 
@@ -378,7 +376,7 @@ def ratios(rows: pd.DataFrame, reference: str | None) -> pd.DataFrame:
     """Each model's time per update over ``reference``'s on the same device and T, per metric:
     ratio of the medians over repeats and its 95% bootstrap CI
     (:func:`harness.significance.ratio_ci`; NaN with fewer than ``MIN_REPEATS_CI`` repeats
-    on a side). ``decisive``: the CI lies outside [1/2, 2]."""
+    on a side). ``decisive``: the CI lies outside :data:`harness.significance.DECISIVE_BAND`."""
     out = []
     if reference is None or reference not in set(rows["model"]):
         return pd.DataFrame(columns=RATIO_COLUMNS)
@@ -393,7 +391,7 @@ def ratios(rows: pd.DataFrame, reference: str | None) -> pd.DataFrame:
                 ratio, lo, hi = ratio_ci(a, b)
                 if min(len(a), len(b)) < MIN_REPEATS_CI:
                     lo = hi = math.nan
-                decisive = bool(lo > DECISIVE or hi < 1 / DECISIVE)
+                decisive = ratio_decision(lo, hi) != "indecisive"
                 out.append([model, reference, device, int(t), metric, ratio, lo, hi, len(a), len(b), decisive])
     return pd.DataFrame(out, columns=RATIO_COLUMNS)
 
@@ -441,8 +439,9 @@ def sequential_verdicts(rows: pd.DataFrame, reference: str | None) -> pd.DataFra
                 if r is None
                 else f"{m} x{r['ratio']:.2f} [{r['ratio_lo']:.2f}, {r['ratio_hi']:.2f}]"
             )
-        above = len(at) == len(rnns) and bool((at["ratio_lo"] > DECISIVE).all())
-        below = len(at) == len(rnns) and bool((at["ratio_hi"] < 1 / DECISIVE).all())
+        decisions = [ratio_decision(lo, hi) for lo, hi in zip(at["ratio_lo"], at["ratio_hi"])]
+        above = len(at) == len(rnns) and all(d == "costlier" for d in decisions)
+        below = len(at) == len(rnns) and all(d == "cheaper" for d in decisions)
         verdict = "supported" if above else "refuted" if below else "inconclusive"
         evidence = (
             f"sequential cost: RNN time per update grows as {grows} vs {reference} "
