@@ -48,6 +48,7 @@ __all__ = [
     "forecast_verdict",
     "sentence",
     "sequence_verdict",
+    "study_rows",
 ]
 
 #: The architectures the claim is about, and its proposed remedy (the study's names).
@@ -322,6 +323,25 @@ def architecture_table(
             row["forecast_budget"] = forecast_budget
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def study_rows(verdict: pd.DataFrame | None, dataset: str) -> tuple[list[dict], dict | None]:
+    """An attached memory study's verdict.csv as claim (c) rows: (its benchmarks' rows under
+    ``dataset``, its overall row or None). A study stored before this rule (no ``scope``
+    column) has one row, its overall verdict then, returned as it was decided."""
+    if verdict is None or verdict.empty:
+        return [], None
+    keys = ("claim", "scope", "verdict", "compared", "rule", "evidence")
+    rows = [{k: ("" if pd.isna(r.get(k, "")) else str(r.get(k, ""))) for k in keys} for _, r in verdict.iterrows()]
+    if "scope" not in verdict.columns:
+        return [], {**rows[0], "claim": "c", "scope": ""}
+    overall = next((r for r in rows if r["scope"] == "overall"), None)
+    parts = [{**r, "claim": "c", "dataset": dataset} for r in rows if r["scope"] != "overall"]
+    if overall is not None:
+        said = verdict.loc[verdict["scope"] == "overall", "sentence"]
+        sentence_ = "" if said.empty or pd.isna(said.iloc[0]) else str(said.iloc[0])
+        overall = {**overall, "claim": "c", "scope": "", "evidence": f"{sentence_} {overall['evidence']}".strip()}
+    return parts, overall
 
 
 def verdict_frame(rows: Sequence[Mapping]) -> pd.DataFrame:

@@ -41,15 +41,14 @@ Decision rules (also written in the ``rule`` column of :func:`verdicts`):
 (c) Forecasting results alone cannot isolate long memory (a model can be worse at step h for
     many reasons), so per dataset the verdict is *inconclusive*; the evidence is the growth of
     sMAPE from step 1 to step h (ratio) of the best neural model next to arima's. The overall
-    row is decided by the memory study (``studies/memory/memory.csv``: task, lag, model, error,
-    floor, optimum) when the run has one: a model's *skill* at a task and lag is
-    ``(floor - error) / (floor - optimum)`` (1 = the best achievable error, 0 = no better than
-    the series mean, which ignores the old information). A model *fails* at a lag with skill <
-    0.1 and *succeeds* with skill >= 0.5. *Supported* if some neural model fails at a task and
-    lag where arima or a gated network (family lstm or gru) succeeds - the information was
-    usable, so the failure is a failure to remember, not an impossible task; *refuted* if every
-    neural model succeeds at every task and lag tested; otherwise (or without the study)
-    *inconclusive*. The memory table's ``family`` column says which models are which.
+    row is decided by the memory study when the run has one attached
+    (``studies/memory/verdict.csv``), by the rule of :mod:`harness.claim_c`: per architecture,
+    how far back it reaches under a stated budget (the sequence-memory benchmark's delay T, the
+    forecasting study's lag L); *supported* where a gated cell converged and the well-initialised
+    Elman nets significantly failed at the same length, *refuted* where the Elman nets reach the
+    gated cells' lengths, else *inconclusive*. Its benchmarks' rows are added under the dataset
+    ``memory-study``. A memory study stored before that rule carries its one verdict row, shown
+    as it was decided.
 (b) With a cost study attached (``studies/cost/verdict.csv``), rows ``cost-study`` carry its
     verdicts, one per regime and device at its base point with bootstrap CIs of the cost ratios,
     and its overall line (see :mod:`harness.studies.cost_analysis`).
@@ -70,7 +69,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from harness import analysis, claim_b, metrics
+from harness import analysis, claim_b, claim_c, metrics
 from harness.analysis import OVERALL, with_overall
 from harness.claim_b import REFERENCE, speed_rows, study_rows, verdict_rows
 from harness.families import FAMILY_COLUMNS, Families, declared_families, families_of
@@ -80,6 +79,8 @@ from harness.studies import read_studies, sequential_rows
 
 SERIES_KEYS = ["dataset", "unique_id"]
 COST_STUDY = "cost-study"
+#: The ``dataset`` of claim (c)'s rows from an attached memory study's benchmarks.
+MEMORY_STUDY = "memory-study"
 
 SUMMARY_COLUMNS = [
     "dataset",
@@ -128,11 +129,6 @@ RULES = {
     "c": (
         "stored forecasts cannot isolate long memory: inconclusive; evidence = sMAPE growth step 1 -> h "
         "of best neural model vs arima"
-    ),
-    "c_memory": (
-        "memory study, skill = (floor - error)/(floor - optimum): supported if some neural model fails "
-        "(skill < 0.1) at a task and lag where arima or an LSTM/GRU succeeds (skill >= 0.5); refuted if "
-        "every neural model succeeds at every task and lag; else inconclusive"
     ),
 }
 
@@ -444,71 +440,12 @@ def memoryfamilies_of(memory: pd.DataFrame) -> Families:
     return Families(dict(zip(known["model"].astype(str), known["family"].astype(str))))
 
 
-def memory_verdict(memory: pd.DataFrame) -> dict:
-    """Verdict on claim (c) from the memory study's table (task, lag, model, error, floor,
-    optimum, and family where recorded; one row per task x lag x model, seeds already averaged).
-    See the module docstring.
-
-    Returns verdict, evidence and compared (the contenders with their families, and the models
-    whose success makes a lag usable: arima and the gated networks). The evidence names, per
-    neural model and task, the longest lag it still succeeds at. For the report's one-line
-    reading also: ``failing`` (supported: model, task, lag, skill and the ``helpers`` that succeed
-    there) and ``lag`` (refuted: the longest lag every neural model succeeds up to).
-    """
-    fam = memoryfamilies_of(memory)
-    m = memory.copy()
-    m["skill"] = memory_skill(m)
-    m["fail"] = m["skill"] < FAIL_SKILL
-    m["ok"] = m["skill"] >= OK_SKILL
-    neural = m[m["model"].map(fam.neural).astype(bool)]
-    able = m[(m["model"] == REFERENCE) | m["model"].map(fam.gated).astype(bool)]
-    gated = [fam.label(x) for x in dict.fromkeys(able["model"]) if x != REFERENCE]
-    compared = (
-        f"memory study: {', '.join(fam.label(x) for x in dict.fromkeys(neural['model'])) or 'no recurrent model'}"
-        f"; a lag is usable where {' or '.join([REFERENCE, *gated])} succeeds"
-    )
-    usable = set(zip(able.loc[able["ok"], "task"], able.loc[able["ok"], "lag"]))
-    is_usable = np.array([(t, lag) in usable for t, lag in zip(neural["task"], neural["lag"])], dtype=bool)
-    failing = neural[neural["fail"].to_numpy() & is_usable]
-    reach = []
-    for (model, task), g in neural.groupby(["model", "task"], sort=True):
-        ok_lags = g.loc[g["ok"], "lag"]
-        reach.append(
-            f"{model}/{task} succeeds up to L={int(ok_lags.max())}"
-            if len(ok_lags)
-            else f"{model}/{task} succeeds at no lag"
-        )
-    summary = "; ".join(reach)
-    if len(failing):
-        first = failing.sort_values(["lag", "skill"]).iloc[0]
-        helpers = able[able["ok"] & (able["task"] == first["task"]) & (able["lag"] == first["lag"])]["model"]
-        return {
-            "verdict": "supported",
-            "evidence": f"memory study: {first['model']} skill {_fmt(first['skill'])} on {first['task']} at L={int(first['lag'])} "
-            f"where {', '.join(sorted(helpers))} {'succeeds' if len(helpers) == 1 else 'succeed'}; {summary}",
-            "compared": compared,
-            "failing": {**first[["model", "task", "lag", "skill"]].to_dict(), "helpers": sorted(helpers)},
-        }
-    if len(neural) and neural["ok"].all():
-        return {
-            "verdict": "refuted",
-            "evidence": f"memory study: every neural model has skill >= {OK_SKILL} up to L={int(neural['lag'].max())}; {summary}",
-            "compared": compared,
-            "lag": int(neural["lag"].max()),
-        }
-    return {
-        "verdict": "inconclusive",
-        "evidence": f"memory study: no neural model fails where arima or a gated network (lstm, gru) succeeds; {summary}",
-        "compared": compared,
-    }
-
-
 def verdicts(
     summary: pd.DataFrame,
     versus: pd.DataFrame,
     speed: pd.DataFrame,
     steps: pd.DataFrame,
-    memory: pd.DataFrame | None = None,
+    memory_verdict: pd.DataFrame | None = None,
     cost_verdict: pd.DataFrame | None = None,
     families: Families | Mapping[str, str] | None = None,
     left_out: pd.DataFrame | None = None,
@@ -516,8 +453,8 @@ def verdicts(
 ) -> pd.DataFrame:
     """One row per claim x dataset (+ overall): claim, dataset, verdict, compared, rule, evidence.
 
-    Applies the rules of the module docstring; ``memory`` (the memory study's table) decides
-    claim (c) on the overall row when given; ``cost_verdict`` (the cost study's verdict.csv)
+    Applies the rules of the module docstring; ``memory_verdict`` (the memory study's
+    verdict.csv) decides claim (c) on the overall row when given and adds its benchmarks' rows; ``cost_verdict`` (the cost study's verdict.csv)
     adds a ``cost-study`` row to claim (b). ``families`` says which models are contenders
     (:class:`Families`; None: the legacy name rule for all). ``left_out``
     (:func:`harness.analysis.left_out`): models left out of a dataset for their failures, which
@@ -560,18 +497,17 @@ def verdicts(
     )
     rows += study_rows(cost_verdict, COST_STUDY)
     rows.extend(sequential_rows(sequential_verdict))
+    study_c, overall_c = claim_c.study_rows(memory_verdict, MEMORY_STUDY)
+    rows += study_c
     for d in datasets:
         evidence = _verdict_c_steps(d, summary, steps)
-        if d == OVERALL and memory is not None and len(memory):
-            mv = memory_verdict(memory)
+        if d == OVERALL and overall_c is not None:
             rows.append(
                 {
-                    "claim": "c",
+                    **overall_c,
                     "dataset": d,
-                    "compared": f"{mv['compared']}; by step: {accuracy_compared[d]}",
-                    "rule": RULES["c_memory"],
-                    "verdict": mv["verdict"],
-                    "evidence": mv["evidence"] + "; " + evidence,
+                    "compared": f"{overall_c['compared']}; by step: {accuracy_compared[d]}",
+                    "evidence": f"{overall_c['evidence']}; {evidence}",
                 }
             )
         else:
@@ -599,14 +535,16 @@ def claims_tables(
     stored_versus: pd.DataFrame | None = None,
     families: Families | Mapping[str, str] | None = None,
     sequential_verdict: pd.DataFrame | None = None,
+    memory_verdict: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Every claims table from frames already in memory (the report has read them once).
 
     Without ``forecasts`` (a run kept without its per-step forecasts, like the committed
     reference) sMAPE by step is ``stored_steps`` and the Diebold-Mariano columns come from
     ``stored_versus`` (the claims/versus.csv written when the forecasts were there; NaN without it).
-    ``memory``, ``cost_verdict`` and ``sequential_verdict`` are the attached studies' tables
-    (see :func:`verdicts`).
+    ``memory`` (the memory study's forecasting table, for its models' families),
+    ``memory_verdict``, ``cost_verdict`` and ``sequential_verdict`` are the attached studies'
+    tables (see :func:`verdicts`).
     ``families``: model -> declared family (:func:`declared_families` of experiments.csv); a
     model without one is judged by the legacy name rule. Returns keys: per_series, summary,
     versus, friedman, step_errors, speed, verdicts, families (each model's family and where it
@@ -640,7 +578,9 @@ def claims_tables(
         "friedman": friedman_nemenyi(series),
         "step_errors": steps,
         "speed": speed,
-        "verdicts": verdicts(summary, versus, speed, steps, memory, cost_verdict, fam, left, sequential_verdict),
+        "verdicts": verdicts(
+            summary, versus, speed, steps, memory_verdict, cost_verdict, fam, left, sequential_verdict
+        ),
         "families": family_table[["where", *FAMILY_COLUMNS]],
         "left_out": left,
     }
@@ -677,6 +617,7 @@ def stored_inputs(
             "stored_steps": steps,
             "stored_versus": versus,
             "memory": studies["memory"].tables.get("memory") if "memory" in studies else None,
+            "memory_verdict": studies["memory"].tables.get("verdict") if "memory" in studies else None,
             "cost_verdict": _cost_verdict(cost.get("verdict"), cost.get("cost")),
             "families": declared_families(_optional(root / "experiments.csv", pd.read_csv)),
             "sequential_verdict": studies["sequential"].tables.get("verdict") if "sequential" in studies else None,

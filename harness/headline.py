@@ -60,6 +60,8 @@ def headline_verdict(rows: pd.DataFrame, evaluated: bool) -> str:
     """The one word of a claim from its verdict rows (see the module docstring)."""
     if not evaluated or rows.empty:
         return NOT_EVALUATED
+    # claim (c): the memory study's benchmarks are joined by its own overall rule, not the tally
+    rows = rows[rows["dataset"] != claims.MEMORY_STUDY]
     if {"supported", "refuted"} <= set(rows["verdict"]):
         return "mixed"
     overall = rows[rows["dataset"] == OVERALL]
@@ -164,23 +166,16 @@ def _reading_b(speeds: pd.DataFrame, rows: pd.DataFrame) -> str:
     )
 
 
-def _reading_c(memory: pd.DataFrame | None) -> str:
-    if memory is None or memory.empty:
+def _reading_c(verdict: pd.DataFrame | None) -> str:
+    """The memory study's one sentence (what the claim amounts to under its budget), or, for a
+    study stored before it had one, its verdict's evidence."""
+    if verdict is None or verdict.empty:
         return "Forecast errors alone cannot isolate long memory (per dataset every row is inconclusive by rule)."
-    mv = claims.memory_verdict(memory)
-    if "failing" in mv:
-        f = mv["failing"]
-        helpers = ", ".join(f["helpers"])
-        return (
-            f"{f['model']} falls to skill {_num(f['skill'])} on the {f['task']} task at lag {int(f['lag'])}, "
-            f"where {helpers} {'succeeds' if len(f['helpers']) == 1 else 'succeed'} (skill >= {claims.OK_SKILL})."
-        )
-    if "lag" in mv:
-        return f"Every RNN keeps skill >= {claims.OK_SKILL} on every task up to lag {mv['lag']}."
-    return (
-        f"No RNN fails (skill < {claims.FAIL_SKILL}) at a lag where arima or a gated network succeeds "
-        f"(skill >= {claims.OK_SKILL})."
-    )
+    if "scope" in verdict.columns:
+        overall = verdict[verdict["scope"] == "overall"]
+        if len(overall) and isinstance(overall["sentence"].iloc[0], str) and overall["sentence"].iloc[0]:
+            return str(overall["sentence"].iloc[0])
+    return str(verdict["evidence"].iloc[-1])
 
 
 def _accuracy_rows(tables: Mapping[str, pd.DataFrame], verdicts: pd.DataFrame) -> pd.DataFrame:
@@ -211,18 +206,26 @@ def badges(tables: Mapping[str, pd.DataFrame], studies: Mapping[str, Study], run
     studies; draws their figures into ``run_dir/figures/headline_<claim>.png`` (a figure that
     fails is skipped, as every report figure)."""
     verdicts = tables["verdicts"]
-    memory = studies["memory"].tables.get("memory") if "memory" in studies else None
+    memory_tables = studies["memory"].tables if "memory" in studies else {}
+    memory, memory_verdict = memory_tables.get("memory"), memory_tables.get("verdict")
+    reach = memory_tables.get("sequence_summary")
     accuracy = _accuracy_rows(tables, verdicts)
     speeds = _speeds(tables)
     timed = speeds.groupby("dataset")["model"].apply(lambda m: claims.REFERENCE in set(m) and len(set(m)) > 1)
-    evaluated = {"a": len(accuracy) > 0, "b": bool(timed.any()), "c": memory is not None and len(memory) > 0}
+    evaluated = {
+        "a": len(accuracy) > 0,
+        "b": bool(timed.any()),
+        "c": memory_verdict is not None and len(memory_verdict) > 0,
+    }
     drawn: dict[str, Path] = {}
     out_dir = Path(run_dir) / "figures"
     if evaluated["a"]:
         figures.draw_or_skip(drawn, out_dir, "headline_a", lambda p: headline_figures.accuracy_headline(accuracy, p))
     if evaluated["b"]:
         figures.draw_or_skip(drawn, out_dir, "headline_b", lambda p: headline_figures.cost_headline(speeds, p))
-    if evaluated["c"]:
+    if evaluated["c"] and reach is not None and len(reach):
+        figures.draw_or_skip(drawn, out_dir, "headline_c", lambda p: headline_figures.reach_headline(reach, p))
+    elif evaluated["c"] and memory is not None and len(memory):
         skill = memory.assign(skill=claims.memory_skill(memory))
         fam = claims.memoryfamilies_of(memory)
         shown = skill[skill["model"].map(fam.neural).astype(bool) | (skill["model"] == claims.REFERENCE)]
@@ -235,7 +238,7 @@ def badges(tables: Mapping[str, pd.DataFrame], studies: Mapping[str, Study], run
     readings = {
         "a": _reading_a(tables, verdicts[verdicts["claim"] == "a"]),
         "b": _reading_b(speeds, verdicts[verdicts["claim"] == "b"]),
-        "c": _reading_c(memory),
+        "c": _reading_c(memory_verdict),
     }
     out = []
     for claim, (label, question) in CLAIMS.items():

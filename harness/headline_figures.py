@@ -3,7 +3,8 @@
 Each is a card-sized PNG (about 440 px wide) that shows the numbers a claim's verdict weighs,
 nothing else: (a) mean sMAPE of the best RNN against arima's per dataset, (b) compute per
 series of each RNN against arima's per dataset (log scale), (c) the memory study's skill
-against lag. Styles, the atomic write and the headless settings are :mod:`harness.figures`'.
+against lag, or per architecture the longest delay it learns in the sequence-memory benchmark.
+Styles, the atomic write and the headless settings are :mod:`harness.figures`'.
 """
 
 from __future__ import annotations
@@ -126,5 +127,46 @@ def memory_headline(skill: pd.DataFrame, path: Path | str, fail: float, ok: floa
         ax.set_xlabel("lag L of the needed information (steps)")
         ax.set_ylabel("skill, worst task")
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, fontsize=7)
+        fig.tight_layout()
+    return figures._save(fig, path)
+
+
+def reach_headline(summary: pd.DataFrame, path: Path | str) -> Path:
+    """Per architecture, the longest delay T of each sequence-memory task a majority of its seeds
+    solve (``reachable_T``; none: drawn at the axis floor as a hollow marker), on a log axis.
+
+    summary: task, model, reachable_T (the sequence benchmark's summary), architectures top to
+    bottom in order of appearance.
+    """
+    if summary.empty:
+        raise ValueError("empty sequence summary")
+    models = list(dict.fromkeys(summary["model"]))
+    tasks = list(dict.fromkeys(summary["task"]))
+    y = {m: i for i, m in enumerate(models[::-1])}
+    floor = 1.0
+    with plt.rc_context({**RC, "font.size": 9}):
+        fig, ax = plt.subplots(figsize=_size(len(models)))
+        for j, task in enumerate(tasks):
+            sub = summary[summary["task"] == task]
+            off = (j - (len(tasks) - 1) / 2) * 0.22
+            reached = sub["reachable_T"].notna()
+            marker = "os^v"[j % 4]
+            ys = [y[m] + off for m in sub["model"]]
+            xs = sub["reachable_T"].fillna(floor)
+            ax.scatter(xs[reached], np.array(ys)[reached.to_numpy()], marker=marker, s=30, label=task, zorder=3)
+            ax.scatter(
+                xs[~reached],
+                np.array(ys)[(~reached).to_numpy()],
+                marker=marker,
+                s=30,
+                facecolors="none",
+                edgecolors="0.4",
+                zorder=3,
+            )
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: "none" if v <= floor else f"{v:g}"))
+        ax.set_yticks(list(y.values()), list(y))
+        ax.set_xlabel("longest delay T solved by most seeds (log scale)")
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(tasks), frameon=False, fontsize=8)
         fig.tight_layout()
     return figures._save(fig, path)

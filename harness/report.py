@@ -181,29 +181,59 @@ def _sequential_blocks(study: Study | None) -> list:
 
 
 def _memory_blocks(study: Study | None) -> list:
-    if study is None or "memory" not in study.tables:
+    """Claim (c)'s section: the memory study's verdict rows and sentence, the per-architecture
+    table, the sequence benchmark's summary, the forecasting skill with its CIs, and figures."""
+    if study is None or not study.tables:
         return [
             "The memory study (`rnnbench study memory`) isolates this claim; attach it with "
             "`rnnbench report RUN_DIR --study STUDY_DIR`."
         ]
-    mem = study.tables["memory"]
-    wide = mem.pivot_table(index=["task", "lag"], columns="model", values="skill").reset_index()
-    wide.columns.name = None
-    blocks: list = [
-        "Memory study: skill = (floor - error) / (floor - optimum) of RMSE, per task and lag L of the needed "
-        "information (1 = best achievable, 0 = no better than the series mean); neural models averaged over seeds:",
-        wide,
-    ]
-    blocks += [study.figures[k] for k in ("memory_error",) if k in study.figures]
-    if "decay" in study.tables:
-        decay = study.tables["decay"]
-        shown = decay.groupby(["network", "source"], sort=False)[["rho", "half_life", "r2"]].mean().reset_index()
+    t, blocks = study.tables, []
+    verdict = t.get("verdict")
+    if verdict is not None and "sentence" in verdict.columns:
+        said = verdict.loc[verdict["scope"] == "overall", "sentence"].dropna()
+        blocks += [str(s) for s in said if str(s)]
+        blocks.append(verdict[["scope", "verdict", "compared", "evidence"]])
+    if "architectures" in t:
         blocks += [
-            "Gradient decay in networks trained on the lagged-copy task: norm of dh_T/dh_(T-k) falls as rho^k "
-            "(half-life in steps; NumPy backward pass and torch autograd agree on the Elman networks):",
-            shown,
+            "Per architecture (reachable length under the stated budgets; rule in the verdict rows):",
+            t["architectures"],
         ]
-        blocks += [study.figures[k] for k in ("gradient_decay",) if k in study.figures]
+    if "sequence_summary" in t:
+        blocks += [
+            "Sequence-memory benchmark (adding and copy problems): per task and architecture the largest delay T a "
+            "majority of seeds solve (test loss <= 5% of the trivial loss), the updates it took, and the seeds "
+            "that solved each T; seeds still learning at the end of the budget never count as failures:",
+            t["sequence_summary"],
+        ]
+    if "memory" in t:
+        mem = t["memory"]
+        value = "skill"
+        if {"skill_lo", "skill_hi"} <= set(mem.columns):
+            learning = mem["still_learning"].fillna(0) > 0 if "still_learning" in mem else [False] * len(mem)
+            mem = mem.assign(
+                shown=[
+                    f"{s:.2f} [{lo:.2f}, {hi:.2f}]" + (" *" if slow else "")
+                    for s, lo, hi, slow in zip(mem["skill"], mem["skill_lo"], mem["skill_hi"], learning, strict=True)
+                ]
+            )
+            value = "shown"
+        wide = mem.pivot_table(index=["task", "lag"], columns="model", values=value, aggfunc="first").reset_index()
+        wide.columns.name = None
+        blocks += [
+            "Forecasting memory study: skill = (floor - error) / (floor - optimum) of RMSE per task and lag L of the "
+            "needed information (1 = the oracle's error, 0 = the series mean's), with its bootstrap CI over seeds "
+            "and series where computed; * = a seed still learning when its budget ended:",
+            wide,
+        ]
+    names = ("sequence_loss", "sequence_curves", "gradient_training", "memory_error", "gradient_decay")
+    blocks += [study.figures[k] for k in names if k in study.figures]
+    if "decay_training" in t:
+        blocks += [
+            "Gradient decay on the adding problem at initialisation, midway and at the end of training: the norm "
+            "of dh_T/dh_(T-k) falls as rho^k (half-life in steps):",
+            t["decay_training"],
+        ]
     return blocks
 
 

@@ -297,47 +297,78 @@ def test_verdict_b_on_an_accelerator_uses_wall_time_and_names_the_device():
     )
 
 
-def test_verdict_c_memory():
-    # floor 3, optimum 1: skill = (3 - error) / 2
-    mem = pd.DataFrame(
-        {
-            "task": "copy",
-            "model": ["rnn", "lstm", "rnn", "lstm"],
-            "lag": [10, 10, 100, 100],
-            "error": [1.2, 1.2, 2.9, 1.5],
-            "floor": [3.0] * 4,
-            "optimum": [1.0] * 4,
-        }
-    )
-    v = claims.memory_verdict(mem)
-    assert v["verdict"] == "supported"  # rnn skill 0.05 at L=100 where lstm has skill 0.75
-    assert "rnn skill 0.05 on copy at L=100 where lstm succeeds" in v["evidence"]
-    assert "rnn/copy succeeds up to L=10" in v["evidence"]
-    mem["error"] = 1.2
-    assert claims.memory_verdict(mem)["verdict"] == "refuted"
-    mem["error"] = 2.2  # skill 0.4 everywhere: neither fails nor succeeds
-    assert claims.memory_verdict(mem)["verdict"] == "inconclusive"
+def test_memory_skill():
+    mem = pd.DataFrame({"error": [1.1, 1.0, 3.0, 2.0], "floor": 3.0, "optimum": 1.0})
+    assert claims.memory_skill(mem).tolist() == [0.95, 1.0, 0.0, 0.5]
 
 
-def test_verdict_c_memory_failure_counts_only_where_the_task_was_learnable():
-    # everything fails at L=100 (arima too): the task may be impossible there, not a memory failure
-    mem = pd.DataFrame(
+def _memory_verdict(overall: str) -> pd.DataFrame:
+    from harness import claim_c
+
+    rows = [
         {
-            "task": "copy",
-            "model": ["rnn-numpy", "arima", "rnn-numpy", "arima"],
-            "lag": [10, 10, 100, 100],
-            "error": [1.1, 1.0, 3.0, 3.0],
-            "floor": 3.0,
-            "optimum": 1.0,
-        }
+            "claim": "c",
+            "scope": "sequence benchmark",
+            "verdict": "supported",
+            "compared": "elman-numpy, lstm; 4,000 updates",
+            "rule": claim_c.RULE,
+            "evidence": "sequence benchmark: at adding T=100 lstm solved 3/3",
+            "sentence": "",
+        },
+        {
+            "claim": "c",
+            "scope": "forecasting study",
+            "verdict": "inconclusive",
+            "compared": "rnn-numpy, lstm-torch",
+            "rule": claim_c.RULE,
+            "evidence": "forecasting study: no lag",
+            "sentence": "",
+        },
+        {
+            "claim": "c",
+            "scope": "overall",
+            "verdict": overall,
+            "compared": "4,000 updates",
+            "rule": claim_c.RULE,
+            "evidence": "both",
+            "sentence": "With 4,000 updates, elman-numpy T≈50 (adding); lstm T≈200 (adding).",
+        },
+    ]
+    return claim_c.verdict_frame(rows)
+
+
+def test_verdict_c_comes_from_the_attached_memory_study():
+    series = make_series({"arima": BASE, "rnn-numpy": BASE + 1})
+    no_study = claims.claims_tables(series, None, speed({}))["verdicts"]
+    c = no_study[no_study["claim"] == "c"].set_index("dataset")
+    assert c.loc["overall", "verdict"] == "inconclusive" and "no memory study attached" in c.loc["overall", "evidence"]
+    v = claims.claims_tables(series, None, speed({}), memory_verdict=_memory_verdict("supported"))["verdicts"]
+    c = v[v["claim"] == "c"]
+    overall = c[c["dataset"] == "overall"].iloc[0]
+    assert overall["verdict"] == "supported" and overall["evidence"].startswith("With 4,000 updates, elman-numpy")
+    study = c[c["dataset"] == claims.MEMORY_STUDY].set_index("scope")
+    assert study.loc["sequence benchmark", "verdict"] == "supported"
+    assert study.loc["forecasting study", "verdict"] == "inconclusive"
+    assert c[c["dataset"] == "d1"]["verdict"].tolist() == ["inconclusive"]  # forecasts alone cannot decide (c)
+
+
+def test_verdict_c_of_a_study_stored_before_the_per_architecture_rule_is_shown_as_decided():
+    legacy = pd.DataFrame(
+        [
+            {
+                "claim": "c",
+                "verdict": "supported",
+                "compared": "memory study: rnn-torch",
+                "rule": "old rule",
+                "evidence": "memory study: gru skill 0.05 on adding at L=24",
+            }
+        ]
     )
-    assert claims.memory_verdict(mem)["verdict"] == "inconclusive"
-    # another task where arima succeeds does not make the copy failure count
-    other = pd.DataFrame(
-        {"task": "adding", "model": ["arima"], "lag": [100], "error": [1.0], "floor": 3.0, "optimum": 1.0}
-    )
-    assert claims.memory_verdict(pd.concat([mem, other]))["verdict"] == "inconclusive"
-    assert claims.memory_skill(mem).tolist() == [0.95, 1.0, 0.0, 0.0]
+    series = make_series({"arima": BASE, "rnn-numpy": BASE + 1})
+    v = claims.claims_tables(series, None, speed({}), memory_verdict=legacy)["verdicts"]
+    overall = v[(v["claim"] == "c") & (v["dataset"] == "overall")].iloc[0]
+    assert overall["verdict"] == "supported" and overall["rule"] == "old rule"
+    assert "gru skill 0.05" in overall["evidence"]
 
 
 def test_claims_report_round_trip(tmp_path):

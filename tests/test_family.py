@@ -183,29 +183,6 @@ def test_claims_select_contenders_by_declared_family_not_by_name():
     assert _verdict(legacy, "a")["compared"] == "ridge-rnnlike (rnn by name) vs arima"
 
 
-def test_memory_verdict_reads_the_recorded_family():
-    # floor 3, optimum 1: skill = (3 - error) / 2; "deep" fails at L=100 where "gated" succeeds
-    mem = pd.DataFrame(
-        {
-            "task": "copy",
-            "model": ["deep", "gated", "deep", "gated"],
-            "lag": [10, 10, 100, 100],
-            "error": [1.2, 1.2, 2.9, 1.5],
-            "floor": 3.0,
-            "optimum": 1.0,
-        }
-    )
-    assert claims.memory_verdict(mem)["verdict"] == "inconclusive"  # by name: no neural model at all
-    mem["family"] = mem["model"].map({"deep": "rnn", "gated": "lstm"})
-    v = claims.memory_verdict(mem)
-    assert v["verdict"] == "supported" and "deep skill 0.05 on copy at L=100 where gated succeeds" in v["evidence"]
-    assert (
-        v["compared"] == "memory study: deep (rnn), gated (lstm); a lag is usable where arima or gated (lstm) succeeds"
-    )
-    mem["family"] = mem["model"].map({"deep": "rnn", "gated": "tcn"})  # not gated: cannot vouch for the lag
-    assert claims.memory_verdict(mem)["verdict"] == "inconclusive"
-
-
 def test_cost_study_contenders_by_family():
     from harness.studies import cost
 
