@@ -32,6 +32,7 @@ __all__ = [
     "TrainingLog",
     "UpdateBudget",
     "combine_fits",
+    "curve_still_learning",
     "summarise",
     "training_columns",
 ]
@@ -214,6 +215,29 @@ class TrainingLog:
             "tta_wall_s": tta_wall,
             "tta_cpu_s": tta_cpu,
         }
+
+
+def curve_still_learning(
+    steps: Sequence[int], losses: Sequence[float], budget: int, tolerance: float = TTA_TOLERANCE
+) -> bool:
+    """Whether a loss curve logged at ``steps`` (updates) was still learning when its ``budget``
+    ended: its best loss was logged in the last :data:`STILL_LEARNING_SHARE` of the budget AND is
+    lower than the best logged before that stretch by more than ``tolerance`` (relative).
+
+    The second condition is what separates learning from noise for a run without early stopping
+    (the sequence-memory benchmark logs a fixed test set along a fixed budget): a network stuck
+    at the trivial loss has a flat, noisy curve whose minimum lands in the last 10% about one
+    time in ten by chance, and such a network is not learning. A curve that is still falling
+    improves by more than that within the last stretch. Non-finite losses are ignored; no finite
+    loss before or in the stretch: False (nothing learned, or nothing to compare)."""
+    if not len(steps) == len(losses):
+        raise ValueError("steps and losses must have the same length")
+    start = int(budget) - max(1, math.ceil(STILL_LEARNING_SHARE * int(budget)))
+    before = [v for s, v in zip(steps, losses, strict=True) if s < start and math.isfinite(v)]
+    late = [v for s, v in zip(steps, losses, strict=True) if s >= start and math.isfinite(v)]
+    if not before or not late:
+        return False
+    return min(late) < min(before) and min(late) < (1.0 - tolerance) * min(before)
 
 
 def _pool(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:

@@ -129,6 +129,34 @@ class _Workspace:
         self.Yhat = np.empty((B, n_out), dtype)
 
 
+class _AdamState:
+    """Adam's moments over a flat parameter vector, updated in place (no allocation per step)."""
+
+    def __init__(self, theta: np.ndarray) -> None:
+        self.theta = theta
+        self.m, self.v, self.tmp = np.zeros_like(theta), np.zeros_like(theta), np.empty_like(theta)
+        self.t = 0
+
+    def update(self, grad: np.ndarray, lr: float, b1: float, b2: float, eps: float) -> None:
+        """m <- β1 m + (1-β1) g ;  v <- β2 v + (1-β2) g² ;
+        θ <- θ - lr/(1-β1^t) · m / (sqrt(v/(1-β2^t)) + ε)"""
+        self.t += 1
+        m, v, tmp = self.m, self.v, self.tmp
+        m *= b1
+        np.multiply(grad, 1.0 - b1, out=tmp)
+        m += tmp
+        v *= b2
+        np.multiply(grad, grad, out=tmp)
+        tmp *= 1.0 - b2
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp *= 1.0 / math.sqrt(1.0 - b2**self.t)
+        tmp += eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= lr / (1.0 - b1**self.t)
+        self.theta -= tmp
+
+
 class ElmanRNN:
     """A single-layer Elman RNN with a linear read-out, many-to-one, trained by (truncated) BPTT.
 
@@ -454,6 +482,83 @@ class ElmanRNN:
         Y = np.asarray(Y, dtype=self.dtype).reshape(X.shape[0], self.n_out)
         loss = self._loss_and_grads_tm(self._time_major(X), Y, bptt_steps)
         return loss, {k: v.copy() for k, v in self._grads.items()}
+
+    def sequence_loss_and_grads(
+        self, X: np.ndarray, k: int, loss: Callable[[np.ndarray], tuple[float, np.ndarray]]
+    ) -> float:
+        """Loss and gradients of a read-out at each of the last ``k`` steps, by full BPTT.
+
+        For sequence tasks scored at several steps (the copy-memory problem reads the last 10)
+        or with their own loss (cross-entropy): ``X`` is ``(batch, time, n_in)``; the outputs
+        ``Y[:, j] = H_{T-k+1+j} · W_y + b_y`` (shape ``(batch, k, n_out)``) go to ``loss``, which
+        returns the loss value and ∂L/∂Y of the same shape. The gradients land in the network's
+        gradient buffer (:attr:`grads`, what :meth:`adam` steps with); returns the loss. The
+        recursion is that of training, with ∂L/∂Y_t · W_y^T added to ∂L/∂H_t at each read step::
+
+            ∂/∂H_t = [∂L/∂Y_t · W_y^T]  +  δ_{t+1} · W_h^T,     δ_t = ∂/∂H_t ⊙ f'(A_t)
+        """
+        self._sync_params()
+        X = self._as_input(X)
+        B, T, _ = X.shape
+        k = int(k)
+        if not 1 <= k <= T:
+            raise ValueError(f"k must be in 1..{T} (the sequence length), got {k}")
+        p, g, H = self.params, self._grads, self.n_hidden
+        Xtm = self._time_major(X)
+        ws = _Workspace(T, B, H, 0, self.dtype)
+        self._forward_states(Xtm, ws)
+        Hs, D = ws.Hs, ws.D
+        Hk = Hs[T - k + 1 :]  # (k, B, H): the states that are read
+        Y = np.ascontiguousarray((Hk @ p["W_y"] + p["b_y"]).transpose(1, 0, 2))  # (B, k, n_out)
+        value, dY = loss(Y)
+        dYtm = np.ascontiguousarray(np.asarray(dY, dtype=self.dtype).transpose(1, 0, 2))  # (k, B, n_out)
+        if dYtm.shape != (k, B, self.n_out):
+            raise ValueError(f"loss must return dL/dY of shape {(B, k, self.n_out)}, got {np.shape(dY)}")
+        g["W_y"][...] = np.einsum("kbh,kbo->ho", Hk, dYtm)
+        g["b_y"][...] = dYtm.sum(axis=(0, 1))
+        self._dact(Hs[1:], D)  # D[t-1] = f'(A_t)
+        W_hT, W_yT = p["W_h"].T, p["W_y"].T
+        dH = np.zeros((B, H), self.dtype)
+        for t in range(T, T - k, -1):  # the read steps: inject ∂L/∂Y_t
+            dH += dYtm[t - (T - k + 1)] @ W_yT
+            delta = D[t - 1]
+            np.multiply(dH, delta, out=delta)
+            if t > 1:
+                dH = delta @ W_hT
+        if T - k > 0:  # the steps before: the plain recursion, from ∂L/∂H_{T-k}
+            self._backward_recursion(D, dH, T - k, 0)
+        deltas = D.reshape(T * B, H)
+        np.matmul(Hs[:T].reshape(T * B, H).T, deltas, out=g["W_h"])
+        np.matmul(Xtm.reshape(T * B, self.n_in).T, deltas, out=g["W_x"])
+        np.sum(deltas, axis=0, out=g["b"])
+        return float(value)
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        """The gradient buffer (views, same keys and shapes as ``params``) that
+        :meth:`sequence_loss_and_grads` fills and :meth:`adam` reads."""
+        return self._grads
+
+    def adam(
+        self, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, clip_norm: float | None = None
+    ) -> Callable[[], float]:
+        """An Adam optimiser over this network's parameters (Kingma & Ba, bias-corrected, as
+        ``torch.optim.Adam``): each call of the returned ``step()`` clips the gradients in
+        :attr:`grads` to global norm ``clip_norm`` (None: no clipping), updates the parameters in
+        place and returns the gradient norm before clipping. :meth:`fit` steps the same way."""
+        self._sync_params()
+        theta, grad = self._flat, self._gflat
+        state = _AdamState(theta)
+        b1, b2 = betas
+
+        def step() -> float:
+            gnorm = math.sqrt(float(grad @ grad))
+            if clip_norm is not None and gnorm > clip_norm:
+                np.multiply(grad, clip_norm / gnorm, out=grad)
+            state.update(grad, lr, b1, b2, eps)
+            return gnorm
+
+        return step
 
     # ----------------------------------------------------------------------------------------
     # Training

@@ -52,13 +52,28 @@ import numpy as np
 
 import harness
 
-__all__ = ["TorchRNN", "TorchWindowForecaster", "build_network", "if_torch", "CELLS", "STRATEGIES", "DEVICES", "DTYPES"]
+__all__ = [
+    "TorchRNN",
+    "TorchWindowForecaster",
+    "build_network",
+    "initialise",
+    "if_torch",
+    "CELLS",
+    "STRATEGIES",
+    "DEVICES",
+    "DTYPES",
+    "INITS",
+]
 
 CELLS: tuple[str, ...] = ("rnn", "lstm", "gru")
 STRATEGIES: tuple[str, ...] = ("mimo", "recursive", "seq2seq")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 ACTIVATIONS: tuple[str, ...] = ("tanh", "relu")
 DTYPES: tuple[str, ...] = ("float32", "float64")
+#: How the recurrent weights start: torch's defaults; rnn-numpy's (Haar-orthogonal W_hh, Glorot
+#: input and head weights, zero biases); or the IRNN's (identity W_hh, N(0, 0.001^2) inputs, zero
+#: biases; Le, Jaitly & Hinton 2015, meant for cell="rnn" with activation="relu").
+INITS: tuple[str, ...] = ("default", "orthogonal", "identity")
 
 
 def _torch() -> Any:
@@ -86,10 +101,18 @@ def _network_class() -> Any:
         """
 
         def __init__(
-            self, cell: str, hidden: int, n_out: int, layers: int, dropout: float, activation: str, strategy: str
+            self,
+            cell: str,
+            hidden: int,
+            n_out: int,
+            layers: int,
+            dropout: float,
+            activation: str,
+            strategy: str,
+            n_in: int = 1,
         ) -> None:
             super().__init__()
-            self.cell, self.strategy, self.n_out = cell, strategy, n_out
+            self.cell, self.strategy, self.n_out, self.n_in = cell, strategy, n_out, n_in
             kwargs: dict[str, Any] = {
                 "num_layers": layers,
                 "batch_first": True,
@@ -98,12 +121,19 @@ def _network_class() -> Any:
             if cell == "rnn":
                 kwargs["nonlinearity"] = activation
             rnn_cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
-            self.encoder = rnn_cls(1, hidden, **kwargs)
+            self.encoder = rnn_cls(n_in, hidden, **kwargs)
             if strategy == "seq2seq":
                 self.decoder = rnn_cls(1, hidden, **kwargs)
                 self.head = nn.Linear(hidden, 1)
             else:
                 self.head = nn.Linear(hidden, n_out)
+
+        def steps(self, x: Any, k: int) -> Any:
+            """The head applied to each of the last ``k`` hidden outputs: ``x`` of shape
+            ``(batch, time, n_in)`` in, ``(batch, k, n_out)`` out. What a sequence task that is
+            scored at several steps reads (the copy-memory problem); ``k = 1`` is the last step."""
+            out, _ = self.encoder(x)
+            return self.head(out[:, -int(k) :])
 
         def forward(self, x: Any) -> Any:
             out, state = self.encoder(x.unsqueeze(-1))
@@ -130,10 +160,82 @@ def build_network(
     dropout: float = 0.0,
     activation: str = "tanh",
     strategy: str = "mimo",
+    n_in: int = 1,
+    init: str = "default",
+    forget_bias: float | None = None,
+    chrono: int | None = None,
 ) -> Any:
-    """The forecaster's network (a ``torch.nn.Module``) with torch's default initialisation:
-    ``(batch, time)`` windows in, ``(batch, n_out)`` forecasts out."""
-    return _network_class()(cell, int(hidden), int(n_out), int(layers), float(dropout), activation, strategy)
+    """The forecaster's network (a ``torch.nn.Module``): ``(batch, time)`` windows in,
+    ``(batch, n_out)`` forecasts out; with ``n_in > 1`` its :meth:`steps` reads ``(batch, time,
+    n_in)`` sequences (the sequence-memory benchmark). Initialised by :func:`initialise`
+    (``init``, ``forget_bias``, ``chrono``); call it inside a seeded RNG."""
+    net = _network_class()(cell, int(hidden), int(n_out), int(layers), float(dropout), activation, strategy, int(n_in))
+    initialise(net, init, forget_bias=forget_bias, chrono=chrono)
+    return net
+
+
+def _recurrent_modules(net: Any) -> list[Any]:
+    return [m for m in (getattr(net, "encoder", None), getattr(net, "decoder", None)) if m is not None]
+
+
+def initialise(net: Any, init: str = "default", *, forget_bias: float | None = None, chrono: int | None = None) -> None:
+    """Set the initial weights of a :func:`build_network` network in place (torch's global RNG).
+
+    ``init="default"`` keeps torch's (every weight and bias U(-1/sqrt(H), 1/sqrt(H))).
+    ``"orthogonal"`` is rnn-numpy's :class:`~plugins.numpy_rnn.ElmanRNN` initialisation: each
+    recurrent block ``W_hh`` (one per gate for LSTM/GRU) Haar-orthogonal, so the recurrence
+    starts neither vanishing nor exploding; input and head weights Glorot-uniform; biases 0.
+    ``"identity"`` is the IRNN's (Le, Jaitly & Hinton 2015): ``W_hh = I``, input weights
+    N(0, 0.001^2), biases 0 (head Glorot-uniform), for a ReLU Elman cell that starts by
+    carrying its state unchanged.
+
+    LSTM only: ``forget_bias=b`` sets the forget gate's bias to ``b`` (Gers, Schmidhuber &
+    Cummins 2000; Jozefowicz et al. 2015 recommend 1), so the cell starts by keeping its memory;
+    ``chrono=T_max`` is the chrono initialisation (Tallec & Ollivier 2018): forget bias
+    ``log(U(1, T_max - 1))`` and input bias its negative, memory time scales up to ``T_max``.
+    torch splits each bias in two (``b_ih + b_hh``); the chosen value goes into ``b_ih``, ``b_hh``
+    of that gate becomes 0."""
+    torch = _torch()
+    nn = torch.nn
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    if (forget_bias is not None or chrono is not None) and net.cell != "lstm":
+        raise ValueError(f"forget_bias and chrono apply to the LSTM only (this cell is {net.cell!r})")
+    if forget_bias is not None and chrono is not None:
+        raise ValueError("give forget_bias or chrono, not both")
+    if chrono is not None and int(chrono) < 3:
+        raise ValueError(f"chrono is the longest memory time scale T_max and must be >= 3, got {chrono}")
+    with torch.no_grad():
+        for rnn in _recurrent_modules(net):
+            H = rnn.hidden_size
+            for name, p in rnn.named_parameters():
+                if init == "default":
+                    continue
+                if name.startswith("bias"):
+                    p.zero_()
+                elif name.startswith("weight_hh"):
+                    for g in range(p.shape[0] // H):  # one H x H block per gate
+                        block = p[g * H : (g + 1) * H]
+                        nn.init.orthogonal_(block) if init == "orthogonal" else block.copy_(torch.eye(H))
+                elif init == "identity":  # weight_ih
+                    nn.init.normal_(p, 0.0, 1e-3)
+                else:
+                    for g in range(p.shape[0] // H):
+                        nn.init.xavier_uniform_(p[g * H : (g + 1) * H])
+            if net.cell == "lstm" and (forget_bias is not None or chrono is not None):
+                for layer in range(rnn.num_layers):
+                    b_ih, b_hh = getattr(rnn, f"bias_ih_l{layer}"), getattr(rnn, f"bias_hh_l{layer}")
+                    b_hh[H : 2 * H] = 0.0  # torch's gate order: input, forget, cell, output
+                    if chrono is None:
+                        b_ih[H : 2 * H] = float(forget_bias)
+                    else:
+                        b_f = torch.log(torch.empty(H).uniform_(1.0, float(chrono) - 1.0))
+                        b_ih[H : 2 * H] = b_f
+                        b_ih[:H] = -b_f
+                        b_hh[:H] = 0.0
+        if init != "default":
+            nn.init.xavier_uniform_(net.head.weight)
+            nn.init.zeros_(net.head.bias)
 
 
 class TorchWindowForecaster(harness.WindowForecaster):
@@ -384,6 +486,25 @@ class TorchRNN(TorchWindowForecaster):
     layers: int = harness.param(1, "stacked recurrent layers", ge=1)
     dropout: float = harness.param(0.0, "dropout between stacked layers (no effect with layers=1)", ge=0, lt=1)
     activation: str = harness.param("tanh", "activation of cell=rnn (lstm and gru ignore it)", choices=ACTIVATIONS)
+    init: str = harness.param(
+        "default",
+        "initial weights: default (torch's), orthogonal (rnn-numpy's: orthogonal W_hh, Glorot inputs, zero biases), "
+        "identity (IRNN: W_hh = I, tiny inputs, zero biases)",
+        choices=INITS,
+    )
+    forget_bias: float | None = harness.param(
+        None, "LSTM forget-gate bias (1 is the usual choice; null: as init sets it)", type=float, nullable=True
+    )
+    chrono: int | None = harness.param(
+        None, "LSTM chrono initialisation with this longest time scale T_max (null: off)", type=int, ge=3, nullable=True
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if (self.forget_bias is not None or self.chrono is not None) and self.cell != "lstm":
+            raise harness.ModelError(f"model {self.name}: forget_bias and chrono apply to cell='lstm' only")
+        if self.forget_bias is not None and self.chrono is not None:
+            raise harness.ModelError(f"model {self.name}: give forget_bias or chrono, not both")
 
     @classmethod
     def family_of(cls, params: Mapping[str, Any]) -> str:
@@ -400,6 +521,29 @@ class TorchRNN(TorchWindowForecaster):
             dropout=self.dropout,
             activation=self.activation,
             strategy=self.strategy,
+            init=self.init,
+            forget_bias=self.forget_bias,
+            chrono=self.chrono,
+        )
+
+    @classmethod
+    def sequence_network(cls, params: Mapping[str, Any], n_in: int, n_out: int) -> Any:
+        """This model's network for a sequence task (the sequence-memory benchmark,
+        :mod:`harness.studies.sequence_memory`): the same :func:`build_network` and
+        initialisation as the forecaster, from resolved ``params`` (the registered defaults and
+        overrides), with ``n_in`` inputs per step and ``n_out`` outputs read by its ``steps``.
+        Call it inside a seeded RNG; the caller moves it to a device."""
+        return build_network(
+            str(params["cell"]),
+            int(params["hidden"]),
+            int(n_out),
+            layers=int(params["layers"]),
+            dropout=float(params["dropout"]),
+            activation=str(params["activation"]),
+            n_in=int(n_in),
+            init=str(params["init"]),
+            forget_bias=params["forget_bias"],
+            chrono=params["chrono"],
         )
 
     def load_elman(self, params: dict[str, np.ndarray]) -> None:
@@ -457,3 +601,8 @@ def register_models(register: Any) -> None:
     register(cls, name="rnn-torch", cell="rnn")
     register(cls, name="lstm-torch", cell="lstm")
     register(cls, name="gru-torch", cell="gru")
+    # The Elman cell with rnn-numpy's initialisation, and the IRNN (Le, Jaitly & Hinton 2015: a
+    # ReLU Elman cell starting from the identity, trained with a small learning rate); rnn-torch
+    # keeps torch's default initialisation.
+    register(cls, name="elman-torch", cell="rnn", init="orthogonal")
+    register(cls, name="irnn-torch", cell="rnn", activation="relu", init="identity", lr=1e-4)
