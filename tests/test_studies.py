@@ -23,13 +23,13 @@ TINY_MEMORY = [
     "--seeds",
     "0",
     "--models",
-    "rnn-numpy,gru-torch",
+    "rnn-numpy,lstm-torch",
     "-p",
     "rnn-numpy.max_updates=40",
     "-p",
     "rnn-numpy.check_every=10",
     "-p",
-    "gru-torch.max_updates=20",
+    "lstm-torch.max_updates=20",
     "--gradient-lag",
     "6",
     "--gradient-epochs",
@@ -77,7 +77,7 @@ def test_memory_study_writes_its_tables_and_the_floor_is_measured(memory_study):
     # the floor model was added to --models, and the floor is its measured error on the same windows
     floor_row = mem[mem["model"] == "mean"].iloc[0]
     assert floor_row["error"] == pytest.approx(floor_row["floor"]) and floor_row["skill"] == pytest.approx(0.0)
-    assert set(mem["model"]) >= {"rnn-numpy", "gru-torch", "mean"}
+    assert set(mem["model"]) >= {"rnn-numpy", "lstm-torch", "mean"}
     copy6 = harness.plugins.load_registry().dataset("memory-copy-L6").load()
     assert mem["optimum_theory"].iloc[0] == pytest.approx(copy6.meta["optimal_rmse"])
     # the optimum is the oracle forecasts' RMSE on the scored values themselves
@@ -90,7 +90,7 @@ def test_memory_study_writes_its_tables_and_the_floor_is_measured(memory_study):
     assert t.loc["rnn-numpy", "still_learning"] in (0.0, 1.0) and np.isnan(t.loc["mean", "still_learning"])
     assert t.loc["rnn-numpy", "skill_lo"] <= t.loc["rnn-numpy", "skill"] <= t.loc["rnn-numpy", "skill_hi"]
     reach = pd.read_csv(folder / "reach.csv")
-    assert set(reach["model"]) >= {"rnn-numpy", "gru-torch", "mean"}
+    assert set(reach["model"]) >= {"rnn-numpy", "lstm-torch", "mean"}
     # the measured floor is near its expected value sigma / sqrt(1 - phi^2) = 3.2 (256 series x 6 steps)
     assert floor_row["floor"] == pytest.approx(floor_row["floor_theory"], rel=0.25)
 

@@ -20,7 +20,7 @@ network on a budget of 5,000 updates; this module turns that run into:
   verdict its contenders.
 * ``reach.csv``: per model x task, the largest lag reached with every smaller one (skill CI
   above 0.5), the smallest failed lag (CI below 0.5, not still learning) and the lags still
-  learning (:func:`harness.studies.memory_tables.reachable_lags`).
+  learning (:func:`harness.claim_c.forecast_reach`).
 * ``gradients.csv`` / ``decay.csv``: the norm of dh_T/dh_{T-k} against k for Elman networks
   (tanh, relu, sigmoid; NumPy backward pass and torch autograd) and LSTM/GRU trained on the
   lagged-copy task, and the fitted per-step decay rate (:mod:`harness.studies.gradients`).
@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness import claims, figures
+from harness import claim_c, claims, figures
 from harness import windows as W
 from harness.errors import StudyError
 from harness.families import declared_families
@@ -273,7 +273,7 @@ def write_memory_study(
     if not metas:
         raise StudyError(f"{store.root} has no memory-study datasets (memory-copy-L6, ...)")
     per_seed, table = memory_tables(series, forecasts, metas, declared_families(experiments), experiments)
-    tables = {"memory": table, "memory_seeds": per_seed, "reach": T.reachable_lags(table)}
+    tables = {"memory": table, "memory_seeds": per_seed, "reach": claim_c.forecast_reach(table)}
     if gradient is not None:
         tables["gradients"], tables["decay"] = gradient_tables(registry, gradient)
     verdict = claims.memory_verdict(table)
@@ -292,7 +292,7 @@ def write_memory_study(
     (out / "figures").mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         atomic_write_frame(frame, out / f"{name}.csv")
-    figures.memory_vs_lag(table, out / "figures" / "memory_error.png", ok_skill=claims.OK_SKILL)
+    figures.memory_vs_lag(table, out / "figures" / "memory_error.png", ok_skill=claim_c.OK_SKILL)
     if gradient is not None:
         from harness.studies import gradients
 

@@ -1,6 +1,6 @@
-"""The memory study's numbers per task x lag x model: skill with a hierarchical bootstrap CI,
-the optimum scored on the very windows the models are, the training state of the fits, and
-which lags each model reaches (claim c).
+"""The memory study's numbers per task x lag x model (claim c): skill with a hierarchical
+bootstrap CI, the optimum scored on the very windows the models are, and the training state of
+the fits.
 
 Skill is ``(floor - error) / (floor - optimum)`` on RMSEs (:func:`harness.claims.memory_skill`):
 1 is the optimum, 0 is the floor of a model that learned nothing. The three RMSEs of a cell are
@@ -19,7 +19,8 @@ from a seeded generator (the same table gives the same CI).
 Training state (experiments.csv, :mod:`harness.training`): ``still_learning`` is the share of
 the cell's seed fits whose best check fell in the last 10% of the budget, ``updates`` and
 ``best_update`` their means. A still-learning cell never counts as a failure
-(:func:`reachable_lags`): its network was stopped, not beaten.
+(:func:`harness.claim_c.forecast_reach`, which reads these columns): its network was stopped,
+not beaten.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from harness import claims
 from harness.errors import StudyError
 
 #: Bootstrap resamples of each cell's skill CI, their generator's seed, and the central level (%).
@@ -41,7 +41,6 @@ CI_LEVEL = 95.0
 FLOOR_MODEL = "mean"
 #: What a cell's training columns come from: experiments.csv's training summary.
 TRAINING = ("still_learning", "updates", "best_update")
-REACH_COLUMNS = ["model", "task", "reachable_lag", "failed_lag", "still_learning_lags"]
 
 
 def per_series_mse(forecasts: pd.DataFrame, metas: Mapping[str, Mapping]) -> pd.DataFrame:
@@ -172,30 +171,3 @@ def training_state(experiments: pd.DataFrame | None) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     e = e.assign(best_update=e["updates"] * (e["best_epoch"] + 1) / e["epochs"])
     return e.groupby(["dataset", "model"], sort=False)[list(TRAINING)].mean().reset_index()
-
-
-def reachable_lags(table: pd.DataFrame, ok: float = claims.OK_SKILL) -> pd.DataFrame:
-    """Per model x task, from the memory table (task, lag, model, skill_lo, skill_hi,
-    still_learning): ``reachable_lag``, the largest lag L such that the cell at L and at every
-    smaller lag has ``skill_lo >= ok`` (NaN when the smallest lag already misses it);
-    ``failed_lag``, the smallest lag whose ``skill_hi < ok`` with no seed fit still learning (a
-    failure: even the CI's top is below ``ok`` and training had stopped on its own; NaN if
-    none); ``still_learning_lags``, the lags with a fit still learning, comma-separated ("" if
-    none). A still-learning cell below ``ok`` ends the reach but is never a failure.
-    ``ok`` defaults to :data:`harness.claims.OK_SKILL`."""
-    rows = []
-    for (model, task), g in table.sort_values("lag").groupby(["model", "task"], sort=True):
-        learning = g["still_learning"].fillna(0.0) > 0 if "still_learning" in g else pd.Series(False, index=g.index)
-        reached = (g["skill_lo"] >= ok).to_numpy()
-        chain = np.cumprod(reached).astype(bool)  # every lag up to here reached
-        failed = g[(g["skill_hi"] < ok).to_numpy() & ~learning.to_numpy()]
-        rows.append(
-            {
-                "model": model,
-                "task": task,
-                "reachable_lag": float(g["lag"].to_numpy()[chain].max()) if chain.any() else np.nan,
-                "failed_lag": float(failed["lag"].min()) if len(failed) else np.nan,
-                "still_learning_lags": ",".join(str(int(x)) for x in g.loc[learning, "lag"]),
-            }
-        )
-    return pd.DataFrame(rows, columns=REACH_COLUMNS)
