@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from harness.neural import WindowForecaster
     from harness.params import Param, param
     from harness.seasonality import deseasonalize_if_seasonal, unadjusted_reason
-    from harness.training import TrainingLog
+    from harness.training import TrainingLog, UpdateBudget
     from harness.tsf import load_tsf
 
 __version__ = "0.1.0"
@@ -51,6 +51,7 @@ __all__ = [
     "SuiteError",
     "Panel",
     "TrainingLog",
+    "UpdateBudget",
     "cache_path",
     "cached_file",
     "load_tsf",
@@ -82,6 +83,7 @@ _LAZY: dict[str, str] = {
     "Unavailable": "harness.hookspecs",
     "hookimpl": "harness.hookspecs",
     "TrainingLog": "harness.training",
+    "UpdateBudget": "harness.training",
     "WindowForecaster": "harness.neural",
     "deseasonalize_if_seasonal": "harness.seasonality",
     "unadjusted_reason": "harness.seasonality",

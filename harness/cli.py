@@ -305,9 +305,11 @@ def study() -> None:
 
 @study.command("memory")
 @click.option("--tasks", help="Comma-separated tasks: copy, adding, seasonal [default: all].")
-@click.option("--lags", help="Comma-separated lags L from 6,12,24,48,96,192 [default: all].")
+@click.option(
+    "--lags", help="Comma-separated lags L from 6,12,24,48,96,192 [default: 12,24,48,96, and 192 with a GPU]."
+)
 @click.option("--models", help="Comma-separated model names (replaces the memory suite's).")
-@click.option("--seeds", help="Comma-separated integer seeds [default: 0,1].")
+@click.option("--seeds", help="Comma-separated integer seeds [default: 0,1,2].")
 @click.option("--param", "-p", "params", multiple=True, help="Model parameter MODEL.NAME=VALUE (repeatable).")
 @click.option(
     "--gradient-lag",
@@ -353,6 +355,7 @@ def study_memory(
         SUITE,
         GradientConfig,
         dataset_names,
+        default_lags,
         memory_lags,
         study_models,
         write_memory_study,
@@ -375,7 +378,9 @@ def study_memory(
         suite=None if resume else SUITE,
         models=study_models(_csv_list(models)),
         seeds=_seed_list(seeds),
-        datasets=dataset_names(registry, _csv_list(tasks), _int_list(lags, "lags")),
+        datasets=dataset_names(
+            registry, _csv_list(tasks), _int_list(lags, "lags") or (None if resume else default_lags())
+        ),
         params=list(params),
     )
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from harness import metrics
 from harness.models import model_family
+from harness.params import keyed_params
 from harness.plugins import ModelSpec
 from harness.tasks import Task
 
@@ -119,7 +120,8 @@ class Experiment:
         """What identifies the experiment's results (hashed into ``config_id``); computed once,
         since it fingerprints every value of the dataset. The interval ``levels`` are in it only
         when they are not the default (80, 95), so runs at the default keep the ids they had
-        before levels existed."""
+        before levels existed; likewise model parameters declared ``id_at_default=False``
+        (:func:`harness.params.keyed_params`)."""
         levels = {} if self.task.levels == metrics.DEFAULT_LEVELS else {"levels": list(self.task.levels)}
         return {
             "dataset": self.task.name,
@@ -129,7 +131,7 @@ class Experiment:
             "season_length": self.task.season_length,
             "protocol": self.task.protocol.as_dict(),
             "model": self.model.name,
-            "params": self.params,
+            "params": keyed_params(getattr(self.model.cls, "parameters", {}), self.params),
             "seed": self.seed,
             **levels,
         }

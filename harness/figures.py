@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: no display on servers / CI; must precede the pyplot import
 
+import matplotlib.lines as mlines
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
@@ -252,9 +253,11 @@ def _line_panels(
     title: str,
     draw: Callable[[plt.Axes, pd.DataFrame, Style, str], Any],
     decorate: Callable[[plt.Axes, Any, pd.DataFrame], None],
+    extra_legend: Sequence[tuple[Any, str]] = (),
 ) -> plt.Figure:
     """One panel per value of ``by`` (a grid), one line per model drawn by ``draw(ax, line,
-    style, model)`` over ``x``, panel labels by ``decorate(ax, key, sub)``, a shared legend."""
+    style, model)`` over ``x``, panel labels by ``decorate(ax, key, sub)``, a shared legend
+    (with ``extra_legend``'s (handle, label) entries after the models')."""
     panels = list(dict.fromkeys(df[by]))
     fig, axes = _grid(len(panels))
     seen: dict[str, Any] = {}
@@ -265,7 +268,7 @@ def _line_panels(
             seen.setdefault(model, handle)
         decorate(ax, key, sub)
     fig.suptitle(title, fontsize=12)
-    _legend_below(fig, list(seen.values()), list(seen))
+    _legend_below(fig, [*seen.values(), *(h for h, _ in extra_legend)], [*seen, *(t for _, t in extra_legend)])
     return fig
 
 
@@ -308,52 +311,78 @@ def smape_by_step(step_table: pd.DataFrame, path: Path | str, styles: Mapping[st
     return _save(fig, path)
 
 
-def memory_vs_lag(memory: pd.DataFrame, path: Path | str, styles: Mapping[str, Style] | None = None) -> Path:
-    """Memory study: error relative to the floor against the lag L, one line per model, one
-    panel per task. 1 is the floor (no better than the series mean: nothing remembered); the
-    dashed line is the best achievable error. Error bars: sd over seeds.
+def memory_vs_lag(
+    memory: pd.DataFrame, path: Path | str, styles: Mapping[str, Style] | None = None, ok_skill: float | None = None
+) -> Path:
+    """Memory study: skill against the lag L, one line per model, one panel per task. Skill 1 is
+    the optimum (the oracle forecast on the same windows), 0 the floor (the series mean: nothing
+    remembered); error bars are the skill's 95% bootstrap CI (``skill_lo``, ``skill_hi``). A
+    cell where some fit was still learning when its budget ended (``still_learning`` > 0) has a
+    hollow marker: its skill is a lower bound, not a failure. ``ok_skill`` draws the success
+    threshold as a dashed line.
 
-    memory: columns task, lag, model, error, error_sd, floor, optimum (studies/memory/memory.csv).
+    memory: columns task, lag, model, skill, and where present skill_lo, skill_hi,
+    still_learning (studies/memory/memory.csv).
     """
-    df = memory.dropna(subset=["error", "floor"])
+    df = memory.dropna(subset=["skill"])
     if df.empty:
         raise ValueError("empty memory table")
 
     def draw(ax: plt.Axes, line: pd.DataFrame, s: Style, model: str) -> Any:
-        sd = line["error_sd"].fillna(0.0) / line["floor"] if "error_sd" in line else None
-        return ax.errorbar(
+        yerr = None
+        if {"skill_lo", "skill_hi"} <= set(line.columns):
+            lo = (line["skill"] - line["skill_lo"]).clip(lower=0).fillna(0.0)
+            hi = (line["skill_hi"] - line["skill"]).clip(lower=0).fillna(0.0)
+            yerr = [lo.to_numpy(), hi.to_numpy()]
+        handle = ax.errorbar(
             line["lag"],
-            line["error"] / line["floor"],
-            yerr=sd,
+            line["skill"],
+            yerr=yerr,
             color=s["color"],
             marker=s["marker"],
             linestyle=s["linestyle"],
-            markersize=4,
+            markersize=5,
             linewidth=1.5,
             capsize=2,
             label=model,
         )
+        learning = line[line["still_learning"].fillna(0) > 0] if "still_learning" in line else line.iloc[:0]
+        if len(learning):
+            ax.plot(
+                learning["lag"],
+                learning["skill"],
+                linestyle="none",
+                marker=s["marker"],
+                markersize=7,
+                markerfacecolor="white",
+                markeredgecolor=s["color"],
+                zorder=3,
+            )
+        return handle
 
     def decorate(ax: plt.Axes, task: Any, sub: pd.DataFrame) -> None:
-        best = sub.groupby("lag")[["optimum", "floor"]].mean().reset_index()
-        ax.plot(best["lag"], best["optimum"] / best["floor"], color="black", linestyle=":", linewidth=1)
-        ax.axhline(1.0, color="grey", linewidth=0.8)
+        ax.axhline(1.0, color="black", linestyle=":", linewidth=1)
+        ax.axhline(0.0, color="grey", linewidth=0.8)
+        if ok_skill is not None:
+            ax.axhline(ok_skill, color="grey", linestyle="--", linewidth=0.8)
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_formatter(mticker.ScalarFormatter())
         ax.set_xticks(sorted(sub["lag"].unique()))
         ax.set_title(str(task))
         ax.set_xlabel("lag L of the needed information (steps)")
-        ax.set_ylabel("RMSE / floor (1 = learned nothing)")
+        ax.set_ylabel("skill (1 = optimum, 0 = learned nothing)")
 
+    hollow = mlines.Line2D([], [], color="grey", marker="o", markerfacecolor="white", linestyle="none")
     with plt.rc_context(RC):
         fig = _line_panels(
             df,
             "task",
             "lag",
             _styles_for(df["model"].unique(), styles),
-            "Memory study: error against lag (dotted: best achievable)",
+            "Memory study: skill against lag (bars: 95% CI; dotted: optimum)",
             draw,
             decorate,
+            extra_legend=[(hollow, "hollow: still learning at the end of the budget")],
         )
     return _save(fig, path)
 

@@ -21,7 +21,7 @@ from harness.errors import ModelError
 from harness.metrics import level_key, mase_scale
 from harness.models import Forecast, Forecaster
 from harness.params import param
-from harness.training import TrainingLog, summarise
+from harness.training import TrainingLog, UpdateBudget, summarise
 
 #: A trained network as the forecaster sees it: normalised input windows ``(n, input_size)`` in
 #: transformed space to outputs ``(n, n_out)``.
@@ -83,7 +83,8 @@ class WindowForecaster(Forecaster):
     once), ``"recursive"`` (many-to-one, one step fed back ``horizon`` times); subclasses may add
     their own (an encoder-decoder also emits the horizon at once). ``training="global"`` (default)
     trains one network on the windows of all series of the task; ``"local"`` one per series. The
-    newest window of every series is held out as the validation tail for early stopping.
+    newest ``val_windows`` windows (default 1) of every series are held out as the validation
+    tail for early stopping.
     ``input_size=None`` uses ceil(1.25 x max(horizon, season length)) (Hewamalage et al. 2021);
     ``input_seasons=k`` makes it ceil(k x season length) instead, for tasks whose information lies
     several seasons back (the memory study's adding task needs two); an explicit ``input_size`` wins.
@@ -98,6 +99,12 @@ class WindowForecaster(Forecaster):
     one per series with local training), and :meth:`training_summary` pools them into the
     experiments.csv columns of :mod:`harness.training` (epochs, best epoch, updates, time to
     accuracy ...). A subclass that keeps no log has no summary (NaN columns).
+
+    **Budget.** ``max_updates`` and ``check_every`` turn the epoch budget into one in parameter
+    updates with validation every ``check_every`` updates (:class:`harness.UpdateBudget`, from
+    :meth:`update_budget`): a loop then logs one entry per check, patience counts checks, and the
+    log's budget (``max_epochs``) is the number of checks, so ``still_learning`` means the last
+    10% of the update budget. Null (the default) keeps the epoch budget and a check per epoch.
 
     **Prediction intervals** (every subclass gets them, at the model's ``levels``) are split
     conformal (Lei, G'Sell, Rinaldo, Tibshirani & Wasserman 2018), calibrated per horizon step
@@ -154,6 +161,30 @@ class WindowForecaster(Forecaster):
         choices=W.DESEASONALIZE,
     )
     normalize: bool = param(True, "express each window relative to its last input value")
+    max_updates: int | None = param(
+        None,
+        "training budget in parameter updates: train exactly this many (epochs re-shuffle as needed and "
+        "epochs is then no limit) unless early stopping ends it (null: the epochs budget)",
+        type=int,
+        ge=1,
+        id_at_default=False,
+    )
+    check_every: int | None = param(
+        None,
+        "validate (and log) every this many updates; patience then counts checks, so patience in updates "
+        "is patience x check_every, and still_learning means a best check in the last 10% of the budget "
+        "(null: once per epoch)",
+        type=int,
+        ge=1,
+        id_at_default=False,
+    )
+    val_windows: int = param(
+        1,
+        "validation windows per series for early stopping: the newest k (they overlap the newest "
+        "training windows, stride 1)",
+        ge=1,
+        id_at_default=False,
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -188,6 +219,12 @@ class WindowForecaster(Forecaster):
         self.training_logs_.append(log)
         return log
 
+    def update_budget(self, n_windows: int, batch_size: int, epochs: int) -> UpdateBudget:
+        """The schedule of a network trained on ``n_windows`` windows in mini-batches of
+        ``batch_size`` with ``epochs``: this model's ``max_updates`` and ``check_every`` applied
+        (:class:`harness.UpdateBudget`). Start the log with ``training_log(budget.checks)``."""
+        return UpdateBudget.of(n_windows, batch_size, epochs, self.max_updates, self.check_every)
+
     def training_summary(self) -> dict[str, float] | None:
         """The last fit's training summary (:func:`harness.training.summarise` of its networks'
         logs), or None when no network kept a log."""
@@ -204,7 +241,7 @@ class WindowForecaster(Forecaster):
         windows = W.training_windows(
             zs, self.window, self.n_out, normalize=self.normalize, max_per_series=self.max_windows_per_series
         )
-        train, val = windows.split_last()
+        train, val = windows.split_last(int(self.val_windows))
         if len(train.X) == 0:  # one window per series: train on it, no early stopping
             return self.train_network(windows, None, seed)
         return self.train_network(train, val, seed)

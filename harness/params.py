@@ -42,6 +42,9 @@ class Param:
     whose default is None). Bounds (``ge``/``gt``/``le``/``lt``) apply to int and float
     parameters, ``choices`` to any type. ``search`` is not used by the harness: it is a hint for a
     future tuner, ``(low, high, "log" | "linear")`` for a number or a list of values to try.
+    ``id_at_default=False`` keeps the parameter out of an experiment's config id while it has
+    its declared default (:func:`keyed_params`): for a parameter added after results existed,
+    whose default does what the model did before it, so those results keep their ids and resume.
     """
 
     default: Any
@@ -54,6 +57,7 @@ class Param:
     choices: tuple[Any, ...] | None = None
     nullable: bool = False
     search: tuple[Any, ...] | list[Any] | None = None
+    id_at_default: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.description, str):
@@ -186,6 +190,7 @@ def param(
     choices: tuple[Any, ...] | list[Any] | None = None,
     nullable: bool | None = None,
     search: tuple[Any, ...] | list[Any] | None = None,
+    id_at_default: bool = True,
 ) -> Param:
     """Declare a model parameter (a class attribute of a :class:`harness.Forecaster` subclass).
 
@@ -194,7 +199,8 @@ def param(
     default is None. ``int`` rejects booleans; ``float`` accepts integers and rejects NaN and
     infinities; a ``tuple``/``list`` parameter accepts a list or a tuple and leaves its elements to
     the model. ``ge``/``gt``/``le``/``lt`` bound numbers, ``choices`` lists the allowed values.
-    ``search`` is a hint for a future tuner only (see :class:`Param`).
+    ``search`` is a hint for a future tuner only (see :class:`Param`). ``id_at_default=False``:
+    the parameter enters config ids only when set to something other than its default.
     """
     if type is None:
         if default is None:
@@ -213,7 +219,24 @@ def param(
         choices=None if choices is None else tuple(choices),
         nullable=default is None if nullable is None else bool(nullable),
         search=search,
+        id_at_default=bool(id_at_default),
     )
+
+
+def keyed_params(parameters: dict[str, Param], values: dict[str, Any]) -> dict[str, Any]:
+    """The parameter values that identify an experiment (hashed into its config id): all of
+    ``values`` except those declared ``id_at_default=False`` that equal their declared default,
+    so that adding such a parameter does not change the ids of results made before it."""
+    return {
+        k: v
+        for k, v in values.items()
+        if k not in parameters or parameters[k].id_at_default or not _same(v, parameters[k].default)
+    }
+
+
+def _same(value: Any, default: Any) -> bool:
+    """Equal and of the same kind (``1`` is not ``True``, ``1.0`` is ``1``)."""
+    return isinstance(value, bool) == isinstance(default, bool) and value == default
 
 
 def infer_type(value: Any) -> type | None:
@@ -243,6 +266,7 @@ def from_legacy(value: Any, inherited: Param | None = None) -> Param:
             choices=inherited.choices,
             nullable=inherited.nullable,
             search=inherited.search,
+            id_at_default=inherited.id_at_default,
         )
     kind = infer_type(value)
     if kind is float and not math.isfinite(value):

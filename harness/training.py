@@ -30,6 +30,7 @@ __all__ = [
     "TRAINING_COLUMNS",
     "TTA_TOLERANCE",
     "TrainingLog",
+    "UpdateBudget",
     "combine_fits",
     "curve_still_learning",
     "summarise",
@@ -61,9 +62,65 @@ TRAINING_COLUMNS: tuple[str, ...] = (
 SUMMED_COLUMNS = frozenset({"updates", "tta_wall_s", "tta_cpu_s"})
 
 
+@dataclass(frozen=True)
+class UpdateBudget:
+    """How long a training loop runs and when it validates, in parameter updates; the one
+    schedule that ``rnn-numpy`` (:meth:`plugins.numpy_rnn.ElmanRNN.fit`) and the torch loop share,
+    so that the same parameters mean the same training in both.
+
+    ``updates`` is the budget: ``max_updates`` when given (epochs then re-shuffle as often as the
+    budget needs, whatever the data size; ``epochs`` is no limit), else ``epochs`` full epochs of
+    ``batches_per_epoch`` mini-batches, as before budgets existed. ``check_every``: the loop
+    validates (and logs a :class:`TrainingLog` entry) after every ``check_every`` updates (null:
+    at the end of every epoch, i.e. every ``batches_per_epoch`` updates) and after the last
+    update of the budget; early stopping's ``patience`` counts checks without a better
+    validation loss, so patience in updates is ``patience x check_every``. ``checks`` is what
+    the log's ``max_epochs`` becomes: its ``still_learning`` (best check in the last 10%) then
+    means the last 10% of the update budget. The defaults (no ``max_updates``, no
+    ``check_every``) check at the end of every one of ``epochs`` epochs: today's loops exactly.
+    """
+
+    batches_per_epoch: int
+    updates: int
+    check_every: int
+
+    @classmethod
+    def of(
+        cls,
+        n_windows: int,
+        batch_size: int,
+        epochs: int,
+        max_updates: int | None = None,
+        check_every: int | None = None,
+    ) -> UpdateBudget:
+        """The budget of a loop over ``n_windows`` training windows in mini-batches of
+        ``batch_size`` (the last one partial)."""
+        per_epoch = max(1, -(-int(n_windows) // max(1, int(batch_size))))
+        updates = int(max_updates) if max_updates is not None else int(epochs) * per_epoch
+        every = int(check_every) if check_every is not None else per_epoch
+        if updates < 1 or every < 1:
+            raise ValueError(f"an update budget needs updates >= 1 and check_every >= 1, got {updates}, {every}")
+        return cls(per_epoch, updates, every)
+
+    @property
+    def checks(self) -> int:
+        """Validations in the whole budget (the training log's ``max_epochs``)."""
+        return -(-self.updates // self.check_every)
+
+    def is_check(self, update: int) -> bool:
+        """Whether the loop validates after its ``update``-th update (counted from 1)."""
+        return update % self.check_every == 0 or update >= self.updates
+
+    def done(self, update: int) -> bool:
+        """Whether ``update`` updates exhaust the budget."""
+        return update >= self.updates
+
+
 @dataclass
 class TrainingLog:
     """One network's training, epoch by epoch (lists of equal length, one entry per epoch run).
+    With an :class:`UpdateBudget` whose checks are not epochs (``check_every``), an "epoch" here
+    is one check: the entries are per check and ``max_epochs`` is the budget's ``checks``.
 
     ``updates``, ``wall_s`` and ``cpu_s`` are cumulative since :meth:`start`; ``val_loss`` is NaN
     for an epoch without one (no validation windows, or a loop that stopped on a non-finite

@@ -131,12 +131,17 @@ class Windows:
     series: np.ndarray  # (n,)
     end: np.ndarray  # (n,)
 
-    def split_last(self) -> tuple[Windows, Windows]:
-        """(earlier windows, the last window of each series): a validation tail per series."""
+    def split_last(self, k: int = 1) -> tuple[Windows, Windows]:
+        """(earlier windows, the newest ``k`` windows of each series): a validation tail per
+        series (all of a series' windows when it has at most ``k``). The windows are cut with
+        stride 1, so the newest earlier windows' targets overlap the validation windows' inputs
+        and targets: the tail is held out of the gradient, not out of the data."""
+        if int(k) < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
         last = np.zeros(len(self.series), dtype=bool)
         for s in np.unique(self.series):
             members = np.flatnonzero(self.series == s)
-            last[members[np.argmax(self.end[members])]] = True
+            last[members[np.argsort(-self.end[members], kind="stable")[: int(k)]]] = True
         return self._take(~last), self._take(last)
 
     def _take(self, mask: np.ndarray) -> Windows:

@@ -12,6 +12,10 @@ known exactly and stored in ``Dataset.meta``:
   the lag-``L`` recursion, so this is ``sigma``.
 - ``floor_rmse``: the RMSE of a model that learned nothing, i.e. forecasts the unconditional mean
   (0): ``sqrt(gamma_0)``, the process standard deviation.
+- ``oracle``: per unique_id, the optimal forecast (the conditional mean the generator knows,
+  :func:`oracle_forecast`) of the holdout test window, the last ``h`` values; the study scores
+  it on the very values it scores the models on, so the optimum has the same sampling noise as
+  the errors it is compared with (``optimal_rmse`` stays the theoretical value).
 
 A model near ``optimal_rmse`` remembered lag ``L``; a model near ``floor_rmse`` did not; the gap
 between the two (``optimal/floor`` is about 0.31 for the copy task, 0.41 for the adding task and
@@ -36,7 +40,7 @@ or ``patterns``), for tests and for plotting the optimum next to the models.
 What the memory study (:mod:`harness.studies.memory`) reads, it reads through the registry, never
 by importing this module: each panel is registered with ``info={"study": "memory", "task": TASK,
 "lag": L}`` (how the study finds the tasks and lags there are, without loading anything), and
-the loaded dataset's ``meta`` has ``task``, ``lag``, ``optimal_rmse`` and ``floor_rmse``.
+the loaded dataset's ``meta`` has ``task``, ``lag``, ``optimal_rmse``, ``floor_rmse`` and ``oracle``.
 """
 
 from __future__ import annotations
@@ -50,7 +54,10 @@ import harness
 
 LAGS: tuple[int, ...] = (6, 12, 24, 48, 96, 192)
 TASKS: tuple[str, ...] = ("copy", "adding", "seasonal")
-N_SERIES = 16
+#: Series per panel: 256, so a global network sees enough independent data (16 starved it: at
+#: most 60 windows each, ~900 updates before early stopping) and the study's bootstrap over
+#: series has enough of them.
+N_SERIES = 256
 HORIZON = 6
 
 
@@ -62,8 +69,13 @@ def dataset_name(task: str, lag: int) -> str:
 
 
 def default_length(lag: int) -> int:
-    """History long enough to learn a lag of ``2*lag``: ``max(300, 12*lag)``."""
-    return max(300, 12 * int(lag))
+    """``max(300, 4*lag + 128)`` values: the study's input window of ``2.25*lag`` (which holds the
+    ``2*lag``-old value the adding task needs) plus the horizon fits with room for ~200-300
+    windows per series (268 at L=12, 207 at L=48, 291 at L=96, 459 at L=192): with 256 series,
+    50-120 thousand windows, more than a 5,000-update budget of batches of 64 can exhaust, while
+    the windows of a panel stay small enough to hold (float64: 130 MB at L=96) and a panel of
+    256 series generates in well under a second. (It was ``max(300, 12*lag)`` with 16 series.)"""
+    return max(300, 4 * int(lag) + 128)
 
 
 # --- validation and small helpers -------------------------------------------------------------
@@ -105,9 +117,12 @@ def _ids(prefix: str, n: int) -> tuple[str, ...]:
 def _dataset(
     name: str, prefix: str, values: list[np.ndarray], *, lag: int, horizon: int, description: str, meta: dict
 ) -> harness.Dataset:
-    panel = harness.Panel(
-        ids=_ids(prefix, len(values)), values=tuple(values), freq="other", season_length=lag, horizon=horizon
-    )
+    """The dataset, its ``meta`` completed with ``oracle``: per unique_id the optimal forecast of
+    the holdout test window (the last ``horizon`` values) from the history before it, so that the
+    study scores the optimum on exactly the windows it scores the models on."""
+    ids = _ids(prefix, len(values))
+    meta["oracle"] = {uid: _oracle(meta, v[:-horizon], i, horizon, name) for i, (uid, v) in enumerate(zip(ids, values))}
+    panel = harness.Panel(ids=ids, values=tuple(values), freq="other", season_length=lag, horizon=horizon)
     return harness.Dataset(name=name, panel=panel, test=None, description=description, source="synthetic", meta=meta)
 
 
@@ -228,7 +243,7 @@ def lagged_copy(
     copy of the value ``L`` steps back and nothing nearer carries information.
 
     Optimal RMSE ``sigma``; floor ``sigma/sqrt(1 - phi^2)`` (3.20 for the defaults, ratio 0.31).
-    ``length`` defaults to ``max(300, 12*lag)``; ``burn_in`` (default ``10*lag``) steps are
+    ``length`` defaults to :func:`default_length`; ``burn_in`` (default ``10*lag``) steps are
     discarded after an exact stationary start. Raises ValueError for ``|phi| >= 1``,
     ``lag <= 0``, ``horizon > lag`` or a ``length`` too short to hold a period before the test.
     """
@@ -360,7 +375,11 @@ def oracle_forecast(dataset: harness.Dataset, history: np.ndarray, series_index:
     values of ``history``). Seasonal: the true pattern at phases ``(n + j - 1) mod L``,
     ``j = 1..horizon``, where ``n = len(history)`` and ``history`` starts at the series' first value.
     """
-    meta = dataset.meta
+    return _oracle(dataset.meta, history, series_index, horizon, dataset.name)
+
+
+def _oracle(meta: dict, history: np.ndarray, series_index: int, horizon: int, name: str) -> np.ndarray:
+    """:func:`oracle_forecast` from a dataset's ``meta`` (also while the dataset is being made)."""
     generator = meta.get("generator")
     history = np.asarray(history, dtype=float).reshape(-1)
     horizon = int(horizon)
@@ -375,7 +394,7 @@ def oracle_forecast(dataset: harness.Dataset, history: np.ndarray, series_index:
     elif generator == "adding":
         coefs = (float(meta["alpha"]),) * 2
     else:
-        raise ValueError(f"dataset {dataset.name!r} was not made by plugins.longmemory (generator {generator!r})")
+        raise ValueError(f"dataset {name!r} was not made by plugins.longmemory (generator {generator!r})")
     need = len(coefs) * lag
     if history.size < need:
         raise ValueError(f"history of {history.size} values is too short: the {generator} recursion needs {need}")
@@ -407,7 +426,7 @@ def _loader(task: str, lag: int) -> Callable[[], harness.Dataset]:
 
 @harness.hookimpl
 def register_datasets(register: Callable[..., Any]) -> None:
-    """Register the long-memory panels, ``memory-{copy,adding,seasonal}-L{6..192}`` (16 series,
+    """Register the long-memory panels, ``memory-{copy,adding,seasonal}-L{6..192}`` (256 series,
     h=6, seed 0, generated only when loaded), one collection per task and ``memory`` for all.
     Each panel's ``info`` names its study, task and lag, which is how the memory study finds it."""
     for task in TASKS:

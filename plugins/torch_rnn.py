@@ -258,13 +258,17 @@ class TorchWindowForecaster(harness.WindowForecaster):
     network per series.
     """
 
-    epochs: int = harness.param(60, "maximum training epochs", ge=1)
+    epochs: int = harness.param(60, "maximum training epochs (no limit when max_updates is set)", ge=1)
     batch_size: int = harness.param(256, "training windows per mini-batch", ge=1)
     lr: float = harness.param(1e-3, "Adam learning rate", gt=0)
     clip_norm: float | None = harness.param(
         1.0, "clip gradients to this global norm (null: no clipping)", gt=0, nullable=True
     )
-    patience: int = harness.param(8, "early stopping after this many epochs without a better validation loss", ge=1)
+    patience: int = harness.param(
+        8,
+        "early stopping after this many checks (epochs, or check_every updates) without a better validation loss",
+        ge=1,
+    )
     dtype: str = harness.param("float32", "floating-point precision of weights and data", choices=DTYPES)
     device: str = harness.param("auto", "where to train: auto (CUDA when available), cpu or cuda", choices=DEVICES)
     bf16: bool = harness.param(False, "bfloat16 autocast in forward passes (CUDA only)")
@@ -360,13 +364,15 @@ class TorchWindowForecaster(harness.WindowForecaster):
             return super().predict(panel)
 
     def train_network(self, train: Any, val: Any, seed: int) -> Callable[[np.ndarray], np.ndarray]:
-        """Train one network on ``train`` windows; early stopping on ``val`` (the newest window of
-        each series) restores the best epoch's weights. Every epoch goes into the training log
-        (:meth:`harness.WindowForecaster.training_log`) after the epoch's one host read of its
-        losses, which on a GPU waits for the epoch's kernels, so the log's clocks include them."""
+        """Train one network on ``train`` windows; early stopping on ``val`` (the newest
+        ``val_windows`` windows of each series) restores the best check's weights. The budget and
+        the checks are :meth:`harness.WindowForecaster.update_budget`'s (an epoch each by default;
+        ``max_updates`` and ``check_every`` make them updates), the same schedule as rnn-numpy's.
+        Every check goes into the training log (:meth:`harness.WindowForecaster.training_log`)
+        after the check's one host read of its losses, which on a GPU waits for the kernels
+        before it, so the log's clocks include them."""
         torch = _torch()
         dev, dt = self._device, self._dtype
-        log = self.training_log(int(self.epochs))
 
         def on_device(a: np.ndarray) -> Any:  # once per fit, not per batch
             return torch.as_tensor(np.ascontiguousarray(a), dtype=dt).to(dev)
@@ -374,6 +380,8 @@ class TorchWindowForecaster(harness.WindowForecaster):
         X, Y = on_device(train.X), on_device(train.Y)
         Xv, Yv = (None, None) if val is None else (on_device(val.X), on_device(val.Y))
         n, bs = X.shape[0], max(1, int(self.batch_size))
+        budget = self.update_budget(n, bs, int(self.epochs))
+        log = self.training_log(budget.checks)
         history: dict[str, Any] = {"train_loss": [], "val_loss": [], "best_epoch": None}
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
             torch.manual_seed(seed)  # weights and dropout masks
@@ -384,10 +392,10 @@ class TorchWindowForecaster(harness.WindowForecaster):
             opt = torch.optim.Adam(net.parameters(), lr=float(self.lr), **opt_kwargs)
             params = list(net.parameters())
             best_val, best_state, bad = math.inf, None, 0
-            updates = 0
-            for epoch in range(int(self.epochs)):
+            updates, check, seen, stop = 0, 0, 0, False
+            total = torch.zeros((), device=dev, dtype=torch.float32)
+            while not stop:  # epochs, each a fresh shuffle, until the budget is spent or patience runs out
                 net.train()
-                total = torch.zeros((), device=dev, dtype=torch.float32)
                 perm = torch.randperm(n, generator=shuffle, device=dev)
                 for s in range(0, n, bs):
                     idx = perm[s : s + bs]
@@ -400,26 +408,34 @@ class TorchWindowForecaster(harness.WindowForecaster):
                         torch.nn.utils.clip_grad_norm_(params, float(self.clip_norm))
                     opt.step()
                     total += loss.detach().float() * idx.numel()
-                updates += -(-n // bs)
-                if Xv is None:
-                    history["train_loss"].append(float(total) / n)
-                    log.epoch(updates, history["train_loss"][-1])
-                    continue
-                net.eval()
-                with torch.no_grad(), self._autocast():
-                    vloss = torch.nn.functional.mse_loss(net(Xv).to(dt), Yv).float()
-                train_loss, val_loss = torch.stack([total / n, vloss]).tolist()  # the epoch's one sync
-                history["train_loss"].append(train_loss)
-                history["val_loss"].append(val_loss)
-                log.epoch(updates, train_loss, val_loss)
-                if not math.isfinite(train_loss):
-                    break
-                if val_loss < best_val:
-                    best_val, bad, history["best_epoch"] = val_loss, 0, epoch
-                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                else:
-                    bad += 1
-                    if bad >= int(self.patience):
+                    seen += idx.numel()
+                    updates += 1
+                    if not budget.is_check(updates):
+                        continue
+                    # a check: the mean loss of the windows since the last one, validation, patience
+                    if Xv is None:
+                        history["train_loss"].append(float(total) / seen)
+                        log.epoch(updates, history["train_loss"][-1])
+                    else:
+                        net.eval()
+                        with torch.no_grad(), self._autocast():
+                            vloss = torch.nn.functional.mse_loss(net(Xv).to(dt), Yv).float()
+                        train_loss, val_loss = torch.stack([total / seen, vloss]).tolist()  # the check's one sync
+                        net.train()
+                        history["train_loss"].append(train_loss)
+                        history["val_loss"].append(val_loss)
+                        log.epoch(updates, train_loss, val_loss)
+                        if not math.isfinite(train_loss):
+                            stop = True
+                        elif val_loss < best_val:
+                            best_val, bad, history["best_epoch"] = val_loss, 0, check
+                            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                        else:
+                            bad += 1
+                            stop = bad >= int(self.patience)
+                    total, seen, check = torch.zeros((), device=dev, dtype=torch.float32), 0, check + 1
+                    if stop or budget.done(updates):
+                        stop = True
                         break
             if best_state is not None:
                 net.load_state_dict(best_state)

@@ -32,7 +32,7 @@ def test_shapes_ids_and_panel_metadata(task):
     d = GENERATORS[task](5, 24, seed=1)
     assert len(d.panel) == 5 and d.test is None
     assert all(v.shape == (lm.default_length(24),) and v.dtype == np.float64 for v in d.panel.values)
-    assert lm.default_length(24) == 300 and lm.default_length(192) == 2304
+    assert lm.default_length(24) == 300 and lm.default_length(96) == 512 and lm.default_length(192) == 896
     assert d.panel.ids[0] == f"{task}-L24-001" and len(set(d.panel.ids)) == 5
     assert (d.panel.season_length, d.panel.horizon) == (24, 6)
     assert all(np.all(np.isfinite(v)) for v in d.panel.values)
@@ -160,8 +160,8 @@ def test_registered_names_and_collections():
         assert registry.dataset(f"memory-{task}").parts == tuple(lm.dataset_name(task, lag) for lag in lm.LAGS)
     assert registry.dataset("memory").parts == tuple(names)
     d = registry.dataset("memory-adding-L192").load()
-    assert d.name == "memory-adding-L192" and len(d.panel) == 16
-    assert (d.panel.season_length, d.panel.horizon, len(d.panel.values[0])) == (192, 6, 2304)
+    assert d.name == "memory-adding-L192" and len(d.panel) == lm.N_SERIES == 256
+    assert (d.panel.season_length, d.panel.horizon, len(d.panel.values[0])) == (192, 6, 896)
     assert d.meta["seed"] == 0 and d.meta["alpha"] == 0.47
     small = registry.dataset("memory-seasonal-L6").load()
     assert len(small.panel.values[0]) == 300
@@ -191,3 +191,24 @@ def test_mean_baseline_forecasts_the_mean():
     assert np.array_equal(model.fit_predict_one(y), np.full(4, 3.0))
     with pytest.raises(ValueError):
         model.fit_predict_one(np.array([]))
+
+
+@pytest.mark.parametrize("task", sorted(GENERATORS))
+def test_meta_holds_the_oracle_forecast_of_each_series_test_window(task):
+    """meta["oracle"][uid] is the optimal forecast of the last h values from the history before
+    them: what oracle_forecast gives, so the study's optimum is scored on the scored windows."""
+    d = GENERATORS[task](6, 12, seed=3)
+    h = d.panel.horizon
+    assert list(d.meta["oracle"]) == list(d.panel.ids)
+    for i, (uid, y) in enumerate(zip(d.panel.ids, d.panel.values)):
+        assert d.meta["oracle"][uid].shape == (h,)
+        np.testing.assert_array_equal(d.meta["oracle"][uid], lm.oracle_forecast(d, y[:-h], i, h))
+    errors = np.concatenate([y[-h:] - d.meta["oracle"][u] for u, y in zip(d.panel.ids, d.panel.values)])
+    assert _rmse(errors) < d.meta["floor_rmse"]  # the oracle knows something a mean forecast does not
+
+
+def test_study_panels_give_enough_windows_per_series():
+    """The study's window of 2.25 L plus the horizon leaves at least 200 windows per series."""
+    for lag in (12, 24, 48, 96, 192):
+        span = int(np.ceil(2.25 * lag)) + lm.HORIZON
+        assert lm.default_length(lag) - span + 1 >= 200

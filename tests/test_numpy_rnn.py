@@ -99,3 +99,20 @@ def test_runs_from_the_cli_with_seeds(tmp_path):
     assert sorted(metrics["seed"].unique()) == [0, 1] and (metrics["status"] == "ok").all()
     accuracy = pd.read_csv(out / "accuracy.csv").set_index("model")
     assert accuracy.loc["rnn-numpy", "n_seeds"] == 2 and np.isfinite(accuracy.loc["rnn-numpy", "smape_sd"])
+
+
+def test_blas_threads_change_the_speed_not_the_fit():
+    """``threads`` (1 by default) limits NumPy's BLAS during fit and predict and restores it;
+    the fit is the one of an unlimited BLAS, and the default stays out of config ids."""
+    from threadpoolctl import threadpool_info
+
+    from harness.params import keyed_params
+
+    train, _ = split(sine_panel(n_series=3))
+    before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    one, free = (RNNNumpy(horizon=12, season_length=12, hidden=8, epochs=2, threads=t) for t in (1, None))
+    one.fit(train)
+    free.fit(train)
+    np.testing.assert_array_equal(one.nets_[0].get_flat(), free.nets_[0].get_flat())
+    assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == before
+    assert "threads" not in keyed_params(RNNNumpy.parameters, dict(RNNNumpy.defaults))

@@ -3,15 +3,24 @@
 A forecasting benchmark cannot isolate this claim: a model can be worse at step h for many
 reasons. Here the series are built so that the predictable part of the next values is exactly
 L steps back (the built-in ``plugins.longmemory``: lagged copy, adding, long seasonal), each with
-a known best achievable error. A run of the ``memory`` suite forecasts them for L = 6 .. 192 with
-every model; this module turns that run into:
+a known best achievable error. A run of the ``memory`` suite forecasts them (256 series each) for L = 12 .. 96 by default
+(192 too with a GPU: :func:`default_lags`; 6 .. 192 are registered) with every model, each
+network on a budget of 5,000 updates; this module turns that run into:
 
-* ``memory.csv``: per task x lag x model, the RMSE pooled over series and steps (mean over seeds,
-  ``error_sd`` their sd), the best achievable RMSE (``optimum``, from the generating process) and
-  the floor: the measured RMSE of the ``mean`` model on the same windows - the error of a model
-  that learned nothing (``floor_theory`` is its expected value). ``skill = (floor - error) /
-  (floor - optimum)``: 1 is optimal, 0 is nothing learned. ``family`` is what each model
-  declared in the study run (experiments.csv), which tells the verdict its contenders.
+* ``memory.csv``: per task x lag x model, the RMSE pooled over series, steps and seeds
+  (``error_sd``: the sd of the seeds' RMSEs), the optimum (the RMSE of the generating process's
+  oracle forecasts on the same windows; ``optimum_theory`` its expected value) and the floor:
+  the measured RMSE of the ``mean`` model on the same windows, the error of a model that
+  learned nothing (``floor_theory`` its expected value). ``skill = (floor - error) / (floor -
+  optimum)``: 1 is optimal, 0 is nothing learned; ``skill_lo``/``skill_hi`` its 95% CI from a
+  bootstrap over seeds, then series (:mod:`harness.studies.memory_tables`). ``still_learning``
+  (the share of the cell's fits whose best check lay in the last 10% of the budget),
+  ``updates`` and ``best_update`` say whether the budget, not the network, ended the fits.
+  ``family`` is what each model declared in the study run (experiments.csv), which tells the
+  verdict its contenders.
+* ``reach.csv``: per model x task, the largest lag reached with every smaller one (skill CI
+  above 0.5), the smallest failed lag (CI below 0.5, not still learning) and the lags still
+  learning (:func:`harness.claim_c.forecast_reach`).
 * ``gradients.csv`` / ``decay.csv``: the norm of dh_T/dh_{T-k} against k for Elman networks
   (tanh, relu, sigmoid; NumPy backward pass and torch autograd) and LSTM/GRU trained on the
   lagged-copy task, and the fitted per-step decay rate (:mod:`harness.studies.gradients`).
@@ -22,8 +31,9 @@ The study knows its datasets only through the registry, like any other part of t
 registered dataset takes part when its registration's ``info`` has ``study="memory"``, a
 ``task`` name and an integer ``lag`` L (:func:`memory_datasets`: the tasks and lags there are,
 without loading anything); its loaded :class:`harness.Dataset`'s ``meta`` then holds ``task``,
-``lag``, ``optimal_rmse`` (the best achievable RMSE over the horizon) and ``floor_rmse`` (the
-expected RMSE of a model that learned nothing). The gradient diagnostic trains on the task
+``lag``, ``optimal_rmse`` (the best achievable RMSE over the horizon), ``floor_rmse`` (the
+expected RMSE of a model that learned nothing) and, optionally, ``oracle`` (per unique_id the
+optimal forecast of its holdout window; without it the optimum is ``optimal_rmse``). The gradient diagnostic trains on the task
 ``GRADIENT_TASK`` (the lagged copy).
 """
 
@@ -37,19 +47,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness import claims, figures
+from harness import claim_c, claims, figures
 from harness import windows as W
 from harness.errors import StudyError
 from harness.families import declared_families
 from harness.plugins import Registry
 from harness.store import RunStore, atomic_write_frame, atomic_write_text
+from harness.studies import memory_tables as T
 from harness.studies import study_dir
 
 KIND = "memory"
 SUITE = "memory"
-FLOOR_MODEL = "mean"
+FLOOR_MODEL = T.FLOOR_MODEL
 #: The task whose datasets the gradient-decay networks are trained on.
 GRADIENT_TASK = "copy"
+#: The series of that dataset they train on (the first ones): the 16 the panels had before they
+#: grew to 256, so the diagnostic costs what it did (it measures gradients, not skill).
+GRADIENT_SERIES = 16
 MEMORY_COLUMNS = [
     "task",
     "lag",
@@ -59,12 +73,22 @@ MEMORY_COLUMNS = [
     "error",
     "error_sd",
     "optimum",
+    "optimum_theory",
     "floor",
     "floor_theory",
     "error_over_floor",
     "family",
     "skill",
+    "skill_lo",
+    "skill_hi",
+    "still_learning",
+    "updates",
+    "best_update",
 ]
+#: The study's lags on a CPU, and with a GPU (:func:`default_lags`); every registered lag
+#: (6 ... 192) can still be asked for.
+CPU_LAGS: tuple[int, ...] = (12, 24, 48, 96)
+GPU_LAGS: tuple[int, ...] = (*CPU_LAGS, 192)
 
 
 def memory_datasets(registry: Registry) -> dict[tuple[str, int], str]:
@@ -76,6 +100,17 @@ def memory_datasets(registry: Registry) -> dict[tuple[str, int], str]:
         if spec.load is not None and info.get("study") == KIND and "task" in info and "lag" in info:
             out.setdefault((str(info["task"]), int(info["lag"])), name)
     return out
+
+
+def default_lags(gpu: bool | None = None) -> list[int]:
+    """The study's lags when none are asked for: 12, 24, 48, 96, and 192 with a GPU (a network
+    at L=192 reads windows of 432 steps: about twice L=96's cost per update, which a 2-core CPU
+    cannot afford for 256 series x 3 seeds). ``gpu`` None: whether torch sees a CUDA device."""
+    if gpu is None:
+        from harness.studies.cost import _default_devices  # imports torch: only when asked
+
+        gpu = "cuda" in _default_devices()
+    return list(GPU_LAGS if gpu else CPU_LAGS)
 
 
 def memory_tasks(registry: Registry) -> list[str]:
@@ -157,53 +192,41 @@ def memory_tables(
     forecasts: pd.DataFrame,
     metas: dict[str, dict],
     families: Mapping[str, str] | None = None,
+    experiments: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per seed, per task x lag x model) error tables of a memory-suite run.
 
     Only the (series, window) pairs every model forecast count (the harness's fairness rule),
-    so the floor and every model's error are measured on the same values. RMSE is pooled over
-    series, windows and steps: sqrt(mean (y - yhat)^2). ``metas``: per dataset, its ``task``,
-    ``lag``, ``optimal_rmse`` and ``floor_rmse``. ``families``: model -> declared family
+    so the floor, the optimum and every model's error are measured on the same values. RMSE is
+    pooled over series, steps and seeds: sqrt(mean (y - yhat)^2). ``metas``: per dataset, its
+    ``task``, ``lag``, ``optimal_rmse``, ``floor_rmse`` and, for the optimum on the scored
+    windows, ``oracle``. Skill, its hierarchical bootstrap CI and the training columns are
+    :mod:`harness.studies.memory_tables`'s. ``families``: model -> declared family
     (:func:`harness.families.declared_families` of the run's experiments.csv), recorded in the
     ``family`` column so the verdict picks its contenders by declaration (None where unknown).
+    ``experiments``: the run's experiments.csv, for ``still_learning``, ``updates`` and
+    ``best_update`` (NaN without).
     """
     f = claims.common_forecasts(series[series["dataset"].isin(list(metas))], forecasts)
-    f = f.assign(se=(f["y"] - f["yhat"]) ** 2)
+    mse = T.per_series_mse(f, metas)
     per_seed = (
-        f.groupby(["dataset", "model", "seed"], sort=False)
-        .agg(mse=("se", "mean"), n_series=("unique_id", "nunique"))
+        mse.groupby(["dataset", "model", "seed"], sort=False)
+        .agg(mse=("mse", "mean"), n_series=("unique_id", "nunique"))
         .reset_index()
     )
     per_seed["error"] = np.sqrt(per_seed["mse"])
     per_seed["task"] = per_seed["dataset"].map(lambda d: str(metas[d]["task"]))
     per_seed["lag"] = per_seed["dataset"].map(lambda d: int(metas[d]["lag"]))
     per_seed = per_seed[["task", "lag", "dataset", "model", "seed", "n_series", "error"]]
-    floors = per_seed[per_seed["model"] == FLOOR_MODEL].groupby("dataset")["error"].mean()
-    rows = []
-    for (dataset, model), g in per_seed.groupby(["dataset", "model"], sort=False):
-        meta = metas[dataset]
-        floor = float(floors[dataset]) if dataset in floors.index else float(meta["floor_rmse"])
-        optimum = float(meta["optimal_rmse"])
-        error = float(g["error"].mean())
-        rows.append(
-            {
-                "task": g["task"].iloc[0],
-                "lag": int(g["lag"].iloc[0]),
-                "model": model,
-                "n_seeds": len(g),
-                "n_series": int(g["n_series"].max()),
-                "error": error,
-                "error_sd": float(g["error"].std(ddof=1)) if len(g) > 1 else np.nan,
-                "optimum": optimum,
-                "floor": floor,
-                "floor_theory": float(meta["floor_rmse"]),
-                "error_over_floor": error / floor if floor > 0 else np.nan,
-                "family": (families or {}).get(model),
-            }
-        )
-    table = pd.DataFrame(rows, columns=[c for c in MEMORY_COLUMNS if c != "skill"])
-    table["skill"] = claims.memory_skill(table)  # the verdict's own definition
-    table = table.sort_values(["task", "lag", "model"], ignore_index=True)
+    table = T.cell_skills(mse, metas)
+    table["task"] = table["dataset"].map(lambda d: str(metas[d]["task"]))
+    table["lag"] = table["dataset"].map(lambda d: int(metas[d]["lag"]))
+    table["optimum_theory"] = table["dataset"].map(lambda d: float(metas[d]["optimal_rmse"]))
+    table["floor_theory"] = table["dataset"].map(lambda d: float(metas[d]["floor_rmse"]))
+    table["error_over_floor"] = table["error"] / table["floor"].where(table["floor"] > 0)
+    table["family"] = table["model"].map(lambda m: (families or {}).get(m))
+    table = table.merge(T.training_state(experiments), on=["dataset", "model"], how="left")
+    table = table.reindex(columns=MEMORY_COLUMNS).sort_values(["task", "lag", "model"], ignore_index=True)
     return per_seed.sort_values(["task", "lag", "model", "seed"], ignore_index=True), table
 
 
@@ -211,13 +234,14 @@ def memory_tables(
 
 
 def copy_windows(registry: Registry, lag: int, input_seasons: float) -> tuple[np.ndarray, np.ndarray]:
-    """Training windows (X: (n, T), Y: (n, h)) of the lagged-copy task (``GRADIENT_TASK``) at
-    ``lag``, scaled as the study's neural models see them (raw values over their mean absolute value)."""
+    """Training windows (X: (n, T), Y: (n, h)) of the first ``GRADIENT_SERIES`` series of the
+    lagged-copy task (``GRADIENT_TASK``) at ``lag``, scaled as the study's neural models see them (raw values over their mean absolute value)."""
     ds = registry.dataset(memory_dataset(registry, GRADIENT_TASK, lag)).load()
     h = ds.panel.horizon
     T = int(np.ceil(input_seasons * lag))
     prep = W.Preprocessing(log=False, deseasonalize="none", normalize=False)
-    zs = [t.z for t in W.fit_transforms(ds.panel.values, ds.panel.season_length, h, prep)]
+    values = ds.panel.values[:GRADIENT_SERIES]
+    zs = [t.z for t in W.fit_transforms(values, ds.panel.season_length, h, prep)]
     win = W.training_windows(zs, T, h, normalize=False, max_per_series=60)
     return win.X, win.Y
 
@@ -248,8 +272,8 @@ def write_memory_study(
     metas = _metas(list(series["dataset"].unique()), registry)
     if not metas:
         raise StudyError(f"{store.root} has no memory-study datasets (memory-copy-L6, ...)")
-    per_seed, table = memory_tables(series, forecasts, metas, declared_families(experiments))
-    tables = {"memory": table, "memory_seeds": per_seed}
+    per_seed, table = memory_tables(series, forecasts, metas, declared_families(experiments), experiments)
+    tables = {"memory": table, "memory_seeds": per_seed, "reach": claim_c.forecast_reach(table)}
     if gradient is not None:
         tables["gradients"], tables["decay"] = gradient_tables(registry, gradient)
     verdict = claims.memory_verdict(table)
@@ -268,7 +292,7 @@ def write_memory_study(
     (out / "figures").mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         atomic_write_frame(frame, out / f"{name}.csv")
-    figures.memory_vs_lag(table, out / "figures" / "memory_error.png")
+    figures.memory_vs_lag(table, out / "figures" / "memory_error.png", ok_skill=claim_c.OK_SKILL)
     if gradient is not None:
         from harness.studies import gradients
 
