@@ -11,8 +11,10 @@ work had started (a full disk: one line naming the path; a run prints its ``--re
 from __future__ import annotations
 
 import gc
+import os
 import sys
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -304,22 +306,30 @@ def study() -> None:
 
 
 @study.command("memory")
-@click.option("--tasks", help="Comma-separated tasks: copy, adding, seasonal [default: all].")
 @click.option(
-    "--lags", help="Comma-separated lags L from 6,12,24,48,96,192 [default: 12,24,48,96, and 192 with a GPU]."
-)
-@click.option("--models", help="Comma-separated model names (replaces the memory suite's).")
-@click.option("--seeds", help="Comma-separated integer seeds [default: 0,1,2].")
-@click.option("--param", "-p", "params", multiple=True, help="Model parameter MODEL.NAME=VALUE (repeatable).")
-@click.option(
-    "--gradient-lag",
-    type=int,
-    default=24,
+    "--part",
+    type=click.Choice(["all", "sequence", "forecast"]),
+    default="all",
     show_default=True,
-    help="Lag of the lagged-copy task the gradient-decay networks are trained on.",
+    help="sequence: the adding and copy problems; forecast: the forecasting tasks; all: both and the verdict.",
 )
-@click.option("--gradient-epochs", type=int, default=30, show_default=True, help="Training epochs of those networks.")
-@click.option("--gradient-hidden", type=int, default=32, show_default=True, help="Their hidden size.")
+@click.option("--tiny", is_flag=True, help="A version of the chosen parts that runs in seconds (for CI).")
+@click.option("--tasks", help="Forecasting tasks: copy, adding, seasonal [default: all].")
+@click.option("--lags", help="Forecasting lags L from 6,12,24,48,96,192 [default: 12,24,48,96, and 192 with a GPU].")
+@click.option("--models", help="Forecasting models, comma-separated (replaces the memory suite's).")
+@click.option("--seeds", help="Comma-separated integer seeds of both parts [default: 0,1,2].")
+@click.option("--param", "-p", "params", multiple=True, help="Forecasting model parameter MODEL.NAME=VALUE.")
+@click.option("--sequence-tasks", help="Sequence problems: adding, copy [default: both].")
+@click.option("--lengths", help="Sequence delays T [default: 25,50,100,200; 400,600 too with a GPU].")
+@click.option("--architectures", help="Sequence architectures [default: all six, see `rnnbench study memory --help`].")
+@click.option("--updates", type=int, help="Training updates of every sequence cell [default: 4000].")
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Where the sequence benchmark trains its torch networks.",
+)
 @execution_options
 @click.option("--out", type=click.Path(file_okay=False), help="Study directory [default: a new folder under results/].")
 @click.option("--run-id", "run_id", metavar="NAME", help=RUN_ID_HELP)
@@ -327,14 +337,18 @@ def study() -> None:
 @click.pass_context
 def study_memory(
     ctx: click.Context,
+    part,
+    tiny,
     tasks,
     lags,
     models,
     seeds,
     params,
-    gradient_lag,
-    gradient_epochs,
-    gradient_hidden,
+    sequence_tasks,
+    lengths,
+    architectures,
+    updates,
+    device,
     workers,
     executor,
     scheduler,
@@ -344,53 +358,93 @@ def study_memory(
     run_id,
     resume,
 ) -> None:
-    """Error against the lag L of the needed information, and gradient decay (claim c).
+    """How far back each architecture reaches, under a stated budget (claim c).
 
-    Runs the `memory` suite (results stored like any run), then writes studies/memory/ in the
-    run directory: memory.csv, gradients.csv, decay.csv, verdict.csv and figures."""
-    from harness.execute import execute
-    from harness.studies.gradients import NUMPY_MODEL, TORCH_MODEL
+    The sequence-memory benchmark trains each architecture (elman-numpy, elman-torch, irnn, lstm,
+    gru, elman-torch-default) on the adding and copy problems at delays T for a fixed budget of
+    updates; the forecasting study runs the `memory` suite (results stored like any run). Both
+    write studies/memory/ in the study directory: sequence.csv, sequence_summary.csv, memory.csv,
+    reach.csv, architectures.csv, verdict.csv and figures. Cells of the sequence benchmark are
+    cached in studies/memory/cells/, so a study re-run with the same settings only adds what
+    is missing."""
+    from harness.studies import study_dir, write_study_manifest
     from harness.studies.memory import (
-        GRADIENT_TASK,
+        KIND,
         SUITE,
-        GradientConfig,
+        budget_text,
         dataset_names,
         default_lags,
-        memory_lags,
         study_models,
-        write_memory_study,
+        write_forecast_study,
+        write_study_info,
     )
+    from harness.studies.memory_verdict import write_memory_verdict
+    from harness.studies.sequence_memory import budget_text as sequence_budget
+    from harness.studies.sequence_memory import sequence_config, write_sequence_study
+
+    registry = _registry(ctx)
+    seed_list = _seed_list(seeds)
+    config = None
+    if part != "forecast":
+        config = sequence_config(
+            tiny=tiny,
+            tasks=_csv_list(sequence_tasks),
+            lengths=_int_list(lengths, "lengths"),
+            architectures=_csv_list(architectures),
+            seeds=seed_list,
+            updates=updates,
+            device=device,
+        )
+    n_workers = workers if workers else max(1, os.cpu_count() or 1)
+
+    def progress(message: str) -> None:
+        click.echo(f"rnnbench: sequence {message}", err=True)
+
+    def finish(root: Path, forecast: dict | None) -> dict:
+        folder = study_dir(root, KIND)
+        folder.mkdir(parents=True, exist_ok=True)
+        seq = None
+        if config is not None:
+            seq = write_sequence_study(folder, config, registry=registry, workers=n_workers, progress=progress)
+        f_budget = budget_text(forecast["models"]) if forecast else ""
+        tables = write_memory_verdict(
+            folder,
+            sequence=seq["sequence"] if seq else None,
+            sequence_summary=seq["sequence_summary"] if seq else None,
+            forecast=forecast["memory"] if forecast else None,
+            sequence_budget=sequence_budget(config) if config else "",
+            forecast_budget=f_budget,
+        )
+        info = {"parts": part, "sequence": asdict(config) if config else None, "forecast_budget": f_budget}
+        write_study_info(folder, info)
+        v = tables["verdict"].iloc[-1]
+        click.echo(f"rnnbench: memory study: claim (c) {v['verdict']}: {v['sentence'] or v['evidence']}", err=True)
+        return info
+
+    if part == "sequence":
+        target = out_dir(out, run_id, resume)
+        root = Path(resume) if resume else _new_study_root(target, KIND)
+        info = finish(root, None)
+        write_study_manifest(root, "memory-study", info, study_dir(root, KIND))
+        click.echo(f"study: {study_dir(root, KIND)}")
+        return
+
+    from harness.execute import execute
 
     out = out_dir(out, run_id, resume)
     run = run_options(workers, executor, scheduler, timeout_series, timeout_experiment, **_group_options(ctx))
-    registry = _registry(ctx)
-    gradient_lags = memory_lags(registry, GRADIENT_TASK)
-    if gradient_lag not in gradient_lags:
-        raise StudyError(
-            f"--gradient-lag {gradient_lag} has no lagged-copy dataset; "
-            f"choose from {', '.join(map(str, gradient_lags)) or 'none registered'}"
-        )
-    if gradient_epochs < 1 or gradient_hidden < 1:
-        raise StudyError("--gradient-epochs and --gradient-hidden must be positive")
-    for name in (NUMPY_MODEL, TORCH_MODEL):
-        registry.model(name)  # the gradient part needs both: say so now, not after the whole run
+    forecast_lags = _int_list(lags, "lags") or (None if resume else ([6] if tiny else default_lags()))
     options = dict(
         suite=None if resume else SUITE,
         models=study_models(_csv_list(models)),
-        seeds=_seed_list(seeds),
-        datasets=dataset_names(
-            registry, _csv_list(tasks), _int_list(lags, "lags") or (None if resume else default_lags())
-        ),
-        params=list(params),
+        seeds=seed_list or ([0] if tiny and not resume else None),
+        datasets=dataset_names(registry, _csv_list(tasks) or (["copy"] if tiny else None), forecast_lags),
+        params=[*(_tiny_memory_params(_csv_list(models)) if tiny and not resume else []), *params],
     )
 
     def after_run(store) -> None:
-        gradient = GradientConfig(
-            lag=gradient_lag, hidden=gradient_hidden, epochs=gradient_epochs, seeds=tuple(store.config().seeds)
-        )
-        tables = write_memory_study(store, registry, gradient)
-        v = tables["verdict"].iloc[0]
-        click.echo(f"rnnbench: memory study: claim (c) {v['verdict']}: {v['evidence']}", err=True)
+        forecast = write_forecast_study(store, registry)
+        finish(store.root, {"memory": forecast["memory"], "models": store.config().models})
 
     code = execute(
         registry,
@@ -404,6 +458,17 @@ def study_memory(
         resume_command="rnnbench study memory --resume",
     ).code
     ctx.exit(code)
+
+
+def _tiny_memory_params(models: list[str] | None) -> list[str]:
+    """--tiny's forecasting budget: a few updates of each network of the memory suite that runs
+    (all three, or those of --models)."""
+    return [
+        f"{model}.{name}={value}"
+        for model in ("rnn-numpy", "lstm-torch", "gru-torch")
+        if models is None or model in models
+        for name, value in (("max_updates", 20), ("check_every", 10), ("hidden", 8))
+    ]
 
 
 def _new_study_root(out: str | None, kind: str) -> Path:

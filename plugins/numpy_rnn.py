@@ -629,10 +629,9 @@ class ElmanRNN:
         Xtm = self._time_major(X)  # (T, N, n_in); a mini-batch is a gather along axis 1
         rng = np.random.default_rng([self.seed, 1])  # a stream independent of the init's
         theta, grad = self._flat, self._gflat
-        # Optimiser state, flat like the parameters.
-        m = np.zeros_like(theta)  # Adam first moment / SGD velocity
-        v = np.zeros_like(theta)  # Adam second moment
-        tmp = np.empty_like(theta)
+        # Optimiser state, flat like the parameters: Adam's moments, or SGD's velocity.
+        adam = _AdamState(theta)
+        m, tmp = np.zeros_like(theta), np.empty_like(theta)
         b1, b2 = betas
         step = 0
         budget = harness.UpdateBudget.of(N, batch_size, epochs, max_updates, check_every)
@@ -656,21 +655,7 @@ class ElmanRNN:
                     grad *= clip_norm / gnorm
                 step += 1
                 if optimizer == "adam":
-                    # m <- β1 m + (1-β1) g ;  v <- β2 v + (1-β2) g²
-                    # θ <- θ - lr/(1-β1^t) · m / (sqrt(v/(1-β2^t)) + ε)
-                    m *= b1
-                    np.multiply(grad, 1.0 - b1, out=tmp)
-                    m += tmp
-                    v *= b2
-                    np.multiply(grad, grad, out=tmp)
-                    tmp *= 1.0 - b2
-                    v += tmp
-                    np.sqrt(v, out=tmp)
-                    tmp *= 1.0 / math.sqrt(1.0 - b2**step)
-                    tmp += eps
-                    np.divide(m, tmp, out=tmp)
-                    tmp *= lr / (1.0 - b1**step)
-                    theta -= tmp
+                    adam.update(grad, lr, b1, b2, eps)
                 else:
                     if momentum:
                         m *= momentum  # v <- μ v + g ; θ <- θ - lr v

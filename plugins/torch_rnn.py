@@ -491,12 +491,22 @@ class TorchRNN(TorchWindowForecaster):
         "initial weights: default (torch's), orthogonal (rnn-numpy's: orthogonal W_hh, Glorot inputs, zero biases), "
         "identity (IRNN: W_hh = I, tiny inputs, zero biases)",
         choices=INITS,
+        id_at_default=False,
     )
     forget_bias: float | None = harness.param(
-        None, "LSTM forget-gate bias (1 is the usual choice; null: as init sets it)", type=float, nullable=True
+        None,
+        "LSTM forget-gate bias (1 is the usual choice; null: as init sets it)",
+        type=float,
+        nullable=True,
+        id_at_default=False,
     )
     chrono: int | None = harness.param(
-        None, "LSTM chrono initialisation with this longest time scale T_max (null: off)", type=int, ge=3, nullable=True
+        None,
+        "LSTM chrono initialisation with this longest time scale T_max (null: off)",
+        type=int,
+        ge=3,
+        nullable=True,
+        id_at_default=False,
     )
 
     def __init__(self, **kwargs: Any) -> None:

@@ -209,35 +209,3 @@ def test_geometric_mean_of_norms_with_a_zero_is_zero():
 # ---------------------------------------------------------------------------------------------
 # End to end
 # ---------------------------------------------------------------------------------------------
-
-
-def test_tiny_gradient_decay_run(tmp_path):
-    rng = np.random.default_rng(0)
-    y = rng.standard_normal(120)
-    win = np.lib.stride_tricks.sliding_window_view(y, 10)
-    X, Y = win[:, :8].copy(), win[:, 8:].copy()
-    norms, rates = G.gradient_decay(X, Y, hidden=4, epochs=2, n_eval=6)
-    assert list(norms.columns) == G.NORMS_COLUMNS
-    assert list(rates.columns) == G.RATES_COLUMNS
-    elman = {f"elman-numpy-{a}" for a in ("tanh", "relu", "sigmoid")}
-    assert set(norms["network"]) == elman | {"rnn-torch", "lstm-torch", "gru-torch"}
-    for (net, source), g in norms.groupby(["network", "source"]):
-        assert source in (("numpy-backward", "torch-autograd") if net in elman else ("torch-autograd",))
-        assert g["k"].tolist() == list(range(8))  # k = 0 .. T-1
-        assert g.loc[g["k"] == 0, "norm"].item() == pytest.approx(1.0)
-        assert np.isfinite(g["norm"]).all() and (g["norm"] >= 0).all()
-    assert len(rates) == 3 * 2 + 3
-    assert max(rates.attrs["max_rel_diff"].values()) < G.AGREEMENT_RTOL
-    both = norms[norms["network"].isin(elman)].pivot_table(index=["network", "k"], columns="source", values="norm")
-    np.testing.assert_allclose(both["torch-autograd"], both["numpy-backward"], rtol=1e-8)
-    out = G.plot_decay(norms, tmp_path / "decay.png")
-    assert out.exists() and out.stat().st_size > 1000
-
-
-def test_train_torch_is_deterministic_for_a_seed():
-    rng = np.random.default_rng(1)
-    X, Y = rng.standard_normal((40, 6)), rng.standard_normal((40, 2))
-    a = G.train_torch(X, Y, "gru", 4, seed=3, epochs=2)
-    b = G.train_torch(X, Y, "gru", 4, seed=3, epochs=2)
-    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
-        assert ka == kb and torch.equal(va, vb)

@@ -178,7 +178,7 @@ def test_registration_info_is_how_the_memory_study_finds_the_panels():
         assert registry.dataset(f"memory-{task}").info == {}  # collections are not memory datasets
     assert M.memory_datasets(registry) == {(t, lag): lm.dataset_name(t, lag) for t in lm.TASKS for lag in lm.LAGS}
     assert M.memory_tasks(registry) == list(lm.TASKS) and M.memory_lags(registry) == list(lm.LAGS)
-    assert M.memory_lags(registry, M.GRADIENT_TASK) == list(lm.LAGS)
+    assert M.memory_lags(registry, "copy") == list(lm.LAGS)
     for task, make in GENERATORS.items():
         assert make(2, 12).meta["task"] == task
 

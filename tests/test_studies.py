@@ -16,26 +16,11 @@ from tests.conftest import invoke
 TINY_MEMORY = [
     "study",
     "memory",
-    "--tasks",
-    "copy",
-    "--lags",
-    "6",
-    "--seeds",
-    "0",
+    "--tiny",
     "--models",
     "rnn-numpy,lstm-torch",
     "-p",
     "rnn-numpy.max_updates=40",
-    "-p",
-    "rnn-numpy.check_every=10",
-    "-p",
-    "lstm-torch.max_updates=20",
-    "--gradient-lag",
-    "6",
-    "--gradient-epochs",
-    "1",
-    "--gradient-hidden",
-    "6",
     "--workers",
     "1",
 ]
@@ -64,12 +49,18 @@ def test_memory_study_writes_its_tables_and_the_floor_is_measured(memory_study):
         "memory.csv",
         "memory_seeds.csv",
         "reach.csv",
-        "gradients.csv",
-        "decay.csv",
+        "sequence.csv",
+        "sequence_curves.csv",
+        "sequence_summary.csv",
+        "gradients_training.csv",
+        "decay_training.csv",
+        "architectures.csv",
         "verdict.csv",
         "study.json",
         "figures/memory_error.png",
-        "figures/gradient_decay.png",
+        "figures/sequence_loss.png",
+        "figures/sequence_curves.png",
+        "figures/gradient_training.png",
     ):
         assert (folder / name).exists(), name
     mem = pd.read_csv(folder / "memory.csv")
@@ -103,28 +94,58 @@ def test_memory_study_error_is_the_pooled_rmse_of_the_stored_forecasts(memory_st
     assert mem.loc["rnn-numpy", "error"] == pytest.approx(math.sqrt(((f["y"] - f["yhat"]) ** 2).mean()), rel=1e-5)
 
 
-def test_gradient_tables_start_at_identity_and_both_sources_agree(memory_study):
-    norms = pd.read_csv(memory_study / "studies" / "memory" / "gradients.csv")
-    assert set(norms["network"]) >= {
-        "elman-numpy-tanh",
-        "elman-numpy-relu",
-        "elman-numpy-sigmoid",
-        "lstm-torch",
-        "gru-torch",
-    }
-    assert np.allclose(norms.loc[norms["k"] == 0, "norm"], 1.0)
-    elman = norms[norms["network"].str.startswith("elman-numpy")]
-    wide = elman.pivot_table(index=["network", "seed", "k"], columns="source", values="norm")
-    np.testing.assert_allclose(wide["numpy-backward"], wide["torch-autograd"], rtol=1e-6, atol=1e-300)
+def test_sequence_part_of_the_tiny_study(memory_study):
+    """--tiny: every architecture on both problems at T = 8, 16 with 2 seeds, 60 updates; the
+    gradient norms of the first seed at T = 16 start at the identity at every stage."""
+    from harness.studies.sequence_memory import ARCHITECTURES, CELL_COLUMNS, TINY
+
+    folder = memory_study / "studies" / "memory"
+    cells = pd.read_csv(folder / "sequence.csv")
+    assert list(cells.columns) == CELL_COLUMNS
+    assert len(cells) == len(TINY.tasks) * len(TINY.lengths) * len(ARCHITECTURES) * len(TINY.seeds)
+    assert (cells["updates"] == TINY.updates).all() and (cells["device"] == "cpu").all()
+    assert cells["trivial_loss"].round(4).isin([round(2 / 12, 4), round(math.log(8), 4)]).all()
+    summary = pd.read_csv(folder / "sequence_summary.csv")
+    assert set(summary["model"]) == set(ARCHITECTURES) and set(summary["task"]) == {"adding", "copy"}
+    grads = pd.read_csv(folder / "gradients_training.csv")
+    assert set(grads["stage"]) == {"init", "mid", "end"} and set(grads["model"]) == set(ARCHITECTURES)
+    assert set(grads["T"]) == {16} and set(grads["seed"]) == {0}
+    assert np.allclose(grads.loc[grads["k"] == 0, "norm"], 1.0)
+    arch = pd.read_csv(folder / "architectures.csv").set_index("architecture")
+    assert arch.loc["elman-numpy", "model"] == "rnn-numpy" and arch.loc["lstm", "role"] == "gated (the remedy)"
+    verdict = pd.read_csv(folder / "verdict.csv")
+    assert verdict["scope"].tolist() == ["sequence benchmark", "forecasting study", "overall"]
+    assert verdict["sentence"].iloc[-1].startswith("With 60 updates of batch 64")
+
+
+def test_sequence_cells_are_reused_when_the_study_runs_again(memory_study, tmp_path):
+    """A cell on disk is not trained again: a study of the sequence part into a copy of the cells
+    gives the same table without training (its files keep their timestamps)."""
+    import shutil
+
+    root = tmp_path / "again"
+    cells = root / "studies" / "memory" / "cells"
+    shutil.copytree(memory_study / "studies" / "memory" / "cells", cells)
+    stamps = {p.name: p.stat().st_mtime_ns for p in cells.iterdir()}
+    result = invoke(["study", "memory", "--part", "sequence", "--tiny", "--workers", "1", "--resume", str(root)])
+    assert result.exit_code == 0, result.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in cells.iterdir()} == stamps
+    before = pd.read_csv(memory_study / "studies" / "memory" / "sequence.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(root / "studies" / "memory" / "sequence.csv"), before)
+    assert (root / "manifest.json").exists() and f"study: {root / 'studies' / 'memory'}" in result.output
 
 
 def test_memory_study_report_carries_claim_c_from_the_study(memory_study):
     verdicts = pd.read_csv(memory_study / "claims" / "verdicts.csv")
     c = verdicts[(verdicts["claim"] == "c") & (verdicts["dataset"] == "overall")].iloc[0]
-    assert c["rule"].startswith("memory study")
+    assert c["rule"].startswith("per architecture under a stated budget")
     assert c["verdict"] in {"supported", "refuted", "inconclusive"}
+    assert c["evidence"].startswith("With 60 updates of batch 64")
+    study_rows = verdicts[(verdicts["claim"] == "c") & (verdicts["dataset"] == "memory-study")]
+    assert study_rows["scope"].tolist() == ["sequence benchmark", "forecasting study"]
     report = (memory_study / "report.md").read_text()
-    assert "Memory study: skill" in report and "memory_error" in report and "gradient_decay" in report
+    for shown in ("Forecasting memory study: skill", "Sequence-memory benchmark", "sequence_loss", "gradient_training"):
+        assert shown in report, shown
 
 
 def test_cost_study_tables(cost_study):
@@ -170,9 +191,9 @@ def test_report_attaches_studies_and_keeps_them(memory_study, cost_study, tmp_pa
     verdicts = pd.read_csv(run / "claims" / "verdicts.csv")
     assert "cost-study" in set(verdicts.loc[verdicts["claim"] == "b", "dataset"])
     c = verdicts[(verdicts["claim"] == "c") & (verdicts["dataset"] == "overall")].iloc[0]
-    assert c["rule"].startswith("memory study")
+    assert c["rule"].startswith("per architecture under a stated budget")
     first = (run / "report.md").read_text()
-    assert "Cost study" in first and "Memory study: skill" in first
+    assert "Cost study" in first and "Forecasting memory study: skill" in first
     # a rebuild without --study keeps what was attached: the report is reproducible from the run dir
     assert invoke(["report", str(run)]).exit_code == 0
     assert (run / "report.md").read_text() == first
@@ -183,7 +204,12 @@ def test_report_attaches_studies_and_keeps_them(memory_study, cost_study, tmp_pa
     [
         (["study", "memory", "--lags", "7"], "lag 7 has no registered dataset"),
         (["study", "memory", "--tasks", "copy,juggling"], "unknown memory task 'juggling'"),
-        (["study", "memory", "--gradient-lag", "5"], "--gradient-lag 5 has no lagged-copy dataset"),
+        (["study", "memory", "--lengths", "0"], "sequence length T must be an integer >= 2, got 0"),
+        (["study", "memory", "--lengths", "-5,25"], "sequence length T must be an integer >= 2, got -5"),
+        (["study", "memory", "--sequence-tasks", "adding,mult"], "unknown sequence task 'mult'"),
+        (["study", "memory", "--architectures", "lstm,transformer"], "unknown architecture 'transformer'"),
+        (["study", "memory", "--updates", "0"], "--updates must be a positive integer, got 0"),
+        (["study", "memory", "--part", "sequence", "--updates", "0"], "--updates must be a positive integer"),
         (["study", "memory", "--models", "nosuchmodel"], "unknown model"),
         (["study", "cost", "--lengths", "0,100"], "cost study: CostStudyConfig.lengths must be positive"),
         (["study", "cost", "--models", "nosuchmodel"], "unknown model"),

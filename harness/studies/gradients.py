@@ -8,19 +8,19 @@ The gradient of a loss at the last step T with respect to the hidden state k ste
 so the spectral norm ||J_k|| (largest singular value) bounds how much of the error signal at T
 reaches step T-k, and therefore how much training can learn to use information that old. If
 ||J_k|| ≈ a·ρ^k with ρ < 1 the gradient vanishes exponentially: its half-life is ln 0.5 / ln ρ
-steps. This module measures ||J_k|| against k for trained networks:
+steps. This module measures ||J_k|| for any network the studies train:
 
-* NumPy Elman networks (tanh, relu, sigmoid), the ``network`` class of the registered
-  ``rnn-numpy`` model (``plugins.numpy_rnn.ElmanRNN``), twice: with the implementation's OWN
-  backward pass (its ``state_jacobians``, the training code seeded with the identity) and with
-  torch autograd on the same weights. The two must agree to rounding; the study checks that, so
-  the decay curves are also a test of the hand-written BPTT.
-* torch ``nn.RNN`` (tanh), ``nn.LSTM`` and ``nn.GRU`` networks trained by the registered
-  ``rnn-torch`` model itself (its ``train_network``), exactly as the ``*-torch`` forecasters
-  train, with torch autograd.
+* NumPy Elman networks (``rnn-numpy``'s ``network`` class, ``plugins.numpy_rnn.ElmanRNN``) with
+  the implementation's OWN backward pass (its ``state_jacobians``: the training code seeded with
+  the identity), :func:`numpy_jacobian_norms`; torch autograd on the same weights
+  (:func:`elman_step`) must agree to rounding, which the tests check, so the curves are also a
+  test of the hand-written BPTT.
+* torch ``nn.RNN``, ``nn.LSTM`` and ``nn.GRU`` networks (the torch forecasters' own
+  :func:`plugins.torch_rnn.build_network`) by autograd, :func:`torch_jacobian_norms` with
+  :func:`module_step`.
 
-Both models are found in the plugin registry (:func:`harness.plugins.load_registry`, or the one a
-caller passes as ``registry``), never imported: the core does not depend on the built-in plugins.
+The sequence-memory benchmark (:mod:`harness.studies.sequence_memory`) records them at
+initialisation, midway and at the end of training on the adding problem.
 
 For the LSTM the state is (h, c). ``J_k`` is defined as ∂h_T/∂h_{T-k} with c_{T-k} held fixed:
 the derivative through every path that leaves step T-k through h_{T-k} (the gates of step
@@ -41,41 +41,29 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
-import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from harness import windows as W
 from harness.plugins import Registry, load_registry
 
 if TYPE_CHECKING:  # torch is optional for the rest of the package; imported where used
     import torch
 
 __all__ = [
-    "NORMS_COLUMNS",
-    "NUMPY_MODEL",
-    "RATES_COLUMNS",
-    "TORCH_MODEL",
     "ElmanNetwork",
     "State",
     "Step",
     "elman_step",
     "fit_decay",
     "geometric_mean",
-    "gradient_decay",
     "module_step",
     "numpy_jacobian_norms",
-    "plot_decay",
     "spectral_norms",
     "torch_jacobian_norms",
     "torch_state_jacobians",
-    "train_elman",
-    "train_torch",
     "zero_state",
 ]
 
@@ -86,18 +74,10 @@ State = tuple["torch.Tensor", ...]
 #: (or ``(batch,)`` for one input).
 Step = Callable[["torch.Tensor", State], State]
 
-NORMS_COLUMNS = ["network", "activation", "seed", "source", "k", "norm"]
-RATES_COLUMNS = ["network", "activation", "seed", "source", "rho", "half_life", "r2", "k_fit"]
 
 #: numpy backward pass and torch autograd on the same float64 weights must agree this closely
 #: (relative, per k); they differ only in the order of floating-point operations.
 AGREEMENT_RTOL = 1e-6
-
-#: The registered models whose networks are measured: the NumPy Elman networks are built from
-#: ``registry.model(NUMPY_MODEL).cls.network`` with that model's registered training parameters,
-#: the torch networks are trained by ``registry.model(TORCH_MODEL)`` (any ``cell``).
-NUMPY_MODEL = "rnn-numpy"
-TORCH_MODEL = "rnn-torch"
 
 
 @runtime_checkable
@@ -364,298 +344,3 @@ def fit_decay(norms: np.ndarray) -> dict[str, float]:
     half_life = math.log(0.5) / slope if slope < 0 else math.inf
     doubling = math.log(2.0) / slope if slope > 0 else math.inf
     return {"rho": rho, "half_life": half_life, "doubling": doubling, "intercept": intercept, "r2": r2, "k_fit": n}
-
-
-# ---------------------------------------------------------------------------------------------
-# Training (the forecasters' own recipes)
-# ---------------------------------------------------------------------------------------------
-
-
-def _split_tail(X: np.ndarray, Y: np.ndarray, val_frac: float) -> tuple[W.Windows, W.Windows | None]:
-    """The last ``val_frac`` of the windows (the newest, if X is in time order) for early
-    stopping, like the forecasters' validation tail; ``val_frac = 0``: no validation.
-
-    The study's default is no validation, i.e. a fixed budget of ``epochs`` for every network:
-    with a 10% tail and the forecasters' patience of 8, the torch LSTM and GRU on the lagged-copy
-    series (y_t = 0.95 y_{t-24} + e_t, 900 windows of 30) stopped after 10-11 epochs with their
-    best epoch at 1-2, i.e. at their initial weights, and the decay measured was the
-    initialisation's (ρ ≈ 0.65 per step, rising to ≈ 1.0 after 100 epochs of training)."""
-    n = len(X)
-    n_val = round(val_frac * n) if val_frac > 0 else 0
-    n_val = min(max(n_val, 1 if val_frac > 0 else 0), n - 1)
-
-    def windows(sl: slice) -> W.Windows:
-        idx = np.arange(n)[sl]
-        return W.Windows(X[sl], Y[sl], np.zeros(len(idx), dtype=int), idx + 1)
-
-    if n_val <= 0:
-        return windows(slice(None)), None
-    return windows(slice(0, n - n_val)), windows(slice(n - n_val, n))
-
-
-def _targets(X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X, dtype=float)
-    Y = np.asarray(Y, dtype=float)
-    if X.ndim != 2:
-        raise ValueError(f"X must be (n, T) windows of a univariate series, got {X.shape}")
-    Y = Y.reshape(len(X), -1)
-    return X, Y
-
-
-#: One training budget for every network (the memory suite's): Adam, lr 3e-3, batches of 64.
-BATCH_SIZE = 64
-LR = 3e-3
-
-
-def train_elman(
-    X: np.ndarray,
-    Y: np.ndarray,
-    activation: str,
-    hidden: int,
-    seed: int,
-    epochs: int,
-    *,
-    val_frac: float = 0.0,
-    batch_size: int = BATCH_SIZE,
-    lr: float = LR,
-    registry: Registry | None = None,
-) -> ElmanNetwork:
-    """An Elman network (``rnn-numpy``'s ``network`` class, float64) trained as ``rnn-numpy``
-    trains it (its registered optimizer, clipping, truncation and patience: Adam, clipping at
-    1.0, early stopping with its patience), with the study's batch size and learning rate, on
-    windows ``X`` ``(n, T)`` -> targets ``Y`` ``(n, n_out)``, with the last ``val_frac`` of the
-    windows as the validation tail (0, the default: none, all ``epochs`` run and the final
-    weights are kept; see :func:`_split_tail` for why). Using the benchmark's recipe means the
-    decay measured is that of the networks benchmarked. ``registry``: where ``rnn-numpy`` is
-    found (default: the plugins', loaded now)."""
-    X, Y = _targets(X, Y)
-    spec = _registry(registry).model(NUMPY_MODEL)
-    network = getattr(spec.cls, "network", None)
-    if network is None:
-        raise TypeError(f"model {spec.name} ({spec.cls.__name__}) has no `network` class to train and inspect")
-    d = spec.params
-    train, val = _split_tail(X, Y, val_frac)
-    net = network(1, int(hidden), Y.shape[1], activation=activation, seed=int(seed), dtype="float64")
-    net.fit(
-        train.X[:, :, None],
-        train.Y,
-        X_val=None if val is None else val.X[:, :, None],
-        Y_val=None if val is None else val.Y,
-        epochs=int(epochs),
-        batch_size=int(batch_size),
-        lr=float(lr),
-        optimizer=d["optimizer"],
-        clip_norm=d["clip_norm"],
-        bptt_steps=d["bptt_steps"],
-        patience=int(d["patience"]),
-    )
-    return net
-
-
-def train_torch(
-    X: np.ndarray,
-    Y: np.ndarray,
-    cell: str,
-    hidden: int,
-    seed: int,
-    epochs: int,
-    *,
-    val_frac: float = 0.0,
-    batch_size: int = BATCH_SIZE,
-    lr: float = LR,
-    registry: Registry | None = None,
-) -> Any:
-    """A torch network (``cell`` rnn/lstm/gru, one layer, linear head on the last step) trained
-    by the registered ``rnn-torch`` model's own ``train_network``: Adam, MSE, clipping at 1.0,
-    the forecaster's patience, the study's batch size and learning rate (the same as the Elman
-    networks', so budgets are equal), float32 on the CPU with one thread, deterministic for a
-    seed (torch.manual_seed inside fork_rng). The last ``val_frac`` of the windows are the
-    validation tail (0, the default: none, all ``epochs`` run). Returns the trained
-    ``nn.Module`` (float32, eval mode; the model's last in ``nets_``); :func:`module_step` makes
-    the float64 copy used for the Jacobians. ``registry``: where ``rnn-torch`` is found
-    (default: the plugins', loaded now)."""
-    X, Y = _targets(X, Y)
-    train, val = _split_tail(X, Y, val_frac)
-    model_cls = _registry(registry).model(TORCH_MODEL).cls
-    model = model_cls(
-        horizon=Y.shape[1],
-        seed=int(seed),
-        cell=cell,
-        hidden=int(hidden),
-        epochs=int(epochs),
-        device="cpu",
-        dtype="float32",
-        input_size=X.shape[1],
-        threads=1,
-        batch_size=int(batch_size),
-        lr=float(lr),
-    )
-    with _torch_threads(1):
-        model.train_network(train, val, int(seed))
-    return model.nets_[-1]
-
-
-# ---------------------------------------------------------------------------------------------
-# The study
-# ---------------------------------------------------------------------------------------------
-
-
-def _rows(network: str, activation: str, seed: int, source: str, norms: np.ndarray) -> list[dict[str, Any]]:
-    return [
-        {"network": network, "activation": activation, "seed": seed, "source": source, "k": k, "norm": float(v)}
-        for k, v in enumerate(norms)
-    ]
-
-
-def _max_rel_diff(a: np.ndarray, b: np.ndarray) -> float:
-    both = np.isfinite(a) & np.isfinite(b)
-    scale = np.maximum(np.abs(a), np.abs(b))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(scale[both] > 0, np.abs(a - b)[both] / scale[both], 0.0)
-    mismatch_nonfinite = bool(np.any(np.isfinite(a) != np.isfinite(b)))
-    return math.inf if mismatch_nonfinite else float(rel.max(initial=0.0))
-
-
-def gradient_decay(
-    X: np.ndarray,
-    Y: np.ndarray,
-    *,
-    k_max: int | None = None,
-    hidden: int = 32,
-    seeds: Sequence[int] = (0,),
-    epochs: int = 30,
-    activations: Iterable[str] = ("tanh", "relu", "sigmoid"),
-    cells: Iterable[str] = ("rnn", "lstm", "gru"),
-    n_eval: int = 64,
-    val_frac: float = 0.0,
-    threads: int | None = 1,
-    registry: Registry | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Train each network on windows ``X`` ``(n, T)`` -> ``Y`` ``(n, n_out)`` and measure how its
-    state Jacobian ||∂h_T/∂h_{T-k}|| decays with k = 0..k_max (default T-1) on the first
-    ``n_eval`` windows.
-
-    Networks: ``elman-numpy-<activation>`` for each of ``activations`` (measured by the NumPy
-    backward pass, source ``numpy-backward``, AND by torch autograd on the same weights, source
-    ``torch-autograd``; the two are compared and a warning names any pair that differs by more
-    than ``AGREEMENT_RTOL``), and ``<cell>-torch`` for each of ``cells`` (torch autograd only;
-    ``activation`` is ``tanh`` for rnn, ``gated`` for lstm/gru).
-
-    Returns ``(norms, rates)``: ``norms`` has columns network, activation, seed, source, k, norm
-    (k = 0 is the identity, norm 1); ``rates`` has network, activation, seed, source, rho,
-    half_life, r2, k_fit from :func:`fit_decay`. ``rates.attrs["max_rel_diff"]`` holds, per
-    Elman network and seed, the largest relative difference between the two sources.
-    ``val_frac``: a validation tail for early stopping (default 0: none, every network trains
-    for exactly ``epochs``, so networks are compared at equal budgets; see :func:`_split_tail`
-    for why early stopping is off by default); ``threads``:
-    BLAS and torch threads during the study (1 by default: these small matrices are fastest on
-    one thread, and much slower with several on a busy machine; ``None`` leaves the settings);
-    ``registry``: where the ``rnn-numpy`` and ``rnn-torch`` models are found (default: the
-    plugins', loaded once here).
-    """
-    registry = _registry(registry)
-    Xw, Yw = _targets(X, Y)
-    T = Xw.shape[1]
-    K = _check_k(k_max, T)
-    X_eval = Xw[: int(n_eval)]
-    rows: list[dict[str, Any]] = []
-    agreement: dict[str, float] = {}
-    with _threads(threads):
-        for seed in seeds:
-            for act in activations:
-                name = f"elman-numpy-{act}"
-                net = train_elman(Xw, Yw, act, hidden, seed, epochs, val_frac=val_frac, registry=registry)
-                own = numpy_jacobian_norms(net, X_eval, K)
-                auto = torch_jacobian_norms(elman_step(net), zero_state(net, len(X_eval)), X_eval, K)
-                diff = _max_rel_diff(own, auto)
-                agreement[f"{name}/seed={seed}"] = diff
-                if not diff <= AGREEMENT_RTOL:
-                    warnings.warn(
-                        f"gradient_decay: {name} seed {seed}: NumPy backward pass and torch autograd "
-                        f"differ by {diff:.3g} (relative) in the Jacobian norms",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
-                rows += _rows(name, act, seed, "numpy-backward", own)
-                rows += _rows(name, act, seed, "torch-autograd", auto)
-            for cell in cells:
-                tnet = train_torch(Xw, Yw, cell, hidden, seed, epochs, val_frac=val_frac, registry=registry)
-                norms = torch_jacobian_norms(module_step(tnet), zero_state(tnet, len(X_eval)), X_eval, K)
-                rows += _rows(f"{cell}-torch", "tanh" if cell == "rnn" else "gated", seed, "torch-autograd", norms)
-    norms_df = pd.DataFrame(rows, columns=NORMS_COLUMNS)
-    rate_rows = []
-    for key, g in norms_df.groupby(["network", "activation", "seed", "source"], sort=False):
-        fit = fit_decay(g.sort_values("k")["norm"].to_numpy())
-        rate_rows.append(
-            {
-                **dict(zip(["network", "activation", "seed", "source"], key)),
-                **{c: fit[c] for c in ("rho", "half_life", "r2", "k_fit")},
-            }
-        )
-    rates_df = pd.DataFrame(rate_rows, columns=RATES_COLUMNS)
-    rates_df.attrs["max_rel_diff"] = agreement
-    return norms_df, rates_df
-
-
-def plot_decay(norms: pd.DataFrame, path: Path | str) -> Path:
-    """||∂h_T/∂h_{T-k}|| against k on a log scale, one line per network: the geometric mean over
-    seeds, from the NumPy backward pass for the NumPy Elman networks and torch autograd for the
-    torch ones (for the Elman nets the two are equal; one line each avoids drawing them twice).
-    A straight line on this scale is exponential decay; the legend gives the fitted per-step
-    factor ρ and half-life of the plotted curve, and the fit is drawn dashed. Zeros (dead relu
-    networks) cannot be drawn on a log scale and are left out."""
-    import matplotlib.ticker as mticker
-
-    from harness.figures import RC, _save, model_styles, plt
-
-    df = norms[
-        ((norms["source"] == "numpy-backward") & norms["network"].str.startswith("elman-numpy"))
-        | ((norms["source"] == "torch-autograd") & ~norms["network"].str.startswith("elman-numpy"))
-    ]
-    if df.empty:
-        raise ValueError("no norms to plot")
-    curves = df.groupby(["network", "k"], sort=False)["norm"].apply(lambda s: float(geometric_mean(s.to_numpy())))
-    networks = list(dict.fromkeys(df["network"]))
-    styles = model_styles(networks)
-    with plt.rc_context(RC):
-        fig, ax = plt.subplots(figsize=(7.2, 4.6))
-        for name in networks:
-            curve = curves.loc[name].sort_index()
-            k, v = curve.index.to_numpy(dtype=float), curve.to_numpy(dtype=float)
-            fit = fit_decay(v)
-            hl = fit["half_life"]
-            label = (
-                f"{name}: rho={fit['rho']:.3f}, half-life={hl:.1f}"
-                if math.isfinite(hl)
-                else f"{name}: rho={fit['rho']:.3f}"
-            )
-            s = styles[name]
-            shown = np.isfinite(v) & (v > 0)
-            ax.plot(
-                k[shown],
-                v[shown],
-                color=s["color"],
-                marker=s["marker"],
-                markersize=3,
-                linestyle=s["linestyle"],
-                linewidth=1.5,
-                label=label,
-            )
-            if math.isfinite(fit["rho"]):
-                kk = k[k >= 1]
-                ax.plot(
-                    kk,
-                    np.exp(fit["intercept"] + kk * math.log(fit["rho"])),
-                    color=s["color"],
-                    linestyle="--",
-                    linewidth=0.8,
-                    alpha=0.7,
-                )
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.set_xlabel("k (steps back from the last step T)")
-        ax.set_ylabel("||dh_T / dh_(T-k)||  (spectral norm, log scale)")
-        ax.set_title("Gradient decay through time (geometric mean over windows and seeds)")
-        ax.legend(fontsize=8, frameon=False)
-        fig.tight_layout()
-    return _save(fig, path)

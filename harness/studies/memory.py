@@ -1,10 +1,12 @@
-"""The memory study (claim c): can a model use information from L steps back, as L grows?
+"""The forecasting part of the memory study (claim c): can a model use information from L steps
+back, as L grows? (The other part, the sequence-memory benchmark, is
+:mod:`harness.studies.sequence_memory`; :mod:`harness.studies.memory_verdict` joins the two.)
 
 A forecasting benchmark cannot isolate this claim: a model can be worse at step h for many
 reasons. Here the series are built so that the predictable part of the next values is exactly
 L steps back (the built-in ``plugins.longmemory``: lagged copy, adding, long seasonal), each with
-a known best achievable error. A run of the ``memory`` suite forecasts them (256 series each) for L = 12 .. 96 by default
-(192 too with a GPU: :func:`default_lags`; 6 .. 192 are registered) with every model, each
+a known best achievable error. A run of the ``memory`` suite forecasts them (256 series each)
+for L = 12 .. 96 by default (192 too with a GPU: :func:`default_lags`; 6 .. 192 are registered) with every model, each
 network on a budget of 5,000 updates; this module turns that run into:
 
 * ``memory.csv``: per task x lag x model, the RMSE pooled over series, steps and seeds
@@ -21,11 +23,8 @@ network on a budget of 5,000 updates; this module turns that run into:
 * ``reach.csv``: per model x task, the largest lag reached with every smaller one (skill CI
   above 0.5), the smallest failed lag (CI below 0.5, not still learning) and the lags still
   learning (:func:`harness.claim_c.forecast_reach`).
-* ``gradients.csv`` / ``decay.csv``: the norm of dh_T/dh_{T-k} against k for Elman networks
-  (tanh, relu, sigmoid; NumPy backward pass and torch autograd) and LSTM/GRU trained on the
-  lagged-copy task, and the fitted per-step decay rate (:mod:`harness.studies.gradients`).
-* ``verdict.csv`` and figures, all under ``<run>/studies/memory/``, which the run's report (and
-  any run it is attached to with ``rnnbench report RUN --study DIR``) reads for claim (c).
+* the skill figure, all under ``<run>/studies/memory/``, which the run's report (and any run it
+  is attached to with ``rnnbench report RUN --study DIR``) reads for claim (c).
 
 The study knows its datasets only through the registry, like any other part of the core. A
 registered dataset takes part when its registration's ``info`` has ``study="memory"``, a
@@ -33,22 +32,19 @@ registered dataset takes part when its registration's ``info`` has ``study="memo
 without loading anything); its loaded :class:`harness.Dataset`'s ``meta`` then holds ``task``,
 ``lag``, ``optimal_rmse`` (the best achievable RMSE over the horizon), ``floor_rmse`` (the
 expected RMSE of a model that learned nothing) and, optionally, ``oracle`` (per unique_id the
-optimal forecast of its holdout window; without it the optimum is ``optimal_rmse``). The gradient diagnostic trains on the task
-``GRADIENT_TASK`` (the lagged copy).
+optimal forecast of its holdout window; without it the optimum is ``optimal_rmse``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from harness import claim_c, claims, figures
-from harness import windows as W
 from harness.errors import StudyError
 from harness.families import declared_families
 from harness.plugins import Registry
@@ -59,11 +55,6 @@ from harness.studies import study_dir
 KIND = "memory"
 SUITE = "memory"
 FLOOR_MODEL = T.FLOOR_MODEL
-#: The task whose datasets the gradient-decay networks are trained on.
-GRADIENT_TASK = "copy"
-#: The series of that dataset they train on (the first ones): the 16 the panels had before they
-#: grew to 256, so the diagnostic costs what it did (it measures gradients, not skill).
-GRADIENT_SERIES = 16
 MEMORY_COLUMNS = [
     "task",
     "lag",
@@ -157,19 +148,6 @@ def study_models(models: list[str] | None) -> list[str] | None:
     return [*models, FLOOR_MODEL]
 
 
-@dataclass(frozen=True)
-class GradientConfig:
-    """Networks trained for the gradient-decay diagnostic: on the lagged-copy task at ``lag``,
-    windows of ``ceil(input_seasons x lag)`` values (as in the study's forecasts)."""
-
-    lag: int = 24
-    hidden: int = 32
-    epochs: int = 30
-    seeds: tuple[int, ...] = (0,)
-    input_seasons: float = 2.25
-    n_eval: int = 64
-
-
 # --------------------------------------------------------------------------- error vs lag
 
 
@@ -230,79 +208,43 @@ def memory_tables(
     return per_seed.sort_values(["task", "lag", "model", "seed"], ignore_index=True), table
 
 
-# --------------------------------------------------------------------------- gradient decay
-
-
-def copy_windows(registry: Registry, lag: int, input_seasons: float) -> tuple[np.ndarray, np.ndarray]:
-    """Training windows (X: (n, T), Y: (n, h)) of the first ``GRADIENT_SERIES`` series of the
-    lagged-copy task (``GRADIENT_TASK``) at ``lag``, scaled as the study's neural models see them (raw values over their mean absolute value)."""
-    ds = registry.dataset(memory_dataset(registry, GRADIENT_TASK, lag)).load()
-    h = ds.panel.horizon
-    T = int(np.ceil(input_seasons * lag))
-    prep = W.Preprocessing(log=False, deseasonalize="none", normalize=False)
-    values = ds.panel.values[:GRADIENT_SERIES]
-    zs = [t.z for t in W.fit_transforms(values, ds.panel.season_length, h, prep)]
-    win = W.training_windows(zs, T, h, normalize=False, max_per_series=60)
-    return win.X, win.Y
-
-
-def gradient_tables(registry: Registry, config: GradientConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(norms, decay rates) of networks trained on the lagged-copy task (see GradientConfig)."""
-    from harness.studies import gradients
-
-    X, Y = copy_windows(registry, config.lag, config.input_seasons)
-    norms, rates = gradients.gradient_decay(
-        X, Y, hidden=config.hidden, seeds=config.seeds, epochs=config.epochs, n_eval=config.n_eval, registry=registry
-    )
-    norms.insert(0, "lag", config.lag)
-    rates.insert(0, "lag", config.lag)
-    return norms, rates
-
-
 # --------------------------------------------------------------------------- the study
 
 
-def write_memory_study(
-    store: RunStore, registry: Registry, gradient: GradientConfig | None = GradientConfig()
-) -> dict[str, pd.DataFrame]:
-    """Compute the memory study's tables from a finished memory-suite run and write them (and
-    figures) to ``<run>/studies/memory/``; returns the tables."""
+def budget_text(models: Mapping[str, Mapping[str, Any]]) -> str:
+    """The forecasting networks' training budget in words, from the run's model parameters
+    (the first network with ``max_updates``; "" if none has one)."""
+    for params in models.values():
+        if params.get("max_updates"):
+            every, patience = params.get("check_every"), params.get("patience")
+            stop = f", early stopping after {patience} checks of {every} updates" if every and patience else ""
+            return (
+                f"{int(params['max_updates']):,} updates of batch {params.get('batch_size', '?')}"
+                f"{stop}, validation on the newest {params.get('val_windows', 1)} windows per series"
+            )
+    return ""
+
+
+def write_forecast_study(store: RunStore, registry: Registry) -> dict[str, pd.DataFrame]:
+    """The forecasting part of the memory study from a finished memory-suite run, written to
+    ``<run>/studies/memory/``: ``memory.csv``, ``memory_seeds.csv``, ``reach.csv`` and the skill
+    figure; returns the tables."""
     experiments, series = store.read_results()
     forecasts = pd.read_parquet(store.root / "forecasts.parquet")
     metas = _metas(list(series["dataset"].unique()), registry)
     if not metas:
-        raise StudyError(f"{store.root} has no memory-study datasets (memory-copy-L6, ...)")
+        raise StudyError(f"{store.root} has no memory-study datasets (memory-copy-L12, ...)")
     per_seed, table = memory_tables(series, forecasts, metas, declared_families(experiments), experiments)
     tables = {"memory": table, "memory_seeds": per_seed, "reach": claim_c.forecast_reach(table)}
-    if gradient is not None:
-        tables["gradients"], tables["decay"] = gradient_tables(registry, gradient)
-    verdict = claims.memory_verdict(table)
-    tables["verdict"] = pd.DataFrame(
-        [
-            {
-                "claim": "c",
-                "verdict": verdict["verdict"],
-                "compared": verdict["compared"],
-                "rule": claims.RULES["c_memory"],
-                "evidence": verdict["evidence"],
-            }
-        ]
-    )
     out = study_dir(store.root, KIND)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         atomic_write_frame(frame, out / f"{name}.csv")
     figures.memory_vs_lag(table, out / "figures" / "memory_error.png", ok_skill=claim_c.OK_SKILL)
-    if gradient is not None:
-        from harness.studies import gradients
-
-        gradients.plot_decay(tables["gradients"], out / "figures" / "gradient_decay.png")
-    info: dict[str, Any] = {
-        "kind": KIND,
-        "run": store.root.name,
-        "datasets": sorted(metas),
-        "gradient": asdict(gradient) if gradient is not None else None,
-        "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-    }
-    atomic_write_text(out / "study.json", json.dumps(info, indent=2) + "\n")
     return tables
+
+
+def write_study_info(out: Any, info: Mapping[str, Any]) -> None:
+    """``study.json``: what the memory study ran (its parts, their budgets, the run it read)."""
+    body = {"kind": KIND, **info, "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")}
+    atomic_write_text(out / "study.json", json.dumps(body, indent=2, default=str) + "\n")

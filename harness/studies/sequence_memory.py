@@ -150,7 +150,7 @@ class SequenceConfig:
                 raise StudyError(f"sequence length T must be an integer >= 2, got {T}")
         for name in ("updates", "batch_size", "eval_every", "n_test"):
             if int(getattr(self, name)) < 1:
-                raise StudyError(f"{name} must be a positive integer, got {getattr(self, name)}")
+                raise StudyError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
         if not self.seeds or not self.tasks or not self.lengths or not self.architectures:
             raise StudyError("the sequence grid needs at least one task, length, architecture and seed")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -588,3 +588,41 @@ def write_sequence_study(
             drawn, fig_dir, "gradient_training", lambda p: sf.plot_gradients_training(tables["gradients_training"], p)
         )
     return tables
+
+
+def sequence_config(
+    *,
+    tiny: bool = False,
+    tasks: list[str] | None = None,
+    lengths: list[int] | None = None,
+    architectures: list[str] | None = None,
+    seeds: list[int] | None = None,
+    updates: int | None = None,
+    device: str = "auto",
+) -> SequenceConfig:
+    """The grid a ``rnnbench study memory`` asks for: the default (or :data:`TINY`) with the
+    given options; without ``lengths`` the default grid gains T = 400 and 600 where the torch
+    networks train on a GPU. Bad input is a :class:`StudyError` naming it."""
+    config = TINY if tiny else SequenceConfig()
+    changes: dict[str, Any] = {"device": device}
+    for name, value in (("tasks", tasks), ("lengths", lengths), ("architectures", architectures), ("seeds", seeds)):
+        if value:
+            changes[name] = tuple(value)
+    if updates is not None:
+        changes["updates"] = int(updates)
+    config = replace(config, **changes)
+    config.check()
+    if not lengths and not tiny:
+        config = with_gpu_lengths(config, _gpu(device))
+    return config
+
+
+def _gpu(device: str) -> bool:
+    """Whether the sequence benchmark's torch networks train on a GPU."""
+    if device == "cpu":
+        return False
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
