@@ -19,6 +19,7 @@ the log's times include the device work of the epoch without a synchronisation o
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -33,6 +34,7 @@ __all__ = [
     "UpdateBudget",
     "combine_fits",
     "curve_still_learning",
+    "read_curve",
     "summarise",
     "training_columns",
 ]
@@ -199,6 +201,17 @@ class TrainingLog:
         first = next(e for e, v in enumerate(losses) if math.isfinite(v) and v <= target)
         return self.wall_s[first], self.cpu_s[first]
 
+    def curve(self) -> str:
+        """This network's loss curve as compact JSON, ``[[updates, train_loss, val_loss], ...]``
+        per epoch (or check), losses to 6 significant digits and NaN as null: what the studies
+        keep of a fit beside its summary (:func:`read_curve` reads it back)."""
+
+        def num(x: float) -> float | None:
+            return float(f"{x:.6g}") if math.isfinite(x) else None
+
+        rows = [[u, num(t), num(v)] for u, t, v in zip(self.updates, self.train_loss, self.val_loss, strict=True)]
+        return json.dumps(rows, separators=(",", ":"))
+
     def summary(self) -> dict[str, float]:
         """This network's row of :data:`TRAINING_COLUMNS` (losses at the best epoch)."""
         best = self.best_epoch
@@ -253,21 +266,39 @@ def _pool(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:
     return out
 
 
-def summarise(logs: Sequence[TrainingLog]) -> dict[str, float] | None:
+def summarise(logs: Sequence[TrainingLog]) -> dict[str, float | str] | None:
     """The training summary of one fit from its networks' logs (None without any): with one
     network its :meth:`TrainingLog.summary`; with several (local training, one per series) the
     updates and times to accuracy summed over the networks (what the fit cost), the others
-    averaged (``still_learning`` becomes the share of networks still learning)."""
-    return _pool([log.summary() for log in logs]) if logs else None
+    averaged (``still_learning`` becomes the share of networks still learning). ``curve``: the
+    loss curve of a fit with one network (:meth:`TrainingLog.curve`), "" with several."""
+    if not logs:
+        return None
+    return {**_pool([log.summary() for log in logs]), "curve": logs[0].curve() if len(logs) == 1 else ""}
 
 
-def combine_fits(summaries: Sequence[Mapping[str, float] | None]) -> dict[str, float] | None:
+def combine_fits(summaries: Sequence[Mapping[str, float | str] | None]) -> dict[str, float | str] | None:
     """The training summary of an experiment from those of its fits (a global model refit at
-    every origin fits once per window), by the rule of :func:`summarise`; None if none has one."""
+    every origin fits once per window), by the rule of :func:`summarise`; the curve of the first
+    fit; None if none has one."""
     rows = [s for s in summaries if s is not None]
-    return _pool(rows) if rows else None
+    return {**_pool(rows), "curve": str(rows[0].get("curve", ""))} if rows else None
 
 
-def training_columns(summary: Mapping[str, float] | None) -> dict[str, float]:
-    """The experiments.csv columns of a training summary, every one NaN for a model without one."""
-    return {key: float((summary or {}).get(key, math.nan)) for key in TRAINING_COLUMNS}
+def training_columns(summary: Mapping[str, float | str] | None) -> dict[str, float | str]:
+    """The experiments.csv columns of a training summary, every one NaN for a model without one,
+    and its loss ``curve`` ("" without one)."""
+    out: dict[str, float | str] = {key: float((summary or {}).get(key, math.nan)) for key in TRAINING_COLUMNS}
+    out["curve"] = str((summary or {}).get("curve", "") or "")
+    return out
+
+
+def read_curve(text: object) -> list[dict[str, float]]:
+    """The rows (update, train_loss, val_loss) of a stored ``curve`` ([] for none)."""
+    if not isinstance(text, str) or not text:
+        return []
+    nan = math.nan
+    return [
+        {"update": u, "train_loss": nan if t is None else t, "val_loss": nan if v is None else v}
+        for u, t, v in json.loads(text)
+    ]

@@ -49,6 +49,7 @@ def test_memory_study_writes_its_tables_and_the_floor_is_measured(memory_study):
         "memory.csv",
         "memory_seeds.csv",
         "reach.csv",
+        "memory_curves.csv",
         "sequence.csv",
         "sequence_curves.csv",
         "sequence_summary.csv",
@@ -80,6 +81,10 @@ def test_memory_study_writes_its_tables_and_the_floor_is_measured(memory_study):
     assert t.loc["rnn-numpy", "updates"] == 40 and 10 <= t.loc["rnn-numpy", "best_update"] <= 40
     assert t.loc["rnn-numpy", "still_learning"] in (0.0, 1.0) and np.isnan(t.loc["mean", "still_learning"])
     assert t.loc["rnn-numpy", "skill_lo"] <= t.loc["rnn-numpy", "skill"] <= t.loc["rnn-numpy", "skill_hi"]
+    curves = pd.read_csv(folder / "memory_curves.csv")
+    rnn = curves[(curves["model"] == "rnn-numpy") & (curves["seed"] == 0)]
+    assert rnn["update"].tolist() == [10, 20, 30, 40] and rnn["val_loss"].notna().all()  # a check every 10
+    assert set(curves["model"]) == {"rnn-numpy", "lstm-torch"}  # the networks; mean trains nothing
     reach = pd.read_csv(folder / "reach.csv")
     assert set(reach["model"]) >= {"rnn-numpy", "lstm-torch", "mean"}
     # the measured floor is near its expected value sigma / sqrt(1 - phi^2) = 3.2 (256 series x 6 steps)

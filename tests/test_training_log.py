@@ -110,12 +110,27 @@ def test_several_networks_sum_their_cost_and_average_the_rest():
     assert pooled["updates"] == 9 + 15 and pooled["epochs"] == 4.0 and pooled["best_epoch"] == 1.5
     assert pooled["still_learning"] == 0.5 and pooled["max_epochs"] == 6.5
     assert pooled["tta_wall_s"] == a.summary()["tta_wall_s"] + b.summary()["tta_wall_s"] == 1.5 + 1.0
-    assert summarise([]) is None and summarise([a]) == a.summary()
-    # refits: each fit's summary pooled by the same rule; a fit without a summary adds nothing
-    assert combine_fits([None, summarise([a]), summarise([b])]) == pooled
+    assert summarise([]) is None and summarise([a]) == {**a.summary(), "curve": a.curve()}
+    assert pooled["curve"] == ""  # several networks: no one curve
+    # refits: each fit's summary pooled by the same rule, the first fit's curve; a fit without a
+    # summary adds nothing
+    combined = combine_fits([None, summarise([a]), summarise([b])])
+    assert {k: v for k, v in combined.items() if k != "curve"} == {k: v for k, v in pooled.items() if k != "curve"}
+    assert combined["curve"] == a.curve()
     assert combine_fits([None]) is None
-    assert all(math.isnan(v) for v in training_columns(None).values())
-    assert list(training_columns(pooled)) == list(TRAINING_COLUMNS)
+    empty = training_columns(None)
+    assert all(math.isnan(empty[k]) for k in TRAINING_COLUMNS) and empty["curve"] == ""
+    assert list(training_columns(pooled)) == [*TRAINING_COLUMNS, "curve"]
+
+
+def test_the_loss_curve_round_trips():
+    from harness.training import read_curve
+
+    log = constructed([1.0, 0.123456789, float("nan")], max_epochs=3)
+    rows = read_curve(log.curve())
+    assert [r["update"] for r in rows] == log.updates
+    assert rows[1]["val_loss"] == 0.123457 and math.isnan(rows[2]["val_loss"])
+    assert read_curve("") == [] and read_curve(float("nan")) == []
 
 
 # --- the logs the models keep ------------------------------------------------------------------
@@ -150,7 +165,7 @@ def test_rnn_numpy_logs_every_network_of_a_global_and_a_local_fit():
     log = m.training_logs_[0]
     assert log.epochs == 4 and log.best_epoch == int(np.argmin(log.val_loss))
     assert log.updates == [-(-windows_of(m, train) // 16) * (e + 1) for e in range(4)]
-    assert m.training_summary() == log.summary()
+    assert m.training_summary() == {**log.summary(), "curve": log.curve()}
     local = RNNNumpy(horizon=12, season_length=12, epochs=3, hidden=4, batch_size=16, training="local")
     local.fit(train)
     assert len(local.training_logs_) == 3

@@ -225,17 +225,39 @@ def budget_text(models: Mapping[str, Mapping[str, Any]]) -> str:
     return ""
 
 
+CURVE_COLUMNS = ["task", "lag", "model", "seed", "update", "train_loss", "val_loss"]
+
+
+def loss_curves(experiments: pd.DataFrame, metas: Mapping[str, Mapping]) -> pd.DataFrame:
+    """Every network's training and validation loss at each check, from experiments.csv's
+    ``curve`` column (:func:`harness.training.read_curve`; a run stored before it has none)."""
+    from harness.training import read_curve
+
+    rows = []
+    if "curve" in experiments.columns:
+        for e in experiments[experiments["dataset"].isin(list(metas))].itertuples():
+            meta = metas[e.dataset]
+            for point in read_curve(e.curve):
+                rows.append({"task": meta["task"], "lag": int(meta["lag"]), "model": e.model, "seed": e.seed, **point})
+    return pd.DataFrame(rows, columns=CURVE_COLUMNS)
+
+
 def write_forecast_study(store: RunStore, registry: Registry) -> dict[str, pd.DataFrame]:
     """The forecasting part of the memory study from a finished memory-suite run, written to
     ``<run>/studies/memory/``: ``memory.csv``, ``memory_seeds.csv``, ``reach.csv`` and the skill
-    figure; returns the tables."""
+    figure, and ``memory_curves.csv`` (each network's losses at every check); returns the tables."""
     experiments, series = store.read_results()
     forecasts = pd.read_parquet(store.root / "forecasts.parquet")
     metas = _metas(list(series["dataset"].unique()), registry)
     if not metas:
         raise StudyError(f"{store.root} has no memory-study datasets (memory-copy-L12, ...)")
     per_seed, table = memory_tables(series, forecasts, metas, declared_families(experiments), experiments)
-    tables = {"memory": table, "memory_seeds": per_seed, "reach": claim_c.forecast_reach(table)}
+    tables = {
+        "memory": table,
+        "memory_seeds": per_seed,
+        "reach": claim_c.forecast_reach(table),
+        "memory_curves": loss_curves(experiments, metas),
+    }
     out = study_dir(store.root, KIND)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
