@@ -314,6 +314,7 @@ def architecture_table(
         }
         for r in g.itertuples():
             row[f"reachable_T_{r.task}"] = r.reachable_T
+            row[f"seed_reach_T_{r.task}"] = getattr(r, "seed_reach_T", "")
             row[f"solved_seeds_{r.task}"] = r.solved_seeds
             row[f"still_learning_T_{r.task}"] = r.still_learning_T
         if reach is not None and names.get(arch) in set(reach["model"]):

@@ -457,7 +457,9 @@ def _plain(value: Any) -> Any:
 
 def reachable(cells: pd.DataFrame) -> pd.DataFrame:
     """Per task x architecture: the largest ``T`` solved by a majority of seeds
-    (``reachable_T``, NaN if none), and the seeds' story at every ``T``. Still-learning seeds
+    (``reachable_T``, NaN if none), the range over seeds of each seed's own longest solved ``T``
+    (``seed_reach_T``, 0 for none: the spread the majority hides), and the seeds' story at
+    every ``T``. Still-learning seeds
     are never failures: a ``T`` whose majority is neither solved nor failed is listed in
     ``still_learning_T``, and ``failed_T`` lists the ``T`` where a majority failed while not
     still learning."""
@@ -473,6 +475,9 @@ def reachable(cells: pd.DataFrame) -> pd.DataFrame:
         failed = (per_T["seeds"] - per_T["solved"] - per_T["learning"]) > per_T["seeds"] / 2
         learning = ~majority & ~failed & (per_T["learning"] > 0)
         best = per_T.index[majority].max() if majority.any() else math.nan
+        # the spread over seeds: each seed's own longest solved T (0: none)
+        by_seed = g[g["solved"].astype(bool)].groupby("seed")["T"].max().reindex(sorted(g["seed"].unique()))
+        seed_reach = by_seed.fillna(0).astype(int)
         rows.append(
             {
                 "task": task,
@@ -482,6 +487,7 @@ def reachable(cells: pd.DataFrame) -> pd.DataFrame:
                 "batch_size": int(g["batch_size"].iloc[0]),
                 "seeds": int(per_T["seeds"].max()),
                 "reachable_T": best,
+                "seed_reach_T": f"{seed_reach.min()}-{seed_reach.max()}",
                 "updates_to_solve": per_T.loc[best, "to_solve"] if best == best else math.nan,
                 "solved_seeds": " ".join(f"T{T}:{int(r.solved)}/{int(r.seeds)}" for T, r in per_T.iterrows()),
                 "still_learning_T": " ".join(str(T) for T in per_T.index[learning]),
