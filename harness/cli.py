@@ -380,7 +380,7 @@ def study_memory(
     )
     from harness.studies.memory_verdict import write_memory_verdict
     from harness.studies.sequence_memory import budget_text as sequence_budget
-    from harness.studies.sequence_memory import sequence_config, write_sequence_study
+    from harness.studies.sequence_memory import check_available, sequence_config, write_sequence_study
 
     registry = _registry(ctx)
     seed_list = _seed_list(seeds)
@@ -395,6 +395,8 @@ def study_memory(
             updates=updates,
             device=device,
         )
+    if config is not None:
+        check_available(config, registry)  # a missing torch: said now, not after the forecasting run
     n_workers = workers if workers else max(1, os.cpu_count() or 1)
 
     def progress(message: str) -> None:

@@ -28,7 +28,7 @@ from harness.suite import SUITES_DIR, load_suite
 from tests.conftest import invoke, tree
 
 ROOT = Path(__file__).resolve().parent.parent
-TORCH_MODELS = ["rnn-torch", "lstm-torch", "gru-torch"]
+TORCH_MODELS = ["rnn-torch", "lstm-torch", "gru-torch", "elman-torch", "irnn-torch"]
 #: The torch models of the other torch plugin module (a temporal convolutional network).
 TCN_MODELS = ["tcn-torch"]
 WHY = "torch is not installed (pip install 'rnnbench[torch]')"
@@ -61,7 +61,10 @@ def test_the_plugin_module_imports_and_registers_its_names_as_unavailable_withou
         "m.register_models(register=lambda cls, name=None, **k: got.append((cls, name, k)))\n"
         "missing = harness.Unavailable('torch is not installed', install=\"pip install 'rnnbench[torch]'\")\n"
         "assert got == [(missing, 'rnn-torch', {'cell': 'rnn'}), (missing, 'lstm-torch', {'cell': 'lstm'}),\n"
-        "               (missing, 'gru-torch', {'cell': 'gru'})], got\n"
+        "               (missing, 'gru-torch', {'cell': 'gru'}),\n"
+        "               (missing, 'elman-torch', {'cell': 'rnn', 'init': 'orthogonal'}),\n"
+        "               (missing, 'irnn-torch', {'cell': 'rnn', 'activation': 'relu', 'init': 'identity', 'lr': 1e-4})],"
+        " got\n"
         "import sys; assert 'torch' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
@@ -188,10 +191,10 @@ def test_skip_unavailable_only_for_builtin_suites_named_and_never_all_models():
 
 
 def test_memory_study_without_torch_stops_before_the_run(no_torch, tmp_path):
-    """Its gradient part trains rnn-torch networks: without torch it says so at once, not after
-    the whole memory suite has run."""
+    """Its sequence benchmark trains torch networks (elman-torch, the first of them): without
+    torch it says so at once, not after the whole memory suite has run."""
     out = tmp_path / "memory"
     result = invoke(["study", "memory", "--tasks", "copy", "--lags", "6", "--out", str(out)])
     assert result.exit_code == 2
-    assert result.stderr.strip().splitlines() == [f"rnnbench: error: model 'rnn-torch' is not available: {WHY}"]
+    assert result.stderr.strip().splitlines() == [f"rnnbench: error: model 'elman-torch' is not available: {WHY}"]
     assert not out.exists()

@@ -390,6 +390,13 @@ def _cells(config: SequenceConfig) -> list[tuple[str, int, str, int]]:
     return sorted(cells, key=lambda c: -cost[c])  # the slowest first, so the workers end together
 
 
+def check_available(config: SequenceConfig, registry: Registry) -> None:
+    """Every architecture's model is registered and can run here (torch installed): one line
+    now (the registry's error, exit 2), not after an hour of other cells."""
+    for arch in config.architectures:
+        registry.model(ARCHITECTURES[arch].model)
+
+
 def _worker(cell: tuple[str, int, str, int], config: SequenceConfig) -> dict[str, Any]:
     return run_cell(load_registry(), *cell, config)
 
@@ -407,8 +414,7 @@ def run_cells(
     written there as soon as it is done."""
     config.check()
     registry = registry if registry is not None else load_registry()
-    for arch in config.architectures:
-        registry.model(ARCHITECTURES[arch].model)  # unregistered: one line now, not after an hour
+    check_available(config, registry)
     cells_dir.mkdir(parents=True, exist_ok=True)
     total = len(_cells(config))
     records, todo = {}, []
