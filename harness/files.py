@@ -132,6 +132,9 @@ def load_long_file(
         row = int(np.flatnonzero(frame["unique_id"].isna().to_numpy())[0])
         raise DataError(f"{where}: empty unique_id in data row {row + 1}")
     ids = _as_text(frame["unique_id"], "unique_id", where)
+    if (ids == "").any():  # an empty name is no name: pandas 2 and 3 also group it differently
+        row = int(np.flatnonzero((ids == "").to_numpy())[0])
+        raise DataError(f"{where}: empty unique_id in data row {row + 1}")
     y = _numeric_y(frame["y"], ids, where)
     ds = _parse_ds(frame["ds"], ids, where, date_format)
 

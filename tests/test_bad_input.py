@@ -265,6 +265,19 @@ CASES: list[Case] = [
         "missing required column(s) y",
     ),
     Case(
+        "file-parquet-empty-unique_id",
+        lambda c: run(
+            "--models",
+            "naive",
+            "--datasets",
+            c.frame(
+                "empty-id.parquet",
+                pd.DataFrame({"unique_id": ["a"] * 30 + [""] * 30, "ds": list(range(30)) * 2, "y": np.arange(60.0)}),
+            ),
+        ),
+        "empty unique_id in data row 31",
+    ),
+    Case(
         "file-parquet-nan-y",
         lambda c: run(
             "--models",
