@@ -20,7 +20,9 @@ an initialisation artefact) with each gated cell at the same length:
   forecasting: skill CI below OK_SKILL, not still learning), significantly (Fisher's exact test on
   the solved counts, one-sided p < 0.05; in forecasting the CIs do not overlap at OK_SKILL);
 * it *refutes* the claim when every Elman net reaches, on every task, at least the length every
-  gated cell reaches;
+  gated cell reaches, and each gated cell's reach is established: at the next length of the grid
+  it failed (not still learning), or it reached the longest. A gated cell still learning beyond
+  its reach only has a lower bound, which cannot show that the Elman nets reach as far;
 * overall: supported if a benchmark supports and none refutes, refuted if one refutes and none
   supports, else inconclusive.
 
@@ -31,7 +33,7 @@ The IRNN and the torch-default Elman control are reported beside them but do not
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -67,8 +69,8 @@ RULE = (
     "supports the claim where a gated cell (LSTM, GRU) converged and every well-initialised Elman net failed at "
     "the same length, significantly (Fisher exact p < 0.05 on solved seeds; forecasting: disjoint CIs), still "
     "learning never counting as failure; it refutes it where every Elman net reaches every gated cell's "
-    "length on every task. Overall: supported if one supports and none refutes, refuted if one refutes and "
-    "none supports, else inconclusive"
+    "length on every task and each gated cell failed (not still learning) at the next length. Overall: "
+    "supported if one supports and none refutes, refuted if one refutes and none supports, else inconclusive"
 )
 
 
@@ -135,17 +137,30 @@ def sequence_verdict(cells: pd.DataFrame) -> dict:
             ),
             "witness": {k: w[k] for k in ("task", "T", "gated", "p")},
         }
-    refuted = _refutes(
-        [(reach.get((task, e)), reach.get((task, g))) for task in cells["task"].unique() for e in elman for g in gated]
-    )
-    if refuted:
+    failed_at = {key: bool(r["failed"] > r["n"] / 2) for key, r in per.iterrows()}
+    open_ended = [
+        f"{g} on {task} beyond T={_fmt_len(reach.get((task, g)))}"
+        for task in sorted(cells["task"].unique())
+        for g in gated
+        if not _established(
+            reach.get((task, g)),
+            sorted(per.loc[task].index.get_level_values("T").unique()),
+            lambda T, task=task, g=g: failed_at.get((task, T, g), False),
+        )
+    ]
+    pairs = [
+        (reach.get((task, e)), reach.get((task, g))) for task in cells["task"].unique() for e in elman for g in gated
+    ]
+    if _refutes(pairs) and not open_ended:
         return {
             "verdict": "refuted",
             "evidence": f"sequence benchmark: the Elman nets reach every gated cell's T; reachable {summary}",
         }
+    why = f" (a gated cell's reach is open: {', '.join(open_ended)})" if _refutes(pairs) else ""
     return {
         "verdict": "inconclusive",
-        "evidence": f"sequence benchmark: no length where a gated cell converged and the Elman nets significantly failed; reachable {summary}",
+        "evidence": f"sequence benchmark: no length where a gated cell converged and the Elman nets significantly "
+        f"failed{why}; reachable {summary}",
     }
 
 
@@ -171,6 +186,16 @@ def _refutes(pairs: list[tuple[float | None, float | None]]) -> bool:
     gated cell reached anything at all (a grid no one learns within the budget refutes nothing)."""
     learned = any(g is not None and math.isfinite(g) for _, g in pairs)
     return learned and all(_at_least(e, g) for e, g in pairs)
+
+
+def _established(reach: float | None, lengths: list, failed: Callable[[float], bool]) -> bool:
+    """Whether a gated cell's reachable length is its limit under the budget, not a lower bound:
+    the next length of the grid beyond it failed (a majority of seeds, or the skill CI, below the
+    bar and not still learning), or it reached the longest. A cell still learning there might
+    reach further with more updates, so its reach cannot show that an Elman net reaches as far
+    (the refutation), as a still-learning cell never counts as failing."""
+    beyond = [x for x in lengths if reach is None or not math.isfinite(reach) or x > reach]
+    return not beyond or failed(beyond[0])
 
 
 def _fmt_len(v: float | None) -> str:
@@ -245,17 +270,30 @@ def forecast_verdict(table: pd.DataFrame, names: Mapping[str, str]) -> dict:
             ),
             "witness": {"task": task, "lag": lag, "gated": g},
         }
-    refuted = _refutes(
-        [(reach.get((e, task)), reach.get((g, task))) for task in table["task"].unique() for e in elman for g in gated]
-    )
-    if refuted:
+    failed = (t["skill_hi"] < OK_SKILL) & ~learning
+    open_ended = [
+        f"{g} on {task} beyond L={_fmt_len(reach.get((g, task)))}"
+        for task in sorted(table["task"].unique())
+        for g in gated
+        if not _established(
+            reach.get((g, task)),
+            sorted(table.loc[table["task"] == task, "lag"].unique()),
+            lambda lag, task=task, g=g: bool(failed.get((task, lag, g), False)),
+        )
+    ]
+    pairs = [
+        (reach.get((e, task)), reach.get((g, task))) for task in table["task"].unique() for e in elman for g in gated
+    ]
+    if _refutes(pairs) and not open_ended:
         return {
             "verdict": "refuted",
             "evidence": f"forecasting study: the Elman nets reach every gated cell's lag; reachable {summary}",
         }
+    why = f" (a gated cell's reach is open: {', '.join(open_ended)})" if _refutes(pairs) else ""
     return {
         "verdict": "inconclusive",
-        "evidence": f"forecasting study: no lag where a gated cell converged and the Elman nets failed; reachable {summary}",
+        "evidence": f"forecasting study: no lag where a gated cell converged and the Elman nets failed{why}; "
+        f"reachable {summary}",
     }
 
 

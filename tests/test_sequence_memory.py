@@ -287,3 +287,20 @@ def test_sequence_config_options_and_gpu_lengths():
         sequence_config(updates=0)
     with pytest.raises(StudyError, match="unknown architecture 'rnn'"):
         sequence_config(architectures=["rnn"])
+
+
+def test_refutation_needs_the_gated_cells_reach_established():
+    """A gated cell still learning beyond its reach only has a lower bound: the Elman nets
+    reaching as far refutes nothing (a still-learning cell never counts as failing)."""
+    names = {"elman-numpy": "rnn-numpy", "elman-torch": "elman-torch", "lstm": "lstm-torch", "gru": "gru-torch"}
+    open_gated = _forecast((0.0, 0.2, 0), (0.1, 0.3, 1 / 3))  # all reach L=12; gated still learning at 48
+    v = claim_c.forecast_verdict(open_gated, names)
+    assert v["verdict"] == "inconclusive" and "reach is open: lstm-torch on copy beyond L=12, gru-torch" in v["evidence"]
+    closed = _forecast((0.0, 0.2, 0), (0.1, 0.3, 0))  # gated failed at 48: its reach is 12, established
+    assert claim_c.forecast_verdict(closed, names)["verdict"] == "refuted"
+    seq = _grid("sss", "sss", long_elman="fff", long_gated="lll")  # all reach 25; gated still learning at 100
+    seq = seq[~((seq["model"].isin(["elman-numpy", "elman-torch"])) & (seq["T"] == 100))]
+    seq = pd.concat([seq, _cells({("adding", 100, m): list("fff") for m in ("elman-numpy", "elman-torch")})])
+    assert claim_c.sequence_verdict(seq)["verdict"] == "inconclusive"
+    seq.loc[seq["model"].isin(["lstm", "gru"]) & (seq["T"] == 100), "still_learning"] = False
+    assert claim_c.sequence_verdict(seq)["verdict"] == "refuted"  # now failed at 100: reach 25 is established
