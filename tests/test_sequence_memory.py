@@ -295,7 +295,9 @@ def test_refutation_needs_the_gated_cells_reach_established():
     names = {"elman-numpy": "rnn-numpy", "elman-torch": "elman-torch", "lstm": "lstm-torch", "gru": "gru-torch"}
     open_gated = _forecast((0.0, 0.2, 0), (0.1, 0.3, 1 / 3))  # all reach L=12; gated still learning at 48
     v = claim_c.forecast_verdict(open_gated, names)
-    assert v["verdict"] == "inconclusive" and "reach is open: lstm-torch on copy beyond L=12, gru-torch" in v["evidence"]
+    assert (
+        v["verdict"] == "inconclusive" and "reach is open: lstm-torch on copy beyond L=12, gru-torch" in v["evidence"]
+    )
     closed = _forecast((0.0, 0.2, 0), (0.1, 0.3, 0))  # gated failed at 48: its reach is 12, established
     assert claim_c.forecast_verdict(closed, names)["verdict"] == "refuted"
     seq = _grid("sss", "sss", long_elman="fff", long_gated="lll")  # all reach 25; gated still learning at 100

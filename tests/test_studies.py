@@ -120,7 +120,13 @@ def test_sequence_part_of_the_tiny_study(memory_study):
     assert arch.loc["elman-numpy", "model"] == "rnn-numpy" and arch.loc["lstm", "role"] == "gated (the remedy)"
     verdict = pd.read_csv(folder / "verdict.csv")
     assert verdict["scope"].tolist() == ["sequence benchmark", "forecasting study", "overall"]
-    assert verdict["sentence"].iloc[-1].startswith("With 60 updates of batch 64")
+    assert (
+        verdict["sentence"]
+        .iloc[-1]
+        .startswith(
+            "With 60 updates of batch 64 (Adam, clip 1, no early stopping) on the sequence problems and 40 updates"
+        )
+    )
 
 
 def test_sequence_cells_are_reused_when_the_study_runs_again(memory_study, tmp_path):

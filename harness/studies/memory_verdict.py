@@ -50,7 +50,9 @@ def memory_verdict_tables(
         raise ValueError("the memory verdict needs the sequence benchmark or the forecasting study")
     summary = sequence_summary if sequence_summary is not None else pd.DataFrame(columns=["model", "task"])
     budgets = "; ".join(b for b in (sequence_budget, forecast_budget and f"forecasting: {forecast_budget}") if b)
-    said = claim_c.sentence(summary, sequence_budget or forecast_budget, reach, FORECAST_NAMES) if len(summary) else ""
+    both = f"{sequence_budget} on the sequence problems and {forecast_budget} on the forecasting tasks"
+    budget = both if sequence_budget and forecast_budget else sequence_budget or forecast_budget
+    said = claim_c.sentence(summary, budget, reach, FORECAST_NAMES) if len(summary) else ""
     overall = {
         "verdict": claim_c.combine(parts),
         "evidence": " | ".join(r["evidence"] for r in rows),
