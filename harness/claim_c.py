@@ -151,17 +151,7 @@ def sequence_verdict(cells: pd.DataFrame) -> dict:
     pairs = [
         (reach.get((task, e)), reach.get((task, g))) for task in cells["task"].unique() for e in elman for g in gated
     ]
-    if _refutes(pairs) and not open_ended:
-        return {
-            "verdict": "refuted",
-            "evidence": f"sequence benchmark: the Elman nets reach every gated cell's T; reachable {summary}",
-        }
-    why = f" (a gated cell's reach is open: {', '.join(open_ended)})" if _refutes(pairs) else ""
-    return {
-        "verdict": "inconclusive",
-        "evidence": f"sequence benchmark: no length where a gated cell converged and the Elman nets significantly "
-        f"failed{why}; reachable {summary}",
-    }
+    return _without_witness("sequence benchmark", "length", pairs, open_ended, summary)
 
 
 def _reach_T(cells: pd.DataFrame) -> dict[tuple[str, str], float]:
@@ -186,6 +176,24 @@ def _refutes(pairs: list[tuple[float | None, float | None]]) -> bool:
     gated cell reached anything at all (a grid no one learns within the budget refutes nothing)."""
     learned = any(g is not None and math.isfinite(g) for _, g in pairs)
     return learned and all(_at_least(e, g) for e, g in pairs)
+
+
+def _without_witness(
+    benchmark: str, unit: str, pairs: list[tuple[float | None, float | None]], open_ended: list[str], summary: str
+) -> dict:
+    """A benchmark's verdict when no length supports the claim: refuted where the Elman nets
+    reach every gated cell's (established) length, else inconclusive, saying which reach is open."""
+    if _refutes(pairs) and not open_ended:
+        return {
+            "verdict": "refuted",
+            "evidence": f"{benchmark}: the Elman nets reach every gated cell's {unit}; reachable {summary}",
+        }
+    why = f" (a gated cell's reach is open: {', '.join(open_ended)})" if _refutes(pairs) else ""
+    return {
+        "verdict": "inconclusive",
+        "evidence": f"{benchmark}: no {unit} where a gated cell converged and the Elman nets significantly "
+        f"failed{why}; reachable {summary}",
+    }
 
 
 def _established(reach: float | None, lengths: list, failed: Callable[[float], bool]) -> bool:
@@ -284,17 +292,7 @@ def forecast_verdict(table: pd.DataFrame, names: Mapping[str, str]) -> dict:
     pairs = [
         (reach.get((e, task)), reach.get((g, task))) for task in table["task"].unique() for e in elman for g in gated
     ]
-    if _refutes(pairs) and not open_ended:
-        return {
-            "verdict": "refuted",
-            "evidence": f"forecasting study: the Elman nets reach every gated cell's lag; reachable {summary}",
-        }
-    why = f" (a gated cell's reach is open: {', '.join(open_ended)})" if _refutes(pairs) else ""
-    return {
-        "verdict": "inconclusive",
-        "evidence": f"forecasting study: no lag where a gated cell converged and the Elman nets failed{why}; "
-        f"reachable {summary}",
-    }
+    return _without_witness("forecasting study", "lag", pairs, open_ended, summary)
 
 
 # --------------------------------------------------------------------------- together
