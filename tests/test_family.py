@@ -269,10 +269,14 @@ def test_a_run_stored_without_families_keeps_the_name_rule_and_says_so(tmp_path)
     assert a["compared"].startswith("rnn-numpy (rnn by name), rnn-torch (rnn by name), lstm-torch (lstm by name)")
     report = (run / "report.md").read_text()
     assert "This run was stored before models declared a family" in report
-    assert "old name rule applies" in report and "The attached memory study was stored before" in report
+    assert "old name rule applies" in report
+    # the attached memory study (issue 11's) records its models' families: no name rule for it
+    assert "The attached memory study was stored before" not in report
     fam = pd.read_csv(run / "claims" / "families.csv")
-    assert set(fam["source"]) == {BY_NAME}
-    assert set(fam.loc[fam["neural"], "model"]) == {"rnn-numpy", "rnn-torch", "lstm-torch", "gru-torch"}
+    ran = fam[fam["where"] == "run"]
+    assert set(ran["source"]) == {BY_NAME}
+    assert set(ran.loc[ran["neural"], "model"]) == {"rnn-numpy", "rnn-torch", "lstm-torch", "gru-torch"}
+    assert set(fam.loc[fam["where"] == "memory study", "source"]) == {"declared"}
 
 
 def test_declared_families_of_experiments():
