@@ -323,7 +323,7 @@ def run_cell(
         "T": int(T),
         "model": arch,
         "seed": int(seed),
-        "updates": int(config.updates),
+        "updates": int(steps[-1]),  # the budget, or where a non-finite loss stopped training
         "batch_size": int(config.batch_size),
         "test_loss": final,
         "best_test_loss": best_loss,
@@ -489,7 +489,7 @@ def reachable(cells: pd.DataFrame) -> pd.DataFrame:
                 "task": task,
                 "model": model,
                 "n_params": int(g["n_params"].iloc[0]),
-                "updates": int(g["updates"].iloc[0]),
+                "updates": int(g["updates"].max()),
                 "batch_size": int(g["batch_size"].iloc[0]),
                 "seeds": int(per_T["seeds"].max()),
                 "reachable_T": best,
