@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib.util
 import math
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -58,6 +59,7 @@ __all__ = [
     "Step",
     "elman_step",
     "fit_decay",
+    "limited_threads",
     "geometric_mean",
     "module_step",
     "numpy_jacobian_norms",
@@ -170,10 +172,10 @@ def _torch() -> Any:
 
 @contextlib.contextmanager
 def _torch_threads(n: int | None = 1) -> Iterator[None]:
-    """torch intra-op threads set to ``n`` for the duration (``None``: unchanged). Small
-    recurrent matrices gain nothing from threads and a shared machine loses a lot; see
-    plugins/torch_rnn.py."""
-    if n is None:
+    """torch intra-op threads set to ``n`` for the duration (``None``, or torch not installed:
+    unchanged). Small recurrent matrices gain nothing from threads and a shared machine loses a
+    lot; see plugins/torch_rnn.py."""
+    if n is None or importlib.util.find_spec("torch") is None:
         yield
         return
     torch = _torch()
@@ -186,11 +188,12 @@ def _torch_threads(n: int | None = 1) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _threads(n: int | None) -> Iterator[None]:
+def limited_threads(n: int | None) -> Iterator[None]:
     """BLAS (NumPy's OpenBLAS) and torch threads limited to ``n`` for the duration (``None``:
-    unchanged). Measured on the 2-core development machine under load from other processes:
-    fitting one 32-unit Elman net on 900 windows of 60 took 9-16 s with OpenBLAS's default
-    threads and 0.65 s with one, as spin-waiting threads fight for the cores."""
+    unchanged): what the studies' workers train in, side by side. Measured on the 2-core
+    development machine under load from other processes: fitting one 32-unit Elman net on 900
+    windows of 60 took 9-16 s with OpenBLAS's default threads and 0.65 s with one, as
+    spin-waiting threads fight for the cores."""
     if n is None:
         yield
         return

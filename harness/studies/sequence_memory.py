@@ -47,7 +47,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -285,7 +284,9 @@ def run_cell(
     task = get_task(task_name)
     test = test_set(task, T, config.n_test)
     rng = _rng(task.name, int(T), int(seed), "train")
-    with _one_thread():
+    from harness.studies.gradients import limited_threads
+
+    with limited_threads(1):  # cells run side by side in worker processes
         trainer = _trainer(registry, arch, task, int(seed), config)
         stages = _gradient_stages(task, T, seed, config)
         probe = test.X[: config.n_gradient]
@@ -346,28 +347,6 @@ def _gradient_stages(task: SequenceTask, T: int, seed: int, config: SequenceConf
     if task.name != "adding" or int(T) not in config.gradient_lengths or int(seed) != config.seeds[0]:
         return {}
     return {0: "init", config.updates // 2: "mid", config.updates: "end"}
-
-
-class _one_thread:
-    """One BLAS and one torch thread in this process for the duration: cells run side by side in
-    worker processes, and small recurrent matrices gain nothing from more (see torch_rnn.py)."""
-
-    def __enter__(self) -> None:
-        from threadpoolctl import threadpool_limits
-
-        self._limits = threadpool_limits(1)
-        try:
-            import torch
-
-            self._torch, self._before = torch, torch.get_num_threads()
-            torch.set_num_threads(1)
-        except ImportError:
-            self._torch = None
-
-    def __exit__(self, *exc: object) -> None:
-        self._limits.restore_original_limits()
-        if self._torch is not None:
-            self._torch.set_num_threads(self._before)
 
 
 # --------------------------------------------------------------------------- the grid
@@ -541,11 +520,6 @@ def with_gpu_lengths(config: SequenceConfig, gpu: bool) -> SequenceConfig:
     return replace(config, lengths=tuple(dict.fromkeys((*config.lengths, 400, 600))))
 
 
-def default_workers() -> int:
-    """One worker per core (each cell is single-threaded)."""
-    return max(1, os.cpu_count() or 1)
-
-
 # --------------------------------------------------------------------------- the study's files
 
 
@@ -630,11 +604,8 @@ def sequence_config(
 
 
 def _gpu(device: str) -> bool:
-    """Whether the sequence benchmark's torch networks train on a GPU."""
-    if device == "cpu":
-        return False
-    try:
-        import torch
-    except ImportError:
-        return False
-    return bool(torch.cuda.is_available())
+    """Whether the sequence benchmark's torch networks train on a GPU (the cost study's
+    device detection: CUDA when torch sees one)."""
+    from harness.studies.cost import _default_devices  # imports torch: only when asked
+
+    return device != "cpu" and "cuda" in _default_devices()
