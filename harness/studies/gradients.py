@@ -48,8 +48,6 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from harness.plugins import Registry, load_registry
-
 if TYPE_CHECKING:  # torch is optional for the rest of the package; imported where used
     import torch
 
@@ -96,11 +94,6 @@ class ElmanNetwork(Protocol):
     params: dict[str, np.ndarray]
 
     def state_jacobians(self, X: np.ndarray, k_max: int | None = None) -> np.ndarray: ...
-
-
-def _registry(registry: Registry | None) -> Registry:
-    """The caller's registry, or the plugins' (loaded now) when none is given."""
-    return registry if registry is not None else load_registry()
 
 
 # ---------------------------------------------------------------------------------------------
