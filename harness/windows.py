@@ -131,18 +131,30 @@ class Windows:
     series: np.ndarray  # (n,)
     end: np.ndarray  # (n,)
 
-    def split_last(self, k: int = 1) -> tuple[Windows, Windows]:
-        """(earlier windows, the newest ``k`` windows of each series): a validation tail per
-        series (all of a series' windows when it has at most ``k``). The windows are cut with
-        stride 1, so the newest earlier windows' targets overlap the validation windows' inputs
-        and targets: the tail is held out of the gradient, not out of the data."""
+    def split_last(self, k: int = 1, tail: int = 0) -> tuple[Windows, Windows]:
+        """(training windows, the newest ``k`` windows of each series): a validation tail per
+        series (all of a series' windows when it has at most ``k``).
+
+        The windows are cut with stride 1, so the newest earlier windows' targets overlap the
+        validation windows' targets; training on them would let early stopping (and the tuner and
+        the conformal calibration, which read the same newest values) watch values the network
+        was fit to. So a series' training windows are only those whose targets end at or before
+        the first value any of its validation windows predicts, and before its last ``tail``
+        values (the model's horizon: the calibration tail, which with a one-step strategy is
+        longer than the validation window's target). A series too short for both keeps no
+        training window; its validation windows still count."""
         if int(k) < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         last = np.zeros(len(self.series), dtype=bool)
+        keep = np.zeros(len(self.series), dtype=bool)
+        n_out = self.Y.shape[1] if self.Y.ndim == 2 else 1
         for s in np.unique(self.series):
             members = np.flatnonzero(self.series == s)
-            last[members[np.argsort(-self.end[members], kind="stable")[: int(k)]]] = True
-        return self._take(~last), self._take(last)
+            newest = members[np.argsort(-self.end[members], kind="stable")[: int(k)]]
+            last[newest] = True
+            cutoff = min(int(self.end[newest].min()) - n_out, int(self.end[members].max()) - int(tail))
+            keep[members[self.end[members] <= cutoff]] = True
+        return self._take(keep & ~last), self._take(last)
 
     def _take(self, mask: np.ndarray) -> Windows:
         return Windows(self.X[mask], self.Y[mask], self.series[mask], self.end[mask])

@@ -208,7 +208,10 @@ def test_torch_logs_are_their_loops_history(name):
 @needs_torch
 def test_experiments_csv_has_the_training_columns_nan_for_models_that_do_not_train(tmp_path, long_csv):
     out = tmp_path / "run"
+    # 42 in-sample values, horizon 18: a training window (6 inputs + 18 targets) must end before the
+    # validation window's 18 targets, so the input window is short enough for both
     settings = ["-p", "rnn-numpy.epochs=3", "-p", "tcn-torch.epochs=3", "-p", "tcn-torch.channels=4"]
+    settings += ["-p", "rnn-numpy.input_size=6", "-p", "tcn-torch.input_size=6"]
     args = ["run", "--models", "rnn-numpy,tcn-torch,arima", "--datasets", str(long_csv), *settings]
     result = invoke([*args, "--workers", "1", "--out", str(out)])
     assert result.exit_code == 0, result.output

@@ -73,6 +73,21 @@ def test_split_last_holds_out_the_newest_window_of_each_series():
     assert len(train.series) == len(w.series) - 2
 
 
+def test_split_last_trains_on_no_value_a_validation_window_predicts():
+    # series of 12: windows of 3 inputs + 4 targets end at 7..12; the newest (end 12) predicts 8..11
+    w = training_windows([np.arange(12.0)], 3, 4, normalize=False)
+    train, val = w.split_last()
+    assert list(val.end) == [12]
+    assert list(train.end) == [8, 7]  # targets end at or before position 8, where validation begins
+    assert np.max(train.Y) < np.min(val.Y)
+    two_train, two_val = w.split_last(2)
+    assert sorted(two_val.end) == [11, 12] and list(two_train.end) == [7]
+    # a one-step target with a longer calibration tail: training stops before the last `tail`
+    one = training_windows([np.arange(12.0)], 3, 1, normalize=False)
+    tr, va = one.split_last(1, tail=4)
+    assert list(va.end) == [12] and max(tr.end) == 8
+
+
 def test_last_inputs_pads_short_series_with_their_first_value():
     x = last_inputs([np.arange(6.0), np.array([7.0, 8.0])], 4)
     np.testing.assert_allclose(x, [[2, 3, 4, 5], [7, 7, 7, 8]])
