@@ -25,6 +25,7 @@ import dataclasses
 import shlex
 import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -174,6 +175,46 @@ def execute(
             return Outcome(code, store.root)
 
 
+def concurrent_experiments(todo: list, run: RunOptions) -> list:
+    """The experiments that run side by side, ``run.workers`` at a time: the global models'.
+
+    A local model's experiment already keeps every worker busy with chunks of its series; a
+    global one is a single unit (one fit on all series, one torch or BLAS thread), so one after
+    another they keep one core busy whatever ``--workers`` says. Side by side each still has a
+    core of its own, so its CPU and wall time mean what they meant alone. The serial executor
+    runs units in this thread under a signal alarm, which only the main thread may set: there
+    they run one by one."""
+    if run.executor == "serial" or run.workers < 2:
+        return []
+    return [e for e in todo if e.model.scope != "local"]
+
+
+class _Abandoned(Exception):
+    """An experiment whose run stopped while it ran: its checkpoint is not written."""
+
+
+def run_concurrently(one: Callable[[Any], None], experiments: list, workers: int, stopping: threading.Event) -> None:
+    """``one(exp)`` for each experiment, at most ``workers`` at once. The first exception (an
+    output error in a thread, Ctrl-C in the main thread) sets ``stopping``, starts nothing more
+    and is raised at once; the caller then closes the executor, which ends the running units,
+    and their threads discard their checkpoints (``one`` checks ``stopping``)."""
+    if not experiments:
+        return
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(experiments)), thread_name_prefix="experiment")
+    futures = [pool.submit(one, exp) for exp in experiments]
+    try:
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in done:
+            future.result()
+    except BaseException:
+        stopping.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
 def _stopped(store: RunStore, exc: BaseException, resume_command: str) -> int:
     """A run stopped by an operating-system error or Ctrl-C (its workers already stopped, the
     lock still held): remove this process's temporary files, say in one line why and how to
@@ -234,12 +275,22 @@ def _run(
     units = sum(len(e.task.dataset.panel) * e.task.protocol.windows for e in todo)
     try:
         with tqdm(total=units, unit="series", disable=None, file=sys.stderr, dynamic_ncols=True) as bar:
-            for exp in todo:
+            stopping = threading.Event()
+
+            def one(exp: Any) -> None:
                 bar.set_description(f"{exp.task.name} {exp.model.name} s{exp.seed}")
                 # rows stream into the checkpoint chunk by chunk; it is renamed into place whole
                 with store.part_writer(exp) as writer:
                     result = run_experiment(exp, executor, run, progress=bar.update, sink=writer)
+                    if stopping.is_set():  # the run stopped meanwhile: its units were killed, not failed
+                        raise _Abandoned(exp.key)
                     writer.commit(result.summary)
+
+            together = concurrent_experiments(todo, run)
+            for exp in todo:
+                if exp not in together:
+                    one(exp)
+            run_concurrently(one, together, run.workers, stopping)
     finally:
         executor.close()
 

@@ -217,8 +217,13 @@ class ProcessExecutor(Executor):
         super().__init__(workers)
         self.plugins_dir = plugins_dir
         self._pools: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     def _pool(self, method: str):
+        with self._lock:  # global experiments run side by side share the pools
+            return self._pool_unlocked(method)
+
+    def _pool_unlocked(self, method: str):
         if method not in self._pools:
             from pebble import ProcessPool
 
