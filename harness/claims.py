@@ -26,12 +26,11 @@ separately (``smape_seed_sd``).
 
 Decision rules (also written in the ``rule`` column of :func:`verdicts`):
 
-(a) Take the best neural model by mean sMAPE on the dataset. *Supported* if its mean sMAPE is
-    lower than arima's AND the Wilcoxon signed-rank p < 0.05 AND the lower bound of the 95%
-    bootstrap CI of its win rate against arima is > 0.5. *Refuted* if arima's mean sMAPE is
-    lower AND p < 0.05 AND the win-rate CI upper bound is < 0.5. Otherwise *inconclusive*.
-    Requiring the mean, the paired test and the win rate to agree guards against a mean driven
-    by a few series with huge sMAPE.
+(a) :mod:`harness.claim_a` (its ``RULE``): every RNN row against arima per dataset, per family
+    of datasets and overall, on mean MASE and mean sMAPE with hierarchical-bootstrap CIs, the
+    win rate with a sign test, Holm's correction over all comparisons; supported, refuted,
+    mixed (significant tests on both sides) or inconclusive. Its per-row numbers are the table
+    ``claim_a`` (claims/claim_a.csv).
 (b) Per regime (local, global) and device (:mod:`harness.claim_b`): each contender's cost per
     series (CPU-ms on CPU, wall-ms on an accelerator) over arima's CPU-ms on the same dataset.
     *Supported* if every ratio is above 2, *refuted* if every ratio is below 0.5, otherwise
@@ -69,11 +68,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from harness import analysis, claim_b, claim_c, metrics
+from harness import analysis, claim_a, claim_b, claim_c, metrics
 from harness.analysis import OVERALL, with_overall
 from harness.claim_b import REFERENCE, speed_rows, study_rows, verdict_rows
 from harness.families import FAMILY_COLUMNS, Families, declared_families, families_of
-from harness.significance import ALPHA, diebold_mariano, nemenyi_cd, wilcoxon_p, win_rate_ci
+from harness.significance import diebold_mariano, nemenyi_cd, wilcoxon_p, win_rate_ci
 from harness.steps import load_forecasts, step_errors
 from harness.studies import read_studies, sequential_rows
 
@@ -120,11 +119,7 @@ FRIEDMAN_COLUMNS = ["dataset", "model", "avg_rank", "n_series", "k", "friedman_s
 VERDICT_COLUMNS = ["claim", "dataset", "scope", "verdict", "compared", "rule", "evidence"]
 
 RULES = {
-    "a": (
-        "best neural model (lowest mean sMAPE) vs arima: supported if its mean sMAPE < arima's AND "
-        "Wilcoxon p < 0.05 AND win-rate 95% CI lower bound > 0.5; refuted if arima's mean sMAPE is lower "
-        "AND p < 0.05 AND win-rate CI upper bound < 0.5; else inconclusive"
-    ),
+    "a": claim_a.RULE,
     "b": claim_b.RULE,
     "c": (
         "stored forecasts cannot isolate long memory: inconclusive; evidence = sMAPE growth step 1 -> h "
@@ -136,19 +131,13 @@ RULES = {
 # --------------------------------------------------------------------------- per-series scores
 
 
-def _per_seed_series(series: pd.DataFrame) -> pd.DataFrame:
-    """Common rows averaged over windows: one row per dataset x series x model x seed."""
-    common = analysis.common_rows(series)
-    return common.groupby([*SERIES_KEYS, "model", "seed"], sort=False)[["smape", "mase"]].mean().reset_index()
-
-
 def per_series_scores(series: pd.DataFrame) -> pd.DataFrame:
     """One score per dataset x series x model: mean over windows, then over seeds.
 
     Columns: dataset, unique_id, model, smape, mase, n_seeds. Averaging seeds per series first
     makes a neural model one competitor (its expected performance), not several noisy ones.
     """
-    per_seed = _per_seed_series(series)
+    per_seed = claim_a.per_seed_scores(series)
     out = (
         per_seed.groupby([*SERIES_KEYS, "model"], sort=False)
         .agg(smape=("smape", "mean"), mase=("mase", "mean"), n_seeds=("seed", "nunique"))
@@ -186,7 +175,7 @@ def summary_table(series: pd.DataFrame, families: Families | Mapping[str, str] |
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
     fam = families_of(families)
     scores = with_overall(per_series_scores(series))
-    per_seed = with_overall(_per_seed_series(series))
+    per_seed = with_overall(claim_a.per_seed_scores(series))
     rows = []
     for dataset, frame in scores.groupby("dataset", sort=False):
         ranks = _avg_ranks(_wide(frame))
@@ -220,66 +209,35 @@ def summary_table(series: pd.DataFrame, families: Families | Mapping[str, str] |
 # --------------------------------------------------------------------------- pairwise vs reference
 
 
-def loss_differentials(forecasts: pd.DataFrame, model: str, reference: str = REFERENCE) -> pd.Series:
-    """Per series mean scaled loss differential d̄_i of ``model`` against ``reference``.
-
-    For each (series, window, step): d_t = (|y - ŷ_model| - |y - ŷ_ref|) / s, where |error| is
-    first averaged over seeds and s is the mean |y| of that series and window over the horizon
-    (so series of any level weigh alike). d̄_i averages d_t over steps and windows. Index:
-    unique_id (forecasts of one dataset, or the pooled ids for overall).
-    """
-    f = forecasts[forecasts["model"].isin([model, reference])]
-    keys = ["unique_id", "window", "step"]
-    err = (
-        f.assign(ae=(f["y"] - f["yhat"]).abs())
-        .groupby([*keys, "model"], sort=False)
-        .agg(ae=("ae", "mean"), y=("y", "first"))
-        .reset_index()
-    )
-    wide = err.pivot_table(index=keys, columns="model", values="ae").dropna()
-    if model not in wide or reference not in wide:
-        return pd.Series(dtype=float)
-    # one vectorised groupby mean: a per-group lambda cost ~1.8 s of a 9-model M3 monthly report
-    level = err["y"].abs().groupby([err["unique_id"], err["window"]], sort=False).mean()
-    scale = level.reindex(wide.index.droplevel("step")).to_numpy()
-    d = (wide[model] - wide[reference]).to_numpy() / np.where(scale > 0, scale, np.nan)
-    d = pd.Series(d, index=wide.index).dropna()
-    return d.groupby(level="unique_id").mean()
-
-
 def common_forecasts(series: pd.DataFrame, forecasts: pd.DataFrame) -> pd.DataFrame:
     """Forecast rows of the (dataset, series, window) pairs kept by common_rows."""
     keep = analysis.common_rows(series)[["dataset", *analysis.KEYS]].drop_duplicates()
     return forecasts.merge(keep, on=["dataset", *analysis.KEYS], how="inner")
 
 
-def versus_reference(series: pd.DataFrame, forecasts: pd.DataFrame | None, reference: str = REFERENCE) -> pd.DataFrame:
+def versus_reference(series: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
     """Per dataset (+ overall) x model: paired comparison with ``reference`` over series.
 
     Columns: n_series (paired), smape/ref_smape (means over those series), mean_diff (model -
     reference sMAPE), win_rate with 95% bootstrap CI win_lo/win_hi (share of series where the
     model's sMAPE is lower; ties half), wilcoxon_p, and dm_stat/dm_p/dm_n from
-    :func:`diebold_mariano` on scaled absolute errors (NaN without forecasts).
+    :func:`diebold_mariano` on the per-series MASE differences (seeds averaged): errors scaled by
+    each series' in-sample MASE scale, so series of any level weigh alike. Claim (a)'s own
+    comparisons of the RNN rows are :func:`harness.claim_a.comparisons`.
     """
     scores = with_overall(per_series_scores(series))
-    fc = None
-    if forecasts is not None and len(forecasts):
-        fc = with_overall(common_forecasts(series, forecasts))
     rows = []
     for dataset, frame in scores.groupby("dataset", sort=False):
         wide = frame.pivot_table(index="unique_id", columns="model", values="smape")
         if reference not in wide:
             continue
-        dfc = fc[fc["dataset"] == dataset] if fc is not None else None
+        mase = frame.pivot_table(index="unique_id", columns="model", values="mase")
         for model in [m for m in frame["model"].unique() if m != reference]:
             pair = wide[[model, reference]].dropna()
             diff = (pair[model] - pair[reference]).to_numpy()
             rate, lo, hi = win_rate_ci(diff)
-            dm_stat, dm_p, dm_n = math.nan, math.nan, 0
-            if dfc is not None and len(dfc):
-                dbar = loss_differentials(dfc, model, reference)
-                dm_stat, dm_p = diebold_mariano(dbar.to_numpy())
-                dm_n = len(dbar)
+            dbar = (mase[model] - mase[reference]).dropna().to_numpy() if model in mase else np.array([])
+            dm_stat, dm_p = diebold_mariano(dbar)
             rows.append(
                 {
                     "dataset": dataset,
@@ -295,7 +253,7 @@ def versus_reference(series: pd.DataFrame, forecasts: pd.DataFrame | None, refer
                     "wilcoxon_p": wilcoxon_p(diff),
                     "dm_stat": dm_stat,
                     "dm_p": dm_p,
-                    "dm_n": dm_n,
+                    "dm_n": len(dbar[np.isfinite(dbar)]),
                 }
             )
     return pd.DataFrame(rows, columns=VERSUS_COLUMNS)
@@ -349,18 +307,23 @@ def _contenders(models: Iterable[str], fam: Families) -> list[str]:
     return [m for m in dict.fromkeys(models) if fam.neural(m)]
 
 
-def _compared(contenders: list[str], fam: Families, dataset: str, left: pd.DataFrame | None) -> str:
+def _compared(
+    contenders: list[str], fam: Families, dataset: str, left: pd.DataFrame | None, pooled: Iterable[str] = ()
+) -> str:
     """The ``compared`` cell of a verdict: each contender with its family, the reference, and the
-    contenders or reference left out of ``dataset`` (overall: of any dataset) for their failures."""
+    contenders or reference left out of ``dataset`` (overall: of any dataset; a pool of claim (a):
+    of its ``pooled`` datasets) for their failures."""
     text = (", ".join(fam.label(m) for m in contenders) or "no recurrent model") + f" vs {REFERENCE}"
     if left is None or left.empty:
         return text
-    rows = left if dataset == OVERALL else left[left["dataset"] == dataset]
+    members = set(pooled) or {dataset}
+    rows = left if dataset == OVERALL else left[left["dataset"].isin(members)]
     rows = rows[[fam.neural(m) or m == REFERENCE for m in rows["model"]]]
     if rows.empty:
         return text
+    on = dataset == OVERALL or len(members) > 1
     parts = [
-        f"{r.model}{f' on {r.dataset}' if dataset == OVERALL else ''} ({r.n_failed_pairs}/{r.n_pairs} failed)"
+        f"{r.model}{f' on {r.dataset}' if on else ''} ({r.n_failed_pairs}/{r.n_pairs} failed)"
         for r in rows.itertuples()
     ]
     return f"{text}; left out, failed on more than {analysis.MAX_FAILED_SHARE:.0%} of the series: {', '.join(parts)}"
@@ -371,32 +334,6 @@ def best_contender(summary: pd.DataFrame, dataset: str) -> pd.Series | None:
     the one claims (a) and (c) weigh against arima; None without a contender there."""
     s = summary[(summary["dataset"] == dataset) & summary["neural"].astype(bool)]
     return None if s.empty else s.sort_values("smape_mean").iloc[0]
-
-
-def _verdict_a(dataset: str, summary: pd.DataFrame, versus: pd.DataFrame) -> dict:
-    best = best_contender(summary, dataset)
-    if best is None or not (summary["dataset"].eq(dataset) & summary["model"].eq(REFERENCE)).any():
-        return {"verdict": "inconclusive", "evidence": "no neural model or no arima on this dataset"}
-    v = versus[(versus["dataset"] == dataset) & (versus["model"] == best["model"])]
-    if v.empty:
-        return {"verdict": "inconclusive", "evidence": f"no paired comparison of {best['model']} with arima"}
-    v = v.iloc[0]
-    p, lo, hi = v["wilcoxon_p"], v["win_lo"], v["win_hi"]
-    sig = np.isfinite(p) and p < ALPHA
-    if v["smape"] < v["ref_smape"] and sig and lo > 0.5:
-        verdict = "supported"
-    elif v["ref_smape"] < v["smape"] and sig and hi < 0.5:
-        verdict = "refuted"
-    else:
-        verdict = "inconclusive"
-    sd = best["smape_seed_sd"]
-    evidence = (
-        f"{best['model']} sMAPE {_fmt(v['smape'])}"
-        + (f" (seed sd {_fmt(sd)})" if np.isfinite(sd) else "")
-        + f" vs arima {_fmt(v['ref_smape'])} on {int(v['n_series'])} series; win rate {_fmt(v['win_rate'])} "
-        f"[{_fmt(lo)}, {_fmt(hi)}]; Wilcoxon p={p:.3g}; DM={_fmt(v['dm_stat'])} (p={v['dm_p']:.3g})"
-    )
-    return {"verdict": verdict, "evidence": evidence}
 
 
 def _growth(steps: pd.DataFrame, dataset: str, model: str) -> tuple[float, float, float, int]:
@@ -442,7 +379,7 @@ def memoryfamilies_of(memory: pd.DataFrame) -> Families:
 
 def verdicts(
     summary: pd.DataFrame,
-    versus: pd.DataFrame,
+    comparisons: pd.DataFrame,
     speed: pd.DataFrame,
     steps: pd.DataFrame,
     memory_verdict: pd.DataFrame | None = None,
@@ -453,7 +390,9 @@ def verdicts(
 ) -> pd.DataFrame:
     """One row per claim x dataset (+ overall): claim, dataset, verdict, compared, rule, evidence.
 
-    Applies the rules of the module docstring; ``memory_verdict`` (the memory study's
+    Applies the rules of the module docstring; claim (a)'s rows come from ``comparisons``
+    (:func:`harness.claim_a.comparisons`, one row per scope x RNN row), with a row per family
+    pool of it before ``overall``; ``memory_verdict`` (the memory study's
     verdict.csv) decides claim (c) on the overall row when given and adds its benchmarks' rows; ``cost_verdict`` (the cost study's verdict.csv)
     adds a ``cost-study`` row to claim (b). ``families`` says which models are contenders
     (:class:`Families`; None: the legacy name rule for all). ``left_out``
@@ -478,17 +417,13 @@ def verdicts(
         d: _compared(_contenders(summary.loc[summary["dataset"] == d, "model"], fam), fam, d, left_out)
         for d in datasets
     }
-    rows = []
-    for d in datasets:
-        rows.append(
-            {
-                "claim": "a",
-                "dataset": d,
-                "compared": accuracy_compared[d],
-                "rule": RULES["a"],
-                **_verdict_a(d, summary, versus),
-            }
-        )
+    pools = comparisons.drop_duplicates("dataset").set_index("dataset")["pooled"].str.split(", ")
+    compared_a = {
+        d: _compared(list(comparisons.loc[comparisons["dataset"] == d, "model"]), fam, d, left_out, pools[d])
+        for d in pools.index
+        if d not in accuracy_compared
+    }
+    rows = claim_a.verdict_rows(comparisons, datasets, accuracy_compared | compared_a)
     rows += verdict_rows(
         datasets,
         speed_all,
@@ -532,7 +467,6 @@ def claims_tables(
     memory: pd.DataFrame | None = None,
     stored_steps: pd.DataFrame | None = None,
     cost_verdict: pd.DataFrame | None = None,
-    stored_versus: pd.DataFrame | None = None,
     families: Families | Mapping[str, str] | None = None,
     sequential_verdict: pd.DataFrame | None = None,
     memory_verdict: pd.DataFrame | None = None,
@@ -540,14 +474,14 @@ def claims_tables(
     """Every claims table from frames already in memory (the report has read them once).
 
     Without ``forecasts`` (a run kept without its per-step forecasts, like the committed
-    reference) sMAPE by step is ``stored_steps`` and the Diebold-Mariano columns come from
-    ``stored_versus`` (the claims/versus.csv written when the forecasts were there; NaN without it).
+    reference) sMAPE by step is ``stored_steps``; every other table needs only ``series``
+    (the Diebold-Mariano test is on per-series MASE differences).
     ``memory`` (the memory study's forecasting table, for its models' families),
     ``memory_verdict``, ``cost_verdict`` and ``sequential_verdict`` are the attached studies'
     tables (see :func:`verdicts`).
     ``families``: model -> declared family (:func:`declared_families` of experiments.csv); a
     model without one is judged by the legacy name rule. Returns keys: per_series, summary,
-    versus, friedman, step_errors, speed, verdicts, families (each model's family and where it
+    versus, claim_a (:func:`harness.claim_a.comparisons`), friedman, step_errors, speed, verdicts, families (each model's family and where it
     came from, memory-study models included), left_out (:func:`harness.analysis.left_out`), and
     memory when given.
     """
@@ -555,11 +489,8 @@ def claims_tables(
     fam = families_of(families)
     left = analysis.left_out(series)
     summary = summary_table(series, fam)
-    versus = versus_reference(series, forecasts)
-    if forecasts.empty and stored_versus is not None and len(versus):
-        dm = ["dm_stat", "dm_p", "dm_n"]
-        kept = stored_versus[["dataset", "model", "reference", *dm]]
-        versus = versus.drop(columns=dm).merge(kept, on=["dataset", "model", "reference"], how="left")[VERSUS_COLUMNS]
+    versus = versus_reference(series)
+    comparisons = claim_a.comparisons(series, fam)
     if forecasts.empty and stored_steps is not None:
         steps = stored_steps
     else:
@@ -579,8 +510,9 @@ def claims_tables(
         "step_errors": steps,
         "speed": speed,
         "verdicts": verdicts(
-            summary, versus, speed, steps, memory_verdict, cost_verdict, fam, left, sequential_verdict
+            summary, comparisons, speed, steps, memory_verdict, cost_verdict, fam, left, sequential_verdict
         ),
+        "claim_a": comparisons,
         "families": family_table[["where", *FAMILY_COLUMNS]],
         "left_out": left,
     }
@@ -598,24 +530,20 @@ def stored_inputs(
 ) -> tuple[pd.DataFrame | None, str, dict]:
     """What :func:`claims_tables` needs of a finished run dir beside its metrics: (forecasts,
     the note of :func:`load_forecasts`, keyword arguments). The stored claims/step_errors.csv
-    and claims/versus.csv stand in where the forecasts are too large or absent; the attached
+    stands in where the forecasts are too large or absent; the attached
     ``studies`` (:func:`harness.studies.read_studies`) give the memory table and the cost and
     sequential verdicts;
     experiments.csv gives each model's declared family (none in a run stored before families)."""
     forecasts, streamed_steps, note = load_forecasts(root / "forecasts.parquet", series)
-    if streamed_steps is not None:
-        steps, versus = streamed_steps, None
-    else:
-        steps = _optional(root / "claims" / "step_errors.csv", pd.read_csv)
-        no_forecasts = forecasts is None or forecasts.empty
-        versus = _optional(root / "claims" / "versus.csv", pd.read_csv) if no_forecasts else None
+    steps = (
+        streamed_steps if streamed_steps is not None else _optional(root / "claims" / "step_errors.csv", pd.read_csv)
+    )
     cost = studies["cost"].tables if "cost" in studies else {}
     return (
         forecasts,
         note,
         {
             "stored_steps": steps,
-            "stored_versus": versus,
             "memory": studies["memory"].tables.get("memory") if "memory" in studies else None,
             "memory_verdict": studies["memory"].tables.get("verdict") if "memory" in studies else None,
             "cost_verdict": _cost_verdict(cost.get("verdict"), cost.get("cost")),

@@ -9,11 +9,13 @@ paragraph of evidence; a reader first wants one word per claim. The headline ver
   by its rule until a memory study is attached);
 - ``mixed`` where some rows of the claim support it and others refute it (datasets disagree,
   or the cost study disagrees with the benchmark's timings);
-- else the verdict of the claim's ``overall`` row (all series pooled; for (c) the memory study).
+- else the verdict of the claim's ``overall`` row (all series pooled; for (c) the memory study),
+  which for (a) may itself be ``mixed`` (:mod:`harness.claim_a`: significant tests on both sides).
 
-The reading is generated from the same numbers the verdict weighed (the best contender's
-paired comparison with arima, the pooled ms per series, the memory study's first failure) and
-ends with how the per-dataset rows came out, so a verdict that hides a disagreement says so.
+The reading is generated from the same numbers the verdict weighed (for (a) the overall row's
+deciding RNN row: both means with their intervals, the win rate and which side each significant
+test favours; the pooled ms per series; the memory study's first failure) and ends with how the
+per-dataset rows came out, so a verdict that hides a disagreement says so.
 """
 
 from __future__ import annotations
@@ -101,19 +103,11 @@ def _sentence(*parts: str) -> str:
 
 
 def _reading_a(tables: Mapping[str, pd.DataFrame], rows: pd.DataFrame) -> str:
-    summary, versus = tables["summary"], tables["versus"]
-    best = claims.best_contender(summary, OVERALL)
-    v = versus[(versus["dataset"] == OVERALL) & (versus["model"] == (best["model"] if best is not None else None))]
-    if best is None or v.empty:
-        lead = "no contender and arima on every dataset, so nothing pooled"
-    else:
-        r = v.iloc[0]
-        lead = (
-            f"Best RNN {r['model']}: sMAPE {_num(r['smape'])} vs arima {_num(r['ref_smape'])} on "
-            f"{int(r['n_series'])} series, better on {_num(100 * r['win_rate'], 0)}% of them "
-            f"(95% CI {_num(100 * r['win_lo'], 0)}-{_num(100 * r['win_hi'], 0)}%, Wilcoxon p = {r['wilcoxon_p']:.2g})"
-        )
-    return _sentence(lead, _tally(rows))
+    """The overall row's deciding comparison in numbers (:func:`harness.claim_a.reading`), then
+    how the datasets came out (family pools, whose rows carry a scope, are not datasets)."""
+    lead = claims.claim_a.reading(tables["claim_a"], rows)
+    per_dataset = rows[rows["scope"].fillna("") == ""] if "scope" in rows.columns else rows
+    return _sentence(lead or "no contender and arima on every dataset, so nothing pooled", _tally(per_dataset))
 
 
 def _speeds(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

@@ -15,8 +15,7 @@ from harness.analysis import OVERALL, with_overall
 STEP_COLUMNS = ["dataset", "model", "step", "smape", "n_series"]
 #: A forecasts.parquet with more rows than this is not loaded whole: sMAPE by step is computed
 #: from it row group by row group (:func:`step_errors_by_row_group`), and what needs every
-#: forecast at once - the Diebold-Mariano test and the example-forecast figures - is skipped
-#: with a note in the report. metrics.parquet (one row per series x window x model x seed) is
+#: forecast at once - the example-forecast figures - is skipped with a note in the report. metrics.parquet (one row per series x window x model x seed) is
 #: always read whole.
 FORECAST_ROWS_IN_MEMORY = 5_000_000
 #: The columns of forecasts.parquet the claims and figures use (``lo``/``hi`` are not read).
@@ -131,6 +130,6 @@ def load_forecasts(
     note = (
         f"forecasts.parquet holds {meta.num_rows:,} rows, more than the {max_rows:,} a report loads at once "
         f"(steps.FORECAST_ROWS_IN_MEMORY): sMAPE by step was computed from it row group by row group, and the "
-        f"Diebold-Mariano test (dm_stat, dm_p) and the example-forecast figures were skipped."
+        f"example-forecast figures were skipped."
     )
     return None, step_errors_by_row_group(path, series), note

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from harness import claims, significance, steps
+from harness import claim_a, claims, significance, steps
 from harness.families import is_neural
 
 
@@ -95,9 +95,7 @@ BASE = RNG.uniform(5, 20, size=40)
 
 
 def verdict_a(series: pd.DataFrame) -> str:
-    summary = claims.summary_table(series)
-    versus = claims.versus_reference(series, None)
-    v = claims.verdicts(summary, versus, speed({}), pd.DataFrame(columns=steps.STEP_COLUMNS))
+    v = claims.claims_tables(series, None, speed({}))["verdicts"]
     return v[(v["claim"] == "a") & (v["dataset"] == "d1")]["verdict"].item()
 
 
@@ -108,14 +106,14 @@ def test_is_neural():
 
 def test_win_rate_and_verdict_a():
     better = make_series({"lstm": BASE - 1, "arima": BASE, "naive2": BASE + 2})
-    v = claims.versus_reference(better, None)
+    v = claims.versus_reference(better)
     row = v[(v["dataset"] == "d1") & (v["model"] == "lstm")].iloc[0]
     assert row["win_rate"] == 1.0 and row["win_lo"] == 1.0 and row["win_hi"] == 1.0
     assert row["mean_diff"] == pytest.approx(-1.0)
     assert verdict_a(better) == "supported"
     assert verdict_a(make_series({"lstm": BASE + 1, "arima": BASE})) == "refuted"
     same = make_series({"lstm": BASE, "arima": BASE})
-    row = claims.versus_reference(same, None).iloc[0]
+    row = claims.versus_reference(same).iloc[0]
     assert row["win_rate"] == 0.5 and row["wilcoxon_p"] == 1.0
     assert verdict_a(same) == "inconclusive"
 
@@ -130,7 +128,7 @@ def test_win_rate_ci_bootstrap():
 
 def test_wilcoxon_matches_scipy():
     noisy = BASE + RNG.normal(-0.5, 1.0, size=BASE.size)
-    v = claims.versus_reference(make_series({"gru": noisy, "arima": BASE}), None)
+    v = claims.versus_reference(make_series({"gru": noisy, "arima": BASE}))
     diff = noisy - BASE
     expected = stats.wilcoxon(diff, zero_method="zsplit").pvalue
     assert v.iloc[0]["wilcoxon_p"] == pytest.approx(expected)
@@ -167,7 +165,7 @@ def test_summary_ranks_owa_and_overall_pooling():
 def test_common_rows_fairness():
     s = make_series({"lstm": BASE - 1, "arima": BASE})
     s.loc[(s["model"] == "arima") & (s["unique_id"] == "S0"), "status"] = "failed"
-    v = claims.versus_reference(s, None)
+    v = claims.versus_reference(s)
     assert v.iloc[0]["n_series"] == len(BASE) - 1
 
 
@@ -188,13 +186,13 @@ def test_nemenyi_cd_hand_value():
 
 
 def test_diebold_mariano_hand_computation():
-    h, n = 3, 30
-    e_ref = RNG.normal(0, 2, size=(n, h))
-    e_mod = e_ref * 0.8 + RNG.normal(0, 0.3, size=(n, h))
-    fc = make_forecasts({"lstm": e_mod, "arima": e_ref}, y=10.0)
-    dbar = claims.loss_differentials(fc, "lstm", "arima")
-    hand = ((np.abs(e_mod) - np.abs(e_ref)) / 10.0).mean(axis=1)
-    assert np.allclose(np.sort(dbar.to_numpy()), np.sort(hand))
+    """DM on errors scaled by the in-sample MASE scale: the per-series MASE differences, seeds
+    averaged within series (the old scaling by the test window's mean |y| is gone)."""
+    n = 30
+    base = BASE[:n]
+    rnn = base + RNG.normal(-0.3, 1.0, size=n)
+    s = make_series({"lstm": rnn, "arima": base}, seeds={"lstm": 2}, seed_noise=0.4)
+    hand = (rnn - base) / 10  # make_series: MASE = sMAPE / 10; the seed noise averages out
     stat, p = significance.diebold_mariano(hand)
     t_hand = hand.mean() / math.sqrt(hand.var(ddof=1) / n)
     # HLN form with h=1: DM (variance 1/N) times sqrt((N-1)/N) is the same number
@@ -202,9 +200,8 @@ def test_diebold_mariano_hand_computation():
     assert stat == pytest.approx(t_hand) and stat == pytest.approx(dm_hln)
     assert p == pytest.approx(2 * stats.t.sf(abs(t_hand), n - 1))
     assert p == pytest.approx(stats.ttest_1samp(hand, 0.0).pvalue)
-    # and through versus_reference
-    s = make_series({"lstm": BASE[:n] - 1, "arima": BASE[:n]})
-    v = claims.versus_reference(s, fc)
+    # and through versus_reference, from metrics alone
+    v = claims.versus_reference(s)
     assert v.iloc[0]["dm_stat"] == pytest.approx(t_hand) and v.iloc[0]["dm_n"] == n
 
 
@@ -225,7 +222,7 @@ def test_verdict_b_cost():
     empty = pd.DataFrame(columns=steps.STEP_COLUMNS)
 
     def vb(ms):
-        v = claims.verdicts(summary, pd.DataFrame(columns=claims.VERSUS_COLUMNS), speed(ms), empty)
+        v = claims.verdicts(summary, pd.DataFrame(columns=claim_a.COLUMNS), speed(ms), empty)
         return v[(v["claim"] == "b") & (v["dataset"] == "d1")]["verdict"].item()
 
     assert vb({"lstm": 50.0, "rnn": 25.0, "arima": 10.0}) == "supported"
@@ -387,14 +384,16 @@ def test_claims_report_round_trip(tmp_path):
     assert set(out["verdicts"]["dataset"]) == {"d1", "overall"}
 
 
-def test_rebuild_without_forecasts_keeps_the_stored_diebold_mariano_columns(tmp_path):
+def test_the_diebold_mariano_columns_need_no_forecasts(tmp_path):
+    """The DM test is on per-series MASE differences from metrics.parquet: a run kept without its
+    forecasts (the committed reference) gets the same numbers as one with them."""
     h = 3
     e_ref = RNG.normal(0, 2, size=(len(BASE), h))
-    s = make_series({"lstm": BASE - 1, "arima": BASE, "naive2": BASE + 1})
+    s = make_series({"lstm": BASE - 1 + RNG.normal(0, 1, len(BASE)), "arima": BASE, "naive2": BASE + 1})
     fc = make_forecasts({"lstm": e_ref * 0.5, "arima": e_ref, "naive2": e_ref * 2})
     sp = speed({"lstm": 30.0, "arima": 10.0, "naive2": 0.1})
-    full = claims.claims_tables(s, fc, sp)["versus"]
-    assert full["dm_p"].notna().all()
-    rebuilt = claims.claims_tables(s, None, sp, stored_versus=full)["versus"]
-    pd.testing.assert_frame_equal(rebuilt, full)
-    assert claims.claims_tables(s, None, sp)["versus"]["dm_p"].isna().all()
+    full = claims.claims_tables(s, fc, sp)
+    assert full["versus"]["dm_p"].notna().all()
+    without = claims.claims_tables(s, None, sp)
+    pd.testing.assert_frame_equal(without["versus"], full["versus"])
+    pd.testing.assert_frame_equal(without["claim_a"], full["claim_a"])

@@ -168,7 +168,7 @@ def test_claims_select_contenders_by_declared_family_not_by_name():
     declared = {"ridge-rnnlike": "baseline", "my-elman": "rnn", "arima": "arima"}
     out = claims.claims_tables(series, None, sp, families=declared)
     v = out["verdicts"]
-    assert _verdict(v, "a")["verdict"] == "supported" and "my-elman sMAPE" in _verdict(v, "a")["evidence"]
+    assert _verdict(v, "a")["verdict"] == "supported" and "my-elman vs arima on" in _verdict(v, "a")["evidence"]
     assert _verdict(v, "b")["verdict"] == "supported" and "ridge-rnnlike" not in _verdict(v, "b")["evidence"]
     for claim in ("a", "b", "c"):
         assert _verdict(v, claim)["compared"] == "my-elman (rnn) vs arima"
@@ -179,7 +179,8 @@ def test_claims_select_contenders_by_declared_family_not_by_name():
     assert fam.loc["my-elman", "source"] == DECLARED and not fam.loc["ridge-rnnlike", "neural"]
     # the same rows without declarations: the old name rule, which picked the wrong model
     legacy = claims.claims_tables(series, None, sp)["verdicts"]
-    assert _verdict(legacy, "a")["verdict"] == "refuted" and "ridge-rnnlike sMAPE" in _verdict(legacy, "a")["evidence"]
+    assert _verdict(legacy, "a")["verdict"] == "refuted"
+    assert "ridge-rnnlike vs arima on" in _verdict(legacy, "a")["evidence"]
     assert _verdict(legacy, "a")["compared"] == "ridge-rnnlike (rnn by name) vs arima"
 
 

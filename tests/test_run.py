@@ -364,5 +364,5 @@ def test_report_has_the_three_claim_sections_in_markdown_and_html(long_csv, tmp_
     assert md.startswith(f"# rnnbench run {out.name}\n\n- **(a) Accuracy: ")
     verdicts = pd.read_csv(out / "claims" / "verdicts.csv")
     assert set(verdicts["claim"]) == {"a", "b", "c"}
-    assert set(verdicts["verdict"]) <= {"supported", "refuted", "inconclusive"}
+    assert set(verdicts["verdict"]) <= {"supported", "refuted", "mixed", "inconclusive"}
     assert (out / "figures" / "accuracy_vs_cost.png").is_file()

@@ -149,13 +149,14 @@ def test_a_report_over_too_many_forecasts_streams_step_errors(streamed_run, tmp_
     shutil.rmtree(run / "figures")
     monkeypatch.setattr(steps, "FORECAST_ROWS_IN_MEMORY", 500)
     text = build_report(store.RunStore.open(run))
-    assert "more than the 500 a report loads at once" in text and "Diebold-Mariano test" in text
+    assert "more than the 500 a report loads at once" in text and "example-forecast figures were skipped" in text
     after = pd.read_csv(run / "claims" / "step_errors.csv")
     merged = before.merge(after, on=["dataset", "model", "step"], suffixes=("", "_streamed"))
     assert len(merged) == len(before) == len(after)
     assert np.allclose(merged["smape"], merged["smape_streamed"], rtol=1e-12)
     assert (merged["n_series"] == merged["n_series_streamed"]).all()
-    assert pd.read_csv(run / "claims" / "versus.csv")["dm_p"].isna().all()
+    # the Diebold-Mariano test needs only metrics.parquet (per-series MASE differences): kept
+    assert pd.read_csv(run / "claims" / "versus.csv")["dm_p"].notna().all()
     assert not (run / "figures" / "forecasts_synthetic-arma.png").exists()
     assert (run / "figures" / "smape_by_step.png").exists()
 

@@ -25,13 +25,13 @@ not beaten.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from harness.errors import StudyError
+from harness.significance import hierarchical_means, named_rng
 
 #: Bootstrap resamples of each cell's skill CI, their generator's seed, and the central level (%).
 RESAMPLES = 2000
@@ -95,16 +95,11 @@ def skill_ci(
     ``(S, N)``, ``floor`` and ``optimum`` per series ``(N,)`` (seed-free: the floor model is
     deterministic, the oracle knows the truth). Each resample draws S seeds with replacement,
     then N series with replacement within each drawn seed; the model's MSE is the mean over the
-    drawn (seed, series) pairs, the floor's and the optimum's over the same drawn series.
-    Vectorised: one gather of ``(n, S, N)``."""
+    drawn (seed, series) pairs, the floor's and the optimum's over the same drawn series
+    (:func:`harness.significance.hierarchical_means`, the floor and optimum as one-seed panels)."""
     model = np.asarray(model, dtype=float)
-    s, m = model.shape
-    seeds = rng.integers(0, s, size=(n, s))
-    series = rng.integers(0, m, size=(n, s, m))
-    err = model[seeds[:, :, None], series].mean(axis=(1, 2))
-    flo = np.asarray(floor, dtype=float)[series].mean(axis=(1, 2))
-    opt = np.asarray(optimum, dtype=float)[series].mean(axis=(1, 2))
-    skills = _rmse_skill(err, flo, opt)
+    means = hierarchical_means([model, np.asarray(floor, float)[None], np.asarray(optimum, float)[None]], rng, n)
+    skills = _rmse_skill(means[:, 0], means[:, 1], means[:, 2])
     if np.isnan(skills).all():
         return np.nan, np.nan
     tail = (100.0 - level) / 2
@@ -114,7 +109,7 @@ def skill_ci(
 
 def _rng(dataset: str, model: str) -> np.random.Generator:
     """A generator per cell, seeded by its names: a table's CIs do not depend on its row order."""
-    return np.random.default_rng([BOOTSTRAP_SEED, zlib.crc32(f"{dataset}\0{model}".encode())])
+    return named_rng(BOOTSTRAP_SEED, dataset, model)
 
 
 def cell_skills(mse: pd.DataFrame, metas: Mapping[str, Mapping]) -> pd.DataFrame:
