@@ -345,7 +345,9 @@ class Tuned(_Wrapper, Forecaster):
             for number, params in enumerate(self.candidates()):
                 owa, message = self._trial(params, cut, tails)
                 drawn = {k: params[k] for k in self.space}
-                trials.append({"trial": number, "params": drawn, "owa": owa if math.isfinite(owa) else None, "message": message})
+                trials.append(
+                    {"trial": number, "params": drawn, "owa": owa if math.isfinite(owa) else None, "message": message}
+                )
         scored = [t for t in trials if t["owa"] is not None]
         if not scored:
             raise RuntimeError(

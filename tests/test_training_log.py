@@ -16,8 +16,8 @@ import harness
 from harness.analysis import training_table
 from harness.training import (
     TRAINING_COLUMNS,
-    TUNING_COLUMNS,
     TTA_TOLERANCE,
+    TUNING_COLUMNS,
     TrainingLog,
     combine_fits,
     summarise,

@@ -32,9 +32,7 @@ NUMPY_TINY = {"hidden": 4, "epochs": 3}
 def _panel_values(n: int = 6, length: int = 36, seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     t = np.arange(length + H)
-    return [
-        50 + 0.3 * k * t + 5 * np.sin(2 * np.pi * t / 4 + k) + rng.normal(0, 1, t.size) for k in range(1, n + 1)
-    ]
+    return [50 + 0.3 * k * t + 5 * np.sin(2 * np.pi * t / 4 + k) + rng.normal(0, 1, t.size) for k in range(1, n + 1)]
 
 
 def dataset(poison: float = 1.0, name: str = "toy") -> Dataset:
@@ -313,3 +311,17 @@ def test_variants_run_end_to_end_with_processes_and_resume(tmp_path):
     after = {p: p.stat().st_mtime_ns for p in (out / "parts").rglob("summary.json")}
     assert after == before  # nothing was rerun
     pd.testing.assert_frame_equal(again.accuracy, run.accuracy)
+
+
+def test_refits_join_their_tuning_records_and_sum_their_seconds():
+    from harness.training import combine_fits, training_columns
+
+    fits = [
+        {"epochs": 3.0, "tuning": json.dumps([{"trial": 0}]), "tune_wall_s": 1.0, "tune_cpu_s": 2.0},
+        {"epochs": 5.0, "tuning": json.dumps([{"trial": 2}]), "tune_wall_s": 0.5, "tune_cpu_s": 1.0},
+    ]
+    combined = combine_fits(fits)
+    assert json.loads(combined["tuning"]) == [{"trial": 0}, {"trial": 2}]
+    assert (combined["tune_wall_s"], combined["tune_cpu_s"], combined["epochs"]) == (1.5, 3.0, 4.0)
+    plain = training_columns({"epochs": 3.0})
+    assert plain["tuning"] == "" and math.isnan(plain["tune_wall_s"]) and math.isnan(plain["tune_cpu_s"])
