@@ -291,8 +291,8 @@ def test_variants_run_end_to_end_with_processes_and_resume(tmp_path):
     values = _panel_values(n=5)
     rows = [(f"s{k}", t, float(y)) for k, v in enumerate(values) for t, y in enumerate(v)]
     pd.DataFrame(rows, columns=["unique_id", "ds", "y"]).to_csv(data, index=False)
-    models = ["gru-torch[ens2]", "rnn-numpy[tuned2]"]
-    params = {"gru-torch[ens2]": TINY, "rnn-numpy[tuned2]": NUMPY_TINY}
+    models = ["gru-torch", "gru-torch[ens2]", "rnn-numpy[tuned2]"]
+    params = {"gru-torch": TINY, "gru-torch[ens2]": TINY, "rnn-numpy[tuned2]": NUMPY_TINY}
     options = dict(seeds=[0, 1], horizon=H, executor="processes", workers=2, params=params, quiet=True)
     out = tmp_path / "run"
     run = harness.run(models, [str(data)], out=out, **options)
@@ -304,6 +304,14 @@ def test_variants_run_end_to_end_with_processes_and_resume(tmp_path):
     tuned = exp[exp["model"] == "rnn-numpy[tuned2]"]
     assert tuned["tuning"].map(lambda t: len(json.loads(t)[0]["trials"])).tolist() == [2, 2]
     assert (tuned["family"] == "rnn").all() and (exp.loc[exp["model"] == "gru-torch[ens2]", "family"] == "gru").all()
+    # the ensemble at seed 0 is made of the networks of the single-seed rows 0 and 1, each fit in
+    # a worker process of its own: its forecast is their median, its updates their sum
+    fc = pd.read_parquet(out / "forecasts.parquet").sort_values(["unique_id", "step"])
+    single = [fc[(fc["model"] == "gru-torch") & (fc["seed"] == s)]["yhat"].to_numpy() for s in (0, 1)]
+    ens = fc[fc["model"] == "gru-torch[ens2]"]["yhat"].to_numpy()
+    assert len(ens) == 5 * H and (ens == np.median(np.vstack(single), axis=0)).all()
+    updates = exp.set_index(["model", "seed"])["updates"]
+    assert updates["gru-torch[ens2]", 0] == updates["gru-torch", 0] + updates["gru-torch", 1]
     speed = pd.read_csv(out / "speed.csv")
     assert "tune_cpu_s" in speed.columns and speed.loc[speed["model"] == "rnn-numpy[tuned2]", "tune_cpu_s"].gt(0).all()
     before = {p: p.stat().st_mtime_ns for p in (out / "parts").rglob("summary.json")}
