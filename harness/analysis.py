@@ -53,6 +53,8 @@ SPEED_COLUMNS = [
     "cpu_per_ref",
     "tta_cpu_s",
     "tta_wall_s",
+    "tune_cpu_s",
+    "tune_wall_s",
     "peak_rss_mb",
     "peak_device_mb",
     "device_name",
@@ -211,6 +213,10 @@ def speed_table(experiments: pd.DataFrame, ref_ms: float | None = None) -> pd.Da
     model's validation loss first came within 5% of its own best (experiments.csv columns of
     that name, from the training logs; NaN in a run made before them); for a model that does not
     train by epochs its fit and predict time, the comparable figure.
+
+    ``tune_cpu_s``/``tune_wall_s``: a tuned model's (``BASE[tuned]``) search, seconds over all
+    series; they are part of ``cpu_s`` and ``fit_s`` too (the cost includes tuning), shown apart
+    so a reader sees both. NaN for a model that does not tune.
     """
     from harness.models import regime_of
 
@@ -229,6 +235,8 @@ def speed_table(experiments: pd.DataFrame, ref_ms: float | None = None) -> pd.Da
     for tta, own in (("tta_cpu_s", df["cpu_s"]), ("tta_wall_s", df["fit_s"] + df["predict_s"])):
         given = df[tta] if tta in df.columns else pd.Series(np.nan, index=df.index)
         df[tta] = given.where(trains, own).astype(float)
+    for tune in ("tune_cpu_s", "tune_wall_s"):  # absent in runs made before tuned models
+        df[tune] = df[tune].astype(float) if tune in df.columns else np.nan
     agg = (
         df.groupby(["dataset", "model"], sort=False)
         .agg(
@@ -244,6 +252,8 @@ def speed_table(experiments: pd.DataFrame, ref_ms: float | None = None) -> pd.Da
             ms_per_series=("ms_per_series", "mean"),
             tta_cpu_s=("tta_cpu_s", "mean"),
             tta_wall_s=("tta_wall_s", "mean"),
+            tune_cpu_s=("tune_cpu_s", "mean"),
+            tune_wall_s=("tune_wall_s", "mean"),
             peak_rss_mb=("peak_rss_mb", "max"),
             peak_device_mb=("peak_device_mb", "max"),
             workers=("workers", "first"),

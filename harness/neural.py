@@ -144,7 +144,11 @@ class WindowForecaster(Forecaster):
         "global", "global: one network on the windows of all series; local: one per series", choices=("global", "local")
     )
     input_size: int | None = param(
-        None, "input window length (null: ceil(1.25 x max(horizon, season length)))", type=int, ge=1
+        None,
+        "input window length (null: ceil(1.25 x max(horizon, season length)))",
+        type=int,
+        ge=1,
+        search=(0.6, 2.4, "log", "window"),
     )
     input_seasons: float | None = param(
         None,
@@ -160,6 +164,7 @@ class WindowForecaster(Forecaster):
         "classical",
         "seasonal adjustment, applied when the M4 autocorrelation test finds seasonality",
         choices=W.DESEASONALIZE,
+        search=["classical", "none"],
     )
     normalize: bool = param(True, "express each window relative to its last input value")
     max_updates: int | None = param(

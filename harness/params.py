@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,10 @@ from harness.errors import ModelError
 SUPPORTED_TYPES: tuple[type, ...] = (bool, int, float, str, tuple, list)
 _SEQUENCE = (tuple, list)
 _SCALES = ("log", "linear")
+#: The one relative search unit: multiples of the model's default input window,
+#: ``ceil(1.25 x max(horizon, season length))`` (Hewamalage, Bergmeir & Bandara 2021), so one
+#: declaration fits a yearly task of horizon 6 and a monthly one of horizon 18 alike.
+SEARCH_UNITS = ("window",)
 
 
 @dataclass(frozen=True)
@@ -40,8 +45,15 @@ class Param:
 
     ``type`` None accepts any value (only parameters converted from a legacy ``defaults`` dict
     whose default is None). Bounds (``ge``/``gt``/``le``/``lt``) apply to int and float
-    parameters, ``choices`` to any type. ``search`` is not used by the harness: it is a hint for a
-    future tuner, ``(low, high, "log" | "linear")`` for a number or a list of values to try.
+    parameters, ``choices`` to any type.
+
+    ``search`` is the space the tuner (a ``BASE[tuned]`` model, :mod:`harness.tuning`) draws this
+    parameter from: ``(low, high, "log" | "linear")`` for a number (an int parameter gets
+    integers), ``(low, high, scale, "window")`` for an int parameter drawn as that many multiples
+    of the model's default input window, or a list of values to choose from. ``search_if`` maps
+    other parameter names to the values under which this one is searched at all (``{"cell":
+    ("lstm",)}``: a forget-gate bias is drawn for an LSTM, never for a GRU); a parameter whose
+    condition fails keeps its value in every trial.
     ``id_at_default=False`` keeps the parameter out of an experiment's config id while it has
     its declared default (:func:`keyed_params`): for a parameter added after results existed,
     whose default does what the model did before it, so those results keep their ids and resume.
@@ -58,6 +70,7 @@ class Param:
     nullable: bool = False
     search: tuple[Any, ...] | list[Any] | None = None
     id_at_default: bool = True
+    search_if: tuple[tuple[str, tuple[Any, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.description, str):
@@ -90,21 +103,41 @@ class Param:
         if problem is not None:
             raise TypeError(f"param: the default must be {problem}, got {self.default!r}")
 
+    def searched_under(self, values: Mapping[str, Any]) -> bool:
+        """Whether the tuner draws this parameter for a model with these parameter ``values``:
+        it has a ``search`` and every ``search_if`` condition holds."""
+        return self.search is not None and all(values.get(k) in allowed for k, allowed in self.search_if)
+
     def _check_search(self) -> None:
+        if not isinstance(self.search_if, tuple) or not all(
+            isinstance(c, tuple) and len(c) == 2 and isinstance(c[0], str) and isinstance(c[1], tuple)
+            for c in self.search_if
+        ):
+            raise TypeError(f"param: search_if must map parameter names to tuples of values, got {self.search_if!r}")
         if self.search is None:
+            if self.search_if:
+                raise TypeError("param: search_if needs a search")
             return
+        shape = "(low, high, 'log' | 'linear'[, 'window']) or a non-empty list"
         if isinstance(self.search, tuple):
-            ok = (
-                len(self.search) == 3
-                and _is_real(self.search[0])
-                and _is_real(self.search[1])
-                and self.search[0] < self.search[1]
-                and self.search[2] in _SCALES
-            )
-            if not ok:
-                raise TypeError(f"param: search must be (low, high, 'log' | 'linear') or a list, got {self.search!r}")
-        elif not (isinstance(self.search, list) and self.search):
-            raise TypeError(f"param: search must be (low, high, 'log' | 'linear') or a list, got {self.search!r}")
+            low, high, *rest = self.search if len(self.search) in (3, 4) else (None, None)
+            ok = _is_real(low) and _is_real(high) and low < high and len(rest) in (1, 2) and rest[0] in _SCALES
+            ok = ok and (rest[0] == "linear" or low > 0) and (len(rest) == 1 or rest[1] in SEARCH_UNITS)
+            if not ok or self.type not in (int, float):
+                raise TypeError(f"param: search must be {shape} (log: low > 0; numbers only), got {self.search!r}")
+            if len(self.search) == 4 and self.type is not int:
+                raise TypeError("param: a search in multiples of the input window needs an int parameter")
+            if len(self.search) == 3:
+                for end in self.search[:2]:
+                    value = int(end) if self.type is int else end
+                    if self.problem(value) is not None:
+                        raise TypeError(f"param: search bound {end!r} must be {self.problem(value)}")
+        elif isinstance(self.search, list) and self.search:
+            for value in self.search:
+                if self.problem(value) is not None:
+                    raise TypeError(f"param: search value {value!r} must be {self.problem(value)}")
+        else:
+            raise TypeError(f"param: search must be {shape}, got {self.search!r}")
 
     # --- describing ---------------------------------------------------------------------------
 
@@ -191,6 +224,7 @@ def param(
     nullable: bool | None = None,
     search: tuple[Any, ...] | list[Any] | None = None,
     id_at_default: bool = True,
+    search_if: Mapping[str, tuple[Any, ...] | list[Any]] | None = None,
 ) -> Param:
     """Declare a model parameter (a class attribute of a :class:`harness.Forecaster` subclass).
 
@@ -199,7 +233,8 @@ def param(
     default is None. ``int`` rejects booleans; ``float`` accepts integers and rejects NaN and
     infinities; a ``tuple``/``list`` parameter accepts a list or a tuple and leaves its elements to
     the model. ``ge``/``gt``/``le``/``lt`` bound numbers, ``choices`` lists the allowed values.
-    ``search`` is a hint for a future tuner only (see :class:`Param`). ``id_at_default=False``:
+    ``search`` (with ``search_if``, a condition on other parameters) is the space a
+    ``BASE[tuned]`` model draws the parameter from (see :class:`Param`). ``id_at_default=False``:
     the parameter enters config ids only when set to something other than its default.
     """
     if type is None:
@@ -220,6 +255,7 @@ def param(
         nullable=default is None if nullable is None else bool(nullable),
         search=search,
         id_at_default=bool(id_at_default),
+        search_if=tuple((str(k), tuple(v)) for k, v in (search_if or {}).items()),
     )
 
 
@@ -230,11 +266,11 @@ def keyed_params(parameters: dict[str, Param], values: dict[str, Any]) -> dict[s
     return {
         k: v
         for k, v in values.items()
-        if k not in parameters or parameters[k].id_at_default or not _same(v, parameters[k].default)
+        if k not in parameters or parameters[k].id_at_default or not same_value(v, parameters[k].default)
     }
 
 
-def _same(value: Any, default: Any) -> bool:
+def same_value(value: Any, default: Any) -> bool:
     """Equal and of the same kind (``1`` is not ``True``, ``1.0`` is ``1``)."""
     return isinstance(value, bool) == isinstance(default, bool) and value == default
 
@@ -267,6 +303,7 @@ def from_legacy(value: Any, inherited: Param | None = None) -> Param:
             nullable=inherited.nullable,
             search=inherited.search,
             id_at_default=inherited.id_at_default,
+            search_if=inherited.search_if,
         )
     kind = infer_type(value)
     if kind is float and not math.isfinite(value):

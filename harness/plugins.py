@@ -37,7 +37,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ from harness.errors import DataError, ModelError, PluginError, did_you_mean, one
 from harness.hookspecs import Unavailable
 from harness.metrics import DEFAULT_LEVELS
 from harness.models import Forecaster
+from harness.variants import Variant, parse_variant
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.baselines",
@@ -72,16 +73,32 @@ class PluginWarning(UserWarning):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered model: its class, registry name, default parameters and plugin."""
+    """A registered model: its class, registry name, default parameters and plugin.
+
+    A variant (``lstm-torch[ens5]``, ``gru-torch[tuned]``; :mod:`harness.variants`) is a spec
+    derived from its base's by :meth:`Registry.model`: the full variant name, the base's class,
+    parameters and plugin, and the parsed ``variant``, which decides how it is built, its scope
+    and how many seeds it runs at."""
 
     name: str
     cls: type[Forecaster]
     params: dict[str, Any]
     plugin: str
+    variant: Variant | None = None
 
     @property
     def scope(self) -> str:
-        return self.cls.scope
+        return self.cls.scope if self.variant is None else self.variant.scope(self)
+
+    @property
+    def one_seed(self) -> bool:
+        """Run once per task, at the run's first seed: a deterministic model (the same forecasts
+        for every seed) or a seed ensemble (its members already span the seeds)."""
+        return self.cls.deterministic or (self.variant is not None and self.variant.one_seed)
+
+    def base(self) -> ModelSpec:
+        """The registered model a variant is made of (the spec itself when it is no variant)."""
+        return self if self.variant is None else replace(self, name=self.variant.base, variant=None)
 
     def resolve_params(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         """Registered defaults updated with ``overrides``, each value checked against its
@@ -108,6 +125,16 @@ class ModelSpec:
         """The model object, forecasting at the interval ``levels`` (percent; the run's). A
         constructor that rejects its parameters with any exception is a :class:`ModelError` (bad
         input), whichever exception type the plugin chose."""
+        if self.variant is not None:
+            return self.variant.build(
+                self.name,
+                self.base(),
+                horizon=horizon,
+                season_length=season_length,
+                seed=seed,
+                params=params,
+                levels=levels,
+            )
         # named before __init__ runs, so the constructor's own errors name the model the user
         # asked for (`lstm-torch`), not the class it is registered from (`rnn-torch`)
         model = self.cls.__new__(self.cls)
@@ -186,11 +213,21 @@ class Registry:
     found: list[PluginInfo] = field(default_factory=list)
 
     def model(self, name: str) -> ModelSpec:
-        """The registered model; an unknown name, or one registered as unavailable here (its
-        dependency missing), is a one-line :class:`ModelError` saying so."""
+        """The registered model, or the variant a name asks for (``BASE[ensK]``,
+        ``BASE[tunedN]``: :mod:`harness.variants`), derived from its base's registration; an
+        unknown name, one registered as unavailable here (its dependency missing), a malformed
+        variant or one its base cannot have is a one-line :class:`ModelError` saying so."""
         try:
             return self.models[name]
         except KeyError:
+            variant = parse_variant(name)
+            if variant is not None:
+                try:
+                    base = self.model(variant.base)
+                except ModelError as exc:
+                    raise ModelError(f"model {name!r}: {one_line(exc)}") from None
+                variant.check(name, base)
+                return replace(base, name=name, variant=variant)
             if name in self.unavailable:
                 raise ModelError(self.unavailable[name].message()) from None
             hint = did_you_mean(name, [*self.models, *self.unavailable], n=3)

@@ -251,7 +251,7 @@ def plan(config: RunConfig, registry: Registry, datasets: list[Dataset]) -> list
                 params=params[name],
                 levels=task.levels,
             )
-            seeds = config.seeds[:1] if spec.cls.deterministic else config.seeds
+            seeds = config.seeds[:1] if spec.one_seed else config.seeds
             experiments.extend(Experiment(task, spec, params[name], seed) for seed in seeds)
     return experiments
 

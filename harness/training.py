@@ -29,6 +29,7 @@ __all__ = [
     "STILL_LEARNING_SHARE",
     "SUMMED_COLUMNS",
     "TRAINING_COLUMNS",
+    "TUNING_COLUMNS",
     "TTA_TOLERANCE",
     "TrainingLog",
     "UpdateBudget",
@@ -60,6 +61,10 @@ TRAINING_COLUMNS: tuple[str, ...] = (
     "tta_wall_s",
     "tta_cpu_s",
 )
+#: The experiments.csv columns of a tuned model's tuning (``BASE[tuned]``,
+#: :class:`harness.variants.Tuned`): its wall and CPU seconds, summed over the fits that tuned
+#: (NaN for a model that does not tune); its record is the JSON column ``tuning``.
+TUNING_COLUMNS: tuple[str, ...] = ("tune_wall_s", "tune_cpu_s")
 #: The columns pooled by sum (the cost of all networks, of all refits); the others by the mean.
 SUMMED_COLUMNS = frozenset({"updates", "tta_wall_s", "tta_cpu_s"})
 
@@ -279,17 +284,31 @@ def summarise(logs: Sequence[TrainingLog]) -> dict[str, float | str] | None:
 
 def combine_fits(summaries: Sequence[Mapping[str, float | str] | None]) -> dict[str, float | str] | None:
     """The training summary of an experiment from those of its fits (a global model refit at
-    every origin fits once per window), by the rule of :func:`summarise`; the curve of the first
-    fit; None if none has one."""
+    every origin fits once per window; a seed ensemble's members), by the rule of
+    :func:`summarise`; the curve of the first fit; None if none has one. Fits that tuned
+    (``tuning``, a JSON list of records) have their records joined and their tuning seconds
+    summed."""
     rows = [s for s in summaries if s is not None]
-    return {**_pool(rows), "curve": str(rows[0].get("curve", ""))} if rows else None
+    if not rows:
+        return None
+    out: dict[str, float | str] = {**_pool(rows), "curve": str(rows[0].get("curve", ""))}
+    tuned = [r for r in rows if r.get("tuning")]
+    if tuned:
+        out["tuning"] = json.dumps([record for r in tuned for record in json.loads(str(r["tuning"]))])
+        for key in TUNING_COLUMNS:
+            out[key] = math.fsum(float(r.get(key, math.nan)) for r in tuned)
+    return out
 
 
 def training_columns(summary: Mapping[str, float | str] | None) -> dict[str, float | str]:
     """The experiments.csv columns of a training summary, every one NaN for a model without one,
-    and its loss ``curve`` ("" without one)."""
-    out: dict[str, float | str] = {key: float((summary or {}).get(key, math.nan)) for key in TRAINING_COLUMNS}
-    out["curve"] = str((summary or {}).get("curve", "") or "")
+    its loss ``curve`` ("" without one), and a tuned model's ``tuning`` record ("" for any
+    other) and :data:`TUNING_COLUMNS` (NaN)."""
+    summary = summary or {}
+    out: dict[str, float | str] = {key: float(summary.get(key, math.nan)) for key in TRAINING_COLUMNS}
+    out["curve"] = str(summary.get("curve", "") or "")
+    out["tuning"] = str(summary.get("tuning", "") or "")
+    out.update({key: float(summary.get(key, math.nan)) for key in TUNING_COLUMNS})
     return out
 
 

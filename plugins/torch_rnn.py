@@ -258,9 +258,11 @@ class TorchWindowForecaster(harness.WindowForecaster):
     network per series.
     """
 
-    epochs: int = harness.param(60, "maximum training epochs (no limit when max_updates is set)", ge=1)
-    batch_size: int = harness.param(256, "training windows per mini-batch", ge=1)
-    lr: float = harness.param(1e-3, "Adam learning rate", gt=0)
+    epochs: int = harness.param(
+        60, "maximum training epochs (no limit when max_updates is set)", ge=1, search=(20, 120, "log")
+    )
+    batch_size: int = harness.param(256, "training windows per mini-batch", ge=1, search=[32, 64, 128, 256, 512])
+    lr: float = harness.param(1e-3, "Adam learning rate", gt=0, search=(1e-4, 1e-2, "log"))
     clip_norm: float | None = harness.param(
         1.0, "clip gradients to this global norm (null: no clipping)", gt=0, nullable=True
     )
@@ -268,6 +270,7 @@ class TorchWindowForecaster(harness.WindowForecaster):
         8,
         "early stopping after this many checks (epochs, or check_every updates) without a better validation loss",
         ge=1,
+        search=(4, 16, "log"),
     )
     dtype: str = harness.param("float32", "floating-point precision of weights and data", choices=DTYPES)
     device: str = harness.param("auto", "where to train: auto (CUDA when available), cpu or cuda", choices=DEVICES)
@@ -482,9 +485,11 @@ class TorchRNN(TorchWindowForecaster):
         choices=STRATEGIES,
     )
     cell: str = harness.param("rnn", "recurrent cell (rnn: the Elman cell of rnn-numpy)", choices=CELLS)
-    hidden: int = harness.param(32, "hidden units per recurrent layer", ge=1)
-    layers: int = harness.param(1, "stacked recurrent layers", ge=1)
-    dropout: float = harness.param(0.0, "dropout between stacked layers (no effect with layers=1)", ge=0, lt=1)
+    hidden: int = harness.param(32, "hidden units per recurrent layer", ge=1, search=(8, 64, "log"))
+    layers: int = harness.param(1, "stacked recurrent layers", ge=1, search=[1, 2])
+    dropout: float = harness.param(
+        0.0, "dropout between stacked layers (no effect with layers=1)", ge=0, lt=1, search=(0.0, 0.4, "linear")
+    )
     activation: str = harness.param("tanh", "activation of cell=rnn (lstm and gru ignore it)", choices=ACTIVATIONS)
     init: str = harness.param(
         "default",
@@ -492,6 +497,9 @@ class TorchRNN(TorchWindowForecaster):
         "identity (IRNN: W_hh = I, tiny inputs, zero biases)",
         choices=INITS,
         id_at_default=False,
+        # the Elman cell only, and never away from the IRNN's identity start, which is its method
+        search=["default", "orthogonal"],
+        search_if={"cell": ("rnn",), "init": ("default", "orthogonal")},
     )
     forget_bias: float | None = harness.param(
         None,
@@ -499,6 +507,8 @@ class TorchRNN(TorchWindowForecaster):
         type=float,
         nullable=True,
         id_at_default=False,
+        search=[None, 1.0],
+        search_if={"cell": ("lstm",), "chrono": (None,)},  # a GRU has no forget gate; chrono sets it itself
     )
     chrono: int | None = harness.param(
         None,

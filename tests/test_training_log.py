@@ -17,6 +17,7 @@ from harness.analysis import training_table
 from harness.training import (
     TRAINING_COLUMNS,
     TTA_TOLERANCE,
+    TUNING_COLUMNS,
     TrainingLog,
     combine_fits,
     summarise,
@@ -120,7 +121,7 @@ def test_several_networks_sum_their_cost_and_average_the_rest():
     assert combine_fits([None]) is None
     empty = training_columns(None)
     assert all(math.isnan(empty[k]) for k in TRAINING_COLUMNS) and empty["curve"] == ""
-    assert list(training_columns(pooled)) == [*TRAINING_COLUMNS, "curve"]
+    assert list(training_columns(pooled)) == [*TRAINING_COLUMNS, "curve", "tuning", *TUNING_COLUMNS]
 
 
 def test_the_loss_curve_round_trips():
