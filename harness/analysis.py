@@ -12,6 +12,8 @@ no comparable means (``n_series`` 0, ``left_out`` true); the common set is forme
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -292,6 +294,61 @@ def training_table(experiments: pd.DataFrame) -> pd.DataFrame:
     if trained.empty:
         return pd.DataFrame(columns=TRAINING_SHOWN)
     return trained.groupby(["dataset", "model"], sort=False)[values].mean().reset_index()
+
+
+#: The columns of :func:`tuning_table` (tuning.csv).
+TUNING_SHOWN = [
+    "dataset",
+    "model",
+    "seed",
+    "trials",
+    "failed_trials",
+    "n_series",
+    "chosen_trial",
+    "val_owa_default",
+    "val_owa_chosen",
+    "chosen",
+    "tune_cpu_s",
+    "cpu_s",
+]
+
+
+def tuning_table(experiments: pd.DataFrame) -> pd.DataFrame:
+    """One row per fit of a tuned model (``BASE[tuned]``, its ``tuning`` record in
+    experiments.csv): the trials run and failed, the series tuned on, the chosen trial, the
+    validation OWA of the registered defaults (trial 0) and of the chosen values, the chosen values
+    that differ from the defaults (``k=v; ...``), the CPU seconds of the trials and of the whole
+    fit (trials + the final fit on all the data), so a reader sees what tuning chose and cost."""
+    if experiments.empty or "tuning" not in experiments.columns:
+        return pd.DataFrame(columns=TUNING_SHOWN)
+    rows = []
+    for _, exp in experiments[experiments["tuning"].fillna("").astype(str) != ""].iterrows():
+        for record in json.loads(str(exp["tuning"])):
+            trials = record.get("trials", [])
+            default = next((t for t in trials if t.get("trial") == 0), {})
+            base = default.get("params", {})
+            changed = {k: v for k, v in record.get("chosen", {}).items() if base.get(k) != v}
+            rows.append(
+                {
+                    "dataset": exp["dataset"],
+                    "model": exp["model"],
+                    "seed": exp["seed"],
+                    "trials": len(trials),
+                    "failed_trials": sum(t.get("owa") is None for t in trials),
+                    "n_series": record.get("n_series"),
+                    "chosen_trial": record.get("trial"),
+                    "val_owa_default": default.get("owa"),
+                    "val_owa_chosen": record.get("owa"),
+                    "chosen": "; ".join(f"{k}={_short(v)}" for k, v in changed.items()) or "(the defaults)",
+                    "tune_cpu_s": record.get("cpu_s"),
+                    "cpu_s": exp.get("cpu_s"),
+                }
+            )
+    return pd.DataFrame(rows, columns=TUNING_SHOWN)
+
+
+def _short(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def _trains(experiments: pd.DataFrame) -> pd.Series:

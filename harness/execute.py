@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import queue
 import shlex
 import signal
 import sys
@@ -194,25 +195,48 @@ class _Abandoned(Exception):
 
 
 def run_concurrently(one: Callable[[Any], None], experiments: list, workers: int, stopping: threading.Event) -> None:
-    """``one(exp)`` for each experiment, at most ``workers`` at once. The first exception (an
-    output error in a thread, Ctrl-C in the main thread) sets ``stopping``, starts nothing more
-    and is raised at once; the caller then closes the executor, which ends the running units,
-    and their threads discard their checkpoints (``one`` checks ``stopping``)."""
+    """``one(exp)`` for each experiment, at most ``workers`` at once, in daemon threads. The
+    first exception (an output error in a thread, Ctrl-C in the main thread) sets ``stopping``,
+    starts nothing more and is raised at once; the caller then closes the executor, which ends
+    the running units, and their threads discard their checkpoints (``one`` checks
+    ``stopping``). Daemon threads, so a unit the closed pool never answers cannot keep the
+    process alive after the run has stopped."""
     if not experiments:
         return
-    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for exp in experiments:
+        todo.put(exp)
+    errors: queue.SimpleQueue = queue.SimpleQueue()
 
-    pool = ThreadPoolExecutor(max_workers=min(workers, len(experiments)), thread_name_prefix="experiment")
-    futures = [pool.submit(one, exp) for exp in experiments]
+    def work() -> None:
+        while not stopping.is_set():
+            try:
+                exp = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                one(exp)
+            except BaseException as exc:  # handed to the main thread, which raises it
+                if not stopping.is_set():
+                    errors.put(exc)
+                stopping.set()
+                return
+
+    threads = [
+        threading.Thread(target=work, name=f"experiment-{i}", daemon=True)
+        for i in range(min(workers, len(experiments)))
+    ]
+    for thread in threads:
+        thread.start()
     try:
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in done:
-            future.result()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)  # a timed join: Ctrl-C reaches this thread at once
     except BaseException:
         stopping.set()
-        pool.shutdown(wait=False, cancel_futures=True)
         raise
-    pool.shutdown(wait=True)
+    if not errors.empty():
+        raise errors.get()
 
 
 def _stopped(store: RunStore, exc: BaseException, resume_command: str) -> int:
