@@ -290,7 +290,7 @@ def _run(
     if run.workers > most:  # a pool of 1000 processes for 2 series would only sit idle
         click.echo(
             f"rnnbench: note: using {most} worker(s), not {run.workers}: no experiment of this run has more "
-            "work units (series x windows of a local model, one per global model) to run at once",
+            "work units to run at once (series x windows of a local model, or global models side by side)",
             err=True,
         )
         run = dataclasses.replace(run, workers=most)

@@ -397,13 +397,14 @@ def run_experiment(
 
 
 def work_units(experiments: list[Experiment]) -> int:
-    """The most units of work any one of ``experiments`` hands the executor at once (they run one
-    after another): a local model's series x windows, a global model's single unit. More workers
-    than that would only sit idle (a pool of 1000 processes for 2 series)."""
-    most = 0
+    """The most units of work ``experiments`` hand the executor at once: a local model's series x
+    windows (local experiments run one after another), or the global models' experiments, one
+    unit each, which run side by side (:func:`harness.execute.concurrent_experiments`). More
+    workers than that would only sit idle (a pool of 1000 processes for 2 series)."""
+    most = sum(1 for exp in experiments if exp.model.scope != "local")
     for exp in experiments:
-        local = exp.model.scope == "local"
-        most = max(most, len(exp.task.dataset.panel) * exp.task.protocol.windows if local else 1)
+        if exp.model.scope == "local":
+            most = max(most, len(exp.task.dataset.panel) * exp.task.protocol.windows)
     return max(most, 1)
 
 

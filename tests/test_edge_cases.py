@@ -206,6 +206,20 @@ def test_workers_are_capped_at_the_work_units(tmp_path):
     assert set(pd.read_csv(out / "experiments.csv")["workers"]) == {2}
 
 
+def test_workers_cap_counts_global_experiments_that_run_side_by_side(tmp_path):
+    """Three seeds of a global model are three units at once (they run side by side), more than
+    the 2 series of the local references: 3 workers, not 1000 and not 2."""
+    data = tmp_path / "two.csv"
+    rows = [f"{uid},{2015 + i // 12}-{i % 12 + 1:02d}-01,{100 + i}" for uid in "ab" for i in range(60)]
+    data.write_text("unique_id,ds,y\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "run"
+    args = ["run", "--models", "rnn-numpy", "-p", "rnn-numpy.epochs=1", "-p", "rnn-numpy.hidden=2"]
+    result = invoke([*args, "--seeds", "0,1,2", "--datasets", str(data), "--workers", "1000", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "using 3 worker(s), not 1000" in result.stderr
+    assert json.loads((out / "manifest.json").read_text())["executions"][-1]["workers"] == 3
+
+
 def test_workers_cap_counts_windows_and_leaves_a_fitting_count_alone(tmp_path):
     data = tmp_path / "two.csv"
     rows = [f"{uid},{2015 + i // 12}-{i % 12 + 1:02d}-01,{100 + i}" for uid in "ab" for i in range(60)]
