@@ -199,6 +199,35 @@ def verdict_rows(
     return rows
 
 
+def join_study_scopes(rows: list[dict], study: str) -> list[dict]:
+    """Claim (b)'s rows with the overall line joined over the run's own scopes AND an attached
+    study's (``study``: its rows' dataset, e.g. the cost study). A run times one set-up (global
+    training, say); the cost study times the others (local training); an overall line over the
+    run's scopes alone said "refuted" beside a study row saying "inconclusive" for a regime the
+    run never timed. Joined (:func:`joined_row`), the line is the scopes' common verdict or says
+    what it depends on. Without study scopes the rows are returned as they are."""
+
+    def scoped(r: dict, dataset: str) -> bool:
+        return r["claim"] == "b" and r["dataset"] == dataset and r.get("scope") not in ("", SCOPE_ALL, None)
+
+    run = [r for r in rows if scoped(r, OVERALL)]
+    studied = [r for r in rows if scoped(r, study)]
+    if not run or not studied:
+        return rows
+    parts = [{**r, "scope": f"{r['scope']} (this run)"} for r in run]
+    parts += [{**r, "scope": f"{r['scope']} ({study})"} for r in studied]
+    joined = {**run[0], **joined_row(parts), "rule": RULE}
+    out = []
+    for r in rows:
+        if r["claim"] == "b" and r["dataset"] == OVERALL and r.get("scope") == SCOPE_ALL:
+            continue  # replaced by the line joining the study's scopes too
+        if scoped(r, OVERALL) and OVERALL_MARK in str(r["evidence"]):
+            r = {**r, "evidence": str(r["evidence"]).split(OVERALL_MARK, 1)[0]}
+        out.append(r)
+    last_b = max(i for i, r in enumerate(out) if r["claim"] == "b" and r["dataset"] == OVERALL)
+    return [*out[: last_b + 1], joined, *out[last_b + 1 :]]
+
+
 def study_rows(verdict: pd.DataFrame | None, dataset: str) -> list[dict]:
     """The rows of a study's verdict.csv as claim-(b) verdict rows under ``dataset`` (the cost
     study's: one per regime and device plus its overall line; a study stored before scopes: its

@@ -431,6 +431,7 @@ def verdicts(
         lambda d: _compared(_contenders(speed_all.loc[speed_all["dataset"] == d, "model"], fam), fam, d, left_out),
     )
     rows += study_rows(cost_verdict, COST_STUDY)
+    rows = claim_b.join_study_scopes(rows, COST_STUDY)
     rows.extend(sequential_rows(sequential_verdict))
     study_c, overall_c = claim_c.study_rows(memory_verdict, MEMORY_STUDY)
     rows += study_c
