@@ -397,3 +397,42 @@ def test_the_diebold_mariano_columns_need_no_forecasts(tmp_path):
     without = claims.claims_tables(s, None, sp)
     pd.testing.assert_frame_equal(without["versus"], full["versus"])
     pd.testing.assert_frame_equal(without["claim_a"], full["claim_a"])
+
+
+def test_claim_b_overall_line_joins_the_cost_study_scopes():
+    """A run that timed global training only, beside a cost study whose local regime is
+    inconclusive: the overall line must not say "refuted" (the regime the run never timed says
+    otherwise); it says what it depends on and lists every scope with its source."""
+    from harness.analysis import OVERALL
+    from harness.claim_b import OVERALL_MARK, SCOPE_ALL, join_study_scopes
+
+    def row(dataset, scope, verdict, evidence="e"):
+        return {
+            "claim": "b",
+            "dataset": dataset,
+            "scope": scope,
+            "verdict": verdict,
+            "evidence": evidence,
+            "compared": "c",
+            "rule": "r",
+        }
+
+    rows = [
+        {"claim": "a", "dataset": OVERALL, "scope": "", "verdict": "mixed", "evidence": "", "compared": "", "rule": ""},
+        row(OVERALL, "global, CPU", "refuted", f"numbers{OVERALL_MARK}refuted only in the scope timed"),
+        row("cost-study", "global, CPU", "refuted"),
+        row("cost-study", "local, CPU", "inconclusive"),
+        row("cost-study", SCOPE_ALL, "inconclusive"),
+    ]
+    out = join_study_scopes(rows, "cost-study")
+    overall = [r for r in out if r["claim"] == "b" and r["dataset"] == OVERALL]
+    assert [r["scope"] for r in overall] == ["global, CPU", SCOPE_ALL]
+    assert overall[0]["evidence"] == "numbers"  # its own closing sentence gives way to the joined line
+    assert overall[1]["verdict"] == "inconclusive"
+    assert overall[1]["evidence"] == (
+        "depends on the regime: global, CPU (this run): refuted; global, CPU (cost-study): refuted; "
+        "local, CPU (cost-study): inconclusive"
+    )
+    agreeing = join_study_scopes([r for r in rows if r["scope"] != "local, CPU"], "cost-study")
+    assert [r["verdict"] for r in agreeing if r["dataset"] == OVERALL and r["scope"] == SCOPE_ALL] == ["refuted"]
+    assert join_study_scopes(rows[:2], "cost-study") == rows[:2]  # no study attached: unchanged
