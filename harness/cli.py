@@ -698,17 +698,33 @@ def describe_model(spec) -> list[str]:
     def shown(value) -> str:  # as a -p value or a suite would write it
         return value if isinstance(value, str) else json.dumps(value, default=str)
 
-    header = ("parameter", "type", "default", "bounds", "description")
+    def searched(p) -> str:  # the tuner's range where this registration searches it
+        if not p.searched_under(spec.params):
+            return ""
+        if isinstance(p.search, list):
+            return "|".join(shown(v) for v in p.search)
+        low, high, scale, *unit = p.search
+        return f"{low:g}..{high:g} {scale}" + (f" x {unit[0]}" if unit else "")
+
+    variant = getattr(spec, "variant", None)
+    if variant is not None:
+        what = (
+            f"the median forecast of {variant.size} networks, seeds s..s+{variant.size - 1}"
+            if variant.kind == "ens"
+            else f"{variant.size} trials of random search over the 'search' column on the validation tail"
+        )
+        lines.insert(len(lines) - 1, f"  variant {variant.kind}: {what}; runs once per task, at the run's first seed")
+    header = ("parameter", "type", "default", "bounds", "search", "description")
     rows = [
-        (key, p.type_name, shown(spec.params.get(key, p.default)), p.bounds, p.description)
+        (key, p.type_name, shown(spec.params.get(key, p.default)), p.bounds, searched(p), p.description)
         for key, p in spec.cls.parameters.items()
     ]
     if not rows:
         return [*lines, "  no parameters"]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
     for row in [header, *rows]:
         cells = [cell.ljust(width) for cell, width in zip(row, widths)]
-        lines.append(("  " + "  ".join([*cells, row[4]])).rstrip())
+        lines.append(("  " + "  ".join([*cells, row[5]])).rstrip())
     return lines
 
 

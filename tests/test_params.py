@@ -346,6 +346,7 @@ def test_models_name_describes_one_model_and_its_parameters(monkeypatch):
         "type": "float",
         "default": "2.0",
         "bounds": ">= 1",
+        "search": "",
         "description": "SES plus (1 - 1/theta) x the linear trend's drift; 2 is the standard Theta method",
     }
     arima = table(invoke(["models", "arima"]).output)
@@ -364,6 +365,13 @@ def test_models_name_shows_the_registered_value():
     assert (rows["hidden"]["type"], rows["hidden"]["default"], rows["hidden"]["bounds"]) == ("int", "32", ">= 1")
     assert rows["threads"]["type"] == "int|null" and rows["dropout"]["bounds"] == "in [0, 1)"
     assert "  plugin  plugins.torch_rnn" in result.output.splitlines()
+    # the tuner's ranges, where this registration searches them (a GRU never draws forget_bias)
+    assert rows["hidden"]["search"] == "8..64 log" and rows["cell"]["search"] == ""
+    assert rows["forget_bias"]["search"] == "null|1.0"
+    assert table(invoke(["models", "gru-torch"]).output)["forget_bias"]["search"] == ""
+    tuned = invoke(["models", "lstm-torch[tuned]"])
+    assert tuned.exit_code == 0, tuned.output
+    assert any(line.startswith("  variant tuned: 20 trials of random search") for line in tuned.output.splitlines())
 
 
 def test_models_name_unknown_is_one_line_with_close_matches(monkeypatch):
