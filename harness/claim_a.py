@@ -133,6 +133,25 @@ def scopes(datasets: list[str]) -> list[tuple[str, tuple[str, ...]]]:
     return out
 
 
+def pooled_accuracy(series: pd.DataFrame) -> pd.DataFrame:
+    """The accuracy table (:func:`harness.analysis.accuracy_table`: means over the common series,
+    OWA against Naive2 on the same series, ``smape_sd`` over seeds) of every pool of the rule: each
+    family with more than one dataset and overall (:func:`scopes`), the series of its datasets
+    together (ids ``dataset:unique_id``), only the models run on every one of them. Written as
+    ``accuracy_pooled.csv``, with the pool's datasets in ``pooled``."""
+    datasets = list(dict.fromkeys(series["dataset"]))
+    frames = []
+    for name, members in scopes(datasets):
+        if len(members) < 2:
+            continue
+        rows = _pool(series, members)
+        table = analysis.accuracy_table(rows.assign(dataset=name))
+        frames.append(table.assign(pooled=", ".join(members)))
+    if not frames:
+        return pd.DataFrame(columns=[*analysis.accuracy_table(series.iloc[:0]).columns, "pooled"])
+    return pd.concat(frames, ignore_index=True)
+
+
 def _pool(per_seed: pd.DataFrame, datasets: tuple[str, ...]) -> pd.DataFrame:
     """The per-seed rows of ``datasets`` together, series ids ``dataset:unique_id`` when more than
     one, and only the models run on every one of them."""

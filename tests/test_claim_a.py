@@ -245,3 +245,25 @@ def test_the_headline_reads_claim_a_from_the_overall_comparison():
     r = out["claim_a"][out["claim_a"]["dataset"] == OVERALL].iloc[0]
     assert text.startswith(f"All {len(BASE)} series pooled, lstm vs arima: mean MASE {r['mase']:.3f}")
     assert "better on 80% of series" in text and "win rate favours RNN" in text
+
+
+def test_pooled_accuracy_puts_the_families_series_together():
+    """Two M3 datasets (same series ids: kept apart by the dataset prefix) and one M1 dataset:
+    pools m3 and overall, means over every pooled series, OWA against Naive2 on the same
+    series, sMAPE sd over seeds; a model missing from one dataset of a pool is not in it."""
+    two = {"seeds": {"lstm-torch": 2}, "seed_noise": 2.0}
+    a = make_series({"naive2": np.array([10.0, 20.0]), "lstm-torch": np.array([8.0, 16.0])}, "m3-monthly", **two)
+    b = make_series({"naive2": np.array([30.0]), "lstm-torch": np.array([24.0])}, "m3-yearly", **two)
+    c = make_series(
+        {"naive2": np.array([40.0]), "lstm-torch": np.array([40.0]), "theta": np.array([1.0])}, "m1-yearly", **two
+    )
+    pooled = claim_a.pooled_accuracy(pd.concat([a, b, c], ignore_index=True)).set_index(["dataset", "model"])
+    assert set(pooled.index.get_level_values(0)) == {"m3", OVERALL}  # m1 has one dataset: no pool
+    m3 = pooled.loc[("m3", "lstm-torch")]
+    assert m3["n_series"] == 3 and m3["smape"] == pytest.approx(16.0) and m3["owa"] == pytest.approx(0.8)
+    assert m3["smape_sd"] == pytest.approx(np.sqrt(2))  # seed means 15 and 17
+    assert pooled.loc[("m3", "lstm-torch"), "pooled"] == "m3-monthly, m3-yearly"
+    overall = pooled.loc[(OVERALL, "lstm-torch")]
+    assert overall["n_series"] == 4 and overall["smape"] == pytest.approx((8 + 16 + 24 + 40) / 4)
+    assert overall["owa"] == pytest.approx(88 / 100)
+    assert (OVERALL, "theta") not in pooled.index  # run on m1-yearly only
