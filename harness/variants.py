@@ -44,7 +44,15 @@ from harness.models import Forecast, Forecaster, LocalForecaster, as_forecast, f
 from harness.params import same_value
 from harness.timing import Timer
 from harness.training import combine_fits
-from harness.tuning import DEFAULT_TRIALS, MIN_HISTORY, draw, search_space, validation_owa, validation_split
+from harness.tuning import (
+    DEFAULT_TRIALS,
+    MAX_TUNING_SERIES,
+    MIN_HISTORY,
+    draw,
+    search_space,
+    validation_owa,
+    validation_split,
+)
 
 _NAME = re.compile(r"^(?P<base>[^\[\]]+)\[(?P<suffix>[^\[\]]*)\]$")
 _SUFFIX = re.compile(r"^(?:ens(?P<k>\d+)|tuned(?P<n>\d*))$")
@@ -262,7 +270,9 @@ class Tuned(_Wrapper, Forecaster):
 
     ``fit(panel)``: the last ``horizon`` values of each series are held out
     (:func:`harness.tuning.validation_split`; series with fewer than
-    :data:`harness.tuning.MIN_HISTORY` values before them take no part in tuning). Trial 0 is the
+    :data:`harness.tuning.MIN_HISTORY` values before them take no part in tuning, and of a dataset
+    of more than :data:`harness.tuning.MAX_TUNING_SERIES` series a seeded sample of that many is
+    tuned on; the chosen values are refit on every series). Trial 0 is the
     base with this model's parameters; trials 1..N-1 draw the searched parameters
     (:func:`harness.tuning.search_space`) from a generator seeded with the experiment's seed.
     Each trial fits the base (same seed) on the truncated panel and forecasts the tails; its
@@ -339,7 +349,7 @@ class Tuned(_Wrapper, Forecaster):
     def fit(self, panel: Panel) -> None:
         timer = Timer(self.model_.synchronize)
         with timer:
-            cut, tails, kept = validation_split(panel, self.horizon)
+            cut, tails, kept = validation_split(panel, self.horizon, MAX_TUNING_SERIES, self.seed)
             if not kept:
                 raise ValueError(
                     f"model {self.name}: no series has {MIN_HISTORY} values before its last {self.horizon}, "

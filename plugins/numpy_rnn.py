@@ -720,9 +720,9 @@ class RNNNumpy(harness.WindowForecaster):
     hidden: int = harness.param(32, "hidden units of the Elman layer", ge=1, search=(8, 64, "log"))
     activation: str = harness.param("tanh", "hidden-layer activation", choices=ACTIVATIONS)
     epochs: int = harness.param(
-        60, "maximum training epochs (no limit when max_updates is set)", ge=1, search=(20, 120, "log")
+        60, "maximum training epochs (no limit when max_updates is set)", ge=1, search=(20, 60, "log")
     )
-    batch_size: int = harness.param(64, "training windows per mini-batch", ge=1, search=[16, 32, 64, 128, 256])
+    batch_size: int = harness.param(64, "training windows per mini-batch", ge=1, search=[32, 64, 128, 256])
     lr: float = harness.param(3e-3, "learning rate", gt=0, search=(3e-4, 3e-2, "log"))
     optimizer: str = harness.param(
         "adam", "gradient-descent optimiser (adam, or sgd without momentum)", choices=("adam", "sgd")
@@ -739,7 +739,7 @@ class RNNNumpy(harness.WindowForecaster):
         "(null: never)",
         ge=1,
         nullable=True,
-        search=(4, 16, "log"),
+        search=(4, 12, "log"),
     )
     dtype: str = harness.param("float64", "floating-point precision of the network", choices=("float32", "float64"))
     threads: int | None = harness.param(

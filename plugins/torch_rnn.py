@@ -259,9 +259,9 @@ class TorchWindowForecaster(harness.WindowForecaster):
     """
 
     epochs: int = harness.param(
-        60, "maximum training epochs (no limit when max_updates is set)", ge=1, search=(20, 120, "log")
+        60, "maximum training epochs (no limit when max_updates is set)", ge=1, search=(20, 60, "log")
     )
-    batch_size: int = harness.param(256, "training windows per mini-batch", ge=1, search=[32, 64, 128, 256, 512])
+    batch_size: int = harness.param(256, "training windows per mini-batch", ge=1, search=[64, 128, 256, 512])
     lr: float = harness.param(1e-3, "Adam learning rate", gt=0, search=(1e-4, 1e-2, "log"))
     clip_norm: float | None = harness.param(
         1.0, "clip gradients to this global norm (null: no clipping)", gt=0, nullable=True
@@ -270,7 +270,7 @@ class TorchWindowForecaster(harness.WindowForecaster):
         8,
         "early stopping after this many checks (epochs, or check_every updates) without a better validation loss",
         ge=1,
-        search=(4, 16, "log"),
+        search=(4, 12, "log"),
     )
     dtype: str = harness.param("float32", "floating-point precision of weights and data", choices=DTYPES)
     device: str = harness.param("auto", "where to train: auto (CUDA when available), cpu or cuda", choices=DEVICES)

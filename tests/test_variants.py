@@ -185,6 +185,17 @@ def test_validation_split_and_criterion():
     assert validation_owa(tails, tails, cut.values, 4) == 0.0  # the truth
 
 
+def test_validation_split_samples_at_most_max_series_seeded_in_panel_order():
+    values = _panel_values(n=6)
+    panel = Panel(tuple("abcdef"), tuple(values), "Q", 4, H)
+    cut, tails, kept = validation_split(panel, H, max_series=4, seed=3)
+    assert len(kept) == 4 and kept == sorted(kept) and cut.ids == tuple("abcdef"[i] for i in kept)
+    assert all(np.array_equal(t, values[i][-H:]) for t, i in zip(tails, kept))
+    assert validation_split(panel, H, max_series=4, seed=3)[2] == kept  # the seed fixes the sample
+    assert {tuple(validation_split(panel, H, max_series=4, seed=s)[2]) for s in range(8)} != {tuple(kept)}
+    assert validation_split(panel, H, max_series=6, seed=3)[2] == list(range(6))  # no more: all of them
+
+
 # --- the ensemble ---------------------------------------------------------------------------
 
 
