@@ -14,11 +14,10 @@ from typing import Any
 import numpy as np
 
 import harness
+from plugins import arima_search as search
 
 __all__ = ["AutoArima", "register_models"]
 
-# KPSS (level stationarity) upper-tail critical values, Kwiatkowski et al. (1992), Table 1.
-_KPSS_CRIT = ((0.10, 0.347), (0.05, 0.463), (0.025, 0.574), (0.01, 0.739))
 _MIN_ROOT = 1.01  # auto.arima rejects AR/MA polynomials with a root inside |z| < 1.01
 _IC_NAMES = ("aic", "aicc", "bic")
 _METHODS = ("css-ml", "css")
@@ -295,41 +294,21 @@ class AutoArima(harness.LocalForecaster):
             return 0
         if self.D is not None:
             return int(self.D)
-        if self.max_D < 1 or y.size <= 2 * m:
-            return 0
-        D = 0
-        x = y
-        while D < self.max_D and x.size > 2 * m:
-            if _seasonal_strength(x, m) <= self.seasonal_threshold:
-                break
-            D += 1
-            x = x[m:] - x[:-m]
-        return D
+        return search.choose_D(y, m, self.seasonal_threshold, self.max_D)
 
     def _choose_d(self, x: np.ndarray) -> int:
         if self.d is not None:
             return int(self.d)
-        d = 0
-        while d < self.max_d and x.size > 3 and np.ptp(x) > 0:
-            if not _kpss_rejects(x, self.alpha):
-                break
-            d += 1
-            x = np.diff(x)
-        return d
+        return search.choose_d(x, self.alpha, self.max_d)
 
     def _search(self, s: _Search, n: int, m: int, d: int, D: int) -> list[dict]:
-        max_p = min(self.max_p, n // 3)
-        max_q = min(self.max_q, n // 3)
-        max_P = min(self.max_P, n // 3 // m) if m > 1 else 0
-        max_Q = min(self.max_Q, n // 3 // m) if m > 1 else 0
-        if m > 1:
-            max_p = min(max_p, m - 1)
-            max_q = min(max_q, m - 1)
+        caps = search.order_caps(n, m, self.max_p, self.max_q, self.max_P, self.max_Q)
         if self.include_constant is None:
             consts = (True, False) if d + D <= 1 else (False,)
         else:
             consts = (bool(self.include_constant) and d + D <= 1,)
         if not self.stepwise:
+            max_p, max_q, max_P, max_Q = caps
             for p in range(max_p + 1):
                 for q in range(max_q + 1):
                     for P in range(max_P + 1):
@@ -338,62 +317,10 @@ class AutoArima(harness.LocalForecaster):
                                 for c in consts:
                                     s.fit(p, q, P, Q, c)
             return s.ranked()
-        start_p, start_q = self.start_p, self.start_q
-        if n < 10:
-            start_p, start_q = min(start_p, 1), min(start_q, 1)
-        p, q = min(start_p, max_p), min(start_q, max_q)
-        P, Q = min(self.start_P, max_P), min(self.start_Q, max_Q)
-        c = consts[0]
-        best = s.fit(p, q, P, Q, c)
-        cur = (p, q, P, Q, c)
-        inits = [(0, 0, 0, 0, c)]
-        if max_p > 0 or max_P > 0:
-            inits.append((int(max_p > 0), 0, int(max_P > 0), 0, c))
-        if max_q > 0 or max_Q > 0:
-            inits.append((0, int(max_q > 0), 0, int(max_Q > 0), c))
-        if len(consts) == 2:
-            inits.append((0, 0, 0, 0, False))
-        for spec in inits:
-            fit = s.fit(*spec)
-            if fit is not None and (best is None or fit["ic"] < best["ic"]):
-                best, cur = fit, spec
-        while len(s.cache) < self.nmodels:
-            p, q, P, Q, c = cur
-            moves = [
-                (p, q, P - 1, Q, c),
-                (p, q, P, Q - 1, c),
-                (p, q, P + 1, Q, c),
-                (p, q, P, Q + 1, c),
-                (p, q, P - 1, Q - 1, c),
-                (p, q, P - 1, Q + 1, c),
-                (p, q, P + 1, Q - 1, c),
-                (p, q, P + 1, Q + 1, c),
-                (p - 1, q, P, Q, c),
-                (p, q - 1, P, Q, c),
-                (p + 1, q, P, Q, c),
-                (p, q + 1, P, Q, c),
-                (p - 1, q - 1, P, Q, c),
-                (p - 1, q + 1, P, Q, c),
-                (p + 1, q - 1, P, Q, c),
-                (p + 1, q + 1, P, Q, c),
-            ]
-            if len(consts) == 2:
-                moves.append((p, q, P, Q, not c))
-            improved = False
-            for spec in moves:
-                sp, sq, sP, sQ, _ = spec
-                if not (0 <= sp <= max_p and 0 <= sq <= max_q and 0 <= sP <= max_P and 0 <= sQ <= max_Q):
-                    continue
-                if s.key(*spec) in s.cache:
-                    continue
-                if len(s.cache) >= self.nmodels:
-                    break
-                fit = s.fit(*spec)
-                if fit is not None and (best is None or fit["ic"] < best["ic"]):
-                    best, cur, improved = fit, spec, True
-                    break
-            if not improved:
-                break
+        start = (self.start_p, self.start_q, self.start_P, self.start_Q)
+        search.stepwise_search(
+            s.fit, lambda: len(s.cache), lambda spec: s.key(*spec) in s.cache, caps, start, consts, n, self.nmodels
+        )
         return s.ranked()
 
     def _naive(self, y: np.ndarray, why: str) -> harness.Forecast:
@@ -468,37 +395,6 @@ def _difference(y: np.ndarray, d: int, D: int, m: int) -> np.ndarray:
     for _ in range(d):
         x = np.diff(x)
     return x
-
-
-def _kpss_rejects(x: np.ndarray, alpha: float) -> bool:
-    """KPSS test of level stationarity (Kwiatkowski et al. 1992) with Bartlett weights and the
-    short lag window of auto.arima/statsforecast; True when stationarity is rejected at alpha."""
-    n = x.size
-    e = x - x.mean()
-    s = np.cumsum(e)
-    eta = float(s @ s) / (n * n)
-    nlags = min(int(math.floor(3.0 * math.sqrt(n) / 13.0)), n - 1)
-    lrv = float(e @ e)
-    for lag in range(1, nlags + 1):
-        lrv += 2.0 * (1.0 - lag / (nlags + 1.0)) * float(e[lag:] @ e[:-lag])
-    lrv /= n
-    if lrv <= 0:
-        return False
-    crit = min(_KPSS_CRIT, key=lambda t: abs(t[0] - alpha))[1]
-    return eta / lrv > crit
-
-
-def _seasonal_strength(x: np.ndarray, m: int) -> float:
-    """Seasonal strength max(0, 1 - Var(R)/Var(S+R)) from statsmodels' STL."""
-    from statsmodels.tsa.seasonal import STL
-
-    fit = STL(x, period=m, seasonal=11, seasonal_deg=0).fit()
-    rem = np.asarray(fit.resid)
-    sr = rem + np.asarray(fit.seasonal)
-    vsr = float(np.var(sr, ddof=1))
-    if vsr <= 0:
-        return 0.0
-    return max(0.0, min(1.0, 1.0 - float(np.var(rem, ddof=1)) / vsr))
 
 
 _EMPTY = np.zeros(0)

@@ -1,0 +1,163 @@
+"""How ``arima`` chooses its model: the order-selection steps of R's ``forecast::auto.arima``.
+
+Kept apart from the fitting and forecasting (``plugins/arima.py``) so that each step reads beside
+the R function it follows (``docs/arima.md`` compares them row by row): the differencing tests
+(``ndiffs``, ``nsdiffs``), the caps on the orders, and the stepwise neighbourhood of Hyndman &
+Khandakar (2008). Nothing here fits a model: the search gets a ``fit`` callable that returns a
+candidate (with its information criterion ``"ic"``) or None, and caches nothing itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+__all__ = ["choose_D", "choose_d", "kpss_rejects", "order_caps", "seasonal_strength", "stepwise_search"]
+
+# KPSS (level stationarity) upper-tail critical values, Kwiatkowski et al. (1992), Table 1.
+_KPSS_CRIT = ((0.10, 0.347), (0.05, 0.463), (0.025, 0.574), (0.01, 0.739))
+
+Fit = Callable[[int, int, int, int, bool], "dict | None"]
+
+
+def kpss_rejects(x: np.ndarray, alpha: float) -> bool:
+    """KPSS test of level stationarity (Kwiatkowski et al. 1992) with Bartlett weights and the
+    short lag window of auto.arima/statsforecast; True when stationarity is rejected at alpha."""
+    n = x.size
+    e = x - x.mean()
+    s = np.cumsum(e)
+    eta = float(s @ s) / (n * n)
+    nlags = min(int(math.floor(3.0 * math.sqrt(n) / 13.0)), n - 1)
+    lrv = float(e @ e)
+    for lag in range(1, nlags + 1):
+        lrv += 2.0 * (1.0 - lag / (nlags + 1.0)) * float(e[lag:] @ e[:-lag])
+    lrv /= n
+    if lrv <= 0:
+        return False
+    crit = min(_KPSS_CRIT, key=lambda t: abs(t[0] - alpha))[1]
+    return eta / lrv > crit
+
+
+def choose_d(x: np.ndarray, alpha: float, max_d: int) -> int:
+    """``ndiffs``: difference while the KPSS test rejects stationarity, at most ``max_d`` times."""
+    d = 0
+    while d < max_d and x.size > 3 and np.ptp(x) > 0:
+        if not kpss_rejects(x, alpha):
+            break
+        d += 1
+        x = np.diff(x)
+    return d
+
+
+def seasonal_strength(x: np.ndarray, m: int) -> float:
+    """Seasonal strength max(0, 1 - Var(R)/Var(S+R)) from statsmodels' STL."""
+    from statsmodels.tsa.seasonal import STL
+
+    fit = STL(x, period=m, seasonal=11, seasonal_deg=0).fit()
+    rem = np.asarray(fit.resid)
+    sr = rem + np.asarray(fit.seasonal)
+    vsr = float(np.var(sr, ddof=1))
+    if vsr <= 0:
+        return 0.0
+    return max(0.0, min(1.0, 1.0 - float(np.var(rem, ddof=1)) / vsr))
+
+
+def choose_D(y: np.ndarray, m: int, threshold: float, max_D: int) -> int:
+    """``nsdiffs`` with the seasonal-strength test: difference at lag ``m`` while the strength
+    exceeds ``threshold``, at most ``max_D`` times; never on two seasons or fewer."""
+    if max_D < 1 or y.size <= 2 * m:
+        return 0
+    D = 0
+    x = y
+    while D < max_D and x.size > 2 * m:
+        if seasonal_strength(x, m) <= threshold:
+            break
+        D += 1
+        x = x[m:] - x[:-m]
+    return D
+
+
+def order_caps(n: int, m: int, max_p: int, max_q: int, max_P: int, max_Q: int) -> tuple[int, int, int, int]:
+    """The largest p, q, P, Q searched for a series of ``n`` values with season ``m``."""
+    max_p = min(max_p, n // 3)
+    max_q = min(max_q, n // 3)
+    max_P = min(max_P, n // 3 // m) if m > 1 else 0
+    max_Q = min(max_Q, n // 3 // m) if m > 1 else 0
+    if m > 1:
+        max_p = min(max_p, m - 1)
+        max_q = min(max_q, m - 1)
+    return max_p, max_q, max_P, max_Q
+
+
+def stepwise_search(
+    fit: Fit,
+    fitted: Callable[[], int],
+    tried: Callable[[tuple], bool],
+    caps: tuple[int, int, int, int],
+    start: tuple[int, int, int, int],
+    consts: tuple[bool, ...],
+    n: int,
+    nmodels: int,
+) -> None:
+    """Hyndman-Khandakar stepwise search. ``fit(p, q, P, Q, const)`` fits (once) and returns the
+    candidate or None; ``fitted()`` counts the candidates fitted so far, ``tried(key)`` says
+    whether one was; the caller ranks what was fitted."""
+    max_p, max_q, max_P, max_Q = caps
+    start_p, start_q, start_P, start_Q = start
+    if n < 10:
+        start_p, start_q = min(start_p, 1), min(start_q, 1)
+    p, q = min(start_p, max_p), min(start_q, max_q)
+    P, Q = min(start_P, max_P), min(start_Q, max_Q)
+    c = consts[0]
+    best = fit(p, q, P, Q, c)
+    cur = (p, q, P, Q, c)
+    inits = [(0, 0, 0, 0, c)]
+    if max_p > 0 or max_P > 0:
+        inits.append((int(max_p > 0), 0, int(max_P > 0), 0, c))
+    if max_q > 0 or max_Q > 0:
+        inits.append((0, int(max_q > 0), 0, int(max_Q > 0), c))
+    if len(consts) == 2:
+        inits.append((0, 0, 0, 0, False))
+    for spec in inits:
+        cand = fit(*spec)
+        if cand is not None and (best is None or cand["ic"] < best["ic"]):
+            best, cur = cand, spec
+    while fitted() < nmodels:
+        p, q, P, Q, c = cur
+        moves = [
+            (p, q, P - 1, Q, c),
+            (p, q, P, Q - 1, c),
+            (p, q, P + 1, Q, c),
+            (p, q, P, Q + 1, c),
+            (p, q, P - 1, Q - 1, c),
+            (p, q, P - 1, Q + 1, c),
+            (p, q, P + 1, Q - 1, c),
+            (p, q, P + 1, Q + 1, c),
+            (p - 1, q, P, Q, c),
+            (p, q - 1, P, Q, c),
+            (p + 1, q, P, Q, c),
+            (p, q + 1, P, Q, c),
+            (p - 1, q - 1, P, Q, c),
+            (p - 1, q + 1, P, Q, c),
+            (p + 1, q - 1, P, Q, c),
+            (p + 1, q + 1, P, Q, c),
+        ]
+        if len(consts) == 2:
+            moves.append((p, q, P, Q, not c))
+        improved = False
+        for spec in moves:
+            sp, sq, sP, sQ, _ = spec
+            if not (0 <= sp <= max_p and 0 <= sq <= max_q and 0 <= sP <= max_P and 0 <= sQ <= max_Q):
+                continue
+            if tried(spec):
+                continue
+            if fitted() >= nmodels:
+                break
+            cand = fit(*spec)
+            if cand is not None and (best is None or cand["ic"] < best["ic"]):
+                best, cur, improved = cand, spec, True
+                break
+        if not improved:
+            break
