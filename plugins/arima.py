@@ -256,15 +256,13 @@ class AutoArima(harness.LocalForecaster):
             else:
                 ranked = self._search(searcher, n, m, d, D)
         failed: list[str] = []  # what was tried before the forecast that is returned, and why it failed
-        for cand in ranked[:4]:
+        refit = self.method == "css-ml" and self.approximation
+        passed_over: list[str] = []  # candidates whose exact refit failed (R moves on to the next best)
+        for cand, params, how in self._final_fits(ranked, searcher, refit, passed_over):
+            if len(failed) >= 4:  # four forecasts failed: the naive method below
+                break
             label = _label(cand["p"], d, cand["q"], cand["P"], D, cand["Q"], searcher.m, cand["const"])
-            params, how = cand, ""
             try:
-                if self.method == "css-ml" and self.approximation and not cand.get("exact"):
-                    refined = searcher.refine(cand)
-                    if refined is None:
-                        how = " with CSS estimates (its maximum-likelihood fit was non-finite or unstable)"
-                    params = refined or cand
                 fc = _sarimax_forecast(y, params, d, D, m, self.horizon, self.levels)
             except Exception as exc:  # try the next candidate (a time limit is not an Exception)
                 failed.append(f"{label} failed: {_why(exc)}")
@@ -280,6 +278,7 @@ class AutoArima(harness.LocalForecaster):
                 "ic": cand["ic"],
                 "n_candidates": len(searcher.cache),
                 "params": params,
+                "passed_over": passed_over,
             }
             if failed or how:
                 why = f" ({'; '.join(failed)})" if failed else ""
@@ -288,6 +287,38 @@ class AutoArima(harness.LocalForecaster):
         if not ranked:
             failed.append("no ARIMA candidate could be fitted")
         return self._naive(y, "; ".join(failed))
+
+    @staticmethod
+    def _final_fits(ranked: list[dict], searcher: _Search, refit: bool, passed_over: list[str]):
+        """The final models to forecast with, best first, as (candidate, parameters, note).
+
+        Without refitting, the candidates as fitted. With it (approximated search, method
+        css-ml), R's rule: each candidate in order of the approximate criterion is refitted by
+        exact maximum likelihood, and one whose refit fails (non-finite, an AR or MA root
+        inside |z| < 1.01, an error) is passed over for the next; only when every refit failed
+        are the CSS estimates of the best candidate used, as R keeps its approximated fit then.
+        """
+        if not refit:
+            for cand in ranked:
+                yield cand, cand, ""
+            return
+        exact = False
+        for cand in ranked:
+            if cand.get("exact"):
+                refined = cand
+            else:
+                try:
+                    refined = searcher.refine(cand)
+                except Exception:  # an unfittable refit is a failed one (a time limit is not an Exception)
+                    refined = None
+            if refined is None:
+                passed_over.append(_label(cand["p"], 0, cand["q"], cand["P"], 0, cand["Q"], searcher.m, False))
+                continue
+            exact = True
+            yield cand, refined, ""
+        if ranked and not exact:
+            why = " with CSS estimates (no candidate's maximum-likelihood fit was finite and stable)"
+            yield ranked[0], ranked[0], why
 
     def _choose_D(self, y: np.ndarray, m: int) -> int:
         if m == 1:
