@@ -85,8 +85,11 @@ def order_caps(n: int, m: int, max_p: int, max_q: int, max_P: int, max_Q: int) -
     max_q = min(max_q, n // 3)
     max_P = min(max_P, n // 3 // m) if m > 1 else 0
     max_Q = min(max_Q, n // 3 // m) if m > 1 else 0
-    if m > 1:
+    # R: p and q stay below the season only where a seasonal AR (MA) term can be searched, so
+    # that p (q) never reaches a seasonal lag that P (Q) covers.
+    if m > 1 and max_P > 0:
         max_p = min(max_p, m - 1)
+    if m > 1 and max_Q > 0:
         max_q = min(max_q, m - 1)
     return max_p, max_q, max_P, max_Q
 
@@ -106,8 +109,8 @@ def stepwise_search(
     whether one was; the caller ranks what was fitted."""
     max_p, max_q, max_P, max_Q = caps
     start_p, start_q, start_P, start_Q = start
-    if n < 10:
-        start_p, start_q = min(start_p, 1), min(start_q, 1)
+    if n < 10:  # R: a short series starts from (1,d,1) at most, with no seasonal terms
+        start_p, start_q, start_P, start_Q = min(start_p, 1), min(start_q, 1), 0, 0
     p, q = min(start_p, max_p), min(start_q, max_q)
     P, Q = min(start_P, max_P), min(start_Q, max_Q)
     c = consts[0]
@@ -123,7 +126,9 @@ def stepwise_search(
     for spec in inits:
         cand = fit(*spec)
         if cand is not None and (best is None or cand["ic"] < best["ic"]):
-            best, cur = cand, spec
+            # R: the null model without the constant, when best, moves the orders to zero but
+            # not the constant: the neighbours are searched with it (toggling it is a move)
+            best, cur = cand, (*spec[:4], c)
     while fitted() < nmodels:
         p, q, P, Q, c = cur
         moves = [
