@@ -51,11 +51,35 @@ def choose_d(x: np.ndarray, alpha: float, max_d: int) -> int:
     return d
 
 
+def _nextodd(x: float) -> int:
+    """R's ``nextodd``: ``x`` rounded, plus one if even."""
+    k = int(round(x))
+    return k + 1 if k % 2 == 0 else k
+
+
 def seasonal_strength(x: np.ndarray, m: int) -> float:
-    """Seasonal strength max(0, 1 - Var(R)/Var(S+R)) from statsmodels' STL."""
+    """Seasonal strength max(0, 1 - Var(R)/Var(S+R)) of R's ``seas.heuristic``, from an STL
+    decomposition with the settings of R's ``mstl`` -> ``stl`` for one season: seasonal window
+    11, degree 0; trend window ``nextodd(ceiling(1.5 m / (1 - 1.5/11)))``; low-pass window
+    ``nextodd(m)``; each smoother evaluated every ``ceiling(window/10)`` points and interpolated
+    between (R's ``s.jump``, ``t.jump``, ``l.jump``; statsmodels' default is every point);
+    two inner passes, no robustness iterations (statsmodels' defaults, as R's)."""
     from statsmodels.tsa.seasonal import STL
 
-    fit = STL(x, period=m, seasonal=11, seasonal_deg=0).fit()
+    seasonal = 11
+    trend = _nextodd(math.ceil(1.5 * m / (1.0 - 1.5 / seasonal)))
+    low_pass = _nextodd(m)
+    fit = STL(
+        x,
+        period=m,
+        seasonal=seasonal,
+        trend=trend,
+        low_pass=low_pass,
+        seasonal_deg=0,
+        seasonal_jump=math.ceil(seasonal / 10),
+        trend_jump=math.ceil(trend / 10),
+        low_pass_jump=math.ceil(low_pass / 10),
+    ).fit()
     rem = np.asarray(fit.resid)
     sr = rem + np.asarray(fit.seasonal)
     vsr = float(np.var(sr, ddof=1))
@@ -65,17 +89,21 @@ def seasonal_strength(x: np.ndarray, m: int) -> float:
 
 
 def choose_D(y: np.ndarray, m: int, threshold: float, max_D: int) -> int:
-    """``nsdiffs`` with the seasonal-strength test: difference at lag ``m`` while the strength
-    exceeds ``threshold``, at most ``max_D`` times; never on two seasons or fewer."""
+    """``nsdiffs`` with the seasonal-strength test (R's default ``seasonal.test="seas"``):
+    difference at lag ``m`` while the strength exceeds ``threshold``, at most ``max_D`` times.
+    As R: no test on two seasons or fewer (auto.arima's ``length(x) <= 2m``), a constant
+    result stops, and a further difference is tested only on at least two seasons."""
     if max_D < 1 or y.size <= 2 * m:
         return 0
     D = 0
     x = y
-    while D < max_D and x.size > 2 * m:
-        if seasonal_strength(x, m) <= threshold:
-            break
+    dodiff = seasonal_strength(x, m) > threshold
+    while dodiff and D < max_D:
         D += 1
         x = x[m:] - x[:-m]
+        if np.ptp(x) <= 0:
+            break
+        dodiff = x.size >= 2 * m and D < max_D and seasonal_strength(x, m) > threshold
     return D
 
 
