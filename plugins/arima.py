@@ -660,7 +660,9 @@ class _Search:
             sar=sar,
             sma=sma,
             mean=self.scale * float(x[0]) if const else 0.0,
-            sigma2=self.scale**2 * float(res.scale),
+            # R (myarima): the residual variance made unbiased, sum(e^2) / (nstar - npar + 1); the
+            # concentrated maximum-likelihood scale is sum(e^2) / nstar. Only the intervals use it.
+            sigma2=self.scale**2 * float(res.scale) * self.nstar / max(self.nstar - npar + 1, 1),
             ic=fit["ic"] if self.approximation else self._criterion(-2.0 * llf, npar),
         )
         return out
