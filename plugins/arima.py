@@ -144,7 +144,9 @@ class AutoArima(harness.LocalForecaster):
     start_Q: int = harness.param(1, "seasonal MA order of the starting model", ge=0)
     nmodels: int = harness.param(94, "most candidate models the stepwise search fits", ge=0)
     seasonal: bool = harness.param(True, "allow seasonal terms (false: non-seasonal even if m > 1)")
-    alpha: float = harness.param(0.05, "significance level of the KPSS differencing tests", gt=0, lt=1)
+    alpha: float = harness.param(
+        0.05, "significance level of the KPSS differencing tests (R's range, 0.01 to 0.1)", ge=0.01, le=0.1
+    )
     seasonal_threshold: float = harness.param(
         0.64, "seasonal strength above which the series is seasonally differenced", ge=0, le=1
     )

@@ -14,7 +14,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["choose_D", "choose_d", "kpss_rejects", "order_caps", "seasonal_strength", "stepwise_search"]
+__all__ = [
+    "choose_D",
+    "choose_d",
+    "kpss_pvalue",
+    "kpss_rejects",
+    "kpss_statistic",
+    "order_caps",
+    "seasonal_strength",
+    "stepwise_search",
+]
 
 # KPSS (level stationarity) upper-tail critical values, Kwiatkowski et al. (1992), Table 1.
 _KPSS_CRIT = ((0.10, 0.347), (0.05, 0.463), (0.025, 0.574), (0.01, 0.739))
@@ -22,9 +31,10 @@ _KPSS_CRIT = ((0.10, 0.347), (0.05, 0.463), (0.025, 0.574), (0.01, 0.739))
 Fit = Callable[[int, int, int, int, bool], "dict | None"]
 
 
-def kpss_rejects(x: np.ndarray, alpha: float) -> bool:
-    """KPSS test of level stationarity (Kwiatkowski et al. 1992) with Bartlett weights and the
-    short lag window of auto.arima/statsforecast; True when stationarity is rejected at alpha."""
+def kpss_statistic(x: np.ndarray) -> float:
+    """KPSS level-stationarity statistic (Kwiatkowski et al. 1992) as urca's ``ur.kpss`` with
+    ``type="mu"``: Bartlett weights, the short lag window ``trunc(3 sqrt(n) / 13)`` of R's
+    ``ndiffs``. 0 when the long-run variance vanishes (nothing to reject)."""
     n = x.size
     e = x - x.mean()
     s = np.cumsum(e)
@@ -34,10 +44,19 @@ def kpss_rejects(x: np.ndarray, alpha: float) -> bool:
     for lag in range(1, nlags + 1):
         lrv += 2.0 * (1.0 - lag / (nlags + 1.0)) * float(e[lag:] @ e[:-lag])
     lrv /= n
-    if lrv <= 0:
-        return False
-    crit = min(_KPSS_CRIT, key=lambda t: abs(t[0] - alpha))[1]
-    return eta / lrv > crit
+    return eta / lrv if lrv > 0 else 0.0
+
+
+def kpss_pvalue(stat: float) -> float:
+    """R's ``urca_pval``: the p-value interpolated linearly between the tabulated critical
+    values, clamped to [0.01, 0.10] outside them (``approx(..., rule = 2)``)."""
+    crit = [c for _, c in _KPSS_CRIT]  # increasing, as np.interp needs
+    return float(np.interp(stat, crit, [a for a, _ in _KPSS_CRIT]))
+
+
+def kpss_rejects(x: np.ndarray, alpha: float) -> bool:
+    """True when the KPSS test rejects level stationarity at ``alpha`` (R: p-value < alpha)."""
+    return kpss_pvalue(kpss_statistic(x)) < alpha
 
 
 def choose_d(x: np.ndarray, alpha: float, max_d: int) -> int:
