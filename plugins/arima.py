@@ -150,7 +150,12 @@ class AutoArima(harness.LocalForecaster):
     seasonal_threshold: float = harness.param(
         0.64, "seasonal strength above which the series is seasonally differenced", ge=0, le=1
     )
-    approximation: bool = harness.param(True, "compare candidates by the fast CSS criterion (false: exact MLE)")
+    approximation: bool | None = harness.param(
+        True,
+        "compare candidates by the fast CSS criterion (false: exact MLE; null: R's rule, n > 150 or m > 12)",
+        type=bool,
+        nullable=True,
+    )
     method: str = harness.param(
         "css-ml", "final fit: css-ml (CSS, then exact maximum likelihood) or css (CSS estimates)", choices=_METHODS
     )
@@ -203,6 +208,8 @@ class AutoArima(harness.LocalForecaster):
     def _forecast(self, y: np.ndarray) -> harness.Forecast:
         m = self.season_length if (self.season_length > 1 and self.seasonal) else 1
         n = y.size
+        # R's default decides by the series length and its frequency (not the m searched)
+        approx = search.approximates(n, self.season_length) if self.approximation is None else self.approximation
         if self._order is not None:
             p, d, q = self._order
             P, D, Q = self._sorder if (self._sorder is not None and m > 1) else (0, 0, 0)
@@ -218,7 +225,7 @@ class AutoArima(harness.LocalForecaster):
                     f"arima: {_label(p, d, q, P, D, Q, m, const)} cannot be fitted to a series of {n} values: "
                     f"it needs at least {need} values after differencing, the series has {w.size}"
                 )
-            searcher = _Search(w, m, self.ic, self.approximation, self.maxiter)
+            searcher = _Search(w, m, self.ic, approx, self.maxiter)
             cand = searcher.fit(p, q, P, Q, const)
             if cand is None:
                 return self._naive(
@@ -231,9 +238,7 @@ class AutoArima(harness.LocalForecaster):
             w = _difference(y, d, D, m)
             if w.size < 4:  # fewer cannot fit even a mean: ARIMA(0,0,0) without one forecasts 0
                 return self._naive(y, f"{n} values, {w.size} after differencing: too few for an ARIMA model")
-            searcher = _Search(
-                w, m if D > 0 or self.max_P + self.max_Q > 0 else 1, self.ic, self.approximation, self.maxiter
-            )
+            searcher = _Search(w, m if D > 0 or self.max_P + self.max_Q > 0 else 1, self.ic, approx, self.maxiter)
             if np.ptp(w) <= 1e-12 * float(np.max(np.abs(y))):
                 # the differenced series is constant (an exact trend or seasonal pattern): the
                 # exact (0,d,0)(0,D,0) model, with its drift/mean when d+D <= 1, tiny noise
@@ -258,7 +263,7 @@ class AutoArima(harness.LocalForecaster):
             else:
                 ranked = self._search(searcher, n, m, d, D)
         failed: list[str] = []  # what was tried before the forecast that is returned, and why it failed
-        refit = self.method == "css-ml" and self.approximation
+        refit = self.method == "css-ml" and approx
         passed_over: list[str] = []  # candidates whose exact refit failed (R moves on to the next best)
         for cand, params, how in self._final_fits(ranked, searcher, refit, passed_over):
             if len(failed) >= 4:  # four forecasts failed: the naive method below
@@ -281,6 +286,7 @@ class AutoArima(harness.LocalForecaster):
                 "n_candidates": len(searcher.cache),
                 "params": params,
                 "passed_over": passed_over,
+                "approximation": approx,
             }
             if failed or how:
                 why = f" ({'; '.join(failed)})" if failed else ""

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 __all__ = [
+    "approximates",
     "choose_D",
     "choose_d",
     "kpss_pvalue",
@@ -29,6 +30,16 @@ __all__ = [
 _KPSS_CRIT = ((0.10, 0.347), (0.05, 0.463), (0.025, 0.574), (0.01, 0.739))
 
 Fit = Callable[[int, int, int, int, bool], "dict | None"]
+
+
+#: R's auto.arima approximates (CSS criterion in the search) above these: n > 150 or m > 12
+APPROXIMATE_ABOVE_N, APPROXIMATE_ABOVE_M = 150, 12
+
+
+def approximates(n: int, m: int) -> bool:
+    """R's default ``approximation = (length(x) > 150 || frequency(x) > 12)``: ``n`` is the
+    length of the series given (before any differencing), ``m`` its frequency (season length)."""
+    return n > APPROXIMATE_ABOVE_N or m > APPROXIMATE_ABOVE_M
 
 
 def kpss_statistic(x: np.ndarray) -> float:
