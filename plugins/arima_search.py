@@ -91,14 +91,15 @@ def seasonal_strength(x: np.ndarray, m: int) -> float:
     """Seasonal strength max(0, 1 - Var(R)/Var(S+R)) of R's ``seas.heuristic``, from an STL
     decomposition with the settings of R's ``mstl`` -> ``stl`` for one season: seasonal window
     11, degree 0; trend window ``nextodd(ceiling(1.5 m / (1 - 1.5/11)))``; low-pass window
-    ``nextodd(m)``; each smoother evaluated every ``ceiling(window/10)`` points and interpolated
+    ``nextodd(m)`` (``m + 2`` for an odd ``m``: statsmodels needs it above ``m``); each smoother evaluated every ``ceiling(window/10)`` points and interpolated
     between (R's ``s.jump``, ``t.jump``, ``l.jump``; statsmodels' default is every point);
     two inner passes, no robustness iterations (statsmodels' defaults, as R's)."""
     from statsmodels.tsa.seasonal import STL
 
     seasonal = 11
     trend = _nextodd(math.ceil(1.5 * m / (1.0 - 1.5 / seasonal)))
-    low_pass = _nextodd(m)
+    # R's l.window is nextodd(m); statsmodels needs low_pass > m, so an odd m takes m + 2
+    low_pass = max(_nextodd(m), m + 2 if m % 2 else m + 1)
     fit = STL(
         x,
         period=m,
@@ -127,14 +128,23 @@ def choose_D(y: np.ndarray, m: int, threshold: float, max_D: int) -> int:
         return 0
     D = 0
     x = y
-    dodiff = seasonal_strength(x, m) > threshold
+    dodiff = _seasonal(x, m, threshold)
     while dodiff and D < max_D:
         D += 1
         x = x[m:] - x[:-m]
         if np.ptp(x) <= 0:
             break
-        dodiff = x.size >= 2 * m and D < max_D and seasonal_strength(x, m) > threshold
+        dodiff = x.size >= 2 * m and D < max_D and _seasonal(x, m, threshold)
     return D
+
+
+def _seasonal(x: np.ndarray, m: int, threshold: float) -> bool:
+    """Whether the strength exceeds ``threshold``; a decomposition that fails means no (R's
+    ``nsdiffs``: an error in the test keeps the differences so far, with a warning)."""
+    try:
+        return seasonal_strength(x, m) > threshold
+    except (ValueError, np.linalg.LinAlgError):
+        return False
 
 
 def order_caps(n: int, m: int, max_p: int, max_q: int, max_P: int, max_Q: int) -> tuple[int, int, int, int]:
