@@ -43,42 +43,54 @@ class AutoArima(harness.LocalForecaster):
        A series with fewer than 4 values after differencing is forecast by the naive method
        (with a note): the only model it could fit, ARIMA(0,0,0) without a mean, forecasts 0.
     2. **Seasonal differencing D** (only when ``m > 1``, ``seasonal`` is true and ``n > 2m``, as
-       STL needs two full seasons): seasonal strength
-       ``F_s = max(0, 1 - Var(R) / Var(S + R))`` from an STL decomposition (statsmodels
-       ``STL``, seasonal window 11, as R's ``mstl``); ``D = 1`` when ``F_s > 0.64`` (Wang, Smith
-       & Hyndman 2006; the default of statsforecast and of R's ``nsdiffs``). This is cheaper
-       and more reliable on short monthly series than OCSB/Canova-Hansen.
-    3. **Differencing d**: KPSS level-stationarity test on the seasonally differenced series
-       at ``alpha`` (5%), short lag window ``floor(3 sqrt(n)/13)``; while it rejects and
-       ``d < max_d``, difference once more (as ``ndiffs`` in auto.arima). A unit-root test is
-       used because a likelihood cannot compare models with different differencing.
+       auto.arima): R's ``nsdiffs`` with its default test "seas", the seasonal strength
+       ``F_s = max(0, 1 - Var(R) / Var(S + R))`` of an STL decomposition with the settings of
+       R's ``mstl``/``stl`` (seasonal window 11, R's trend and low-pass windows and smoother
+       jumps; see :func:`plugins.arima_search.seasonal_strength`); ``D = 1`` when
+       ``F_s > 0.64`` (Wang, Smith & Hyndman 2006). A decomposition that fails means no
+       seasonal difference, as in R.
+    3. **Differencing d**: R's ``ndiffs``, the KPSS level-stationarity test on the seasonally
+       differenced series, lag window ``trunc(3 sqrt(n)/13)``, its p-value interpolated between
+       the tabulated critical values (urca's), differencing while it is below ``alpha`` (5%,
+       R's range 0.01-0.1) and ``d < max_d`` or until the series is constant. A unit-root test
+       is used because a likelihood cannot compare models with different differencing.
     4. **Order search** on the differenced series ``w`` (computed once, shared by all
-       candidates): stepwise search of Hyndman-Khandakar. Start from (2,d,2)(1,D,1) (orders
-       capped by ``max_*``, by ``n/3`` and, for seasonal models, ``p, q <= m-1``), and also fit
-       (0,d,0)(0,D,0), (1,d,0)(1,D,0), (0,d,1)(0,D,1) and, when a constant is allowed, the
-       model without it. Then repeatedly move to the first neighbour that lowers the
-       information criterion ``ic`` (AICc by default): P or Q by +-1, both, p or q by +-1,
-       both, constant toggled; stop when no neighbour improves or ``nmodels`` candidates have
-       been fitted. Each candidate is fitted once (results are cached by order).
-       ``stepwise=False`` searches all orders with ``p+q+P+Q <= max_order`` instead.
-    5. **Fast candidate fits** (``approximation=True``, the default; auto.arima's
-       ``approximation``): candidates are estimated by conditional sum of squares (CSS) on the
-       already differenced, standardised series - the ARMA recursions run in C via
-       ``scipy.signal.lfilter`` and ``scipy.optimize.least_squares`` minimises them from zero
-       start values - and compared with auto.arima's approximate criterion ``-2 loglik_CSS + 2 npar``, with
-       ``-2 loglik_CSS = nstar (log(2 pi sigma2) + 1)`` over the ``nstar`` differenced values
-       (+ the AICc/BIC corrections; ``npar`` counts sigma2). The exact state-space likelihood
-       per candidate (``approximation=False``: every candidate refined by statsmodels MLE) was
-       ~7x slower on M3 monthly and no more accurate on a 40-series sample. The CSS Jacobian is
-       analytic (one 2-D ``lfilter`` call), which made the search ~5x faster than numerical
-       differences. Candidates with an AR or MA root inside ``|z| < 1.01`` are rejected, as in
-       auto.arima.
-    6. **Final fit** (``method="css-ml"``): the chosen order is refined by exact Gaussian
-       maximum likelihood with statsmodels ``SARIMAX`` on the differenced series (the
-       ``simple_differencing`` idea: no diffuse states), with the mean as a regression
-       coefficient, the scale concentrated out, CSS estimates as start values and at most
-       ``maxiter`` L-BFGS iterations (no parameter covariance is computed). It costs about
-       half of the time per series and gained ~0.2 sMAPE points on an M3 monthly sample;
+       candidates): the stepwise search of Hyndman-Khandakar exactly as auto.arima orders it
+       (:func:`plugins.arima_search.stepwise_search`; ``docs/arima.md`` compares each step).
+       Start from (2,d,2)(1,D,1) ((1,d,1) without seasonal terms under 10 values) with orders
+       capped by ``max_*``, by ``n/3`` (``n/3/m`` for P, Q) and, where P (Q) can be searched,
+       ``p (q) <= m-1``; also fit (0,d,0)(0,D,0), (1,d,0)(1,D,0), (0,d,1)(0,D,1) and, when a
+       constant is allowed, the null model without it (which, when best, moves the orders but
+       not the constant of the search, as in R). Then repeatedly move to the first neighbour
+       that lowers the information criterion ``ic`` (AICc by default): P or Q by +-1, both, p or
+       q by +-1, both, constant toggled; stop when no neighbour improves or ``nmodels``
+       candidates have been fitted. The constant is a mean when ``d+D = 0``, a drift when
+       ``d+D = 1`` (R's ``allowmean``/``allowdrift``), never beyond. ``stepwise=False``
+       searches all orders with ``p+q+P+Q <= max_order`` instead.
+    5. **Candidate fits and the approximation rule.** ``approximation=True`` (the default) as
+       R's ``approximation=TRUE``: candidates are estimated by conditional sum of squares (CSS,
+       R's method "CSS") on the already differenced, standardised series - the ARMA recursions
+       run in C via ``scipy.signal.lfilter`` with an analytic Jacobian, ``least_squares`` from
+       zero start values - and compared by ``nstar log(sigma2_CSS) + 2 npar`` plus a constant
+       (+ the AICc/BIC corrections; ``npar`` counts sigma2). R adds an offset (-2 loglik of
+       ARIMA(0,d,0)(0,D,0) minus ``n log sigma2``) that is the same for every candidate of a
+       series, so it never changes the choice and is not computed. ``approximation=False``:
+       every candidate is fitted by exact maximum likelihood (R's "CSS-ML") and compared by
+       its exact criterion. ``approximation=None`` applies R's default rule, approximate when
+       ``n > 150 or m > 12`` (:func:`plugins.arima_search.approximates`; ``n`` the series
+       length before differencing, ``m`` the season length). The default stays ``True``,
+       measured (``benchmarks/results/arima_fidelity.md``): on M3 monthly R's rule never
+       approximates (n <= 144, m = 12), and the exact search was less accurate and ~8x the CPU.
+       Candidates with an AR or MA root inside ``|z| < 1.01`` are rejected, as in auto.arima.
+    6. **Final fit** (``method="css-ml"``, after an approximated search): as R, the candidates
+       are refitted in order of the approximate criterion by exact Gaussian maximum
+       likelihood (statsmodels ``SARIMAX`` on the differenced series: no diffuse states; the
+       mean as a regression coefficient, the scale concentrated out, CSS estimates as start
+       values, at most ``maxiter`` L-BFGS iterations) and the first whose refit is finite and
+       has all roots outside ``|z| < 1.01`` is the model (the ones passed over are listed in
+       ``last_model["passed_over"]``); only when every refit fails are the CSS estimates of the
+       best used (a noted fallback), as R keeps its approximated fit then. The residual
+       variance is made unbiased as R's: ``sum(e^2) / (nstar - npar + 1)``.
        ``method="css"`` keeps the CSS estimates (~2.5x faster in all).
     7. **Forecast and interval**: statsmodels ``SARIMAX`` of the full integrated model on the
        series with the deterministic mean/drift removed, run through the Kalman filter at
@@ -88,12 +100,13 @@ class AutoArima(harness.LocalForecaster):
     8. **Fallbacks**, never raising for a usable series, and never silent: an order that cannot
        be fitted (too few observations for its lags, optimiser failure, non-finite output,
        unstable roots) is skipped in the search (that is the search, not a fallback); if the
-       maximum-likelihood refinement of the chosen model is non-finite or unstable, its CSS
-       estimates are used; if its forecast fails, the next best candidates (up to 3 more, by
-       ic) are tried, then the random walk (naive forecast, interval ``sigma sqrt(h)`` from the
+       forecast of the final model fails, the next models of step 6 are tried (up to 4
+       forecasts), then the random walk (naive forecast, interval ``sigma sqrt(h)`` from the
        one-step differences). Each of these returns a :class:`harness.Forecast` whose ``note``
        names what was used and why (``"fallback: naive (ARIMA(2,1,1) failed: LinAlgError:
        ...)"``), shown as the message of the series' ``ok`` row and counted in the report.
+       Where R stops ("No suitable ARIMA model found") or fits a model to fewer than 4
+       differenced values, this model answers with the naive forecast and says so.
        The harness's time limit is a ``BaseException``: the catch-alls here (``except
        Exception``) let it through, so a series over its limit is a ``timeout`` row, never a
        fallback. Statsmodels convergence and estimation warnings are silenced inside the fit.
@@ -110,7 +123,8 @@ class AutoArima(harness.LocalForecaster):
     True or False; ``d``/``D`` None (test) or fixed; ``ic``; ``stepwise``; ``max_p`` ...
     ``max_D``, ``max_order``, ``start_p`` ... ``start_Q``, ``nmodels`` as in auto.arima;
     ``seasonal`` (False: non-seasonal even if m > 1); ``alpha`` of the KPSS test;
-    ``seasonal_threshold`` on the seasonal strength; ``approximation``; ``method``;
+    ``seasonal_threshold`` on the seasonal strength; ``approximation`` (True, False, or None
+    for R's rule); ``method``;
     ``maxiter`` of the final MLE. The interval levels are the run's (``levels`` of the suite).
     """
 
@@ -218,7 +232,7 @@ class AutoArima(harness.LocalForecaster):
             const = (d + D <= 1) if self.include_constant is None else bool(self.include_constant) and d + D <= 1
             # A fixed order is the user's explicit request: one that cannot be fitted to this
             # series at all (too few observations for its lags) is an error, not another model.
-            w = _difference(y, d, D, m)
+            w = search.difference(y, d, D, m)
             need = max(p + m * P + p + q + P + Q + int(const) + 3, 2)
             if w.size < need:
                 raise harness.ModelError(
@@ -234,8 +248,8 @@ class AutoArima(harness.LocalForecaster):
             ranked = [cand]
         else:
             D = self._choose_D(y, m)
-            d = self._choose_d(_difference(y, 0, D, m))
-            w = _difference(y, d, D, m)
+            d = self._choose_d(search.difference(y, 0, D, m))
+            w = search.difference(y, d, D, m)
             if w.size < 4:  # fewer cannot fit even a mean: ARIMA(0,0,0) without one forecasts 0
                 return self._naive(y, f"{n} values, {w.size} after differencing: too few for an ARIMA model")
             searcher = _Search(w, m if D > 0 or self.max_P + self.max_Q > 0 else 1, self.ic, approx, self.maxiter)
@@ -265,7 +279,7 @@ class AutoArima(harness.LocalForecaster):
         failed: list[str] = []  # what was tried before the forecast that is returned, and why it failed
         refit = self.method == "css-ml" and approx
         passed_over: list[str] = []  # candidates whose exact refit failed (R moves on to the next best)
-        for cand, params, how in self._final_fits(ranked, searcher, refit, passed_over):
+        for cand, params, how in search.final_fits(ranked, searcher.refine, refit, passed_over):
             if len(failed) >= 4:  # four forecasts failed: the naive method below
                 break
             label = _label(cand["p"], d, cand["q"], cand["P"], D, cand["Q"], searcher.m, cand["const"])
@@ -295,38 +309,6 @@ class AutoArima(harness.LocalForecaster):
         if not ranked:
             failed.append("no ARIMA candidate could be fitted")
         return self._naive(y, "; ".join(failed))
-
-    @staticmethod
-    def _final_fits(ranked: list[dict], searcher: _Search, refit: bool, passed_over: list[str]):
-        """The final models to forecast with, best first, as (candidate, parameters, note).
-
-        Without refitting, the candidates as fitted. With it (approximated search, method
-        css-ml), R's rule: each candidate in order of the approximate criterion is refitted by
-        exact maximum likelihood, and one whose refit fails (non-finite, an AR or MA root
-        inside |z| < 1.01, an error) is passed over for the next; only when every refit failed
-        are the CSS estimates of the best candidate used, as R keeps its approximated fit then.
-        """
-        if not refit:
-            for cand in ranked:
-                yield cand, cand, ""
-            return
-        exact = False
-        for cand in ranked:
-            if cand.get("exact"):
-                refined = cand
-            else:
-                try:
-                    refined = searcher.refine(cand)
-                except Exception:  # an unfittable refit is a failed one (a time limit is not an Exception)
-                    refined = None
-            if refined is None:
-                passed_over.append(_label(cand["p"], 0, cand["q"], cand["P"], 0, cand["Q"], searcher.m, False))
-                continue
-            exact = True
-            yield cand, refined, ""
-        if ranked and not exact:
-            why = " with CSS estimates (no candidate's maximum-likelihood fit was finite and stable)"
-            yield ranked[0], ranked[0], why
 
     def _choose_D(self, y: np.ndarray, m: int) -> int:
         if m == 1:
@@ -425,15 +407,6 @@ def _check_order(order: Any, what: str) -> tuple[int, int, int] | None:
     if len(vals) != 3 or min(vals) < 0:
         raise harness.ModelError(f"arima: {what} must be (p, d, q) with non-negative integers, got {order!r}")
     return vals  # type: ignore[return-value]
-
-
-def _difference(y: np.ndarray, d: int, D: int, m: int) -> np.ndarray:
-    x = y
-    for _ in range(D):
-        x = x[m:] - x[:-m]
-    for _ in range(d):
-        x = np.diff(x)
-    return x
 
 
 _EMPTY = np.zeros(0)

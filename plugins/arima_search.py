@@ -10,7 +10,7 @@ candidate (with its information criterion ``"ic"``) or None, and caches nothing 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -18,6 +18,8 @@ __all__ = [
     "approximates",
     "choose_D",
     "choose_d",
+    "difference",
+    "final_fits",
     "kpss_pvalue",
     "kpss_rejects",
     "kpss_statistic",
@@ -234,3 +236,47 @@ def stepwise_search(
                 break
         if not improved:
             break
+
+
+def difference(y: np.ndarray, d: int, D: int, m: int) -> np.ndarray:
+    """``y`` differenced ``D`` times at lag ``m``, then ``d`` times at lag 1."""
+    x = y
+    for _ in range(D):
+        x = x[m:] - x[:-m]
+    for _ in range(d):
+        x = np.diff(x)
+    return x
+
+
+def final_fits(
+    ranked: list[dict], refine: Callable[[dict], dict | None], refit: bool, passed_over: list[str]
+) -> Iterator[tuple[dict, dict, str]]:
+    """The final models to forecast with, best first, as (candidate, parameters, note).
+
+    Without refitting, the candidates as fitted. With it (an approximated search, method
+    css-ml), R's rule: each candidate in order of the approximate criterion is refitted exactly
+    (``refine``), and one whose refit fails (None: non-finite, an AR or MA root inside
+    |z| < 1.01; or an error) is passed over for the next, its order appended to
+    ``passed_over``; only when every refit failed are the CSS estimates of the best candidate
+    used, as R keeps its approximated fit then (the note says so).
+    """
+    if not refit:
+        for cand in ranked:
+            yield cand, cand, ""
+        return
+    exact = False
+    for cand in ranked:
+        if cand.get("exact"):
+            refined = cand
+        else:
+            try:
+                refined = refine(cand)
+            except Exception:  # an unfittable refit is a failed one (a time limit is not an Exception)
+                refined = None
+        if refined is None:
+            passed_over.append(f"({cand['p']},{cand['q']})({cand['P']},{cand['Q']}){' c' if cand['const'] else ''}")
+            continue
+        exact = True
+        yield cand, refined, ""
+    if ranked and not exact:
+        yield ranked[0], ranked[0], " with CSS estimates (no candidate's maximum-likelihood fit was finite and stable)"
