@@ -249,7 +249,7 @@ def difference(y: np.ndarray, d: int, D: int, m: int) -> np.ndarray:
 
 
 def final_fits(
-    ranked: list[dict], refine: Callable[[dict], dict | None], refit: bool, passed_over: list[str]
+    ranked: list[dict], refine: Callable[[dict], dict | None], refit: bool, passed_over: list[str], rule: str = "next"
 ) -> Iterator[tuple[dict, dict, str]]:
     """The final models to forecast with, best first, as (candidate, parameters, note).
 
@@ -258,7 +258,9 @@ def final_fits(
     (``refine``), and one whose refit fails (None: non-finite, an AR or MA root inside
     |z| < 1.01; or an error) is passed over for the next, its order appended to
     ``passed_over``; only when every refit failed are the CSS estimates of the best candidate
-    used, as R keeps its approximated fit then (the note says so).
+    used, as R keeps its approximated fit then (the note says so). ``rule="css"`` (arima's
+    rule before issue 12, kept as a parameter because R's costs ~3x the CPU on M3 monthly):
+    a candidate whose refit fails keeps its CSS estimates, noted.
     """
     if not refit:
         for cand in ranked:
@@ -273,6 +275,9 @@ def final_fits(
                 refined = refine(cand)
             except Exception:  # an unfittable refit is a failed one (a time limit is not an Exception)
                 refined = None
+        if refined is None and rule == "css":
+            yield cand, cand, " with CSS estimates (its maximum-likelihood fit was non-finite or unstable)"
+            continue
         if refined is None:
             passed_over.append(f"({cand['p']},{cand['q']})({cand['P']},{cand['Q']}){' c' if cand['const'] else ''}")
             continue

@@ -218,6 +218,24 @@ def test_a_failed_exact_refit_passes_to_the_next_best_candidate(monkeypatch):
     assert np.all(np.isfinite(fc.mean))
 
 
+def test_refit_css_keeps_the_best_with_its_css_estimates(monkeypatch):
+    """The cheaper rule kept as a parameter: the best candidate, CSS estimates, noted."""
+    y = np.cumsum(np.random.default_rng(6).standard_normal(90)) + 40
+    real = arima._Search.refine
+    calls = []
+
+    def first_fails(self, fit):
+        calls.append((fit["p"], fit["q"], fit["const"]))
+        return None if len(calls) == 1 else real(self, fit)
+
+    monkeypatch.setattr(arima._Search, "refine", first_fails)
+    model = AutoArima(horizon=4, season_length=1, refit="css")
+    fc = model.fit_predict_one(y)
+    assert len(calls) == 1 and (model.last_model["order"][0], model.last_model["order"][2]) == calls[0][:2]
+    assert fc.note.startswith("fallback: ARIMA(") and "with CSS estimates" in fc.note, fc.note
+    assert model.last_model["passed_over"] == []
+
+
 def test_the_exact_fit_residual_variance_is_unbiased_as_r():
     """R's myarima: sigma2 = sum(e^2) / (nstar - npar + 1). White noise with a mean: the ML mean
     is the sample mean, npar = 2 (mean, sigma2), so sigma2 is the sample variance (ddof 1)."""
