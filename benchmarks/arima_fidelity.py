@@ -118,36 +118,37 @@ def run(label: str, source: str, params: dict, limit: int | None) -> Path:
     model.fit_predict_one(data[0][1])  # warm-up (first-call imports), not timed
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"{label}.csv"
-    rows = []
+    part = path.with_suffix(".csv.part")  # rows as they come; renamed once every series is done
     t0 = time.perf_counter()
-    for k, (uid, x, xx) in enumerate(data):
-        c0 = time.process_time()
-        fc = model.fit_predict_one(x)
-        cpu = time.process_time() - c0
-        lm = model.last_model or {}
-        chosen = lm.get("kind", "")
-        if chosen == "arima":
-            chosen = f"{lm['order']}{lm['seasonal_order']}{'c' if lm['constant'] else ''}".replace(" ", "")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            score = mase(xx, fc.mean, x, 12)
-        rows.append(
-            {
-                "unique_id": uid,
-                "n": x.size,
-                "smape": smape(xx, fc.mean),
-                "mase": score,
-                "cpu_s": cpu,
-                "model": chosen,
-                "note": fc.note,
-            }
-        )
-        if (k + 1) % 100 == 0:
-            print(f"{label}: {k + 1}/{len(data)} series, {time.perf_counter() - t0:.0f} s", flush=True)
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+    with part.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["unique_id", "n", "smape", "mase", "cpu_s", "model", "note"])
         writer.writeheader()
-        writer.writerows(rows)
+        for k, (uid, x, xx) in enumerate(data):
+            c0 = time.process_time()
+            fc = model.fit_predict_one(x)
+            cpu = time.process_time() - c0
+            lm = model.last_model or {}
+            chosen = lm.get("kind", "")
+            if chosen == "arima":
+                chosen = f"{lm['order']}{lm['seasonal_order']}{'c' if lm['constant'] else ''}".replace(" ", "")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                score = mase(xx, fc.mean, x, 12)
+            writer.writerow(
+                {
+                    "unique_id": uid,
+                    "n": x.size,
+                    "smape": smape(xx, fc.mean),
+                    "mase": score,
+                    "cpu_s": cpu,
+                    "model": chosen,
+                    "note": fc.note,
+                }
+            )
+            fh.flush()
+            if (k + 1) % 100 == 0:
+                print(f"{label}: {k + 1}/{len(data)} series, {time.perf_counter() - t0:.0f} s", flush=True)
+    part.replace(path)
     (OUT / f"{label}.source").write_text(f"--source {source} --params {params!r} --limit {limit}\n")
     print(f"wrote {path} ({time.perf_counter() - t0:.0f} s)")
     return path
