@@ -74,14 +74,14 @@ def test_kpss_decision_agrees_with_statsmodels():
 
     from statsmodels.tsa.stattools import kpss
 
-    import plugins.arima as arima
+    from plugins.arima_search import kpss_rejects
 
     for seed in range(6):
         for y in (simulate_arma(150, 0.5, 0.0, seed=seed), np.cumsum(simulate_arma(150, 0.3, 0.0, seed=seed))):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 stat = kpss(y, "c", nlags=int(np.floor(3 * np.sqrt(y.size) / 13)))[0]
-            assert arima._kpss_rejects(y, 0.05) == (stat > 0.463)
+            assert kpss_rejects(y, 0.05) == (stat > 0.463)
 
 
 def test_auto_picks_seasonal_differencing_on_seasonal_series():
