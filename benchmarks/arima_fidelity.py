@@ -154,10 +154,13 @@ def run(label: str, source: str, params: dict, limit: int | None) -> Path:
     return path
 
 
-def summary(path: Path) -> dict[str, dict[str, float]]:
+def summary(path: Path, ids: list[str] | None = None) -> dict[str, dict[str, float]]:
+    """Means and CPU of one variant, on all its series and the long subset (or on ``ids``)."""
     import pandas as pd
 
     df = pd.read_csv(path)
+    if ids is not None:
+        df = df.set_index("unique_id").loc[ids].reset_index()
     out = {}
     for name, part in (("all", df), ("long", df[df["n"] >= LONG])):
         out[name] = {
@@ -171,29 +174,33 @@ def summary(path: Path) -> dict[str, dict[str, float]]:
 
 
 def table(order: list[str] | None = None) -> str:
+    import pandas as pd
+
     labels = sorted(p.stem for p in OUT.glob("*.csv"))
     if order:
         labels = [x for x in order if x in labels] + [x for x in labels if x not in order]
     sums = {label: summary(OUT / f"{label}.csv") for label in labels}
-    base = sums.get("before")
+    # each variant against "before" on the same series (a --limit run covers a subset)
+    ids = {label: list(pd.read_csv(OUT / f"{label}.csv")["unique_id"]) for label in labels}
+    bases = {label: summary(OUT / "before.csv", ids[label]) for label in labels} if "before" in labels else {}
     lines = []
     for part, title in (
         ("all", "all M3 monthly series"),
         ("long", f"M3 monthly series with >= {LONG} in-sample points"),
     ):
-        n = next(iter(sums.values()))[part]["series"]
+        n = sums["before"][part]["series"] if "before" in sums else next(iter(sums.values()))[part]["series"]
         lines += [
-            f"### {title} ({n})",
+            f"### {title} ({n}; a variant run on fewer is compared with before on the same series)",
             "",
-            "| variant | sMAPE | MASE | CPU s | CPU ms/series | d sMAPE | d MASE | CPU x | fallbacks | run with |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+            "| variant | series | sMAPE | MASE | CPU s | CPU ms/series | d sMAPE | d MASE | CPU x | fallbacks | run with |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
         for label, s in sums.items():
             r = s[part]
-            b = base[part] if base else r
+            b = bases[label][part] if bases else r
             how = (OUT / f"{label}.source").read_text().strip() if (OUT / f"{label}.source").is_file() else ""
             lines.append(
-                f"| {label} | {r['smape']:.3f} | {r['mase']:.4f} | {r['cpu_s']:.0f} | {1000 * r['cpu_s'] / r['series']:.0f} | "
+                f"| {label} | {r['series']} | {r['smape']:.3f} | {r['mase']:.4f} | {r['cpu_s']:.0f} | {1000 * r['cpu_s'] / r['series']:.0f} | "
                 f"{r['smape'] - b['smape']:+.3f} | {r['mase'] - b['mase']:+.4f} | {r['cpu_s'] / b['cpu_s']:.2f} | "
                 f"{r['fallbacks']} | `{how}` |"
             )
