@@ -101,6 +101,12 @@ class OutputError(OSError):
         return f"cannot write {self.path}: {self.strerror}"
 
 
+class RunStopped(Exception):
+    """Raised in a thread running an experiment side by side with others when the run stopped
+    meanwhile (Ctrl-C, an output error in another thread): its units were killed, not failed, so
+    its checkpoint is discarded instead of written (:func:`harness.execute.run_concurrently`)."""
+
+
 def os_reason(exc: BaseException) -> str:
     """The operating system's reason for an ``OSError`` in a few words ("No space left on
     device", "Read-only file system"); for an error without an errno (pyarrow's, a plain

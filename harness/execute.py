@@ -45,6 +45,7 @@ from harness.errors import (
     ModelError,
     OptionError,
     OutputError,
+    RunStopped,
     SuiteError,
     one_line,
     os_reason,
@@ -190,10 +191,6 @@ def concurrent_experiments(todo: list, run: RunOptions) -> list:
     return [e for e in todo if e.model.scope != "local"]
 
 
-class _Abandoned(Exception):
-    """An experiment whose run stopped while it ran: its checkpoint is not written."""
-
-
 def run_concurrently(one: Callable[[Any], None], experiments: list, workers: int, stopping: threading.Event) -> None:
     """``one(exp)`` for each experiment, at most ``workers`` at once, in daemon threads. The
     first exception (an output error in a thread, Ctrl-C in the main thread) sets ``stopping``,
@@ -307,7 +304,7 @@ def _run(
                 with store.part_writer(exp) as writer:
                     result = run_experiment(exp, executor, run, progress=bar.update, sink=writer)
                     if stopping.is_set():  # the run stopped meanwhile: its units were killed, not failed
-                        raise _Abandoned(exp.key)
+                        raise RunStopped(exp.key)
                     writer.commit(result.summary)
 
             together = concurrent_experiments(todo, run)

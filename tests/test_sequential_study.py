@@ -327,7 +327,8 @@ def test_the_series_give_exactly_the_planned_windows():
     for t in config.lengths:
         ds = workload(config.n_series, config.series_length(t), seed=0, horizon=config.horizon, name="x")
         context = len(ds.panel.values[0]) - config.horizon  # the holdout keeps the last horizon values
-        assert context - (t + config.horizon) + 1 == config.windows + 1
+        # training windows, the horizon - 1 whose targets overlap the validation window's, and it
+        assert context - (t + config.horizon) + 1 == config.windows + (config.horizon - 1) + 1
 
 
 # --------------------------------------------------------------------------- what a timed fit includes

@@ -123,9 +123,13 @@ def test_val_windows_are_the_newest_k_of_each_series(k):
     win = harness.windows.training_windows(
         [t.z for t in m._transformed(train)], m.window, m.n_out, normalize=m.normalize, max_per_series=60
     )
-    assert n_train + n_val == len(win.X)
     for s in range(4):  # the k newest windows of the series (stride 1: consecutive ends)
         np.testing.assert_array_equal(np.sort(val.end[val.series == s]), np.sort(win.end[win.series == s])[-k:])
+    # training windows: those whose targets end before the first value a validation window
+    # predicts (and before the last horizon values), none of them overlapping the validation tail
+    ends = np.sort(win.end[win.series == 0])
+    first_predicted = ends[-k] - m.n_out
+    assert n_train == 4 * int(np.sum(ends <= min(first_predicted, ends[-1] - m.horizon)))
 
 
 def test_defaults_keep_the_fit_and_the_config_id():

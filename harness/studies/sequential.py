@@ -12,12 +12,14 @@ Design
 For each BPTT length T (``lengths``, 16 ... 1024 by default), each model and each device:
 
 - Data: :func:`harness.studies.cost.workload` (seeded ARMA(2,1) series around 10), ``n_series``
-  series of ``T + horizon + windows`` values before the ``horizon`` held out for the holdout
-  protocol, so every series gives exactly ``windows + 1`` windows of ``T`` inputs and ``horizon``
-  targets: ``windows`` for training and the newest for the validation tail. The number of training
-  windows (``n_series x windows``) is therefore the same at every T.
+  series of ``T + horizon + windows + horizon - 1`` values before the ``horizon`` held out for
+  the holdout protocol, so every series gives exactly ``windows + horizon`` windows of ``T``
+  inputs and ``horizon`` targets: the newest for the validation tail, the ``horizon - 1`` before
+  it left out (their targets overlap the validation window's:
+  :meth:`harness.windows.Windows.split_last`), and ``windows`` for training. The number of
+  training windows (``n_series x windows``) is therefore the same at every T.
 - Model: a global network (``training="global"``) with ``input_size=T``,
-  ``max_windows_per_series=windows + 1``, ``batch_size``, ``hidden`` (where the model has one),
+  ``max_windows_per_series=windows + horizon``, ``batch_size``, ``hidden`` (where the model has one),
   exactly ``epochs`` epochs (``patience`` above ``epochs``: no early stopping), so every fit makes
   the same number of updates, ``updates = epochs x ceil(n_series x windows / batch_size)``, at
   every T and for every model. Only the time of an update changes with T.
@@ -213,9 +215,10 @@ class SequentialConfig:
         return self.epochs * self.updates_per_epoch
 
     def series_length(self, t: int) -> int:
-        """Values per series at BPTT length ``t``: ``windows + 1`` windows of ``t + horizon``
-        values in the context, then ``horizon`` held out."""
-        return int(t) + self.horizon + self.windows + self.horizon
+        """Values per series at BPTT length ``t``: ``windows + horizon`` windows of ``t + horizon``
+        values in the context (training, the left-out overlap, validation), then ``horizon`` held
+        out."""
+        return int(t) + self.horizon + self.windows + (self.horizon - 1) + self.horizon
 
 
 # --------------------------------------------------------------------------- running
@@ -270,7 +273,7 @@ def run_sequential_study(
             "input_size": int(t),
             "epochs": config.epochs,
             "patience": config.epochs + 1,
-            "max_windows_per_series": config.windows + 1,
+            "max_windows_per_series": config.windows + config.horizon,
             "batch_size": config.batch_size,
         }
         optional = {"hidden": config.hidden, "training": "global", "device": device, "threads": config.threads}
