@@ -192,3 +192,18 @@ def fmt_table(rows: list[dict], floats: str = "{:.3f}") -> str:
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def parse_params(text: str) -> dict:
+    """``key=value,key=value`` (or ``;``-separated) with Python literals as values
+    (``approximation=False``, ``method=css``): model parameters given on a benchmark's command line."""
+    import ast
+
+    out = {}
+    for item in filter(None, (t.strip() for t in text.split(";" if ";" in text else ","))):
+        key, _, value = item.partition("=")
+        try:
+            out[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            out[key.strip()] = value.strip()
+    return out

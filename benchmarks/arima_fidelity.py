@@ -27,7 +27,6 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_var] = "1"  # one thread each, before numpy is imported
 
 import argparse
-import ast
 import csv
 import importlib.util
 import subprocess
@@ -41,6 +40,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _runlib import parse_params  # noqa: E402  (the benchmarks' shared helpers)
+
 OUT = ROOT / "benchmarks" / "results" / "arima_fidelity"
 TABLE = ROOT / "benchmarks" / "results" / "arima_fidelity.md"
 LONG = 81  # the long subset: at least this many in-sample points
@@ -83,18 +85,6 @@ def load_source(source: str) -> ModuleType:
 
 def _git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-
-
-def parse_params(text: str) -> dict:
-    """``key=value,key=value`` with Python literals as values (``approximation=False``)."""
-    out = {}
-    for item in filter(None, (t.strip() for t in text.split(","))):
-        key, _, value = item.partition("=")
-        try:
-            out[key.strip()] = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            out[key.strip()] = value.strip()
-    return out
 
 
 def load_m3_monthly(limit: int | None):

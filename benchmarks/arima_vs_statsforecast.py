@@ -36,6 +36,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _runlib import parse_params  # noqa: E402  (the benchmarks' shared helpers)
+
 FAMILIES = ("m3-yearly", "m3-quarterly", "m3-monthly", "m3-other")
 
 
@@ -52,20 +54,6 @@ def load_series(name: str, limit: int | None) -> tuple[int, int, list[tuple[np.n
 
 
 ARIMA_PARAMS: dict = {}
-
-
-def parse_params(text: str) -> dict:
-    """``key=value,key=value`` with Python literals as values (``method=css,ic=bic``)."""
-    import ast
-
-    out = {}
-    for item in filter(None, (t.strip() for t in text.split(";" if ";" in text else ","))):
-        key, _, value = item.partition("=")
-        try:
-            out[key.strip()] = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            out[key.strip()] = value.strip()
-    return out
 
 
 def make_forecaster(model: str, horizon: int, season: int, params: dict | None = None):
