@@ -14,7 +14,7 @@ import pytest
 
 import harness
 from harness import claims
-from harness.families import BY_NAME, DECLARED, declared_families
+from harness.families import DECLARED, declared_families
 from harness.models import FAMILIES, GATED_FAMILIES, RECURRENT_FAMILIES, is_recurrent, model_family
 from harness.plugins import load_registry
 from tests.conftest import invoke, plugin_folder
@@ -254,9 +254,11 @@ def test_run_records_families_and_the_report_lists_the_compared_models(tmp_path,
     assert (out / "report.md").read_text() == report
 
 
-def test_a_run_stored_without_families_keeps_the_name_rule_and_says_so(tmp_path):
-    """The committed reference records no family: rebuilt, its verdicts are unchanged, the
-    contenders are the models named rnn/lstm/gru, and the report says why."""
+def test_the_committed_reference_rebuilds_to_its_verdicts_by_declared_families(tmp_path):
+    """The committed reference (issue 12's) records every model's family: rebuilt, its verdicts
+    are unchanged, the contenders are the models of a recurrent family - the four RNNs and
+    their [ens5] and [tuned] variants, whose family is their base's - and no name rule is
+    mentioned. (A run stored without families keeps the name rule: see the legacy test above.)"""
     run = tmp_path / "reference"
     shutil.copytree(REFERENCE_RUN, run)
     result = invoke(["report", str(run)])
@@ -267,16 +269,16 @@ def test_a_run_stored_without_families_keeps_the_name_rule_and_says_so(tmp_path)
     # rule or list of compared models
     pd.testing.assert_frame_equal(after, before)
     a = after[(after["claim"] == "a") & (after["dataset"] == "overall")].iloc[0]
-    assert a["compared"].startswith("rnn-numpy (rnn by name), rnn-torch (rnn by name), lstm-torch (lstm by name)")
+    assert a["compared"].startswith("rnn-numpy (rnn), rnn-torch (rnn), lstm-torch (lstm), gru-torch (gru)")
+    assert "lstm-torch[ens5] (lstm)" in a["compared"] and "gru-torch[tuned] (gru)" in a["compared"]
     report = (run / "report.md").read_text()
-    assert "This run was stored before models declared a family" in report
-    assert "old name rule applies" in report
-    # the attached memory study (issue 11's) records its models' families: no name rule for it
-    assert "The attached memory study was stored before" not in report
+    assert "This run was stored before models declared a family" not in report
     fam = pd.read_csv(run / "claims" / "families.csv")
     ran = fam[fam["where"] == "run"]
-    assert set(ran["source"]) == {BY_NAME}
-    assert set(ran.loc[ran["neural"], "model"]) == {"rnn-numpy", "rnn-torch", "lstm-torch", "gru-torch"}
+    assert set(ran["source"]) == {DECLARED}
+    bases = ("rnn-numpy", "rnn-torch", "lstm-torch", "gru-torch")
+    neural = {m for b in bases for m in (b, f"{b}[ens5]", f"{b}[tuned]")}
+    assert set(ran.loc[ran["neural"], "model"]) == neural
     assert set(fam.loc[fam["where"] == "memory study", "source"]) == {"declared"}
 
 
