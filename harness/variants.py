@@ -189,6 +189,32 @@ class _Wrapper:
             levels=self.levels if levels is None else tuple(levels),
         )
 
+    # the hooks the runner calls, answered by the wrapped networks (an ensemble's members, a
+    # tuned model's current fit): device of the first, all synchronised, one warm-up (one
+    # process: one-off costs are paid once), the highest peak
+
+    def _networks(self) -> list[Forecaster]:
+        raise NotImplementedError
+
+    @property
+    def device(self) -> str:
+        return self._networks()[0].device
+
+    @property
+    def device_name(self) -> str:
+        return self._networks()[0].device_name
+
+    def synchronize(self) -> None:
+        for network in self._networks():
+            network.synchronize()
+
+    def warm_up(self, panel: Panel) -> None:
+        self._networks()[0].warm_up(panel)
+
+    def peak_device_memory_mb(self) -> float | None:
+        peaks = [p for p in (n.peak_device_memory_mb() for n in self._networks()) if p is not None]
+        return max(peaks) if peaks else None
+
 
 class _Members(_Wrapper):
     """The K members of a seed ensemble and the hooks they answer together."""
@@ -200,24 +226,8 @@ class _Members(_Wrapper):
         self.members = [self._member(self.seed + i, self.params) for i in range(size)]
         self.family = self.members[0].family
 
-    @property
-    def device(self) -> str:
-        return self.members[0].device
-
-    @property
-    def device_name(self) -> str:
-        return self.members[0].device_name
-
-    def synchronize(self) -> None:
-        for member in self.members:
-            member.synchronize()
-
-    def warm_up(self, panel: Panel) -> None:
-        self.members[0].warm_up(panel)  # one process: one-off costs are paid once
-
-    def peak_device_memory_mb(self) -> float | None:
-        peaks = [p for p in (m.peak_device_memory_mb() for m in self.members) if p is not None]
-        return max(peaks) if peaks else None
+    def _networks(self) -> list[Forecaster]:
+        return self.members
 
     def training_summary(self) -> dict[str, float | str] | None:
         """The members' summaries combined as refits are (:func:`harness.training.combine_fits`):
@@ -309,22 +319,8 @@ class Tuned(_Wrapper, Forecaster):
         self.family = self.model_.family
         self.record_: dict[str, Any] | None = None
 
-    @property
-    def device(self) -> str:
-        return self.model_.device
-
-    @property
-    def device_name(self) -> str:
-        return self.model_.device_name
-
-    def synchronize(self) -> None:
-        self.model_.synchronize()
-
-    def warm_up(self, panel: Panel) -> None:
-        self.model_.warm_up(panel)
-
-    def peak_device_memory_mb(self) -> float | None:
-        return self.model_.peak_device_memory_mb()
+    def _networks(self) -> list[Forecaster]:
+        return [self.model_]
 
     def candidates(self) -> list[dict[str, Any]]:
         """The N trials' parameters: trial 0 this model's, then N-1 draws (seeded by ``seed``)."""
