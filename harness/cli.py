@@ -706,7 +706,7 @@ def describe_model(spec) -> list[str]:
         low, high, scale, *unit = p.search
         return f"{low:g}..{high:g} {scale}" + (f" x {unit[0]}" if unit else "")
 
-    variant = getattr(spec, "variant", None)
+    variant = spec.variant
     if variant is not None:
         what = (
             f"the median forecast of {variant.size} networks, seeds s..s+{variant.size - 1}"
